@@ -1,0 +1,1 @@
+"""Printers: the only code that turns expressions into text (SymPy printer subclasses)."""

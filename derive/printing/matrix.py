@@ -1,0 +1,75 @@
+"""What the text and LaTeX printers share: the structure of matrix expressions.
+
+Subclasses choose the tokens (``⊙`` or ``\\odot``) and how a name is written;
+this mixin decides where parentheses go and keeps terms in stored order
+(SymPy's own printers re-sort sums, which scrambles the equations).
+"""
+
+from __future__ import annotations
+
+from sympy import MatAdd, MatMul, HadamardProduct, HadamardPower, Transpose
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from ..algebra import Apply, split_coefficient
+
+ADD, PRODUCT, ATOM = 10, 20, 100
+
+
+def _level(expr) -> int:
+    if isinstance(expr, MatAdd):
+        return ADD
+    c, core = split_coefficient(expr)
+    if c != 1:
+        return ADD if c.is_negative else PRODUCT
+    if isinstance(expr, (MatMul, HadamardProduct)):
+        return PRODUCT
+    return ATOM
+
+
+class MatrixPrinterMixin:
+    """Structure of sums, products, powers, transposes and elementwise functions."""
+
+    hadamard_token = " ⊙ "
+    matmul_token = " "
+    minus_token = " - "
+    plus_token = " + "
+
+    def paren(self, text: str) -> str:
+        return f"({text})"
+
+    def wrap(self, expr, level: int) -> str:
+        text = self._print(expr)
+        return self.paren(text) if _level(expr) < level else text
+
+    def _print_MatAdd(self, expr):
+        out = []
+        for k, term in enumerate(expr.args):
+            c, core = split_coefficient(term)
+            if c.is_negative:
+                body = self._print_scaled(-c, core)
+                out.append(("-" if k == 0 else self.minus_token) + body)
+            else:
+                out.append(("" if k == 0 else self.plus_token) + self._print(term))
+        return "".join(out)
+
+    def _print_scaled(self, c, core):
+        if c == 1:
+            return self.wrap(core, PRODUCT)
+        return self._print(c) + self.matmul_token + self.wrap(core, PRODUCT)
+
+    def _print_MatMul(self, expr):
+        c, core = split_coefficient(expr)
+        if c != 1:
+            if c == -1:
+                return "-" + self.wrap(core, PRODUCT)
+            return self._print_scaled(c, core)
+        return self.matmul_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
+
+    def _print_HadamardProduct(self, expr):
+        return self.hadamard_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"

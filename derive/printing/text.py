@@ -1,0 +1,61 @@
+"""Plain-text printing for the terminal: ``δo_t = δh_t ⊙ tanh(s_t)``."""
+
+from __future__ import annotations
+
+from sympy.printing.str import StrPrinter
+
+from .. import naming
+from ..elementwise import FUNCTIONS
+from .matrix import ATOM, PRODUCT, MatrixPrinterMixin
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_GLYPHS = {"s_tilde": "s̃"}
+
+
+class TextPrinter(MatrixPrinterMixin, StrPrinter):
+    """Settings: ``parameters``, the names written without a time index."""
+
+    _default_settings = {**StrPrinter._default_settings, "parameters": frozenset()}
+
+    def _print_MatrixSymbol(self, expr):
+        parameters = self._settings["parameters"]
+        if expr.name in parameters:
+            return expr.name
+        parts = naming.parse(expr.name)
+        if parts["base"] in parameters:
+            return "δ" + parts["base"]
+        base = parts["base"]
+        for index in range(1, 10):  # z_v, z2_v: a named sub-expression of equation v
+            for eq in (base.removeprefix(naming.preactivation("", index)),):
+                if base.startswith(naming.preactivation("", index)):
+                    base = naming.preactivation("", index).rstrip("_") + "_" + _GLYPHS.get(eq, eq) + ","
+                    break
+            else:
+                continue
+            break
+        else:
+            base = _GLYPHS.get(base, base) + "_"
+        text = base + ("{t-1}" if parts["prev"] else "t")
+        if parts["incoming"]:
+            text += "^in"
+        return ("δ" if parts["adjoint"] else "") + text
+
+    def _print_Apply(self, expr):
+        name = FUNCTIONS[expr.function].aliases[0] if FUNCTIONS[expr.function].aliases else expr.function
+        return f"{name}({self._print(expr.arg)})"
+
+    def _print_HadamardPower(self, expr):
+        return self.wrap(expr.base, ATOM) + str(expr.exp).translate(_SUPERSCRIPT)
+
+    def _print_Transpose(self, expr):
+        return self.wrap(expr.arg, ATOM) + "ᵀ"
+
+    def _print_DiagMatrix(self, expr):
+        return f"diag({self._print(expr.args[0])})"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+
+def text(expr, parameters=()) -> str:
+    return TextPrinter({"parameters": frozenset(parameters)}).doprint(expr)

@@ -1,0 +1,52 @@
+"""The command line, as a user runs it."""
+
+import subprocess
+import sys
+
+import pytest
+from sympy import Lambda
+
+from derive import cli
+from derive.elementwise import y
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True)
+
+
+def test_help_lists_the_commands():
+    out = run("--help")
+    assert out.returncode == 0
+    assert "equations" in out.stdout and "verify" in out.stdout
+
+
+def test_unknown_cell_is_a_clear_error():
+    out = run("equations", "transformer")
+    assert out.returncode == 2
+    assert "invalid choice: 'transformer'" in out.stderr and "lstm" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_equations_prints_forward_backward_bptt_and_jacobians(capsys):
+    assert cli.main(["equations", "lstm"]) == 0
+    out = capsys.readouterr().out
+    assert "f_t = σ(W_f h_{t-1} + U_f x_t + b_f)" in out
+    assert "forget gate (selective forget)" in out
+    assert "δs_{t-1} = δs_t ⊙ f_t" in out
+    assert "∂L/∂W_f = Σ_t δz_f,t h_{t-1}ᵀ" in out
+    assert "∂s_t/∂s_{t-1} = diag(f_t)" in out
+
+
+def test_verify_prints_a_table_and_succeeds(capsys):
+    assert cli.main(["verify", "rnn", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "rnn   BPTT over 3 steps (1 in, 1 hidden)" in out
+    assert "3 of 3 proofs hold" in out
+
+
+def test_verify_fails_when_a_rule_is_wrong(capsys, monkeypatch):
+    real = cli.derive
+    monkeypatch.setattr(cli, "derive", lambda cell: real(cell, derivatives={"tanh": Lambda(y, 1 - y)}))
+    assert cli.main(["verify", "rnn", "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "0 of 3 proofs hold" in out
