@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from .cells import CATALOGUE
 from .derivation import derive
 from .printing.text import text
+from . import files as files_mod
 from . import naming
 from . import proof as proofs
 
@@ -78,6 +79,44 @@ def _cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def _generated_code() -> dict:
+    from .modules import module_source
+    from .render import ROOT
+
+    files = {ROOT / "derive" / "generated" / f"{name}.py": module_source(cell) for name, cell in CATALOGUE.items()}
+    files[ROOT / "derive" / "generated" / "__init__.py"] = module_source_index()
+    return files
+
+
+def module_source_index() -> str:
+    from .render import render
+
+    return render("generated_init.py.j2", cells=list(CATALOGUE.values()))
+
+
+def _sync(files: dict, check: bool, what: str, command: str) -> int:
+    from .render import ROOT
+
+    if check:
+        old = files_mod.stale(files)
+        for path in old:
+            print(f"stale: {path.relative_to(ROOT)}", file=sys.stderr)
+        if old:
+            print(f"{len(old)} {what} out of date; run `{command}` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{len(files)} {what} up to date")
+        return 0
+    changed = files_mod.write(files)
+    for path in changed:
+        print(f"wrote {path.relative_to(ROOT)}")
+    print(f"{len(files)} {what}, {len(changed)} changed")
+    return 0
+
+
+def _cmd_code(args) -> int:
+    return _sync(_generated_code(), args.check, "generated modules", "python -m derive code")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m derive",
@@ -99,6 +138,12 @@ def parser() -> argparse.ArgumentParser:
                      help=f"cells to prove (default: all of {', '.join(CATALOGUE)})")
     ver.add_argument("--jobs", type=int, default=2, help="processes to use (default: 2)")
     ver.set_defaults(run=_cmd_verify)
+
+    code = sub.add_parser("code", help="regenerate the NumPy modules in derive/generated/",
+                          description="Regenerate derive/generated/<cell>.py for every cell of the "
+                          "catalogue; with --check, write nothing and exit 1 naming the stale files.")
+    code.add_argument("--check", action="store_true", help="only check that the committed modules are current")
+    code.set_defaults(run=_cmd_code)
     return p
 
 

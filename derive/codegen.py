@@ -1,0 +1,490 @@
+"""From a derivation to the statements of a NumPy module, fast by construction.
+
+Two lowerings share one template:
+
+* :func:`lower` reads the structure of the equations and finds the speed in
+  it: matrix products that share an operand become one product with the
+  weights stacked side by side, products of the input (which do not depend
+  on the recurrence) are done for every step at once before the loop, the
+  outputs of elementwise functions land in one block per step, and the
+  weight gradients, which are sums over t of outer products, are one product
+  each after the backward loop.
+* :func:`lower_literal` prints every equation as it stands, one product per
+  gate per step: the baseline the benchmark compares against, and a second
+  implementation for the tests.
+
+Neither knows any cell by name.  Python syntax comes from
+:mod:`derive.printing.numpy` and the module's frame from the Jinja template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, Transpose
+
+from . import algebra as A
+from . import naming
+from .cell import N_HIDDEN, N_INPUT
+from .derivation import Assignment, Derivation
+from .printing import numpy as P
+from .printing.text import text
+
+# Names the generated functions use for themselves.
+RESERVED = {"np", "n", "T", "B", "t", "x", "dtype", "params", "state", "cache", "act", "dz", "z"}
+
+
+@dataclass
+class Code:
+    """The statements of ``forward`` and ``backward`` around and inside their loops."""
+
+    forward_setup: list[str] = field(default_factory=list)
+    forward_loop: list[str] = field(default_factory=list)
+    forward_finish: list[str] = field(default_factory=list)
+    backward_setup: list[str] = field(default_factory=list)
+    backward_loop: list[str] = field(default_factory=list)
+    backward_finish: list[str] = field(default_factory=list)
+    cache: list[str] = field(default_factory=list)  # names saved by forward for backward
+    outputs: dict[str, str] = field(default_factory=dict)  # state -> code of its (T, B, n) array
+    d_params: dict[str, str] = field(default_factory=dict)
+    d_x: str = ""
+    d_state: dict[str, str] = field(default_factory=dict)
+
+
+def _comment(a: Assignment, parameters) -> str:
+    return "# " + text(a.target, parameters) + " = " + text(a.value, parameters)
+
+
+def _matrices(cell):
+    return {p.name for p in cell.parameters if p.cols != "1"}
+
+
+def _vectors(cell):
+    return {p.name for p in cell.parameters if p.cols == "1"}
+
+
+def _check_names(derivation: Derivation):
+    cell = derivation.cell
+    used = {p.name for p in cell.parameters} | {e.name for e in cell.equations}
+    clash = sorted(used & RESERVED)
+    if clash:
+        raise ValueError(f"cell {cell.name!r}: the names {clash} are used by the generated code; rename them")
+    for e in cell.equations:
+        if e.rhs.shape[0] != N_HIDDEN:
+            raise ValueError(f"cell {cell.name!r}, equation {e.name!r}: the generated code needs n_hidden rows")
+
+
+def _saved_applications(derivation: Derivation):
+    """Elementwise functions inside an equation (tanh(s) in h = o ⊙ tanh(s)):
+    computed once in the forward pass and saved, since the backward pass reads them."""
+    top = {eq.rhs for eq in derivation.cell.equations}
+    found = {}
+    for eq in derivation.cell.equations:
+        for node in _walk(eq.rhs):
+            if isinstance(node, A.Apply) and node not in top and node not in found:
+                inner = node.arg.name if isinstance(node.arg, MatrixSymbol) else str(len(found))
+                found[node] = MatrixSymbol(f"{node.function}_{inner}", *node.shape)
+    return found
+
+
+def _walk(expr):
+    yield expr
+    for a in expr.args:
+        if isinstance(a, MatrixExpr):
+            yield from _walk(a)
+
+
+# --------------------------------------------------------------------------
+# The literal lowering: every equation as it stands.
+
+def lower_literal(derivation: Derivation) -> Code:
+    _check_names(derivation)
+    cell = derivation.cell
+    params = [p.name for p in cell.parameters]
+    matrices = _matrices(cell)
+    code = Code()
+    names = {x: P.at(x, "t") for x in cell.inputs}
+    show = lambda e: P.code(e, names, matrices)
+
+    for eq in cell.equations:
+        code.forward_setup.append(P.assign(eq.name, P.empty("(T, B, n)")))
+    for s in cell.states:
+        code.forward_setup.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
+    for eq in cell.equations:
+        code.forward_loop.append(_comment(Assignment(eq.symbol, eq.rhs), params))
+        code.forward_loop.append(P.assign(P.at(eq.name, "t"), show(eq.rhs)))
+        names[eq.name] = P.at(eq.name, "t")
+    for s in cell.states:
+        code.forward_loop.append(P.assign(naming.prev(s), P.at(s, "t")))
+        code.outputs[s] = s
+    code.cache = [eq.name for eq in cell.equations]
+
+    # Backward: the same names, read at step t.
+    for s in cell.states:
+        prev = naming.prev(s)
+        code.backward_setup.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), s)))
+        names[prev] = P.at(prev + "_seq", "t")
+        code.backward_setup.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
+    for p in cell.parameters:
+        code.backward_setup.append(P.assign(naming.adjoint(p.name), P.zeros(f"{p.name}.shape")))
+    code.backward_setup.append(P.assign(naming.adjoint("x"), P.empty("x.shape")))
+    for c in derivation.carries:
+        code.backward_loop.append(P.assign(c.incoming.name, P.add(P.at(_out(c.state.name), "t"), c.carried.name)))
+    gradients = {g.target.name for g in derivation.gradients}
+    vectors = {naming.adjoint(v) for v in _vectors(cell)}
+    for a in derivation.backward:
+        code.backward_loop.append(_comment(a, params))
+        value = show(a.value)
+        if a.target.name in gradients:
+            if a.target.name in vectors:
+                value = P.batch_sum(value)
+            code.backward_loop.append(P.assign(a.target.name, value, "+="))
+        elif a.target.name in {naming.adjoint(x) for x in cell.inputs}:
+            code.backward_loop.append(P.assign(P.at(a.target.name, "t"), value))
+        else:
+            code.backward_loop.append(P.assign(a.target.name, value))
+    code.d_params = {p.name: naming.adjoint(p.name) for p in cell.parameters}
+    code.d_x = naming.adjoint("x")
+    code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
+    return code
+
+
+def _out(state: str) -> str:
+    return "d_out_" + state
+
+
+# --------------------------------------------------------------------------
+# The structured lowering.
+
+@dataclass
+class _Pre:
+    """A pre-activation: the sum inside the outer function of an equation."""
+
+    index: int  # its columns in the step's block: index*n:(index+1)*n
+    equation: object
+    function: str
+    linear: list  # [(parameter matrix, operand)]
+    biases: list  # parameter vectors
+    rest: list  # any other terms
+
+
+@dataclass
+class _Span:
+    """Products with one operand whose pre-activations sit side by side in the block:
+    one matrix product with the weights stacked."""
+
+    operand: MatrixExpr
+    start: int
+    members: list  # [(parameter matrix name, pre)] in block order
+    hoisted: bool
+    name: str = ""
+
+    @property
+    def stop(self):
+        return self.start + len(self.members)
+
+
+def _pre_activations(derivation: Derivation):
+    cell = derivation.cell
+    matrices, vectors = _matrices(cell), _vectors(cell)
+    pres = []
+    for eq in cell.equations:
+        if not isinstance(eq.rhs, A.Apply):
+            continue
+        terms = eq.rhs.arg.args if isinstance(eq.rhs.arg, MatAdd) else (eq.rhs.arg,)
+        linear, biases, rest = [], [], []
+        for term in terms:
+            if (isinstance(term, MatMul) and len(term.args) == 2 and isinstance(term.args[0], MatrixSymbol)
+                    and term.args[0].name in matrices):
+                linear.append((term.args[0].name, term.args[1]))
+            elif isinstance(term, MatrixSymbol) and term.name in vectors:
+                biases.append(term.name)
+            else:
+                rest.append(term)
+        pres.append(_Pre(len(pres), eq, eq.rhs.function, linear, biases, rest))
+    return pres
+
+
+def _spans(pres, inputs):
+    """Group the linear terms by operand, each group cut into runs of adjacent pre-activations."""
+    by_operand: dict = {}
+    for pre in pres:
+        for matrix, operand in pre.linear:
+            by_operand.setdefault(operand, []).append((matrix, pre))
+    spans = []
+    for operand, members in by_operand.items():
+        hoisted = {s.name for s in operand.free_symbols if hasattr(s, "shape")} <= set(inputs)
+        run = []
+        for member in members:
+            if run and (member[1].index != run[-1][1].index + 1):
+                spans.append(_Span(operand, run[0][1].index, run, hoisted))
+                run = []
+            run.append(member)
+        spans.append(_Span(operand, run[0][1].index, run, hoisted))
+    return spans
+
+
+def lower(derivation: Derivation) -> Code:
+    _check_names(derivation)
+    cell = derivation.cell
+    params = [p.name for p in cell.parameters]
+    matrices = _matrices(cell)
+    pres = _pre_activations(derivation)
+    in_block = {pre.equation.name: pre for pre in pres}
+    width = len(pres)
+    spans = _spans(pres, cell.inputs)
+    operand_names = {a.value: a.target.name for a in derivation.intermediates}
+    saved = _saved_applications(derivation)
+    for k, span in enumerate(spans):
+        span.name = _span_name(span, operand_names, k)
+    hoisted = [s for s in spans if s.hoisted]
+    looped = [s for s in spans if not s.hoisted]
+    code = Code()
+    F = code.forward_setup
+
+    # -- Forward, before the loop: stacked weights, and the input's terms for every step.
+    for span in spans:
+        F.append(P.assign("weights_" + span.name, P.stack_columns([m for m, _ in span.members])))
+    base = None
+    biases_folded = set()
+    if hoisted:
+        whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == width
+        if not whole:
+            F.append(P.assign("z_inputs", P.zeros(f"(T, B, {P.width(width)})")))
+        for span in hoisted:
+            F.append("# " + ", ".join(text(MatMul(MatrixSymbol(m, 1, 1), span.operand), params)
+                                       for m, _ in span.members) + ": every step at once")
+            product = P.steps(P.matmul(P.rows(_operand_code(span, None)), "weights_" + span.name),
+                              P.width(span.stop - span.start))
+            if whole:
+                F.append(P.assign("z_inputs", product))
+            else:
+                F.append(P.assign(P.block("z_inputs", ":, :", span.start, span.stop, width), product, "+="))
+        if all(len(pre.biases) == 1 for pre in pres):
+            F.append(P.assign("z_inputs", P.concat([pre.biases[0] for pre in pres]), "+="))
+            biases_folded = {(pre.index, pre.biases[0]) for pre in pres}
+        else:
+            for pre in pres:
+                for b in pre.biases:
+                    F.append(P.assign(P.block("z_inputs", ":, :", pre.index, pre.index + 1, width), b, "+="))
+                    biases_folded.add((pre.index, b))
+        base = "z_inputs"
+    F.append(P.assign("act", P.empty(f"(T, B, {P.width(width)})")))
+    for span in looped:
+        F.append(P.assign("z_" + span.name, P.empty(f"(B, {P.width(span.stop - span.start)})")))
+    if base is None:
+        F.append(P.assign("z", P.empty(f"(B, {P.width(width)})")))
+    own_arrays = [eq.name for eq in cell.equations if eq.name not in in_block]
+    for name in own_arrays:
+        F.append(P.assign(name, P.empty("(T, B, n)")))
+    for node, symbol in saved.items():
+        F.append(P.assign(symbol.name, P.empty("(T, B, n)")))
+    compound = [s for s in spans if not isinstance(s.operand, MatrixSymbol)]
+    for span in {s.name: s for s in compound}.values():
+        F.append(P.assign(span.name, P.empty("(T, B, n)")))
+    for s in cell.states:
+        F.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
+
+    # -- Forward, one step.
+    L = code.forward_loop
+    names = {x: P.at(x, "t") for x in cell.inputs}
+    for name in own_arrays:
+        names[name] = P.at(name, "t")
+    for symbol in saved.values():
+        names[symbol.name] = P.at(symbol.name, "t")
+    for span in compound:
+        names[span.name] = P.at(span.name, "t")
+    show = lambda e: P.code(e.xreplace(saved), names, matrices)
+    L.append(P.assign("z", P.at(base, "t")) if base else P.assign("z[:]", "0"))
+    done_spans, done_eqs = set(), set()
+    equations = list(cell.equations)
+    k = 0
+    while k < len(equations):
+        eq = equations[k]
+        if eq.name in in_block:
+            # A run of equations that apply the same function to adjacent pre-activations.
+            run = [eq]
+            while (k + len(run) < len(equations) and equations[k + len(run)].name in in_block
+                   and in_block[equations[k + len(run)].name].function == in_block[eq.name].function
+                   and not _depends_on(in_block[equations[k + len(run)].name], run, spans)):
+                run.append(equations[k + len(run)])
+            for e in run:
+                pre = in_block[e.name]
+                for span in spans:
+                    if not span.hoisted and span.name not in done_spans and pre in [m for _, m in span.members]:
+                        if not isinstance(span.operand, MatrixSymbol):
+                            L.append(P.assign(names[span.name], show(span.operand)))
+                        L.append(P.matmul_into("z_" + span.name, _operand_code(span, names, show),
+                                               "weights_" + span.name))
+                        L.append(P.assign(P.block("z", ":", span.start, span.stop, width), "z_" + span.name, "+="))
+                        done_spans.add(span.name)
+                for b in pre.biases:
+                    if (pre.index, b) not in biases_folded:
+                        L.append(P.assign(P.block("z", ":", pre.index, pre.index + 1, width), b, "+="))
+                for term in pre.rest:
+                    L.append(P.assign(P.block("z", ":", pre.index, pre.index + 1, width), show(term), "+="))
+            for e in run:
+                L.append(_comment(Assignment(e.symbol, e.rhs), params))
+            first, last = in_block[run[0].name].index, in_block[run[-1].name].index + 1
+            L.append(P.apply_into(in_block[eq.name].function, P.block("z", ":", first, last, width),
+                                  P.block("act", "t, :", first, last, width)))
+            for e in run:
+                i = in_block[e.name].index
+                L.append(P.assign(e.name, P.block("act", "t, :", i, i + 1, width)))
+                names[e.name] = e.name
+            k += len(run)
+            continue
+        for node, symbol in saved.items():
+            if eq.rhs.has(node) and symbol.name not in done_eqs:
+                L.append(P.assign(names[symbol.name], P.code(node, names, matrices)))
+                done_eqs.add(symbol.name)
+        L.append(_comment(Assignment(eq.symbol, eq.rhs), params))
+        L.append(P.assign(P.at(eq.name, "t"), show(eq.rhs)))
+        k += 1
+    for s in cell.states:
+        L.append(P.assign(naming.prev(s), s if s in in_block else P.at(s, "t")))
+    for s in cell.states:
+        code.outputs[s] = (P.block("act", ":, :", in_block[s].index, in_block[s].index + 1, width)
+                           if s in in_block else s)
+    code.cache = ["act", *own_arrays, *(s.name for s in saved.values()),
+                  *{s.name for s in compound}, *("weights_" + s.name for s in spans)]
+
+    # -- Backward, before the loop.
+    B_ = code.backward_setup
+    for s in cell.states:
+        prev = naming.prev(s)
+        B_.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), code.outputs[s])))
+        B_.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
+    B_.append(P.assign("dz", P.empty(f"(T, B, {P.width(width)})")))
+    names = {x: P.at(x, "t") for x in cell.inputs}
+    for name in own_arrays:
+        names[name] = P.at(name, "t")
+    for symbol in saved.values():
+        names[symbol.name] = P.at(symbol.name, "t")
+    for span in compound:
+        names[span.name] = P.at(span.name, "t")
+    for s in cell.states:
+        names[naming.prev(s)] = P.at(naming.prev(s) + "_seq", "t")
+    for pre in pres:
+        names[pre.equation.name] = pre.equation.name
+        names[naming.adjoint(naming.preactivation(pre.equation.name))] = P.block("dz", "t, :", pre.index, pre.index + 1, width)
+    show = lambda e: P.code(e.xreplace(saved), names, matrices)
+
+    # Which adjoints are sums over t done after the loop, and which are products of a span.
+    after = {naming.adjoint(m) for s in spans for m, _ in s.members}
+    after |= {naming.adjoint(b) for pre in pres for b in pre.biases}
+    for x in cell.inputs:
+        if all(s.hoisted for s in spans if x in {a.name for a in s.operand.free_symbols if hasattr(a, "shape")}):
+            after.add(naming.adjoint(x))
+    gradients = {g.target.name for g in derivation.gradients}
+    vectors = {naming.adjoint(v) for v in _vectors(cell)}
+    for g in derivation.gradients:
+        if g.target.name not in after:
+            B_.append(P.assign(g.target.name, P.zeros(f"{naming.parse(g.target.name)['base']}.shape")))
+    inputs_in_loop = [x for x in cell.inputs if naming.adjoint(x) not in after]
+    for x in inputs_in_loop:
+        B_.append(P.assign(naming.adjoint(x), P.empty("x.shape")))
+
+    # -- Backward, one step.
+    L = code.backward_loop
+    for pre in pres:
+        L.append(P.assign(pre.equation.name, P.block("act", "t, :", pre.index, pre.index + 1, width)))
+    for c in derivation.carries:
+        L.append(P.assign(c.incoming.name, P.add(P.at(_out(c.state.name), "t"), c.carried.name)))
+    span_of_operand = {}
+    for span in spans:
+        span_of_operand.setdefault(span.operand, []).append(span)
+    for a in derivation.backward:
+        target = a.target.name
+        if target in after:
+            continue
+        terms = list(a.value.args) if isinstance(a.value, MatAdd) else [a.value]
+        products, rest = _span_products(terms, [s for s in spans if naming.adjoint(s.name) == target], pres)
+        pieces = [P.matmul(P.block("dz", "t, :", s.start, s.stop, width), P.transpose("weights_" + s.name))
+                  for s in products]
+        remainder = A.add(*rest)
+        if remainder is not None:
+            pieces.append(show(remainder))
+        value = P.add(*pieces) if pieces else "0"
+        L.append(_comment(a, params))
+        if target in gradients:
+            L.append(P.assign(target, P.batch_sum(value) if target in vectors else value, "+="))
+        elif target in {naming.adjoint(x) for x in inputs_in_loop}:
+            L.append(P.assign(P.at(target, "t"), value))
+        elif target in names and names[target].startswith("dz"):
+            L.append(P.assign(names[target], value))
+        else:
+            L.append(P.assign(target, value))
+
+    # -- Backward, after the loop: the sums over t as single products.
+    E = code.backward_finish
+    E.append(P.assign("dz_rows", P.rows("dz")))
+    for span in spans:
+        operand = _operand_rows(span, cell)
+        stacked = P.matmul(P.transpose(P.block("dz_rows", ":", span.start, span.stop, width)), operand)
+        E.append("# " + ", ".join(f"∂L/∂{m}" for m, _ in span.members) + " = Σ_t (one product)")
+        E.append(P.assign("d_weights_" + span.name, stacked))
+        for k, (m, _) in enumerate(span.members):
+            code.d_params[m] = P.row_range("d_weights_" + span.name, k, k + 1)
+    if any(pre.biases for pre in pres):
+        E.append(P.assign("d_biases", P.batch_sum("dz_rows")))
+        for pre in pres:
+            for b in pre.biases:
+                code.d_params[b] = P.row_range("d_biases", pre.index, pre.index + 1)
+    for g in derivation.gradients:
+        code.d_params.setdefault(naming.parse(g.target.name)["base"], g.target.name)
+    for x in cell.inputs:
+        if naming.adjoint(x) in after:
+            parts = [P.matmul(P.block("dz_rows", ":", s.start, s.stop, width), P.transpose("weights_" + s.name))
+                     for s in hoisted if isinstance(s.operand, MatrixSymbol) and s.operand.name == x]
+            E.append(P.assign(naming.adjoint(x), P.steps(P.add(*parts), "-1")))
+        code.d_x = naming.adjoint(x)
+    code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
+    code.d_params = {p.name: code.d_params[p.name] for p in cell.parameters}
+    return code
+
+
+def _span_name(span, operand_names, k):
+    if isinstance(span.operand, MatrixSymbol):
+        return span.operand.name
+    return operand_names.get(span.operand, f"operand{k}")
+
+
+def _operand_code(span, names, show=None):
+    if isinstance(span.operand, MatrixSymbol):
+        if names is None:
+            return span.operand.name
+        return names.get(span.operand.name, span.operand.name)
+    return names[span.name] if names else span.name
+
+
+def _operand_rows(span, cell):
+    operand = span.operand
+    if isinstance(operand, MatrixSymbol):
+        if operand.name in cell.inputs:
+            return P.rows(operand.name)
+        return P.rows(operand.name + "_seq")
+    return P.rows(span.name)
+
+
+def _depends_on(pre, run, spans):
+    """Whether ``pre`` reads, through the operand of one of its products, an equation of ``run``."""
+    earlier = {e.symbol for e in run}
+    return any(earlier & operand.free_symbols for _, operand in pre.linear)
+
+
+def _span_products(terms, spans, pres):
+    """Pick out of a sum the terms Σ_k P_kᵀ δz_k that make up whole spans."""
+    adjoint_of = {naming.adjoint(naming.preactivation(pre.equation.name)): pre for pre in pres}
+    found = {}
+    for term in terms:
+        if (isinstance(term, MatMul) and len(term.args) == 2 and isinstance(term.args[0], Transpose)
+                and isinstance(term.args[1], MatrixSymbol) and term.args[1].name in adjoint_of):
+            found[(term.args[0].arg.name, adjoint_of[term.args[1].name].index)] = term
+    products, used = [], set()
+    for span in spans:
+        keys = [(m, pre.index) for m, pre in span.members]
+        if all(k in found for k in keys):
+            products.append(span)
+            used |= {found[k] for k in keys}
+    return products, [t for t in terms if t not in used]
