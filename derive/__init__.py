@@ -4,10 +4,22 @@
 >>> d = derive(CATALOGUE["rnn"])
 >>> [a.target.name for a in d.backward][:3]
 ['d_s', 'd_z_s', 'd_x']
+
+The names below are imported on first use, so that ``derive.generated.lstm``
+can be imported with NumPy alone.
 """
 
-from .cell import Cell, CellError, Equation, Parameter, Role, affine
-from .cells import CATALOGUE
-from .derivation import Derivation, derive
+from importlib import import_module
 
-__all__ = ["CATALOGUE", "Cell", "CellError", "Derivation", "Equation", "Parameter", "Role", "affine", "derive"]
+_EXPORTS = {
+    "Cell": ".cell", "CellError": ".cell", "Equation": ".cell", "Parameter": ".cell", "Role": ".cell",
+    "affine": ".cell", "CATALOGUE": ".cells", "Derivation": ".derivation", "derive": ".derivation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module 'derive' has no attribute {name!r}")

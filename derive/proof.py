@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 from sympy import Function, Rational, Symbol, lambdify
 
-from . import naming
+from . import bptt, naming
 from .cell import N_HIDDEN, N_INPUT
 from .derivation import Derivation
 from .elementwise import FUNCTIONS, z
@@ -105,19 +105,12 @@ class _Instance:
         yield from self.initial.items()
 
     def forward(self, functions, number, values=None):
-        """The states after each step, explicitly."""
+        """The environment of each step, explicitly."""
         pick = (lambda a: a) if values is None else (lambda a: _at(a, values))
-        cell = self.derivation.cell
-        prev = {k: pick(v) for k, v in self.initial.items()}
         params = {k: pick(v) for k, v in self.params.items()}
-        envs = []
-        for t in range(self.steps):
-            env = {**params, **prev, **{k: pick(v) for k, v in self.xs[t].items()}}
-            for a in (*self.derivation.forward, *self.derivation.intermediates):
-                env[a.target.name] = evaluate(a.value, env, functions, self.sizes, number)
-            envs.append(env)
-            prev = {naming.prev(s): env[s] for s in cell.states}
-        return envs
+        xs = [{k: pick(v) for k, v in x.items()} for x in self.xs]
+        initial = {k: pick(v) for k, v in self.initial.items()}
+        return bptt.unroll(self.derivation, params, xs, initial, functions, self.sizes, number)
 
     def loss(self, envs):
         total = 0
@@ -127,28 +120,16 @@ class _Instance:
         return total
 
     def backward(self, values):
-        """The derived BPTT run on numbers: adjoints of every leaf."""
+        """The derived BPTT run on numbers: adjoints of every leaf, by label."""
         functions = _numeric_functions()
         envs = self.forward(functions, _mp, values)
-        d = self.derivation
-        carried = {c.carried.name: None for c in d.carries}
-        grads = {}
-        for t in reversed(range(self.steps)):
-            env = dict(envs[t])
-            for c in d.carries:  # δv_t^in = ∂ℓ_t/∂v_t + (adjoint of v_t from step t+1)
-                from_next = carried[c.carried.name]
-                g = _at(self.weights[t][c.state.name], values)
-                env[c.incoming.name] = g if from_next is None else g + from_next
-            for a in d.backward:
-                env[a.target.name] = evaluate(a.value, env, functions, self.sizes, _mp)
-            for name in self.params:
-                key = naming.adjoint(name)
-                grads[name] = env[key] if name not in grads else grads[name] + env[key]
-            for name in self.xs[t]:
-                grads[f"{name}[t={t + 1}]"] = env[naming.adjoint(name)]
-            carried = {c.carried.name: env[c.carried.name] for c in d.carries}
-        for name in self.initial:
-            grads[name] = carried[naming.adjoint(name)]
+        d_outputs = [{k: _at(g, values) for k, g in w.items()} for w in self.weights]
+        d_params, d_xs, d_initial = bptt.backpropagate(self.derivation, envs, d_outputs, functions, self.sizes, _mp)
+        grads = dict(d_params)
+        for t, d_x in enumerate(d_xs):
+            for name, value in d_x.items():
+                grads[f"{name}[t={t + 1}]"] = value
+        grads.update(d_initial)
         return grads
 
     def point(self, rng: random.Random):
