@@ -124,6 +124,24 @@ def _cmd_code(args) -> int:
     return _sync(_generated_code(), args.check, "generated modules", "python -m derive code")
 
 
+def _cmd_bench(args) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from . import bench
+
+    with threadpool_limits(limits=args.threads):
+        record = bench.run(cells=args.cells or ("lstm", "gru", "rnn"), rounds=args.rounds,
+                           sizes=bench.SIZES if not args.quick else bench.SIZES[-1:],
+                           torch_ratio=not args.no_torch)
+    print(bench.table(record))
+    if args.record:
+        from pathlib import Path
+
+        files_mod.write({Path(args.record): bench.dumps(record)})
+        print(f"wrote {args.record}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m derive",
@@ -152,6 +170,19 @@ def parser() -> argparse.ArgumentParser:
                           "catalogue; with --check, write nothing and exit 1 naming the stale files.")
     code.add_argument("--check", action="store_true", help="only check that the committed modules are current")
     code.set_defaults(run=_cmd_code)
+
+    b = sub.add_parser("bench", help="time the generated code against the literal form and PyTorch",
+                       description="Median forward+backward time of each generated module, its GFLOP/s "
+                       "and share of this machine's GEMM rate, the speed-up over one product per gate per "
+                       "step, and the ratio to torch.nn.LSTM/GRU/RNN when PyTorch is installed.")
+    b.add_argument("cells", nargs="*", choices=[[], *sorted(CATALOGUE)], metavar="CELL",
+                   help="cells to time (default: lstm gru rnn)")
+    b.add_argument("--threads", type=int, default=1, help="BLAS threads (default: 1)")
+    b.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (default: 7)")
+    b.add_argument("--quick", action="store_true", help="only the smallest size")
+    b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    b.add_argument("--record", metavar="PATH", help="also write the figures as JSON to PATH")
+    b.set_defaults(run=_cmd_bench)
     return p
 
 

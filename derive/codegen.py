@@ -245,35 +245,30 @@ def lower(derivation: Derivation) -> Code:
     # -- Forward, before the loop: stacked weights, and the input's terms for every step.
     for span in spans:
         F.append(P.assign("weights_" + span.name, P.stack_columns([m for m, _ in span.members])))
-    base = None
+    # The block `act` holds each step's pre-activations, then, in place, their activations.
     biases_folded = set()
-    if hoisted:
-        whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == width
-        if not whole:
-            F.append(P.assign("z_inputs", P.zeros(f"(T, B, {P.width(width)})")))
-        for span in hoisted:
-            F.append("# " + ", ".join(text(MatMul(MatrixSymbol(m, 1, 1), span.operand), params)
-                                       for m, _ in span.members) + ": every step at once")
-            product = P.steps(P.matmul(P.rows(_operand_code(span, None)), "weights_" + span.name),
-                              P.width(span.stop - span.start))
-            if whole:
-                F.append(P.assign("z_inputs", product))
-            else:
-                F.append(P.assign(P.block("z_inputs", ":, :", span.start, span.stop, width), product, "+="))
-        if all(len(pre.biases) == 1 for pre in pres):
-            F.append(P.assign("z_inputs", P.concat([pre.biases[0] for pre in pres]), "+="))
-            biases_folded = {(pre.index, pre.biases[0]) for pre in pres}
+    whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == width
+    if not whole:
+        F.append(P.assign("act", P.zeros(f"(T, B, {P.width(width)})")))
+    for span in hoisted:
+        F.append("# " + ", ".join(text(MatMul(MatrixSymbol(m, 1, 1), span.operand), params)
+                                   for m, _ in span.members) + ": every step at once")
+        product = P.steps(P.matmul(P.rows(_operand_code(span, None)), "weights_" + span.name),
+                          P.width(span.stop - span.start))
+        if whole:
+            F.append(P.assign("act", product))
         else:
-            for pre in pres:
-                for b in pre.biases:
-                    F.append(P.assign(P.block("z_inputs", ":, :", pre.index, pre.index + 1, width), b, "+="))
-                    biases_folded.add((pre.index, b))
-        base = "z_inputs"
-    F.append(P.assign("act", P.empty(f"(T, B, {P.width(width)})")))
+            F.append(P.assign(P.block("act", ":, :", span.start, span.stop, width), product, "+="))
+    if hoisted and all(len(pre.biases) == 1 for pre in pres):
+        F.append(P.assign("act", P.concat([pre.biases[0] for pre in pres]), "+="))
+        biases_folded = {(pre.index, pre.biases[0]) for pre in pres}
+    else:
+        for pre in pres:
+            for b in pre.biases:
+                F.append(P.assign(P.block("act", ":, :", pre.index, pre.index + 1, width), b, "+="))
+                biases_folded.add((pre.index, b))
     for span in looped:
         F.append(P.assign("z_" + span.name, P.empty(f"(B, {P.width(span.stop - span.start)})")))
-    if base is None:
-        F.append(P.assign("z", P.empty(f"(B, {P.width(width)})")))
     own_arrays = [eq.name for eq in cell.equations if eq.name not in in_block]
     for name in own_arrays:
         F.append(P.assign(name, P.empty("(T, B, n)")))
@@ -295,7 +290,7 @@ def lower(derivation: Derivation) -> Code:
     for span in compound:
         names[span.name] = P.at(span.name, "t")
     show = lambda e: P.code(e.xreplace(saved), names, matrices)
-    L.append(P.assign("z", P.at(base, "t")) if base else P.assign("z[:]", "0"))
+    L.append(P.assign("z", P.at("act", "t")))
     done_spans, done_eqs = set(), set()
     equations = list(cell.equations)
     k = 0
@@ -327,16 +322,16 @@ def lower(derivation: Derivation) -> Code:
                 L.append(_comment(Assignment(e.symbol, e.rhs), params))
             first, last = in_block[run[0].name].index, in_block[run[-1].name].index + 1
             L.append(P.apply_into(in_block[eq.name].function, P.block("z", ":", first, last, width),
-                                  P.block("act", "t, :", first, last, width)))
+                                  P.block("z", ":", first, last, width)))
             for e in run:
                 i = in_block[e.name].index
-                L.append(P.assign(e.name, P.block("act", "t, :", i, i + 1, width)))
+                L.append(P.assign(e.name, P.block("z", ":", i, i + 1, width)))
                 names[e.name] = e.name
             k += len(run)
             continue
         for node, symbol in saved.items():
             if eq.rhs.has(node) and symbol.name not in done_eqs:
-                L.append(P.assign(names[symbol.name], P.code(node, names, matrices)))
+                L.append(P.apply_into(node.function, P.code(node.arg, names, matrices), names[symbol.name]))
                 done_eqs.add(symbol.name)
         L.append(_comment(Assignment(eq.symbol, eq.rhs), params))
         L.append(P.assign(P.at(eq.name, "t"), show(eq.rhs)))
