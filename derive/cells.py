@@ -60,3 +60,19 @@ GRU = Cell(
 )
 
 CATALOGUE: dict[str, Cell] = {cell.name: cell for cell in (RNN, LSTM, GRU)}
+
+# Not in the catalogue (no generated module): the LSTM as first published, without
+# a forget gate, derived for the explainer's comparison.
+LSTM_WITHOUT_FORGET_GATE = Cell(
+    name="lstm_without_forget_gate",
+    title="LSTM without a forget gate (1997)",
+    parameters=(*affine("o"), *affine("i"), *affine()),
+    states=("s", "h"),
+    equations=(
+        Equation("o", "σ(W_o @ h_prev + U_o @ x + b_o)", GATE, "output gate"),
+        Equation("i", "σ(W_i @ h_prev + U_i @ x + b_i)", GATE, "input gate"),
+        Equation("s_tilde", "tanh(W @ h_prev + U @ x + b)", CANDIDATE, "candidate state"),
+        Equation("s", "s_prev + i * s_tilde", STATE, "the state only accumulates"),
+        Equation("h", "o * tanh(s)", OUTPUT, "the output"),
+    ),
+)

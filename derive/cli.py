@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import unicodedata
@@ -124,6 +125,46 @@ def _cmd_code(args) -> int:
     return _sync(_generated_code(), args.check, "generated modules", "python -m derive code")
 
 
+def _cmd_docs(args) -> int:
+    from .site import pages
+
+    return _sync(pages(), args.check, "generated pages and figures", "python -m derive docs")
+
+
+def _katex_assets() -> dict:
+    """KaTeX, installed by `npm ci`, copied under docs/ so that the site serves it itself."""
+    from pathlib import Path
+
+    from .render import ROOT
+
+    source = ROOT / "node_modules" / "katex" / "dist"
+    if not (source / "katex.min.js").exists():
+        raise SystemExit("KaTeX is not installed: run `npm ci` in the repository first")
+    wanted = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
+    wanted += [str(p.relative_to(source)) for p in sorted((source / "fonts").glob("*.woff2"))]
+    return {ROOT / "docs" / "assets" / "katex" / name: (source / name).read_bytes() for name in wanted}
+
+
+def _cmd_build(args) -> int:
+    import subprocess
+
+    from .render import ROOT
+
+    start = time.perf_counter()
+    for step in (_cmd_code, _cmd_docs):
+        status = step(argparse.Namespace(check=False))
+        if status:
+            return status
+    files_mod.write(_katex_assets())
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"], cwd=ROOT, env=env)
+    if built.returncode:
+        print("mkdocs build --strict failed", file=sys.stderr)
+        return built.returncode
+    print(f"built site/ in {time.perf_counter() - start:.1f} s; serve it with `mkdocs serve`")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -170,6 +211,18 @@ def parser() -> argparse.ArgumentParser:
                           "catalogue; with --check, write nothing and exit 1 naming the stale files.")
     code.add_argument("--check", action="store_true", help="only check that the committed modules are current")
     code.set_defaults(run=_cmd_code)
+
+    docs = sub.add_parser("docs", help="regenerate the pages and figures of the site under docs/",
+                          description="Render templates/pages/ into docs/ with the equations, gradients and "
+                          "code of the derivation, and draw the figures by running the generated modules; "
+                          "with --check, write nothing and exit 1 naming the stale files.")
+    docs.add_argument("--check", action="store_true", help="only check that the committed pages are current")
+    docs.set_defaults(run=_cmd_docs)
+
+    build = sub.add_parser("build", help="regenerate code and pages, then build the static site in site/",
+                           description="Run `code` and `docs`, copy KaTeX from node_modules (run `npm ci` "
+                           "first) and run `mkdocs build --strict` into site/.")
+    build.set_defaults(run=_cmd_build)
 
     b = sub.add_parser("bench", help="time the generated code against the literal form and PyTorch",
                        description="Median forward+backward time of each generated module, its GFLOP/s "

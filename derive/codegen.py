@@ -46,6 +46,7 @@ class Code:
     backward_finish: list[str] = field(default_factory=list)
     cache: list[str] = field(default_factory=list)  # names saved by forward for backward
     outputs: dict[str, str] = field(default_factory=dict)  # state -> code of its (T, B, n) array
+    values: dict[str, str] = field(default_factory=dict)  # equation -> code of its (T, B, n) values
     d_params: dict[str, str] = field(default_factory=dict)
     d_x: str = ""
     d_state: dict[str, str] = field(default_factory=dict)
@@ -117,6 +118,7 @@ def lower_literal(derivation: Derivation) -> Code:
     for s in cell.states:
         code.forward_loop.append(P.assign(naming.prev(s), P.at(s, "t")))
         code.outputs[s] = s
+    code.values = {eq.name: eq.name for eq in cell.equations}
     code.cache = [eq.name for eq in cell.equations]
 
     # Backward: the same names, read at step t.
@@ -341,6 +343,8 @@ def lower(derivation: Derivation) -> Code:
     for s in cell.states:
         code.outputs[s] = (P.block("act", ":, :", in_block[s].index, in_block[s].index + 1, width)
                            if s in in_block else s)
+    code.values = {eq.name: (P.block("act", ":, :", in_block[eq.name].index, in_block[eq.name].index + 1, width)
+                             if eq.name in in_block else eq.name) for eq in cell.equations}
     code.cache = ["act", *own_arrays, *(s.name for s in saved.values()),
                   *{s.name for s in compound}, *("weights_" + s.name for s in spans)]
 

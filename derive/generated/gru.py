@@ -56,7 +56,9 @@ def forward(params, x, state=None):
     None or missing.  Arithmetic is done in the parameters' dtype.
 
     Returns (outputs, cache): outputs {name: (T, B, n_hidden)}, the state after each
-    step for every name in STATES; cache, what backward needs.
+    step for every name in STATES; cache, what backward needs, including
+    cache["values"] = {equation: (T, B, n_hidden)}, the value of every equation
+    (gates included) at every step.
     """
     params, x, state = _check_forward(params, x, state)
     T, B, _ = x.shape
@@ -106,8 +108,14 @@ def forward(params, x, state=None):
     outputs = {
         's': s,
     }
+    values = {
+        'o': act[:, :, 0:n],
+        'i': act[:, :, n:2 * n],
+        's_tilde': act[:, :, 2 * n:3 * n],
+        's': s,
+    }
     cache = {
-        "params": params, "x": x, "state": state, "outputs": outputs,
+        "params": params, "x": x, "state": state, "outputs": outputs, "values": values,
         'act': act,
         's': s,
         'z2_s_tilde': z2_s_tilde,

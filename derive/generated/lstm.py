@@ -61,7 +61,9 @@ def forward(params, x, state=None):
     None or missing.  Arithmetic is done in the parameters' dtype.
 
     Returns (outputs, cache): outputs {name: (T, B, n_hidden)}, the state after each
-    step for every name in STATES; cache, what backward needs.
+    step for every name in STATES; cache, what backward needs, including
+    cache["values"] = {equation: (T, B, n_hidden)}, the value of every equation
+    (gates included) at every step.
     """
     params, x, state = _check_forward(params, x, state)
     T, B, _ = x.shape
@@ -118,8 +120,16 @@ def forward(params, x, state=None):
         's': s,
         'h': h,
     }
+    values = {
+        'o': act[:, :, 0:n],
+        'i': act[:, :, n:2 * n],
+        'f': act[:, :, 2 * n:3 * n],
+        's_tilde': act[:, :, 3 * n:4 * n],
+        's': s,
+        'h': h,
+    }
     cache = {
-        "params": params, "x": x, "state": state, "outputs": outputs,
+        "params": params, "x": x, "state": state, "outputs": outputs, "values": values,
         'act': act,
         's': s,
         'h': h,

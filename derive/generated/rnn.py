@@ -47,7 +47,9 @@ def forward(params, x, state=None):
     None or missing.  Arithmetic is done in the parameters' dtype.
 
     Returns (outputs, cache): outputs {name: (T, B, n_hidden)}, the state after each
-    step for every name in STATES; cache, what backward needs.
+    step for every name in STATES; cache, what backward needs, including
+    cache["values"] = {equation: (T, B, n_hidden)}, the value of every equation
+    (gates included) at every step.
     """
     params, x, state = _check_forward(params, x, state)
     T, B, _ = x.shape
@@ -77,8 +79,11 @@ def forward(params, x, state=None):
     outputs = {
         's': act,
     }
+    values = {
+        's': act,
+    }
     cache = {
-        "params": params, "x": x, "state": state, "outputs": outputs,
+        "params": params, "x": x, "state": state, "outputs": outputs, "values": values,
         'act': act,
         'weights_s_prev': weights_s_prev,
         'weights_x': weights_x,

@@ -1,0 +1,92 @@
+"""LaTeX in the project's notation: bold vectors, ⊙, σ, tanh, δ for adjoints.
+
+``latex(expr, parameters)`` prints an expression; ``parameters`` are the names
+written without a time index.  Vectors (one column) are bold, matrices italic.
+"""
+
+from __future__ import annotations
+
+from sympy.printing.latex import LatexPrinter
+
+from .. import naming
+from .matrix import ATOM, MatrixPrinterMixin
+
+_FUNCTIONS = {"sigma": r"\sigma", "tanh": r"\tanh"}
+
+
+def _base(name: str) -> str:
+    """``s_tilde`` → ``\\tilde{\\mathbf{s}}``, ``o`` → ``\\mathbf{o}``."""
+    if name.endswith("_tilde"):
+        return r"\tilde{\mathbf{" + name.removesuffix("_tilde") + "}}"
+    return r"\mathbf{" + name + "}"
+
+
+def _label(name: str) -> str:
+    """A subscript label: ``s_tilde`` → ``\\tilde{s}``."""
+    return r"\tilde{" + name.removesuffix("_tilde") + "}" if name.endswith("_tilde") else name
+
+
+class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
+    """Settings: ``parameters``, the names written without a time index."""
+
+    _default_settings = {**LatexPrinter._default_settings, "parameters": frozenset()}
+    hadamard_token = r" \odot "
+    matmul_token = " "
+
+    def paren(self, text: str) -> str:
+        return r"\left(" + text + r"\right)"
+
+    def parameter(self, name: str, vector: bool) -> str:
+        head, _, label = name.partition("_")
+        body = r"\mathbf{" + head + "}" if vector else head
+        return body + (f"_{{{_label(label)}}}" if label else "")
+
+    def _print_MatrixSymbol(self, expr):
+        parameters = self._settings["parameters"]
+        vector = expr.shape[1] == 1
+        if expr.name in parameters:
+            return self.parameter(expr.name, vector)
+        parts = naming.parse(expr.name)
+        base = parts["base"]
+        if base in parameters:
+            return r"\delta " + self.parameter(base, vector)
+        time = "t-1" if parts["prev"] else "t"
+        for index in range(1, 10):  # z_v, z2_v: named sub-expressions of equation v
+            prefix = naming.preactivation("", index)
+            if base.startswith(prefix):
+                label = _label(base.removeprefix(prefix))
+                text = r"\mathbf{z}" + ("'" * (index - 1)) + f"_{{{label},{time}}}"
+                break
+        else:
+            text = _base(base) + f"_{{{time}}}"
+        if parts["incoming"]:
+            text += r"^{\mathrm{in}}"
+        return (r"\delta " if parts["adjoint"] else "") + text
+
+    def _print_Apply(self, expr):
+        return _FUNCTIONS[expr.function] + self.paren(self._print(expr.arg))
+
+    def _print_HadamardPower(self, expr):
+        base = expr.base
+        if type(base).__name__ == "Apply":
+            return f"{_FUNCTIONS[base.function]}^{{{int(expr.exp)}}}" + self.paren(self._print(base.arg))
+        return "{" + self.wrap(base, ATOM) + f"}}^{{{int(expr.exp)}}}"
+
+    def _print_Transpose(self, expr):
+        return "{" + self.wrap(expr.arg, ATOM) + r"}^{\top}"
+
+    def _print_DiagMatrix(self, expr):
+        return r"\operatorname{diag}" + self.paren(self._print(expr.args[0]))
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_ZeroMatrix(self, expr):
+        return r"\mathbf{0}"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+
+def latex(expr, parameters=()) -> str:
+    return ProjectLatexPrinter({"parameters": frozenset(parameters)}).doprint(expr)
