@@ -82,6 +82,14 @@ def _cmd_verify(args) -> int:
     for row in (header, *rows):
         print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip())
     failed = [r for r in results if not r.holds]
+    if args.record:
+        import json
+        from pathlib import Path
+
+        record = {"rows": [{"cell": r.cell, "claim": r.claim, "entries": r.entries,
+                            "max_relative_difference": float(f"{r.max_relative_difference:.2e}"),
+                            "tolerance": r.tolerance} for r in results]}
+        files_mod.write({Path(args.record): json.dumps(record, indent=2, sort_keys=True) + "\n"})
     print(f"\n{len(results) - len(failed)} of {len(results)} checks hold in {time.perf_counter() - start:.1f} s "
           f"(proofs by sympy.diff at {proofs.DIGITS} digits; the generated code in float64)")
     return 1 if failed else 0
@@ -204,6 +212,8 @@ def parser() -> argparse.ArgumentParser:
     ver.add_argument("cells", nargs="*", choices=[[], *sorted(CATALOGUE)], metavar="CELL",
                      help=f"cells to prove (default: all of {', '.join(CATALOGUE)})")
     ver.add_argument("--jobs", type=int, default=2, help="processes to use (default: 2)")
+    ver.add_argument("--record", metavar="PATH", help="also write the table as JSON to PATH "
+                     "(records/verify.json is what the site shows)")
     ver.set_defaults(run=_cmd_verify)
 
     code = sub.add_parser("code", help="regenerate the NumPy modules in derive/generated/",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, Transpose
 
 from . import algebra as A
 from . import naming
@@ -158,7 +158,7 @@ def _out(state: str) -> str:
 # --------------------------------------------------------------------------
 # The structured lowering.
 
-@dataclass
+@dataclass(eq=False)
 class _Pre:
     """A pre-activation: the sum inside the outer function of an equation."""
 
@@ -390,12 +390,40 @@ def lower(derivation: Derivation) -> Code:
         L.append(P.assign(pre.equation.name, P.block("act", "t, :", pre.index, pre.index + 1, width)))
     for c in derivation.carries:
         L.append(P.assign(c.incoming.name, P.add(P.at(_out(c.state.name), "t"), c.carried.name)))
-    span_of_operand = {}
-    for span in spans:
-        span_of_operand.setdefault(span.operand, []).append(span)
+    # A run of adjacent pre-activations under one function: each δv is written into
+    # its columns of dz, then δz = δv ⊙ f'(v) is one multiplication over the run.
+    fused = {}  # name of δz_v -> (run, the δv it multiplies)
+    for run in _runs(pres, derivation):
+        block = P.block("act", "t, :", run[0].index, run[-1].index + 1, width)
+        for pre in run:
+            fused[naming.adjoint(naming.preactivation(pre.equation.name))] = (tuple(run), block)
+            names[naming.adjoint(pre.equation.name)] = P.block("dz", "t, :", pre.index, pre.index + 1, width)
+    pending: dict = {}  # run -> [assignments of its δz]
+
+    def flush(run):
+        first, last = run[0].index, run[-1].index + 1
+        deferred = pending.pop(run)
+        for a in deferred:
+            L.append(_comment(a, params))
+        owner = next(p for p in run if naming.adjoint(naming.preactivation(p.equation.name)) == deferred[0].target.name)
+        slope = A.hadamard(*deferred[0].value.args[1:]).xreplace(
+            {owner.equation.symbol: MatrixSymbol("_run", *owner.equation.symbol.shape)})
+        L.append(P.assign(P.block("dz", "t, :", first, last, width),
+                          P.code(slope.xreplace(saved), {**names, "_run": fused[deferred[0].target.name][1]}, matrices),
+                          "*="))
+
     for a in derivation.backward:
         target = a.target.name
         if target in after:
+            continue
+        for run in list(pending):
+            if {naming.adjoint(naming.preactivation(p.equation.name)) for p in run} & {s.name for s in a.value.free_symbols}:
+                flush(run)
+        if target in fused:
+            run = fused[target][0]
+            pending.setdefault(run, []).append(a)
+            if len(pending[run]) == len(run):
+                flush(run)
             continue
         terms = list(a.value.args) if isinstance(a.value, MatAdd) else [a.value]
         products, rest = _span_products(terms, [s for s in spans if naming.adjoint(s.name) == target], pres)
@@ -414,6 +442,8 @@ def lower(derivation: Derivation) -> Code:
             L.append(P.assign(names[target], value))
         else:
             L.append(P.assign(target, value))
+    for run in list(pending):
+        flush(run)
 
     # -- Backward, after the loop: the sums over t as single products.
     E = code.backward_finish
@@ -441,6 +471,31 @@ def lower(derivation: Derivation) -> Code:
     code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
     code.d_params = {p.name: code.d_params[p.name] for p in cell.parameters}
     return code
+
+
+def _runs(pres, derivation):
+    """Runs of two or more adjacent pre-activations under the same function whose
+    δv is read only by δz_v = δv ⊙ f'(v), so that δv can live in dz."""
+    readers = {}
+    for a in derivation.backward:
+        for s in a.value.free_symbols:
+            readers.setdefault(s.name, set()).add(a.target.name)
+    runs, run = [], []
+    for pre in pres:
+        v = pre.equation.name
+        alone = readers.get(naming.adjoint(v), set()) == {naming.adjoint(naming.preactivation(v))}
+        value = derivation.adjoint(MatrixSymbol(naming.preactivation(v), 1, 1))
+        shaped = isinstance(value, HadamardProduct) and value.args[0].name == naming.adjoint(v)
+        if not (alone and shaped):
+            runs.append(run)
+            run = []
+            continue
+        if run and run[-1].function != pre.function:
+            runs.append(run)
+            run = []
+        run.append(pre)
+    runs.append(run)
+    return [r for r in runs if len(r) >= 2]
 
 
 def _span_name(span, operand_names, k):

@@ -79,22 +79,39 @@ def input_gradients(module, params, x, g):
 
 def _log_axis(ax, ylabel):
     ax.set_yscale("log")
-    ax.set_xlabel("steps back from the last, T − k")
+    ax.set_xlabel(r"steps back from the last, $T - k$")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
 
 
+RECURRENT_SCALES = (1.0, 2.0, 4.0)
+# The bias that sets each gated cell's "keep the state" gate near 1 (0.95).
+KEEP = {"lstm": ("b_f", 3.0), "gru": ("b_i", -3.0)}
+
+
+def _recurrent(params, scale):
+    """The matrices that multiply the state (W, W_o, ...) scaled; the rest as drawn."""
+    return {k: v * scale if k == "W" or k.startswith("W_") else v for k, v in params.items()}
+
+
 def gradient_flow(names=("rnn", "lstm", "gru")):
     plt = _plt()
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 2.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 2.9), sharey=True, squeeze=False)
     for ax, name in zip(axes[0], names):
         module = importlib.import_module(f"derive.generated.{name}")
-        for scale, colour in zip(SCALES, COLOURS):
-            norms = state_gradients(module, *_problem(module, scale=scale))
-            ax.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour, label=f"weights × {scale:g}")
-        _log_axis(ax, "‖∂L_T / ∂s_k‖")
+        params, x, g = _problem(module)
+        x = 0.1 * x  # small inputs: the tanh works near its linear range
+        for scale, colour in zip(RECURRENT_SCALES, COLOURS):
+            norms = state_gradients(module, _recurrent(params, scale), x, g)
+            ax.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour, label=f"W × {scale:g}")
+        if name in KEEP:
+            bias, value = KEEP[name]
+            kept = dict(params, **{bias: np.full_like(params[bias], value)})
+            norms = state_gradients(module, kept, x, g)
+            ax.plot(np.arange(STEPS), norms, color="black", linestyle="--", label=f"{bias} = {value:g}")
+        _log_axis(ax, r"$\Vert\partial L_T / \partial s_k\Vert$")
         ax.set_title(name.upper())
-    axes[0][0].legend(frameon=False)
+        ax.legend(frameon=False, fontsize=7)
     return _svg(fig)
 
 
@@ -114,9 +131,10 @@ def gate_sweep(name, gate, gradient_of):
         right.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour)
     left.set_ylim(0, 1)
     left.set_xlabel("step t")
-    left.set_ylabel(f"mean {gate}_t")
-    left.legend(frameon=False)
-    _log_axis(right, "‖∂L_T / ∂x_k‖" if gradient_of == "x" else "‖∂L_T / ∂s_k‖")
+    left.set_ylabel(f"mean ${gate}_t$")
+    left.legend(frameon=False, loc="center right", bbox_to_anchor=(1.0, 0.74))
+    _log_axis(right, r"$\Vert\partial L_T / \partial x_k\Vert$" if gradient_of == "x"
+              else r"$\Vert\partial L_T / \partial s_k\Vert$")
     return _svg(fig)
 
 
@@ -131,10 +149,10 @@ def candidate_sweep(name):
         values = cache["values"]["s_tilde"].ravel()
         left.hist(values, bins=bins, histtype="step", color=colour, density=True, label=f"W, U, b × {scale:g}")
         right.hist(1 - values**2, bins=np.linspace(0, 1, 41), histtype="step", color=colour, density=True)
-    left.set_xlabel("candidate s̃")
+    left.set_xlabel(r"candidate $\tilde{s}$")
     left.set_ylabel("density")
     left.legend(frameon=False, loc="upper center")
-    right.set_xlabel("slope 1 − s̃²")
+    right.set_xlabel(r"slope $1 - \tilde{s}^2$")
     return _svg(fig)
 
 

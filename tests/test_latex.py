@@ -1,0 +1,55 @@
+"""The LaTeX printer, pinned on exact strings."""
+
+from sympy import MatrixSymbol
+
+from derive.cells import CATALOGUE
+from derive.derivation import derive
+from derive.printing.latex import latex
+
+LSTM = CATALOGUE["lstm"]
+PARAMS = [p.name for p in LSTM.parameters]
+
+
+def show(e):
+    return latex(e, PARAMS)
+
+
+def test_gate_equation():
+    eq = LSTM.equation("f")
+    assert f"{show(eq.symbol)} = {show(eq.rhs)}" == (
+        r"\mathbf{f}_{t} = \sigma\left(W_{f} \mathbf{h}_{t-1} + U_{f} \mathbf{x}_{t} + \mathbf{b}_{f}\right)")
+
+
+def test_state_and_candidate_use_odot_and_tilde():
+    assert show(LSTM.equation("s").rhs) == (
+        r"\mathbf{f}_{t} \odot \mathbf{s}_{t-1} + \mathbf{i}_{t} \odot \tilde{\mathbf{s}}_{t}")
+    assert show(LSTM.equation("s_tilde").symbol) == r"\tilde{\mathbf{s}}_{t}"
+    gru = CATALOGUE["gru"]
+    assert latex(gru.equation("s").rhs, [p.name for p in gru.parameters]) == (
+        r"\left(\mathbf{1} - \mathbf{i}_{t}\right) \odot \mathbf{s}_{t-1} + \mathbf{i}_{t} \odot \tilde{\mathbf{s}}_{t}")
+
+
+def test_adjoints_transposes_and_powers():
+    d = derive(LSTM)
+    lines = {a.target.name: f"{show(a.target)} = {show(a.value)}" for a in d.backward}
+    assert lines["d_s"] == (
+        r"\delta \mathbf{s}_{t} = \delta \mathbf{s}_{t}^{\mathrm{in}} + \delta \mathbf{h}_{t} \odot \mathbf{o}_{t}"
+        r" \odot \left(\mathbf{1} - \tanh^{2}\left(\mathbf{s}_{t}\right)\right)")
+    assert lines["d_z_s_tilde"] == (
+        r"\delta \mathbf{z}_{\tilde{s},t} = \delta \tilde{\mathbf{s}}_{t} \odot "
+        r"\left(\mathbf{1} - {\tilde{\mathbf{s}}_{t}}^{2}\right)")
+    assert lines["d_h_prev"].startswith(r"\delta \mathbf{h}_{t-1} = {W_{o}}^{\top} \delta \mathbf{z}_{o,t} + ")
+    assert lines["d_W_f"] == r"\delta W_{f} = \delta \mathbf{z}_{f,t} {\mathbf{h}_{t-1}}^{\top}"
+    assert lines["d_b"] == r"\delta \mathbf{b} = \delta \mathbf{z}_{\tilde{s},t}"
+
+
+def test_jacobian_uses_diag():
+    d = derive(LSTM)
+    jac = {(j.of.name, j.wrt.name): show(j.value) for j in d.jacobians}
+    assert jac["s", "s_prev"] == r"\operatorname{diag}\left(\mathbf{f}_{t}\right)"
+
+
+def test_second_named_subexpression_is_primed():
+    gru = CATALOGUE["gru"]
+    assert latex(MatrixSymbol("z2_s_tilde", 3, 1)) == r"\mathbf{z}'_{\tilde{s},t}"
+    assert latex(MatrixSymbol("d_z_o", 3, 1)) == r"\delta \mathbf{z}_{o,t}"
