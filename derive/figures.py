@@ -147,11 +147,12 @@ def candidate_sweep(name):
         params, x, _ = _problem(module, scale=scale, gate_params=("W", "U", "b"))
         _, cache = module.forward(params, x)
         values = cache["values"]["s_tilde"].ravel()
-        left.hist(values, bins=bins, histtype="step", color=colour, density=True, label=f"W, U, b × {scale:g}")
-        right.hist(1 - values**2, bins=np.linspace(0, 1, 41), histtype="step", color=colour, density=True)
+        left.hist(values, bins=bins, histtype="step", color=colour, density=True)
+        right.hist(1 - values**2, bins=np.linspace(0, 1, 41), histtype="step", color=colour, density=True,
+                   label=f"W, U, b × {scale:g}")
     left.set_xlabel(r"candidate $\tilde{s}$")
     left.set_ylabel("density")
-    left.legend(frameon=False, loc="upper center")
+    right.legend(frameon=False, loc="upper left")
     right.set_xlabel(r"slope $1 - \tilde{s}^2$")
     return _svg(fig)
 

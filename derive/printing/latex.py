@@ -34,7 +34,9 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
     matmul_token = " "
 
     def paren(self, text: str) -> str:
-        return r"\left(" + text + r"\right)"
+        # Plain parentheses: nothing here is taller than a line, and \left( after
+        # an operator such as \tanh adds a space.
+        return "(" + text + ")"
 
     def parameter(self, name: str, vector: bool) -> str:
         head, _, label = name.partition("_")
