@@ -284,13 +284,7 @@ def lower(derivation: Derivation) -> Code:
 
     # -- Forward, one step.
     L = code.forward_loop
-    names = {x: P.at(x, "t") for x in cell.inputs}
-    for name in own_arrays:
-        names[name] = P.at(name, "t")
-    for symbol in saved.values():
-        names[symbol.name] = P.at(symbol.name, "t")
-    for span in compound:
-        names[span.name] = P.at(span.name, "t")
+    names = _step_names(cell, own_arrays, saved, compound)
     show = lambda e: P.code(e.xreplace(saved), names, matrices)
     L.append(P.assign("z", P.at("act", "t")))
     done_spans, done_eqs = set(), set()
@@ -355,13 +349,7 @@ def lower(derivation: Derivation) -> Code:
         B_.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), code.outputs[s])))
         B_.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
     B_.append(P.assign("dz", P.empty(f"(T, B, {P.width(width)})")))
-    names = {x: P.at(x, "t") for x in cell.inputs}
-    for name in own_arrays:
-        names[name] = P.at(name, "t")
-    for symbol in saved.values():
-        names[symbol.name] = P.at(symbol.name, "t")
-    for span in compound:
-        names[span.name] = P.at(span.name, "t")
+    names = _step_names(cell, own_arrays, saved, compound)
     for s in cell.states:
         names[naming.prev(s)] = P.at(naming.prev(s) + "_seq", "t")
     for pre in pres:
@@ -471,6 +459,14 @@ def lower(derivation: Derivation) -> Code:
     code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
     code.d_params = {p.name: code.d_params[p.name] for p in cell.parameters}
     return code
+
+
+def _step_names(cell, own_arrays, saved, compound) -> dict[str, str]:
+    """Where step t finds the values kept for every step: ``x[t]``, ``s[t]``, ..."""
+    names = {x: P.at(x, "t") for x in cell.inputs}
+    for name in [*own_arrays, *(s.name for s in saved.values()), *(s.name for s in compound)]:
+        names[name] = P.at(name, "t")
+    return names
 
 
 def _runs(pres, derivation):
