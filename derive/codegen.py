@@ -53,7 +53,7 @@ class Code:
 
 
 def _comment(a: Assignment, parameters) -> str:
-    return "# " + text(a.target, parameters) + " = " + text(a.value, parameters)
+    return P.comment(text(a.target, parameters) + " = " + text(a.value, parameters))
 
 
 def _matrices(cell):
@@ -227,73 +227,102 @@ def _spans(pres, inputs):
 
 
 def lower(derivation: Derivation) -> Code:
+    """The structured lowering of ``derivation`` (see the module's docstring)."""
     _check_names(derivation)
-    cell = derivation.cell
-    params = [p.name for p in cell.parameters]
-    matrices = _matrices(cell)
-    pres = _pre_activations(derivation)
-    in_block = {pre.equation.name: pre for pre in pres}
-    width = len(pres)
-    spans = _spans(pres, cell.inputs)
-    operand_names = {a.value: a.target.name for a in derivation.intermediates}
-    saved = _saved_applications(derivation)
-    for k, span in enumerate(spans):
-        span.name = _span_name(span, operand_names, k)
-    hoisted = [s for s in spans if s.hoisted]
-    looped = [s for s in spans if not s.hoisted]
-    code = Code()
-    F = code.forward_setup
+    return _Lowering(derivation).code
 
-    # -- Forward, before the loop: stacked weights, and the input's terms for every step.
-    for span in spans:
-        F.append(P.assign("weights_" + span.name, P.stack_columns([m for m, _ in span.members])))
-    # The block `act` holds each step's pre-activations, then, in place, their activations.
-    biases_folded = set()
-    whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == width
-    if not whole:
-        F.append(P.assign("act", P.zeros(f"(T, B, {P.width(width)})")))
-    for span in hoisted:
-        F.append("# " + ", ".join(text(MatMul(MatrixSymbol(m, 1, 1), span.operand), params)
-                                   for m, _ in span.members) + ": every step at once")
-        product = P.steps(P.matmul(P.rows(_operand_code(span, None)), "weights_" + span.name),
-                          P.width(span.stop - span.start))
-        if whole:
-            F.append(P.assign("act", product))
+
+class _Lowering:
+    """The analysis of one derivation, and the statements it leads to, in five parts."""
+
+    def __init__(self, derivation: Derivation):
+        self.derivation = d = derivation
+        self.cell = cell = d.cell
+        self.params = [p.name for p in cell.parameters]
+        self.matrices = _matrices(cell)
+        self.pres = _pre_activations(d)
+        self.in_block = {pre.equation.name: pre for pre in self.pres}
+        self.width = len(self.pres)
+        self.spans = _spans(self.pres, cell.inputs)
+        operand_names = {a.value: a.target.name for a in d.intermediates}
+        for k, span in enumerate(self.spans):
+            span.name = _span_name(span, operand_names, k)
+        self.hoisted = [s for s in self.spans if s.hoisted]
+        self.saved = _saved_applications(d)
+        self.own_arrays = [eq.name for eq in cell.equations if eq.name not in self.in_block]
+        self.compound = [s for s in self.spans if not isinstance(s.operand, MatrixSymbol)]
+        self.code = Code()
+        self.forward_setup()
+        self.forward_step()
+        self.backward_setup()
+        self.backward_step()
+        self.backward_finish()
+
+    def block(self, array, lead, start, stop):
+        return P.block(array, lead, start, stop, self.width)
+
+    def columns(self, array, lead, pre):
+        return self.block(array, lead, pre.index, pre.index + 1)
+
+    def show(self, expr, names):
+        return P.code(expr.xreplace(self.saved), names, self.matrices)
+
+    def forward_setup(self):
+        """Stacked weights; the block `act` of pre-activations, with the input's products
+        and the biases for every step at once; arrays for what backward reads."""
+        F, pres = self.code.forward_setup, self.pres
+        for span in self.spans:
+            F.append(P.assign("weights_" + span.name, P.stack_columns([m for m, _ in span.members])))
+        whole = len(self.hoisted) == 1 and self.hoisted[0].start == 0 and self.hoisted[0].stop == self.width
+        if not whole:
+            F.append(P.assign("act", P.zeros(f"(T, B, {P.width(self.width)})")))
+        for span in self.hoisted:
+            F.append(P.comment(", ".join(text(MatMul(MatrixSymbol(m, 1, 1), span.operand), self.params)
+                                         for m, _ in span.members) + ": every step at once"))
+            product = P.steps(P.matmul(P.rows(_operand_code(span, None)), "weights_" + span.name),
+                              P.width(span.stop - span.start))
+            if whole:
+                F.append(P.assign("act", product))
+            else:
+                F.append(P.assign(self.block("act", ":, :", span.start, span.stop), product, "+="))
+        self.biases_folded = set()
+        if self.hoisted and all(len(pre.biases) == 1 for pre in pres):
+            F.append(P.assign("act", P.concat([pre.biases[0] for pre in pres]), "+="))
+            self.biases_folded = {(pre.index, pre.biases[0]) for pre in pres}
         else:
-            F.append(P.assign(P.block("act", ":, :", span.start, span.stop, width), product, "+="))
-    if hoisted and all(len(pre.biases) == 1 for pre in pres):
-        F.append(P.assign("act", P.concat([pre.biases[0] for pre in pres]), "+="))
-        biases_folded = {(pre.index, pre.biases[0]) for pre in pres}
-    else:
-        for pre in pres:
-            for b in pre.biases:
-                F.append(P.assign(P.block("act", ":, :", pre.index, pre.index + 1, width), b, "+="))
-                biases_folded.add((pre.index, b))
-    for span in looped:
-        F.append(P.assign("z_" + span.name, P.empty(f"(B, {P.width(span.stop - span.start)})")))
-    own_arrays = [eq.name for eq in cell.equations if eq.name not in in_block]
-    for name in own_arrays:
-        F.append(P.assign(name, P.empty("(T, B, n)")))
-    for node, symbol in saved.items():
-        F.append(P.assign(symbol.name, P.empty("(T, B, n)")))
-    compound = [s for s in spans if not isinstance(s.operand, MatrixSymbol)]
-    for span in {s.name: s for s in compound}.values():
-        F.append(P.assign(span.name, P.empty("(T, B, n)")))
-    for s in cell.states:
-        F.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
+            for pre in pres:
+                for b in pre.biases:
+                    F.append(P.assign(self.columns("act", ":, :", pre), b, "+="))
+                    self.biases_folded.add((pre.index, b))
+        for span in self.spans:
+            if not span.hoisted:
+                F.append(P.assign("z_" + span.name, P.empty(f"(B, {P.width(span.stop - span.start)})")))
+        for name in [*self.own_arrays, *(s.name for s in self.saved.values()),
+                     *{s.name: s for s in self.compound}]:
+            F.append(P.assign(name, P.empty("(T, B, n)")))
+        for s in self.cell.states:
+            F.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
 
-    # -- Forward, one step.
-    L = code.forward_loop
-    names = _step_names(cell, own_arrays, saved, compound)
-    show = lambda e: P.code(e.xreplace(saved), names, matrices)
-    L.append(P.assign("z", P.at("act", "t")))
-    done_spans, done_eqs = set(), set()
-    equations = list(cell.equations)
-    k = 0
-    while k < len(equations):
-        eq = equations[k]
-        if eq.name in in_block:
-            # A run of equations that apply the same function to adjacent pre-activations.
+    def forward_step(self):
+        """The equations in order; a run of equations that apply one function to
+        adjacent pre-activations is one call, after the products it needs."""
+        L, in_block, spans = self.code.forward_loop, self.in_block, self.spans
+        names = _step_names(self.cell, self.own_arrays, self.saved, self.compound)
+        L.append(P.assign("z", P.at("act", "t")))
+        done_spans, done_saved = set(), set()
+        equations = list(self.cell.equations)
+        k = 0
+        while k < len(equations):
+            eq = equations[k]
+            if eq.name not in in_block:
+                for node, symbol in self.saved.items():
+                    if eq.rhs.has(node) and symbol.name not in done_saved:
+                        L.append(P.apply_into(node.function, P.code(node.arg, names, self.matrices), names[symbol.name]))
+                        done_saved.add(symbol.name)
+                L.append(_comment(Assignment(eq.symbol, eq.rhs), self.params))
+                L.append(P.assign(P.at(eq.name, "t"), self.show(eq.rhs, names)))
+                k += 1
+                continue
             run = [eq]
             while (k + len(run) < len(equations) and equations[k + len(run)].name in in_block
                    and in_block[equations[k + len(run)].name].function == in_block[eq.name].function
@@ -304,161 +333,148 @@ def lower(derivation: Derivation) -> Code:
                 for span in spans:
                     if not span.hoisted and span.name not in done_spans and pre in [m for _, m in span.members]:
                         if not isinstance(span.operand, MatrixSymbol):
-                            L.append(P.assign(names[span.name], show(span.operand)))
-                        L.append(P.matmul_into("z_" + span.name, _operand_code(span, names, show),
-                                               "weights_" + span.name))
-                        L.append(P.assign(P.block("z", ":", span.start, span.stop, width), "z_" + span.name, "+="))
+                            L.append(P.assign(names[span.name], self.show(span.operand, names)))
+                        L.append(P.matmul_into("z_" + span.name, _operand_code(span, names), "weights_" + span.name))
+                        L.append(P.assign(self.block("z", ":", span.start, span.stop), "z_" + span.name, "+="))
                         done_spans.add(span.name)
                 for b in pre.biases:
-                    if (pre.index, b) not in biases_folded:
-                        L.append(P.assign(P.block("z", ":", pre.index, pre.index + 1, width), b, "+="))
+                    if (pre.index, b) not in self.biases_folded:
+                        L.append(P.assign(self.columns("z", ":", pre), b, "+="))
                 for term in pre.rest:
-                    L.append(P.assign(P.block("z", ":", pre.index, pre.index + 1, width), show(term), "+="))
+                    L.append(P.assign(self.columns("z", ":", pre), self.show(term, names), "+="))
             for e in run:
-                L.append(_comment(Assignment(e.symbol, e.rhs), params))
+                L.append(_comment(Assignment(e.symbol, e.rhs), self.params))
             first, last = in_block[run[0].name].index, in_block[run[-1].name].index + 1
-            L.append(P.apply_into(in_block[eq.name].function, P.block("z", ":", first, last, width),
-                                  P.block("z", ":", first, last, width)))
+            L.append(P.apply_into(in_block[eq.name].function, self.block("z", ":", first, last),
+                                  self.block("z", ":", first, last)))
             for e in run:
-                i = in_block[e.name].index
-                L.append(P.assign(e.name, P.block("z", ":", i, i + 1, width)))
+                L.append(P.assign(e.name, self.columns("z", ":", in_block[e.name])))
                 names[e.name] = e.name
             k += len(run)
-            continue
-        for node, symbol in saved.items():
-            if eq.rhs.has(node) and symbol.name not in done_eqs:
-                L.append(P.apply_into(node.function, P.code(node.arg, names, matrices), names[symbol.name]))
-                done_eqs.add(symbol.name)
-        L.append(_comment(Assignment(eq.symbol, eq.rhs), params))
-        L.append(P.assign(P.at(eq.name, "t"), show(eq.rhs)))
-        k += 1
-    for s in cell.states:
-        L.append(P.assign(naming.prev(s), s if s in in_block else P.at(s, "t")))
-    for s in cell.states:
-        code.outputs[s] = (P.block("act", ":, :", in_block[s].index, in_block[s].index + 1, width)
-                           if s in in_block else s)
-    code.values = {eq.name: (P.block("act", ":, :", in_block[eq.name].index, in_block[eq.name].index + 1, width)
-                             if eq.name in in_block else eq.name) for eq in cell.equations}
-    code.cache = ["act", *own_arrays, *(s.name for s in saved.values()),
-                  *{s.name for s in compound}, *("weights_" + s.name for s in spans)]
+        for s in self.cell.states:
+            L.append(P.assign(naming.prev(s), s if s in in_block else P.at(s, "t")))
+        code = self.code
+        code.values = {eq.name: self.columns("act", ":, :", in_block[eq.name]) if eq.name in in_block else eq.name
+                       for eq in self.cell.equations}
+        code.outputs = {s: code.values[s] for s in self.cell.states}
+        code.cache = ["act", *self.own_arrays, *(s.name for s in self.saved.values()),
+                      *{s.name for s in self.compound}, *("weights_" + s.name for s in spans)]
 
-    # -- Backward, before the loop.
-    B_ = code.backward_setup
-    for s in cell.states:
-        prev = naming.prev(s)
-        B_.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), code.outputs[s])))
-        B_.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
-    B_.append(P.assign("dz", P.empty(f"(T, B, {P.width(width)})")))
-    names = _step_names(cell, own_arrays, saved, compound)
-    for s in cell.states:
-        names[naming.prev(s)] = P.at(naming.prev(s) + "_seq", "t")
-    for pre in pres:
-        names[pre.equation.name] = pre.equation.name
-        names[naming.adjoint(naming.preactivation(pre.equation.name))] = P.block("dz", "t, :", pre.index, pre.index + 1, width)
-    show = lambda e: P.code(e.xreplace(saved), names, matrices)
-
-    # Which adjoints are sums over t done after the loop, and which are products of a span.
-    after = {naming.adjoint(m) for s in spans for m, _ in s.members}
-    after |= {naming.adjoint(b) for pre in pres for b in pre.biases}
-    for x in cell.inputs:
-        if all(s.hoisted for s in spans if x in {a.name for a in s.operand.free_symbols if hasattr(a, "shape")}):
-            after.add(naming.adjoint(x))
-    gradients = {g.target.name for g in derivation.gradients}
-    vectors = {naming.adjoint(v) for v in _vectors(cell)}
-    for g in derivation.gradients:
-        if g.target.name not in after:
-            B_.append(P.assign(g.target.name, P.zeros(f"{naming.parse(g.target.name)['base']}.shape")))
-    inputs_in_loop = [x for x in cell.inputs if naming.adjoint(x) not in after]
-    for x in inputs_in_loop:
-        B_.append(P.assign(naming.adjoint(x), P.empty("x.shape")))
-
-    # -- Backward, one step.
-    L = code.backward_loop
-    for pre in pres:
-        L.append(P.assign(pre.equation.name, P.block("act", "t, :", pre.index, pre.index + 1, width)))
-    for c in derivation.carries:
-        L.append(P.assign(c.incoming.name, P.add(P.at(_out(c.state.name), "t"), c.carried.name)))
-    # A run of adjacent pre-activations under one function: each δv is written into
-    # its columns of dz, then δz = δv ⊙ f'(v) is one multiplication over the run.
-    fused = {}  # name of δz_v -> (run, the δv it multiplies)
-    for run in _runs(pres, derivation):
-        block = P.block("act", "t, :", run[0].index, run[-1].index + 1, width)
-        for pre in run:
-            fused[naming.adjoint(naming.preactivation(pre.equation.name))] = (tuple(run), block)
-            names[naming.adjoint(pre.equation.name)] = P.block("dz", "t, :", pre.index, pre.index + 1, width)
-    pending: dict = {}  # run -> [assignments of its δz]
-
-    def flush(run):
-        first, last = run[0].index, run[-1].index + 1
-        deferred = pending.pop(run)
-        for a in deferred:
-            L.append(_comment(a, params))
-        owner = next(p for p in run if naming.adjoint(naming.preactivation(p.equation.name)) == deferred[0].target.name)
-        slope = A.hadamard(*deferred[0].value.args[1:]).xreplace(
-            {owner.equation.symbol: MatrixSymbol("_run", *owner.equation.symbol.shape)})
-        L.append(P.assign(P.block("dz", "t, :", first, last, width),
-                          P.code(slope.xreplace(saved), {**names, "_run": fused[deferred[0].target.name][1]}, matrices),
-                          "*="))
-
-    for a in derivation.backward:
-        target = a.target.name
-        if target in after:
-            continue
-        for run in list(pending):
-            if {naming.adjoint(naming.preactivation(p.equation.name)) for p in run} & {s.name for s in a.value.free_symbols}:
-                flush(run)
-        if target in fused:
-            run = fused[target][0]
-            pending.setdefault(run, []).append(a)
-            if len(pending[run]) == len(run):
-                flush(run)
-            continue
-        terms = list(a.value.args) if isinstance(a.value, MatAdd) else [a.value]
-        products, rest = _span_products(terms, [s for s in spans if naming.adjoint(s.name) == target], pres)
-        pieces = [P.matmul(P.block("dz", "t, :", s.start, s.stop, width), P.transpose("weights_" + s.name))
-                  for s in products]
-        remainder = A.add(*rest)
-        if remainder is not None:
-            pieces.append(show(remainder))
-        value = P.add(*pieces) if pieces else "0"
-        L.append(_comment(a, params))
-        if target in gradients:
-            L.append(P.assign(target, P.batch_sum(value) if target in vectors else value, "+="))
-        elif target in {naming.adjoint(x) for x in inputs_in_loop}:
-            L.append(P.assign(P.at(target, "t"), value))
-        elif target in names and names[target].startswith("dz"):
-            L.append(P.assign(names[target], value))
-        else:
-            L.append(P.assign(target, value))
-    for run in list(pending):
-        flush(run)
-
-    # -- Backward, after the loop: the sums over t as single products.
-    E = code.backward_finish
-    E.append(P.assign("dz_rows", P.rows("dz")))
-    for span in spans:
-        operand = _operand_rows(span, cell)
-        stacked = P.matmul(P.transpose(P.block("dz_rows", ":", span.start, span.stop, width)), operand)
-        E.append("# " + ", ".join(f"∂L/∂{m}" for m, _ in span.members) + " = Σ_t (one product)")
-        E.append(P.assign("d_weights_" + span.name, stacked))
-        for k, (m, _) in enumerate(span.members):
-            code.d_params[m] = P.row_range("d_weights_" + span.name, k, k + 1)
-    if any(pre.biases for pre in pres):
-        E.append(P.assign("d_biases", P.batch_sum("dz_rows")))
+    def backward_setup(self):
+        """The state before each step; which gradients are sums left for after the loop."""
+        B_, cell, pres, spans = self.code.backward_setup, self.cell, self.pres, self.spans
+        for s in cell.states:
+            prev = naming.prev(s)
+            B_.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), self.code.outputs[s])))
+            B_.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
+        B_.append(P.assign("dz", P.empty(f"(T, B, {P.width(self.width)})")))
+        self.names = names = _step_names(cell, self.own_arrays, self.saved, self.compound)
+        for s in cell.states:
+            names[naming.prev(s)] = P.at(naming.prev(s) + "_seq", "t")
         for pre in pres:
-            for b in pre.biases:
-                code.d_params[b] = P.row_range("d_biases", pre.index, pre.index + 1)
-    for g in derivation.gradients:
-        code.d_params.setdefault(naming.parse(g.target.name)["base"], g.target.name)
-    for x in cell.inputs:
-        if naming.adjoint(x) in after:
-            parts = [P.matmul(P.block("dz_rows", ":", s.start, s.stop, width), P.transpose("weights_" + s.name))
-                     for s in hoisted if isinstance(s.operand, MatrixSymbol) and s.operand.name == x]
-            E.append(P.assign(naming.adjoint(x), P.steps(P.add(*parts), "-1")))
-        code.d_x = naming.adjoint(x)
-    code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
-    code.d_params = {p.name: code.d_params[p.name] for p in cell.parameters}
-    return code
+            names[pre.equation.name] = pre.equation.name
+            names[naming.adjoint(naming.preactivation(pre.equation.name))] = self.columns("dz", "t, :", pre)
+        # Sums over t of products with a span's operand, and the biases, wait for the loop's end.
+        self.after = {naming.adjoint(m) for s in spans for m, _ in s.members}
+        self.after |= {naming.adjoint(b) for pre in pres for b in pre.biases}
+        for x in cell.inputs:
+            if all(s.hoisted for s in spans if x in {a.name for a in s.operand.free_symbols if hasattr(a, "shape")}):
+                self.after.add(naming.adjoint(x))
+        for g in self.derivation.gradients:
+            if g.target.name not in self.after:
+                B_.append(P.assign(g.target.name, P.zeros(f"{naming.parse(g.target.name)['base']}.shape")))
+        self.inputs_in_loop = [x for x in cell.inputs if naming.adjoint(x) not in self.after]
+        for x in self.inputs_in_loop:
+            B_.append(P.assign(naming.adjoint(x), P.empty("x.shape")))
+
+    def backward_step(self):
+        """The adjoint equations in order.  A run of adjacent pre-activations under one
+        function writes each δv into its columns of dz, then δz = δv ⊙ f'(v) is one
+        multiplication over the run; Σ_k W_kᵀ δz_k over a span is one product."""
+        L, names, d = self.code.backward_loop, self.names, self.derivation
+        for pre in self.pres:
+            L.append(P.assign(pre.equation.name, self.columns("act", "t, :", pre)))
+        for c in d.carries:
+            L.append(P.assign(c.incoming.name, P.add(P.at(_out(c.state.name), "t"), c.carried.name)))
+        fused = {}  # name of δz_v -> (run, the act columns of the run)
+        for run in _runs(self.pres, d):
+            act = self.block("act", "t, :", run[0].index, run[-1].index + 1)
+            for pre in run:
+                fused[naming.adjoint(naming.preactivation(pre.equation.name))] = (tuple(run), act)
+                names[naming.adjoint(pre.equation.name)] = self.columns("dz", "t, :", pre)
+        pending: dict = {}  # run -> [assignments of its δz]
+
+        def flush(run):
+            deferred = pending.pop(run)
+            for a in deferred:
+                L.append(_comment(a, self.params))
+            owner = next(p for p in run if naming.adjoint(naming.preactivation(p.equation.name)) == deferred[0].target.name)
+            slope = A.hadamard(*deferred[0].value.args[1:]).xreplace(
+                {owner.equation.symbol: MatrixSymbol("_run", *owner.equation.symbol.shape)})
+            L.append(P.assign(self.block("dz", "t, :", run[0].index, run[-1].index + 1),
+                              self.show(slope, {**names, "_run": fused[deferred[0].target.name][1]}), "*="))
+
+        gradients = {g.target.name for g in d.gradients}
+        vectors = {naming.adjoint(v) for v in _vectors(self.cell)}
+        inputs = {naming.adjoint(x) for x in self.inputs_in_loop}
+        for a in d.backward:
+            target = a.target.name
+            if target in self.after:
+                continue
+            for run in list(pending):
+                if {naming.adjoint(naming.preactivation(p.equation.name)) for p in run} & {s.name for s in a.value.free_symbols}:
+                    flush(run)
+            if target in fused:
+                run = fused[target][0]
+                pending.setdefault(run, []).append(a)
+                if len(pending[run]) == len(run):
+                    flush(run)
+                continue
+            terms = list(a.value.args) if isinstance(a.value, MatAdd) else [a.value]
+            products, rest = _span_products(terms, [s for s in self.spans if naming.adjoint(s.name) == target], self.pres)
+            pieces = [P.matmul(self.block("dz", "t, :", s.start, s.stop), P.transpose("weights_" + s.name))
+                      for s in products]
+            remainder = A.add(*rest)
+            if remainder is not None:
+                pieces.append(self.show(remainder, names))
+            value = P.add(*pieces) if pieces else "0"
+            L.append(_comment(a, self.params))
+            if target in gradients:
+                L.append(P.assign(target, P.batch_sum(value) if target in vectors else value, "+="))
+            elif target in inputs:
+                L.append(P.assign(P.at(target, "t"), value))
+            elif target in names and names[target].startswith("dz"):
+                L.append(P.assign(names[target], value))
+            else:
+                L.append(P.assign(target, value))
+        for run in list(pending):
+            flush(run)
+
+    def backward_finish(self):
+        """The sums over t as single products, and what backward returns."""
+        E, code, cell = self.code.backward_finish, self.code, self.cell
+        E.append(P.assign("dz_rows", P.rows("dz")))
+        for span in self.spans:
+            stacked = P.matmul(P.transpose(self.block("dz_rows", ":", span.start, span.stop)), _operand_rows(span, cell))
+            E.append(P.comment(", ".join(f"∂L/∂{m}" for m, _ in span.members) + " = Σ_t (one product)"))
+            E.append(P.assign("d_weights_" + span.name, stacked))
+            for k, (m, _) in enumerate(span.members):
+                code.d_params[m] = P.row_range("d_weights_" + span.name, k, k + 1)
+        if any(pre.biases for pre in self.pres):
+            E.append(P.assign("d_biases", P.batch_sum("dz_rows")))
+            for pre in self.pres:
+                for b in pre.biases:
+                    code.d_params[b] = P.row_range("d_biases", pre.index, pre.index + 1)
+        for g in self.derivation.gradients:
+            code.d_params.setdefault(naming.parse(g.target.name)["base"], g.target.name)
+        for x in cell.inputs:
+            if naming.adjoint(x) in self.after:
+                parts = [P.matmul(self.block("dz_rows", ":", s.start, s.stop), P.transpose("weights_" + s.name))
+                         for s in self.hoisted if isinstance(s.operand, MatrixSymbol) and s.operand.name == x]
+                E.append(P.assign(naming.adjoint(x), P.steps(P.add(*parts), "-1")))
+            code.d_x = naming.adjoint(x)
+        code.d_state = {c.state.name: c.carried.name for c in self.derivation.carries}
+        code.d_params = {p.name: code.d_params[p.name] for p in cell.parameters}
 
 
 def _step_names(cell, own_arrays, saved, compound) -> dict[str, str]:
@@ -500,7 +516,7 @@ def _span_name(span, operand_names, k):
     return operand_names.get(span.operand, f"operand{k}")
 
 
-def _operand_code(span, names, show=None):
+def _operand_code(span, names):
     if isinstance(span.operand, MatrixSymbol):
         if names is None:
             return span.operand.name

@@ -117,6 +117,10 @@ def width(k: int) -> str:
     return _times(k)
 
 
+def comment(text: str) -> str:
+    return "# " + text
+
+
 def at(array: str, step: str) -> str:
     return f"{array}[{step}]"
 
