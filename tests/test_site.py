@@ -1,0 +1,255 @@
+"""The built site, read in a real browser (the system Chromium, through Playwright).
+
+The site is built once per test session with `python -m derive build`, in a
+temporary copy of the sources so that the checkout's docs/ and site/ are left
+alone; under pytest-xdist the first worker builds while holding a file lock and
+the others reuse its result.  The site is served on 127.0.0.1 and every page is
+checked: it loads with no errors, its math is typeset by the KaTeX the site
+serves itself, its figures load, and nothing is fetched from anywhere else.
+Full-page screenshots go to artifacts/.
+
+DERIVE_TEST_SITE=path/to/site runs the same checks on an already built site
+instead (no build), e.g. `DERIVE_TEST_SITE=site python -m pytest tests/test_site.py`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
+FIGURES = {"rnn", "lstm", "gru", "gradients"}  # pages with figures, SVGs under figures/
+FEW_FORMULAS = {"code"}  # pages with a single formula; every other page has many
+UNTYPESET = ("\\(", "\\[", "$$", "\\mathbf")
+
+
+# --- building -----------------------------------------------------------------
+
+def _not_katex(directory, names):
+    """docs/assets/katex is a copy from node_modules that the build makes again."""
+    return ["katex"] if Path(directory) == ROOT / "docs" / "assets" else []
+
+
+def _copy_sources(dest: Path) -> None:
+    """What `python -m derive build` reads, copied; node_modules linked."""
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "derive", dest / "derive", ignore=skip)
+    shutil.copytree(ROOT / "templates", dest / "templates", ignore=skip)
+    shutil.copytree(ROOT / "docs", dest / "docs", ignore=_not_katex)
+    shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
+    if (ROOT / "records").is_dir():
+        shutil.copytree(ROOT / "records", dest / "records")
+    if (ROOT / "node_modules").is_dir():
+        (dest / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
+
+
+def _build(shared: Path) -> dict:
+    """Build the site once for the whole session; returns {"ok", "site", "output"}."""
+    done = shared / "site-build.json"
+    with open(shared / "site-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return json.loads(done.read_text())
+        copy = Path(tempfile.mkdtemp(prefix="site-", dir=shared))
+        _copy_sources(copy)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(copy), os.environ.get("PYTHONPATH")])))
+        out = subprocess.run([sys.executable, "-m", "derive", "build"], cwd=copy, env=env,
+                             capture_output=True, text=True)
+        result = {"ok": out.returncode == 0 and (copy / "site" / "index.html").exists(),
+                  "site": str(copy / "site"), "output": out.stdout + out.stderr}
+        done.write_text(json.dumps(result))
+        return result
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@dataclass
+class Site:
+    """The served site and a browser, or why there are none."""
+    problem: str | None = None
+    base: str = ""
+    browser: object = None
+
+    def require(self):
+        if self.problem:
+            pytest.fail(self.problem, pytrace=False)
+        return self
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    if not CHROMIUM.exists():
+        yield Site(f"Chromium is missing ({CHROMIUM}); the site tests need it: "
+                   "apt-get install chromium chromium-driver")
+        return
+    if os.environ.get("DERIVE_TEST_SITE"):
+        built = {"ok": True, "site": str(Path(os.environ["DERIVE_TEST_SITE"]).resolve())}
+    else:
+        base = tmp_path_factory.getbasetemp()
+        built = _build(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    if not built["ok"]:
+        yield Site(f"`python -m derive build` failed:\n{built['output']}")
+        return
+    if not (Path(built["site"]) / "index.html").exists():
+        yield Site(f"no site to test: {built['site']} has no index.html")
+        return
+
+    handler = functools.partial(_QuietHandler, directory=built["site"])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield Site(base=f"http://127.0.0.1:{server.server_address[1]}/", browser=browser)
+    finally:
+        browser.close()
+        playwright.stop()
+        server.shutdown()
+        server.server_close()
+
+
+# --- visiting -----------------------------------------------------------------
+
+@dataclass
+class Visit:
+    page: object
+    status: int | None
+    requests: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def visit(site):
+    """visit(name) opens site/name.html in a fresh context and records what happens."""
+    contexts = []
+
+    def open_page(name: str, **context_options) -> Visit:
+        site.require()
+        context = site.browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        contexts.append(context)
+        page = context.new_page()
+        record = Visit(page, None)
+        page.on("request", lambda r: record.requests.append(r.url))
+        page.on("requestfailed", lambda r: record.failed.append(f"{r.url}: {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and record.failed.append(f"{r.url}: HTTP {r.status}"))
+        page.on("console", lambda m: m.type == "error" and record.console_errors.append(m.text))
+        page.on("pageerror", lambda e: record.page_errors.append(str(e)))
+        # Nothing leaves this machine: requests elsewhere are recorded (above) and refused.
+        context.route(lambda url: not url.startswith(site.base) and not url.startswith("data:"),
+                      lambda route: route.abort())
+        response = page.goto(site.base + f"{name}.html", wait_until="networkidle")
+        record.status = response.status if response else None
+        return record
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _untypeset(page) -> list[str]:
+    """Raw TeX a reader would see, each with some text around it."""
+    text = page.evaluate("document.body.innerText")
+    found = []
+    for mark in UNTYPESET:
+        at = text.find(mark)
+        if at >= 0:
+            found.append(f"{mark!r} in ...{' '.join(text[max(0, at - 60):at + 80].split())}...")
+    return found
+
+
+# --- tests --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_offline_with_math_and_figures(visit, site, name):
+    v = visit(name)
+    page = v.page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    assert v.status == 200
+    elsewhere = [u for u in v.requests if not (u.startswith(site.base) or u.startswith("data:"))]
+    assert elsewhere == [], "requests to other hosts"
+    assert v.failed == []
+    assert v.console_errors == []
+    assert v.page_errors == []
+
+    assert page.locator("form[data-md-component=palette] input[name=__palette]").count() == 2
+    assert page.locator("input.md-search__input").count() == 1
+
+    katex = page.locator(".katex").count()
+    assert katex >= (1 if name in FEW_FORMULAS else 5), f"{katex} typeset formulas"
+    assert page.locator(".katex-error").count() == 0
+    left = _untypeset(page)
+    assert not left, "untypeset TeX in the visible text:\n" + "\n".join(left)
+
+    images = page.evaluate("""Array.from(document.images).map(i => ({
+        src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0 }))""")
+    assert [i["src"] for i in images if not i["ok"]] == [], "images that did not load"
+    figures = [i["src"] for i in images if i["src"].startswith("figures/") and i["src"].endswith(".svg")]
+    assert len(figures) >= (1 if name in FIGURES else 0)
+
+
+def test_palette_toggle_switches_to_dark_and_back(visit):
+    page = visit("lstm", color_scheme="light").page
+    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+    assert scheme() == "default"
+    toggle = page.locator("form[data-md-component=palette] label:visible")
+    assert toggle.count() == 1
+    toggle.click()
+    assert scheme() == "slate"
+    page.wait_for_timeout(300)  # the theme's colour transition
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lstm-dark.png"), full_page=True)
+    page.locator("form[data-md-component=palette] label:visible").click()
+    assert scheme() == "default"
+
+
+def test_search_box_finds_pages_offline(visit, site):
+    v = visit("index")
+    page = v.page
+    box = page.locator("input.md-search__input")
+    assert box.count() == 1
+    box.click()
+    box.press_sequentially("forget")  # the theme searches on key events
+    results = page.locator(".md-search-result__item a[href*='lstm.html']")
+    results.first.wait_for(timeout=10_000)
+    assert v.console_errors == [] and v.page_errors == []
+    assert all(u.startswith(site.base) or u.startswith("data:") for u in v.requests)
+
+
+def test_code_blocks_have_a_copy_button(visit):
+    page = visit("code").page
+    blocks = page.locator("pre > code").count()
+    assert blocks >= 1
+    # mkdocs-material adds the buttons in the browser (content.code.copy); older releases call them
+    # .md-clipboard, current ones .md-code__button[data-md-type=copy].
+    buttons = page.locator("button.md-clipboard, button.md-code__button[data-md-type=copy]").count()
+    assert buttons == blocks
