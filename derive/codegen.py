@@ -267,6 +267,16 @@ class _Lowering:
     def show(self, expr, names):
         return P.code(expr.xreplace(self.saved), names, self.matrices)
 
+    def store(self, target: str, expr, names) -> list[str]:
+        """``target[...] = expr`` for a view ``target``, writing the first product
+        straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
+        first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
+        if isinstance(first, HadamardProduct) and len(first.args) == 2:
+            out = [P.multiply_into(self.show(first.args[0], names), self.show(first.args[1], names), target)]
+            out += [P.assign(target, self.show(A.add(*rest), names), "+=")] if rest else []
+            return out
+        return [P.assign(target, self.show(expr, names))]
+
     def forward_setup(self):
         """Stacked weights; the block `act` of pre-activations, with the input's products
         and the biases for every step at once; arrays for what backward reads."""
@@ -320,7 +330,7 @@ class _Lowering:
                         L.append(P.apply_into(node.function, P.code(node.arg, names, self.matrices), names[symbol.name]))
                         done_saved.add(symbol.name)
                 L.append(_comment(Assignment(eq.symbol, eq.rhs), self.params))
-                L.append(P.assign(P.at(eq.name, "t"), self.show(eq.rhs, names)))
+                L.extend(self.store(P.at(eq.name, "t"), eq.rhs, names))
                 k += 1
                 continue
             run = [eq]
@@ -444,7 +454,7 @@ class _Lowering:
             elif target in inputs:
                 L.append(P.assign(P.at(target, "t"), value))
             elif target in names and names[target].startswith("dz"):
-                L.append(P.assign(names[target], value))
+                L.extend(self.store(names[target], a.value, names) if not products else [P.assign(names[target], value)])
             else:
                 L.append(P.assign(target, value))
         for run in list(pending):

@@ -103,7 +103,8 @@ def forward(params, x, state=None):
             _tanh(z[:, 2 * n:3 * n], out=z[:, 2 * n:3 * n])
             s_tilde = z[:, 2 * n:3 * n]
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
-            s[t] = (1 - i) * s_prev + i * s_tilde
+            np.multiply(1 - i, s_prev, out=s[t])
+            s[t] += i * s_tilde
             s_prev = s[t]
     outputs = {
         's': s,
@@ -169,13 +170,13 @@ def backward(cache, d_outputs):
         # δs̃_t = δs_t ⊙ i_t
         d_s_tilde = d_s * i
         # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-        dz[t, :, 2 * n:3 * n] = d_s_tilde * (1 - s_tilde**2)
+        np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz[t, :, 2 * n:3 * n])
         # δz2_s̃,t = Wᵀ δz_s̃,t
         d_z2_s_tilde = dz[t, :, 2 * n:3 * n] @ weights_z2_s_tilde.T
         # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-        dz[t, :, n:2 * n] = d_s * (s_tilde - s_prev_seq[t])
+        np.multiply(d_s, s_tilde - s_prev_seq[t], out=dz[t, :, n:2 * n])
         # δo_t = δz2_s̃,t ⊙ s_{t-1}
-        dz[t, :, 0:n] = d_z2_s_tilde * s_prev_seq[t]
+        np.multiply(d_z2_s_tilde, s_prev_seq[t], out=dz[t, :, 0:n])
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
         # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
         dz[t, :, 0:2 * n] *= act[t, :, 0:2 * n] * (1 - act[t, :, 0:2 * n])

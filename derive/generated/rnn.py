@@ -121,7 +121,7 @@ def backward(cache, d_outputs):
         # δs_t = δs_t^in
         d_s = d_s_in
         # δz_s,t = δs_t ⊙ (1 - s_t²)
-        dz[t] = d_s * (1 - s**2)
+        np.multiply(d_s, 1 - s**2, out=dz[t])
         # δs_{t-1} = Wᵀ δz_s,t
         d_s_prev = dz[t] @ weights_s_prev.T
     dz_rows = dz.reshape(T * B, -1)

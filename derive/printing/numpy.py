@@ -133,6 +133,10 @@ def matmul_into(out: str, a: str, b: str) -> str:
     return f"np.matmul({a}, {b}, out={out})"
 
 
+def multiply_into(a: str, b: str, out: str) -> str:
+    return f"np.multiply({a}, {b}, out={out})"
+
+
 def matmul(a: str, b: str) -> str:
     return f"{a} @ {b}"
 
