@@ -126,6 +126,20 @@ def matmul(*factors):
     return scale(coefficient, core)
 
 
+def distribute(*factors):
+    """The product of the factors with a final sum multiplied out term by term:
+    ``A (B + C)`` is ``A B + A C``, so that a Jacobian reads as a flat sum."""
+    *left, last = factors
+    if last is None:
+        return None
+    if isinstance(last, MatAdd):
+        return add(*(distribute(*left, term) for term in last.args))
+    c, core = split_coefficient(last)
+    if c != 1 and isinstance(core, MatAdd):
+        return add(*(distribute(*left, scale(c, term)) for term in core.args))
+    return matmul(*left, last)
+
+
 def hadamard(*factors):
     """The elementwise product of the factors, flattened, without ones."""
     coefficient = Integer(1)

@@ -111,7 +111,7 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
             ax.plot(np.arange(STEPS), norms, color="black", linestyle="--", label=f"{bias} = {value:g}")
         _log_axis(ax, r"$\Vert\partial L_T / \partial s_k\Vert$")
         ax.set_title(name.upper())
-        ax.legend(frameon=False, fontsize=7)
+        ax.legend(frameon=False, fontsize=8)
     return _svg(fig)
 
 

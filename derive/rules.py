@@ -48,11 +48,11 @@ def _matmul_jvp(node, J, slope):
     *constant, varying = factors
     if any(J(f) is not None for f in constant):
         raise NotImplementedError(f"the Jacobian of {node}: only the last factor of a product may vary")
-    return A.scale(c, A.matmul(*constant, J(varying)))
+    return A.scale(c, A.distribute(*constant, J(varying)))
 
 
 def _hadamard_jvp(node, J, slope):
-    terms = (A.matmul(A.diag(A.hadamard(*_others(node.args, j))), J(a)) for j, a in enumerate(node.args))
+    terms = (A.distribute(A.diag(A.hadamard(*_others(node.args, j))), J(a)) for j, a in enumerate(node.args))
     return A.add(*A.collect([t for t in terms if t is not None]))
 
 
@@ -72,12 +72,12 @@ RULES: dict[type, Rule] = {
     # y = a^k elementwise
     HadamardPower: Rule(
         vjp=lambda y, g, slope: [(y.base, A.scale(y.exp, A.hadamard(g, A.power(y.base, int(y.exp) - 1))))],
-        jvp=lambda y, J, slope: A.matmul(A.diag(A.scale(y.exp, A.power(y.base, int(y.exp) - 1))), J(y.base)),
+        jvp=lambda y, J, slope: A.distribute(A.diag(A.scale(y.exp, A.power(y.base, int(y.exp) - 1))), J(y.base)),
     ),
     # y = f(a) elementwise; slope(y) is f'(a) written through y
     Apply: Rule(
         vjp=lambda y, g, slope: [(y.arg, A.hadamard(g, slope(y)))],
-        jvp=lambda y, J, slope: A.matmul(A.diag(slope(y)), J(y.arg)),
+        jvp=lambda y, J, slope: A.distribute(A.diag(slope(y)), J(y.arg)),
     ),
     # y = aᵀ
     Transpose: Rule(

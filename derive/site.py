@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sympy import Integer, MatMul, MatrixSymbol, latex as sympy_latex
+from sympy import Integer, MatMul, MatrixSymbol, factor, latex as sympy_latex
 
 from . import naming
 from .cell import N_HIDDEN, N_INPUT, Cell, Role
 from .cells import CATALOGUE
 from .codegen import _pre_activations
 from .derivation import Derivation, derive
-from .printing.latex import latex
+from .printing.latex import aligned_lines, latex
 from .printing.text import text
 from .render import ROOT, render
 
@@ -68,9 +68,12 @@ def cell_context(cell: Cell) -> dict:
         "initial": [f"\\frac{{\\partial L}}{{\\partial {show(c.state).replace('_{t}', '_{0}')}}} &= \\left.{show(c.carried)}\\right|_{{t=1}}"
                     for c in d.carries],
         "jacobians": [{"of": j.of.name, "wrt": j.wrt.name,
-                       "latex": f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}} = {show(j.value)}"}
+                       "latex": f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}} = {show(j.value)}",
+                       "lines": aligned_lines(f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}}",
+                                              j.value, params)}
                       for j in d.jacobians],
-        "jacobian": {(j.of.name, j.wrt.name): f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}} = {show(j.value)}"
+        "jacobian": {(j.of.name, j.wrt.name): aligned_lines(
+                         f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}}", j.value, params)
                      for j in d.jacobians},
         "counts": counts,
     }
@@ -94,10 +97,11 @@ def _counts(cell: Cell, d: Derivation) -> dict:
                         macs += f.shape[0] * f.shape[1]
     blocks = len(_pre_activations(d))
     nx, nh = N_INPUT, N_HIDDEN
+    names = {nx: "n_x", nh: "n_h"}
     return {
-        "parameters": sympy_latex(size.expand().collect(nh)),
+        "parameters": sympy_latex(factor(size), symbol_names=names),
         "parameters_value": int(size.subs({nx: 128, nh: 256})),
-        "macs": sympy_latex(macs.expand().collect(nh)),
+        "macs": sympy_latex(factor(macs), symbol_names=names),
         "macs_value": int(macs.subs({nx: 128, nh: 256})),
         "blocks": blocks,
     }

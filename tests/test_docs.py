@@ -43,9 +43,9 @@ def test_lstm_page_has_every_gate_with_its_equation_and_adjoints(generated):
         assert eq["latex"] in text or eq["latex"].replace(" = ", " &= ") in text
     for line in lstm["backward"]:
         assert line in text or line.replace(" &= ", " = ") in text
-    assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} = \operatorname{diag}(\mathbf{f}_{t})" in text
+    assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} &= \operatorname{diag}(\mathbf{f}_{t})" in text
     # the variant without a forget gate, derived: the identity
-    assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} = I" in text
+    assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} &= I" in text
     assert text.count("figures/lstm_") == 4
 
 

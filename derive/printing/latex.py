@@ -92,3 +92,24 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
 
 def latex(expr, parameters=()) -> str:
     return ProjectLatexPrinter({"parameters": frozenset(parameters)}).doprint(expr)
+
+
+def aligned_lines(lhs: str, expr, parameters=(), per_line: int = 1) -> list[str]:
+    """``lhs = expr`` as lines of an ``aligned`` block, one term of the top-level
+    sum per line, for equations too wide for a page."""
+    from sympy import MatAdd
+
+    from ..algebra import scale, split_coefficient
+
+    printer = ProjectLatexPrinter({"parameters": frozenset(parameters)})
+    terms = list(expr.args) if isinstance(expr, MatAdd) else [expr]
+    lines = []
+    for k, term in enumerate(terms):
+        c, _ = split_coefficient(term)
+        sign = "-" if c.is_negative else "+"
+        body = printer.doprint(scale(-1, term) if c.is_negative else term)
+        if k == 0:
+            lines.append(f"{lhs} &= {'-' if sign == '-' else ''}{body}")
+        else:
+            lines.append(f"&\quad {sign} {body}")
+    return lines
