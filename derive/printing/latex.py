@@ -111,5 +111,5 @@ def aligned_lines(lhs: str, expr, parameters=(), per_line: int = 1) -> list[str]
         if k == 0:
             lines.append(f"{lhs} &= {'-' if sign == '-' else ''}{body}")
         else:
-            lines.append(f"&\quad {sign} {body}")
+            lines.append(rf"&\quad {sign} {body}")
     return lines
