@@ -134,6 +134,7 @@ def _cmd_code(args) -> int:
 
 
 def _cmd_docs(args) -> int:
+    _require("matplotlib", extra="docs")
     from .site import pages
 
     return _sync(pages(), args.check, "generated pages and figures", "python -m derive docs")
@@ -158,6 +159,7 @@ def _cmd_build(args) -> int:
 
     from .render import ROOT
 
+    _require("mkdocs", "material", "pymdownx", "matplotlib", extra="docs")
     start = time.perf_counter()
     for step in (_cmd_code, _cmd_docs):
         status = step(argparse.Namespace(check=False))
@@ -191,6 +193,25 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _require(*modules: str, extra: str) -> None:
+    """Stop with the install command when an optional dependency is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not installed: run `pip install -e '.[{extra}]'`")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m derive",
@@ -211,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
                          "the derivation (30 digits) and against finite differences; exit 1 if any fails.")
     ver.add_argument("cells", nargs="*", choices=[[], *sorted(CATALOGUE)], metavar="CELL",
                      help=f"cells to prove (default: all of {', '.join(CATALOGUE)})")
-    ver.add_argument("--jobs", type=int, default=2, help="processes to use (default: 2)")
+    ver.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
     ver.add_argument("--record", metavar="PATH", help="also write the table as JSON to PATH "
                      "(records/verify.json is what the site shows)")
     ver.set_defaults(run=_cmd_verify)
@@ -240,8 +261,8 @@ def parser() -> argparse.ArgumentParser:
                        "step, and the ratio to torch.nn.LSTM/GRU/RNN when PyTorch is installed.")
     b.add_argument("cells", nargs="*", choices=[[], *sorted(CATALOGUE)], metavar="CELL",
                    help="cells to time (default: lstm gru rnn)")
-    b.add_argument("--threads", type=int, default=1, help="BLAS threads (default: 1)")
-    b.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (default: 7)")
+    b.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
+    b.add_argument("--rounds", type=_positive, default=7, help="interleaved rounds per measurement (default: 7)")
     b.add_argument("--quick", action="store_true", help="only the smallest size")
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     b.add_argument("--record", metavar="PATH", help="also write the figures as JSON to PATH")

@@ -51,3 +51,23 @@ def test_verify_fails_when_a_rule_is_wrong(capsys, monkeypatch):
     assert cli.main(["verify", "rnn", "--jobs", "1"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "1 of 5 checks hold" in out
+
+
+def test_counts_must_be_positive():
+    out = run("verify", "--jobs", "0")
+    assert out.returncode == 2 and "--jobs: expected a positive integer, got '0'" in out.stderr
+
+
+def test_missing_docs_dependencies_say_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(SystemExit, match=r"matplotlib not installed: run `pip install -e '\.\[docs\]'`"):
+        cli.main(["docs", "--check"])
+
+
+def test_help_of_every_command():
+    for command in ("equations", "verify", "code", "docs", "build", "bench"):
+        out = run(command, "--help")
+        assert out.returncode == 0 and "usage: python -m derive " + command in out.stdout
