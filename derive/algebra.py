@@ -49,6 +49,14 @@ class Apply(MatrixExpr):
         return self.arg.shape
 
 
+def walk(expr):
+    """Every matrix sub-expression of ``expr``, ``expr`` first."""
+    yield expr
+    for arg in expr.args:
+        if isinstance(arg, MatrixExpr):
+            yield from walk(arg)
+
+
 def is_zero(expr) -> bool:
     return isinstance(expr, ZeroMatrix)
 

@@ -64,7 +64,6 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
 def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7, torch_ratio=True):
     """Measure; return the record (a dict) that ``bench`` prints and saves."""
     from .cells import CATALOGUE
-    from .derivation import derive
     from .modules import load, module_source
 
     try:

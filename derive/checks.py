@@ -12,7 +12,7 @@ import numpy as np
 from . import bptt, naming
 from .cell import N_HIDDEN, N_INPUT
 from .derivation import Derivation
-from .proof import _numeric_functions, _mp
+from .proof import mp_number, numeric_functions
 
 
 def random_problem(module, n_input, n_hidden, steps, batch, seed, dtype=np.float64, scale=1.0):
@@ -40,7 +40,7 @@ def reference(derivation: Derivation, params, x, state, d_outputs, digits: int =
     steps, batch, n_input = x.shape
     n_hidden = next(iter(state.values())).shape[1]
     sizes = {N_INPUT: n_input, N_HIDDEN: n_hidden}
-    functions = _numeric_functions()
+    functions = numeric_functions()
     mp = np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])
 
     def column(v):
@@ -55,9 +55,9 @@ def reference(derivation: Derivation, params, x, state, d_outputs, digits: int =
         for b in range(batch):
             xs = [{name: column(x[t, b]) for name in cell.inputs} for t in range(steps)]
             initial = {naming.prev(s): column(state[s][b]) for s in cell.states}
-            envs = bptt.unroll(derivation, ps, xs, initial, functions, sizes, _mp)
+            envs = bptt.unroll(derivation, ps, xs, initial, functions, sizes, mp_number)
             g = [{s: column(d_outputs[s][t, b]) for s in cell.states} for t in range(steps)]
-            dp, dxs, d0 = bptt.backpropagate(derivation, envs, g, functions, sizes, _mp)
+            dp, dxs, d0 = bptt.backpropagate(derivation, envs, g, functions, sizes, mp_number)
             for s in cell.states:
                 for t in range(steps):
                     outputs[s][t, b] = np.array(envs[t][s], dtype=np.float64)[:, 0]

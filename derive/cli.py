@@ -142,7 +142,6 @@ def _cmd_docs(args) -> int:
 
 def _katex_assets() -> dict:
     """KaTeX, installed by `npm ci`, copied under docs/ so that the site serves it itself."""
-    from pathlib import Path
 
     from .render import ROOT
 

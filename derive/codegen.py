@@ -25,7 +25,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, Tra
 
 from . import algebra as A
 from . import naming
-from .cell import N_HIDDEN, N_INPUT
+from .cell import N_HIDDEN
 from .derivation import Assignment, Derivation
 from .printing import numpy as P
 from .printing.text import text
@@ -45,6 +45,7 @@ class Code:
     backward_loop: list[str] = field(default_factory=list)
     backward_finish: list[str] = field(default_factory=list)
     cache: list[str] = field(default_factory=list)  # names saved by forward for backward
+    backward_params: list[str] = field(default_factory=list)  # parameters backward reads by name
     outputs: dict[str, str] = field(default_factory=dict)  # state -> code of its (T, B, n) array
     values: dict[str, str] = field(default_factory=dict)  # equation -> code of its (T, B, n) values
     d_params: dict[str, str] = field(default_factory=dict)
@@ -81,18 +82,11 @@ def _saved_applications(derivation: Derivation):
     top = {eq.rhs for eq in derivation.cell.equations}
     found = {}
     for eq in derivation.cell.equations:
-        for node in _walk(eq.rhs):
+        for node in A.walk(eq.rhs):
             if isinstance(node, A.Apply) and node not in top and node not in found:
                 inner = node.arg.name if isinstance(node.arg, MatrixSymbol) else str(len(found))
                 found[node] = MatrixSymbol(f"{node.function}_{inner}", *node.shape)
     return found
-
-
-def _walk(expr):
-    yield expr
-    for a in expr.args:
-        if isinstance(a, MatrixExpr):
-            yield from _walk(a)
 
 
 # --------------------------------------------------------------------------
@@ -146,6 +140,7 @@ def lower_literal(derivation: Derivation) -> Code:
         else:
             code.backward_loop.append(P.assign(a.target.name, value))
     code.d_params = {p.name: naming.adjoint(p.name) for p in cell.parameters}
+    code.backward_params = params
     code.d_x = naming.adjoint("x")
     code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
     return code
@@ -252,11 +247,14 @@ class _Lowering:
         self.own_arrays = [eq.name for eq in cell.equations if eq.name not in self.in_block]
         self.compound = [s for s in self.spans if not isinstance(s.operand, MatrixSymbol)]
         self.code = Code()
+        self.read = set()  # what the pass being written reads by name
         self.forward_setup()
         self.forward_step()
+        self.read = set()
         self.backward_setup()
         self.backward_step()
         self.backward_finish()
+        self.code.backward_params = [p for p in self.params if p in self.read]
 
     def block(self, array, lead, start, stop):
         return P.block(array, lead, start, stop, self.width)
@@ -265,6 +263,7 @@ class _Lowering:
         return self.block(array, lead, pre.index, pre.index + 1)
 
     def show(self, expr, names):
+        self.read |= {s.name for s in expr.free_symbols}
         return P.code(expr.xreplace(self.saved), names, self.matrices)
 
     def store(self, target: str, expr, names) -> list[str]:
@@ -392,7 +391,9 @@ class _Lowering:
                 self.after.add(naming.adjoint(x))
         for g in self.derivation.gradients:
             if g.target.name not in self.after:
-                B_.append(P.assign(g.target.name, P.zeros(f"{naming.parse(g.target.name)['base']}.shape")))
+                base = naming.parse(g.target.name)["base"]
+                self.read.add(base)
+                B_.append(P.assign(g.target.name, P.zeros(f"{base}.shape")))
         self.inputs_in_loop = [x for x in cell.inputs if naming.adjoint(x) not in self.after]
         for x in self.inputs_in_loop:
             B_.append(P.assign(naming.adjoint(x), P.empty("x.shape")))

@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 from sympy import Function, Rational, Symbol, lambdify
 
-from . import bptt, naming
+from . import bptt
 from .cell import N_HIDDEN, N_INPUT
 from .derivation import Derivation
 from .elementwise import FUNCTIONS, z
@@ -61,7 +61,8 @@ def _opaque():
     return classes, implementations
 
 
-def _numeric_functions():
+def numeric_functions():
+    """The elementwise functions as mpmath callables, from their definitions."""
     _, implementations = _opaque()
     return {name: implementations[f"{name}_"] for name in FUNCTIONS}
 
@@ -74,7 +75,8 @@ def _symbols(name: str, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def _mp(c):
+def mp_number(c):
+    """A SymPy rational as an mpmath number at the working precision."""
     return mpmath.mpf(Rational(c).p) / Rational(c).q
 
 
@@ -122,10 +124,10 @@ class _Instance:
 
     def backward(self, values):
         """The derived BPTT run on numbers: adjoints of every leaf, by label."""
-        functions = _numeric_functions()
-        envs = self.forward(functions, _mp, values)
+        functions = numeric_functions()
+        envs = self.forward(functions, mp_number, values)
         d_outputs = [{k: _at(g, values) for k, g in w.items()} for w in self.weights]
-        d_params, d_xs, d_initial = bptt.backpropagate(self.derivation, envs, d_outputs, functions, self.sizes, _mp)
+        d_params, d_xs, d_initial = bptt.backpropagate(self.derivation, envs, d_outputs, functions, self.sizes, mp_number)
         grads = dict(d_params)
         for t, d_x in enumerate(d_xs):
             for name, value in d_x.items():
@@ -154,7 +156,7 @@ def _value(expr, values, memo):
     if expr.is_Symbol:
         out = values[expr]
     elif expr.is_Rational:
-        out = _mp(expr)
+        out = mp_number(expr)
     elif expr.is_Add:
         out = mpmath.fsum(_value(a, values, memo) for a in expr.args)
     elif expr.is_Mul:
@@ -220,10 +222,10 @@ def prove_jacobians(derivation: Derivation, n_input: int, n_hidden: int, points:
         runs = []
         for _ in range(points):
             values = instance.point(rng)
-            (numeric,) = instance.forward(_numeric_functions(), _mp, values)
+            (numeric,) = instance.forward(numeric_functions(), mp_number, values)
             derived = []
             for j in derivation.jacobians:
-                derived.extend(evaluate(j.value, numeric, _numeric_functions(), instance.sizes, _mp).flat)
+                derived.extend(evaluate(j.value, numeric, numeric_functions(), instance.sizes, mp_number).flat)
             runs.append((values, derived))
         worst = _compare(exact, runs)
     claim = f"Jacobians ∂v_t/∂u_(t-1) ({n_input} in, {n_hidden} hidden)"

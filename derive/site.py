@@ -12,12 +12,11 @@ from pathlib import Path
 from sympy import Integer, MatMul, MatrixSymbol, factor, latex as sympy_latex
 
 from . import naming
-from .cell import N_HIDDEN, N_INPUT, Cell, Role
+from .algebra import Apply, walk
+from .cell import N_HIDDEN, N_INPUT, Cell
 from .cells import CATALOGUE
-from .codegen import _pre_activations
 from .derivation import Derivation, derive
 from .printing.latex import aligned_lines, latex
-from .printing.text import text
 from .render import ROOT, render
 
 RECORDS = ROOT / "records"
@@ -90,12 +89,12 @@ def _counts(cell: Cell, d: Derivation) -> dict:
     size = sum((p.symbol.shape[0] * p.symbol.shape[1] for p in cell.parameters), Integer(0))
     macs = Integer(0)
     for eq in cell.equations:
-        for node in _walk(eq.rhs):
+        for node in walk(eq.rhs):
             if isinstance(node, MatMul):
                 for f in node.args:
                     if isinstance(f, MatrixSymbol) and f.shape[1] != 1:
                         macs += f.shape[0] * f.shape[1]
-    blocks = len(_pre_activations(d))
+    blocks = sum(isinstance(eq.rhs, Apply) for eq in cell.equations)
     nx, nh = N_INPUT, N_HIDDEN
     names = {nx: "n_x", nh: "n_h"}
     return {
@@ -106,12 +105,6 @@ def _counts(cell: Cell, d: Derivation) -> dict:
         "blocks": blocks,
     }
 
-
-def _walk(expr):
-    yield expr
-    for a in expr.args:
-        if hasattr(a, "shape"):
-            yield from _walk(a)
 
 
 def _record(name: str):

@@ -1,6 +1,5 @@
 """The derived equations, pinned against derivations done by hand."""
 
-import time
 
 import pytest
 

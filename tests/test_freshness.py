@@ -18,7 +18,6 @@ def test_check_names_stale_files_and_fails(tmp_path, capsys):
     old = tmp_path / "old.py"
     old.write_text("before\n")
     assert cli._sync({current: "same\n"}, check=True, what="modules", command="x") == 0
-    monkey_root = cli._sync.__globals__
     status = files.stale({current: "same\n", old: "after\n", tmp_path / "missing.py": "new\n"})
     assert status == [old, tmp_path / "missing.py"]
 

@@ -50,6 +50,5 @@ def test_jacobian_uses_diag():
 
 
 def test_second_named_subexpression_is_primed():
-    gru = CATALOGUE["gru"]
     assert latex(MatrixSymbol("z2_s_tilde", 3, 1)) == r"\mathbf{z}'_{\tilde{s},t}"
     assert latex(MatrixSymbol("d_z_o", 3, 1)) == r"\delta \mathbf{z}_{o,t}"

@@ -137,19 +137,10 @@ def backward(cache, d_outputs):
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
     d_out = _check_backward(cache, d_outputs)
-    params, x, state = cache["params"], cache["x"], cache["state"]
+    x, state = cache["x"], cache["state"]
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
-    W_o = params['W_o']
-    U_o = params['U_o']
-    b_o = params['b_o']
-    W_i = params['W_i']
-    U_i = params['U_i']
-    b_i = params['b_i']
-    W = params['W']
-    U = params['U']
-    b = params['b']
     act = cache['act']
     s = cache['s']
     z2_s_tilde = cache['z2_s_tilde']
@@ -262,7 +253,7 @@ def _check_forward(params, x, state):
             raise ValueError(f"params[{name!r}] is {p.dtype} but params[{PARAMETERS[0]!r}] is {dtype}; use one dtype")
         if p.ndim != len(shape):
             raise ValueError(f"params[{name!r}] must have shape {_shape_text(['n_' + d for d in shape])}, got {p.shape}")
-        for d, size in zip(shape, p.shape):
+        for d, size in zip(shape, p.shape, strict=True):
             if sizes.setdefault(d, size) != size:
                 expected = _shape_text([sizes[e] for e in shape]) if all(e in sizes for e in shape) else None
                 raise ValueError(

@@ -7,10 +7,9 @@ this mixin decides where parentheses go and keeps terms in stored order
 
 from __future__ import annotations
 
-from sympy import MatAdd, MatMul, HadamardProduct, HadamardPower, Transpose
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy import MatAdd, MatMul, HadamardProduct
 
-from ..algebra import Apply, split_coefficient
+from ..algebra import split_coefficient
 
 ADD, PRODUCT, ATOM = 10, 20, 100
 

@@ -6,7 +6,7 @@ from sympy.printing.str import StrPrinter
 
 from .. import naming
 from ..elementwise import FUNCTIONS
-from .matrix import ATOM, PRODUCT, MatrixPrinterMixin
+from .matrix import ATOM, MatrixPrinterMixin
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _GLYPHS = {"s_tilde": "s̃"}
