@@ -85,7 +85,8 @@ def _shape(cell, assignment):
 
 
 def _counts(cell: Cell, d: Derivation) -> dict:
-    """Parameters, and multiply-adds of the matrix products in one forward step."""
+    """Parameters, and the floating-point operations of the matrix products in one
+    step: 2 per multiply-add forward, three times that forward and backward."""
     size = sum((p.symbol.shape[0] * p.symbol.shape[1] for p in cell.parameters), Integer(0))
     macs = Integer(0)
     for eq in cell.equations:
@@ -100,8 +101,9 @@ def _counts(cell: Cell, d: Derivation) -> dict:
     return {
         "parameters": sympy_latex(factor(size), symbol_names=names),
         "parameters_value": int(size.subs({nx: 128, nh: 256})),
-        "macs": sympy_latex(factor(macs), symbol_names=names),
-        "macs_value": int(macs.subs({nx: 128, nh: 256})),
+        "flops": sympy_latex(factor(2 * macs), symbol_names=names),
+        "flops_value": int(2 * macs.subs({nx: 128, nh: 256})),
+        "training_flops_value": int(6 * macs.subs({nx: 128, nh: 256})),
         "blocks": blocks,
     }
 
