@@ -262,6 +262,14 @@ class _Lowering:
     def columns(self, array, lead, pre):
         return self.block(array, lead, pre.index, pre.index + 1)
 
+    def products(self, span) -> str:
+        """``W_o h_{t-1}, W_i h_{t-1}``: the products a span computes, as text."""
+        return ", ".join(text(MatMul(MatrixSymbol(m, *self._shape(m)), span.operand), self.params)
+                         for m, _ in span.members)
+
+    def _shape(self, name):
+        return next(p.symbol.shape for p in self.cell.parameters if p.name == name)
+
     def show(self, expr, names):
         self.read |= {s.name for s in expr.free_symbols}
         return P.code(expr.xreplace(self.saved), names, self.matrices)
@@ -286,8 +294,7 @@ class _Lowering:
         if not whole:
             F.append(P.assign("act", P.zeros(f"(T, B, {P.width(self.width)})")))
         for span in self.hoisted:
-            F.append(P.comment(", ".join(text(MatMul(MatrixSymbol(m, 1, 1), span.operand), self.params)
-                                         for m, _ in span.members) + ": every step at once"))
+            F.append(P.comment(self.products(span) + ": every step at once"))
             product = P.steps(P.matmul(P.rows(_operand_code(span, None)), "weights_" + span.name),
                               P.width(span.stop - span.start))
             if whole:
@@ -342,7 +349,10 @@ class _Lowering:
                 for span in spans:
                     if not span.hoisted and span.name not in done_spans and pre in [m for _, m in span.members]:
                         if not isinstance(span.operand, MatrixSymbol):
+                            L.append(_comment(Assignment(MatrixSymbol(span.name, *span.operand.shape), span.operand),
+                                              self.params))
                             L.append(P.assign(names[span.name], self.show(span.operand, names)))
+                        L.append(P.comment(self.products(span) + ": one product"))
                         L.append(P.matmul_into("z_" + span.name, _operand_code(span, names), "weights_" + span.name))
                         L.append(P.assign(self.block("z", ":", span.start, span.stop), "z_" + span.name, "+="))
                         done_spans.add(span.name)

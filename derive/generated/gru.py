@@ -89,6 +89,7 @@ def forward(params, x, state=None):
     with np.errstate(over="ignore"):
         for t in range(T):
             z = act[t]
+            # W_o s_{t-1}, W_i s_{t-1}: one product
             np.matmul(s_prev, weights_s_prev, out=z_s_prev)
             z[:, 0:2 * n] += z_s_prev
             # o_t = σ(W_o s_{t-1} + U_o x_t + b_o)
@@ -96,7 +97,9 @@ def forward(params, x, state=None):
             _sigmoid(z[:, 0:2 * n], out=z[:, 0:2 * n])
             o = z[:, 0:n]
             i = z[:, n:2 * n]
+            # z2_s̃,t = o_t ⊙ s_{t-1}
             z2_s_tilde[t] = o * s_prev
+            # W (o_t ⊙ s_{t-1}): one product
             np.matmul(z2_s_tilde[t], weights_z2_s_tilde, out=z_z2_s_tilde)
             z[:, 2 * n:3 * n] += z_z2_s_tilde
             # s̃_t = tanh(W (o_t ⊙ s_{t-1}) + U x_t + b)

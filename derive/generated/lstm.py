@@ -97,6 +97,7 @@ def forward(params, x, state=None):
     with np.errstate(over="ignore"):
         for t in range(T):
             z = act[t]
+            # W_o h_{t-1}, W_i h_{t-1}, W_f h_{t-1}, W h_{t-1}: one product
             np.matmul(h_prev, weights_h_prev, out=z_h_prev)
             z += z_h_prev
             # o_t = σ(W_o h_{t-1} + U_o x_t + b_o)

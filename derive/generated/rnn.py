@@ -70,6 +70,7 @@ def forward(params, x, state=None):
     with np.errstate(over="ignore"):
         for t in range(T):
             z = act[t]
+            # W s_{t-1}: one product
             np.matmul(s_prev, weights_s_prev, out=z_s_prev)
             z += z_s_prev
             # s_t = tanh(W s_{t-1} + U x_t + b)
