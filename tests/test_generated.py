@@ -37,7 +37,8 @@ def test_gradients_match_finite_differences(name, size):
 @pytest.mark.parametrize("literal", [False, True], ids=["fused", "literal"])
 def test_agrees_with_the_derivation_at_30_digits(name, literal):
     m = module(name, literal)
-    for seed, shape in enumerate([(4, 3, 3, 5), (1, 1, 1, 1), (7, 2, 5, 2)]):
+    # (2, 8, 2, 32): blocks of 256 entries and more, where σ and tanh take their exp-based path
+    for seed, shape in enumerate([(4, 3, 3, 5), (1, 1, 1, 1), (7, 2, 5, 2), (2, 8, 2, 32)]):
         steps, batch, n_input, n_hidden = shape
         problem = random_problem(m, n_input, n_hidden, steps, batch, seed)
         assert against_reference(m, derivation(name), *problem) <= 1e-12
@@ -46,7 +47,7 @@ def test_agrees_with_the_derivation_at_30_digits(name, literal):
 @pytest.mark.parametrize("name", CELLS)
 def test_fused_and_literal_lowerings_agree(name):
     fused, literal = module(name), module(name, literal=True)
-    params, x, state, d_out = random_problem(fused, 6, 8, 9, 4, seed=3)
+    params, x, state, d_out = random_problem(fused, 6, 40, 9, 8, seed=3)
     a_out, a_cache = fused.forward(params, x, state)
     b_out, b_cache = literal.forward(params, x, state)
     for s in fused.STATES:
@@ -77,9 +78,10 @@ def test_float32_in_float32_out_close_to_float64(name):
 
 @pytest.mark.parametrize("name", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_huge_inputs_stay_finite_without_warnings(name, dtype):
+@pytest.mark.parametrize("batch, n_hidden", [(2, 4), (8, 40)], ids=["small", "exp-path"])
+def test_huge_inputs_stay_finite_without_warnings(name, dtype, batch, n_hidden):
     m = module(name)
-    params, x, state, d_out = random_problem(m, 3, 4, 6, 2, seed=2, dtype=dtype)
+    params, x, state, d_out = random_problem(m, 3, n_hidden, 6, batch, seed=2, dtype=dtype)
     x = np.full_like(x, 1e4) * np.sign(np.random.default_rng(0).normal(size=x.shape)).astype(dtype)
     with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
         warnings.simplefilter("error")
