@@ -59,6 +59,7 @@ def cell_context(cell: Cell) -> dict:
         "equations": equations,
         "equation": {e["name"]: e for e in equations},
         "intermediates": [line(a) for a in d.intermediates],
+        "named": {a.target.name: f"{show(a.target)} = {show(a.value)}" for a in d.intermediates},
         "backward": [line(a) for a in d.backward if a.target.name not in gradients],
         "gradients": [f"\\frac{{\\partial L}}{{\\partial {show(MatrixSymbol(naming.parse(a.target.name)['base'], *_shape(cell, a)))}}} &= \\sum_{{t=1}}^{{T}} {show(a.value)}"
                       for a in d.gradients],
