@@ -246,6 +246,10 @@ class _Lowering:
         self.saved = _saved_applications(d)
         self.own_arrays = [eq.name for eq in cell.equations if eq.name not in self.in_block]
         self.compound = [s for s in self.spans if not isinstance(s.operand, MatrixSymbol)]
+        # Values kept for every step, in (T, B, n) arrays named <name>_seq; a step binds
+        # <name> to its row of the array and computes in place there.
+        self.kept = list(dict.fromkeys([*self.own_arrays, *(s.name for s in self.saved.values()),
+                                        *(s.name for s in self.compound)]))
         self.code = Code()
         self.read = set()  # what the pass being written reads by name
         self.forward_setup()
@@ -271,8 +275,9 @@ class _Lowering:
         return next(p.symbol.shape for p in self.cell.parameters if p.name == name)
 
     def show(self, expr, names):
+        expr = expr.xreplace(self.saved)
         self.read |= {s.name for s in expr.free_symbols}
-        return P.code(expr.xreplace(self.saved), names, self.matrices)
+        return P.code(expr, names, self.matrices)
 
     def store(self, target: str, expr, names) -> list[str]:
         """``target[...] = expr`` for a view ``target``, writing the first product
@@ -282,7 +287,7 @@ class _Lowering:
             out = [P.multiply_into(self.show(first.args[0], names), self.show(first.args[1], names), target)]
             out += [P.assign(target, self.show(A.add(*rest), names), "+=")] if rest else []
             return out
-        return [P.assign(target, self.show(expr, names))]
+        return [P.assign(P.everything(target), self.show(expr, names))]
 
     def forward_setup(self):
         """Stacked weights; the block `act` of pre-activations, with the input's products
@@ -313,9 +318,8 @@ class _Lowering:
         for span in self.spans:
             if not span.hoisted:
                 F.append(P.assign("z_" + span.name, P.empty(f"(B, {P.width(span.stop - span.start)})")))
-        for name in [*self.own_arrays, *(s.name for s in self.saved.values()),
-                     *{s.name: s for s in self.compound}]:
-            F.append(P.assign(name, P.empty("(T, B, n)")))
+        for name in self.kept:
+            F.append(P.assign(_seq(name), P.empty("(T, B, n)")))
         for s in self.cell.states:
             F.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
 
@@ -323,8 +327,10 @@ class _Lowering:
         """The equations in order; a run of equations that apply one function to
         adjacent pre-activations is one call, after the products it needs."""
         L, in_block, spans = self.code.forward_loop, self.in_block, self.spans
-        names = _step_names(self.cell, self.own_arrays, self.saved, self.compound)
+        names = {x: P.at(x, "t") for x in self.cell.inputs}
         L.append(P.assign("z", P.at("act", "t")))
+        for name in self.kept:
+            L.append(P.assign(name, P.at(_seq(name), "t")))
         done_spans, done_saved = set(), set()
         equations = list(self.cell.equations)
         k = 0
@@ -333,10 +339,10 @@ class _Lowering:
             if eq.name not in in_block:
                 for node, symbol in self.saved.items():
                     if eq.rhs.has(node) and symbol.name not in done_saved:
-                        L.append(P.apply_into(node.function, P.code(node.arg, names, self.matrices), names[symbol.name]))
+                        L.append(P.apply_into(node.function, P.code(node.arg, names, self.matrices), symbol.name))
                         done_saved.add(symbol.name)
                 L.append(_comment(Assignment(eq.symbol, eq.rhs), self.params))
-                L.extend(self.store(P.at(eq.name, "t"), eq.rhs, names))
+                L.extend(self.store(eq.name, eq.rhs, names))
                 k += 1
                 continue
             run = [eq]
@@ -351,7 +357,7 @@ class _Lowering:
                         if not isinstance(span.operand, MatrixSymbol):
                             L.append(_comment(Assignment(MatrixSymbol(span.name, *span.operand.shape), span.operand),
                                               self.params))
-                            L.append(P.assign(names[span.name], self.show(span.operand, names)))
+                            L.extend(self.store(span.name, span.operand, names))
                         L.append(P.comment(self.products(span) + ": one product"))
                         L.append(P.matmul_into("z_" + span.name, _operand_code(span, names), "weights_" + span.name))
                         L.append(P.assign(self.block("z", ":", span.start, span.stop), "z_" + span.name, "+="))
@@ -371,28 +377,24 @@ class _Lowering:
                 names[e.name] = e.name
             k += len(run)
         for s in self.cell.states:
-            L.append(P.assign(naming.prev(s), s if s in in_block else P.at(s, "t")))
+            L.append(P.assign(naming.prev(s), s))
         code = self.code
-        code.values = {eq.name: self.columns("act", ":, :", in_block[eq.name]) if eq.name in in_block else eq.name
+        code.values = {eq.name: self.columns("act", ":, :", in_block[eq.name]) if eq.name in in_block else _seq(eq.name)
                        for eq in self.cell.equations}
         code.outputs = {s: code.values[s] for s in self.cell.states}
-        code.cache = ["act", *self.own_arrays, *(s.name for s in self.saved.values()),
-                      *{s.name for s in self.compound}, *("weights_" + s.name for s in spans)]
+        code.cache = ["act", *(_seq(name) for name in self.kept), *("weights_" + s.name for s in spans)]
 
     def backward_setup(self):
         """The state before each step; which gradients are sums left for after the loop."""
         B_, cell, pres, spans = self.code.backward_setup, self.cell, self.pres, self.spans
         for s in cell.states:
             prev = naming.prev(s)
-            B_.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), self.code.outputs[s])))
+            B_.append(P.assign(_seq(prev), P.previous_all(P.at("state", P.key(s)), self.code.outputs[s])))
             B_.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
         B_.append(P.assign("dz", P.empty(f"(T, B, {P.width(self.width)})")))
-        self.names = names = _step_names(cell, self.own_arrays, self.saved, self.compound)
-        for s in cell.states:
-            names[naming.prev(s)] = P.at(naming.prev(s) + "_seq", "t")
+        self.names = names = {x: P.at(x, "t") for x in cell.inputs}
         for pre in pres:
-            names[pre.equation.name] = pre.equation.name
-            names[naming.adjoint(naming.preactivation(pre.equation.name))] = self.columns("dz", "t, :", pre)
+            names[naming.adjoint(naming.preactivation(pre.equation.name))] = self.columns("dz_t", ":", pre)
         # Sums over t of products with a span's operand, and the biases, wait for the loop's end.
         self.after = {naming.adjoint(m) for s in spans for m, _ in s.members}
         self.after |= {naming.adjoint(b) for pre in pres for b in pre.biases}
@@ -412,9 +414,8 @@ class _Lowering:
         """The adjoint equations in order.  A run of adjacent pre-activations under one
         function writes each δv into its columns of dz, then δz = δv ⊙ f'(v) is one
         multiplication over the run; Σ_k W_kᵀ δz_k over a span is one product."""
-        L, names, d = self.code.backward_loop, self.names, self.derivation
-        for pre in self.pres:
-            L.append(P.assign(pre.equation.name, self.columns("act", "t, :", pre)))
+        names, d = self.names, self.derivation
+        L = []  # the statements; the values they read are bound in front of them below
         for c in d.carries:
             L.append(P.assign(c.incoming.name, P.add(P.at(_out(c.state.name), "t"), c.carried.name)))
         fused = {}  # name of δz_v -> (run, the act columns of the run)
@@ -422,7 +423,7 @@ class _Lowering:
             act = self.block("act", "t, :", run[0].index, run[-1].index + 1)
             for pre in run:
                 fused[naming.adjoint(naming.preactivation(pre.equation.name))] = (tuple(run), act)
-                names[naming.adjoint(pre.equation.name)] = self.columns("dz", "t, :", pre)
+                names[naming.adjoint(pre.equation.name)] = self.columns("dz_t", ":", pre)
         pending: dict = {}  # run -> [assignments of its δz]
 
         def flush(run):
@@ -432,7 +433,7 @@ class _Lowering:
             owner = next(p for p in run if naming.adjoint(naming.preactivation(p.equation.name)) == deferred[0].target.name)
             slope = A.hadamard(*deferred[0].value.args[1:]).xreplace(
                 {owner.equation.symbol: MatrixSymbol("_run", *owner.equation.symbol.shape)})
-            L.append(P.assign(self.block("dz", "t, :", run[0].index, run[-1].index + 1),
+            L.append(P.assign(self.block("dz_t", ":", run[0].index, run[-1].index + 1),
                               self.show(slope, {**names, "_run": fused[deferred[0].target.name][1]}), "*="))
 
         gradients = {g.target.name for g in d.gradients}
@@ -453,7 +454,7 @@ class _Lowering:
                 continue
             terms = list(a.value.args) if isinstance(a.value, MatAdd) else [a.value]
             products, rest = _span_products(terms, [s for s in self.spans if naming.adjoint(s.name) == target], self.pres)
-            pieces = [P.matmul(self.block("dz", "t, :", s.start, s.stop), P.transpose("weights_" + s.name))
+            pieces = [P.matmul(self.block("dz_t", ":", s.start, s.stop), P.transpose("weights_" + s.name))
                       for s in products]
             remainder = A.add(*rest)
             if remainder is not None:
@@ -464,12 +465,18 @@ class _Lowering:
                 L.append(P.assign(target, P.batch_sum(value) if target in vectors else value, "+="))
             elif target in inputs:
                 L.append(P.assign(P.at(target, "t"), value))
-            elif target in names and names[target].startswith("dz"):
+            elif target in names and names[target].startswith("dz_t"):
                 L.extend(self.store(names[target], a.value, names) if not products else [P.assign(names[target], value)])
             else:
                 L.append(P.assign(target, value))
         for run in list(pending):
             flush(run)
+        bind = [P.assign("dz_t", P.at("dz", "t"))]
+        bind += [P.assign(pre.equation.name, self.columns("act", "t, :", pre))
+                 for pre in self.pres if pre.equation.name in self.read]
+        bind += [P.assign(name, P.at(_seq(name), "t"))
+                 for name in [*self.kept, *(naming.prev(s) for s in self.cell.states)] if name in self.read]
+        self.code.backward_loop[:] = bind + L
 
     def backward_finish(self):
         """The sums over t as single products, and what backward returns."""
@@ -498,12 +505,9 @@ class _Lowering:
         code.d_params = {p.name: code.d_params[p.name] for p in cell.parameters}
 
 
-def _step_names(cell, own_arrays, saved, compound) -> dict[str, str]:
-    """Where step t finds the values kept for every step: ``x[t]``, ``s[t]``, ..."""
-    names = {x: P.at(x, "t") for x in cell.inputs}
-    for name in [*own_arrays, *(s.name for s in saved.values()), *(s.name for s in compound)]:
-        names[name] = P.at(name, "t")
-    return names
+def _seq(name: str) -> str:
+    """The (T, B, n) array that keeps ``name`` for every step."""
+    return name + "_seq"
 
 
 def _runs(pres, derivation):
@@ -538,11 +542,10 @@ def _span_name(span, operand_names, k):
 
 
 def _operand_code(span, names):
+    """The operand of a span's product: a symbol's code, or the name bound to a compound one."""
     if isinstance(span.operand, MatrixSymbol):
-        if names is None:
-            return span.operand.name
-        return names.get(span.operand.name, span.operand.name)
-    return names[span.name] if names else span.name
+        return (names or {}).get(span.operand.name, span.operand.name)
+    return span.name
 
 
 def _operand_rows(span, cell):
@@ -550,8 +553,8 @@ def _operand_rows(span, cell):
     if isinstance(operand, MatrixSymbol):
         if operand.name in cell.inputs:
             return P.rows(operand.name)
-        return P.rows(operand.name + "_seq")
-    return P.rows(span.name)
+        return P.rows(_seq(operand.name))
+    return P.rows(_seq(span.name))
 
 
 def _depends_on(pre, run, spans):

@@ -81,14 +81,16 @@ def forward(params, x, state=None):
     act += np.concatenate((b_o, b_i, b))
     z_s_prev = np.empty((B, 2 * n), dtype)
     z_z2_s_tilde = np.empty((B, n), dtype)
-    s = np.empty((T, B, n), dtype)
-    z2_s_tilde = np.empty((T, B, n), dtype)
+    s_seq = np.empty((T, B, n), dtype)
+    z2_s_tilde_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
         for t in range(T):
             z = act[t]
+            s = s_seq[t]
+            z2_s_tilde = z2_s_tilde_seq[t]
             # W_o s_{t-1}, W_i s_{t-1}: one product
             np.matmul(s_prev, weights_s_prev, out=z_s_prev)
             z[:, 0:2 * n] += z_s_prev
@@ -98,31 +100,31 @@ def forward(params, x, state=None):
             o = z[:, 0:n]
             i = z[:, n:2 * n]
             # z2_s̃,t = o_t ⊙ s_{t-1}
-            z2_s_tilde[t] = o * s_prev
+            np.multiply(o, s_prev, out=z2_s_tilde)
             # W (o_t ⊙ s_{t-1}): one product
-            np.matmul(z2_s_tilde[t], weights_z2_s_tilde, out=z_z2_s_tilde)
+            np.matmul(z2_s_tilde, weights_z2_s_tilde, out=z_z2_s_tilde)
             z[:, 2 * n:3 * n] += z_z2_s_tilde
             # s̃_t = tanh(W (o_t ⊙ s_{t-1}) + U x_t + b)
             _tanh(z[:, 2 * n:3 * n], out=z[:, 2 * n:3 * n])
             s_tilde = z[:, 2 * n:3 * n]
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
-            np.multiply(1 - i, s_prev, out=s[t])
-            s[t] += i * s_tilde
-            s_prev = s[t]
+            np.multiply(1 - i, s_prev, out=s)
+            s += i * s_tilde
+            s_prev = s
     outputs = {
-        's': s,
+        's': s_seq,
     }
     values = {
         'o': act[:, :, 0:n],
         'i': act[:, :, n:2 * n],
         's_tilde': act[:, :, 2 * n:3 * n],
-        's': s,
+        's': s_seq,
     }
     cache = {
         "params": params, "x": x, "state": state, "outputs": outputs, "values": values,
         'act': act,
-        's': s,
-        'z2_s_tilde': z2_s_tilde,
+        's_seq': s_seq,
+        'z2_s_tilde_seq': z2_s_tilde_seq,
         'weights_s_prev': weights_s_prev,
         'weights_x': weights_x,
         'weights_z2_s_tilde': weights_z2_s_tilde,
@@ -145,44 +147,46 @@ def backward(cache, d_outputs):
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
     act = cache['act']
-    s = cache['s']
-    z2_s_tilde = cache['z2_s_tilde']
+    s_seq = cache['s_seq']
+    z2_s_tilde_seq = cache['z2_s_tilde_seq']
     weights_s_prev = cache['weights_s_prev']
     weights_x = cache['weights_x']
     weights_z2_s_tilde = cache['weights_z2_s_tilde']
     d_out_s = d_out['s']
-    s_prev_seq = np.concatenate((state['s'][None], s[:-1]))
+    s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 3 * n), dtype)
     for t in reversed(range(T)):
+        dz_t = dz[t]
         o = act[t, :, 0:n]
         i = act[t, :, n:2 * n]
         s_tilde = act[t, :, 2 * n:3 * n]
+        s_prev = s_prev_seq[t]
         d_s_in = d_out_s[t] + d_s_prev
         # δs_t = δs_t^in
         d_s = d_s_in
         # δs̃_t = δs_t ⊙ i_t
         d_s_tilde = d_s * i
         # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-        np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz[t, :, 2 * n:3 * n])
+        np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz_t[:, 2 * n:3 * n])
         # δz2_s̃,t = Wᵀ δz_s̃,t
-        d_z2_s_tilde = dz[t, :, 2 * n:3 * n] @ weights_z2_s_tilde.T
+        d_z2_s_tilde = dz_t[:, 2 * n:3 * n] @ weights_z2_s_tilde.T
         # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-        np.multiply(d_s, s_tilde - s_prev_seq[t], out=dz[t, :, n:2 * n])
+        np.multiply(d_s, s_tilde - s_prev, out=dz_t[:, n:2 * n])
         # δo_t = δz2_s̃,t ⊙ s_{t-1}
-        np.multiply(d_z2_s_tilde, s_prev_seq[t], out=dz[t, :, 0:n])
+        np.multiply(d_z2_s_tilde, s_prev, out=dz_t[:, 0:n])
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
         # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-        dz[t, :, 0:2 * n] *= act[t, :, 0:2 * n] * (1 - act[t, :, 0:2 * n])
+        dz_t[:, 0:2 * n] *= act[t, :, 0:2 * n] * (1 - act[t, :, 0:2 * n])
         # δs_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz2_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
-        d_s_prev = dz[t, :, 0:2 * n] @ weights_s_prev.T + d_z2_s_tilde * o + d_s * (1 - i)
+        d_s_prev = dz_t[:, 0:2 * n] @ weights_s_prev.T + d_z2_s_tilde * o + d_s * (1 - i)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
     d_weights_s_prev = dz_rows[:, 0:2 * n].T @ s_prev_seq.reshape(T * B, -1)
     # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)
-    d_weights_z2_s_tilde = dz_rows[:, 2 * n:3 * n].T @ z2_s_tilde.reshape(T * B, -1)
+    d_weights_z2_s_tilde = dz_rows[:, 2 * n:3 * n].T @ z2_s_tilde_seq.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
     d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
     d_params = {

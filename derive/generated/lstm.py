@@ -87,9 +87,9 @@ def forward(params, x, state=None):
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
     act += np.concatenate((b_o, b_i, b_f, b))
     z_h_prev = np.empty((B, 4 * n), dtype)
-    s = np.empty((T, B, n), dtype)
-    h = np.empty((T, B, n), dtype)
-    tanh_s = np.empty((T, B, n), dtype)
+    s_seq = np.empty((T, B, n), dtype)
+    h_seq = np.empty((T, B, n), dtype)
+    tanh_s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     h_prev = state['h']
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
@@ -97,6 +97,9 @@ def forward(params, x, state=None):
     with np.errstate(over="ignore"):
         for t in range(T):
             z = act[t]
+            s = s_seq[t]
+            h = h_seq[t]
+            tanh_s = tanh_s_seq[t]
             # W_o h_{t-1}, W_i h_{t-1}, W_f h_{t-1}, W h_{t-1}: one product
             np.matmul(h_prev, weights_h_prev, out=z_h_prev)
             z += z_h_prev
@@ -111,31 +114,31 @@ def forward(params, x, state=None):
             _tanh(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
             s_tilde = z[:, 3 * n:4 * n]
             # s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
-            np.multiply(f, s_prev, out=s[t])
-            s[t] += i * s_tilde
-            _tanh(s[t], out=tanh_s[t])
+            np.multiply(f, s_prev, out=s)
+            s += i * s_tilde
+            _tanh(s, out=tanh_s)
             # h_t = o_t ⊙ tanh(s_t)
-            np.multiply(o, tanh_s[t], out=h[t])
-            s_prev = s[t]
-            h_prev = h[t]
+            np.multiply(o, tanh_s, out=h)
+            s_prev = s
+            h_prev = h
     outputs = {
-        's': s,
-        'h': h,
+        's': s_seq,
+        'h': h_seq,
     }
     values = {
         'o': act[:, :, 0:n],
         'i': act[:, :, n:2 * n],
         'f': act[:, :, 2 * n:3 * n],
         's_tilde': act[:, :, 3 * n:4 * n],
-        's': s,
-        'h': h,
+        's': s_seq,
+        'h': h_seq,
     }
     cache = {
         "params": params, "x": x, "state": state, "outputs": outputs, "values": values,
         'act': act,
-        's': s,
-        'h': h,
-        'tanh_s': tanh_s,
+        's_seq': s_seq,
+        'h_seq': h_seq,
+        'tanh_s_seq': tanh_s_seq,
         'weights_h_prev': weights_h_prev,
         'weights_x': weights_x,
     }
@@ -157,47 +160,50 @@ def backward(cache, d_outputs):
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
     act = cache['act']
-    s = cache['s']
-    h = cache['h']
-    tanh_s = cache['tanh_s']
+    s_seq = cache['s_seq']
+    h_seq = cache['h_seq']
+    tanh_s_seq = cache['tanh_s_seq']
     weights_h_prev = cache['weights_h_prev']
     weights_x = cache['weights_x']
     d_out_s = d_out['s']
     d_out_h = d_out['h']
-    s_prev_seq = np.concatenate((state['s'][None], s[:-1]))
+    s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
-    h_prev_seq = np.concatenate((state['h'][None], h[:-1]))
+    h_prev_seq = np.concatenate((state['h'][None], h_seq[:-1]))
     d_h_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 4 * n), dtype)
     for t in reversed(range(T)):
+        dz_t = dz[t]
         o = act[t, :, 0:n]
         i = act[t, :, n:2 * n]
         f = act[t, :, 2 * n:3 * n]
         s_tilde = act[t, :, 3 * n:4 * n]
+        tanh_s = tanh_s_seq[t]
+        s_prev = s_prev_seq[t]
         d_s_in = d_out_s[t] + d_s_prev
         d_h_in = d_out_h[t] + d_h_prev
         # δh_t = δh_t^in
         d_h = d_h_in
         # δs_t = δs_t^in + δh_t ⊙ o_t ⊙ (1 - tanh(s_t)²)
-        d_s = d_s_in + d_h * o * (1 - tanh_s[t]**2)
+        d_s = d_s_in + d_h * o * (1 - tanh_s**2)
         # δs̃_t = δs_t ⊙ i_t
         d_s_tilde = d_s * i
         # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-        np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz[t, :, 3 * n:4 * n])
+        np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz_t[:, 3 * n:4 * n])
         # δf_t = δs_t ⊙ s_{t-1}
-        np.multiply(d_s, s_prev_seq[t], out=dz[t, :, 2 * n:3 * n])
+        np.multiply(d_s, s_prev, out=dz_t[:, 2 * n:3 * n])
         # δi_t = δs_t ⊙ s̃_t
-        np.multiply(d_s, s_tilde, out=dz[t, :, n:2 * n])
+        np.multiply(d_s, s_tilde, out=dz_t[:, n:2 * n])
         # δo_t = δh_t ⊙ tanh(s_t)
-        np.multiply(d_h, tanh_s[t], out=dz[t, :, 0:n])
+        np.multiply(d_h, tanh_s, out=dz_t[:, 0:n])
         # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
         # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-        dz[t, :, 0:3 * n] *= act[t, :, 0:3 * n] * (1 - act[t, :, 0:3 * n])
+        dz_t[:, 0:3 * n] *= act[t, :, 0:3 * n] * (1 - act[t, :, 0:3 * n])
         # δs_{t-1} = δs_t ⊙ f_t
         d_s_prev = d_s * f
         # δh_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
-        d_h_prev = dz[t] @ weights_h_prev.T
+        d_h_prev = dz_t @ weights_h_prev.T
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W = Σ_t (one product)
     d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)

@@ -114,14 +114,15 @@ def backward(cache, d_outputs):
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, n), dtype)
     for t in reversed(range(T)):
+        dz_t = dz[t]
         s = act[t]
         d_s_in = d_out_s[t] + d_s_prev
         # δs_t = δs_t^in
         d_s = d_s_in
         # δz_s,t = δs_t ⊙ (1 - s_t²)
-        np.multiply(d_s, 1 - s**2, out=dz[t])
+        np.multiply(d_s, 1 - s**2, out=dz_t)
         # δs_{t-1} = Wᵀ δz_s,t
-        d_s_prev = dz[t] @ weights_s_prev.T
+        d_s_prev = dz_t @ weights_s_prev.T
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)
     d_weights_s_prev = dz_rows.T @ s_prev_seq.reshape(T * B, -1)

@@ -121,6 +121,11 @@ def comment(text: str) -> str:
     return "# " + text
 
 
+def everything(view: str) -> str:
+    """Assigning to ``view[...]`` writes into the array a name is bound to."""
+    return f"{view}[...]"
+
+
 def at(array: str, step: str) -> str:
     return f"{array}[{step}]"
 
