@@ -439,6 +439,7 @@ class _Lowering:
         gradients = {g.target.name for g in d.gradients}
         vectors = {naming.adjoint(v) for v in _vectors(self.cell)}
         inputs = {naming.adjoint(x) for x in self.inputs_in_loop}
+        carried = {c.carried.name for c in d.carries}
         for a in d.backward:
             target = a.target.name
             if target in self.after:
@@ -467,6 +468,13 @@ class _Lowering:
                 L.append(P.assign(P.at(target, "t"), value))
             elif target in names and names[target].startswith("dz_t"):
                 L.extend(self.store(names[target], a.value, names) if not products else [P.assign(names[target], value)])
+            elif target in carried and products:
+                # The carry has its own array (zeros before the last step): the product lands there.
+                first = products[0]
+                L.append(P.matmul_into(target, self.block("dz_t", ":", first.start, first.stop),
+                                       P.transpose("weights_" + first.name)))
+                if len(pieces) > 1:
+                    L.append(P.assign(target, P.add(*pieces[1:]), "+="))
             else:
                 L.append(P.assign(target, value))
         for run in list(pending):

@@ -203,7 +203,7 @@ def backward(cache, d_outputs):
         # δs_{t-1} = δs_t ⊙ f_t
         d_s_prev = d_s * f
         # δh_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
-        d_h_prev = dz_t @ weights_h_prev.T
+        np.matmul(dz_t, weights_h_prev.T, out=d_h_prev)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W = Σ_t (one product)
     d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)

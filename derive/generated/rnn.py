@@ -122,7 +122,7 @@ def backward(cache, d_outputs):
         # δz_s,t = δs_t ⊙ (1 - s_t²)
         np.multiply(d_s, 1 - s**2, out=dz_t)
         # δs_{t-1} = Wᵀ δz_s,t
-        d_s_prev = dz_t @ weights_s_prev.T
+        np.matmul(dz_t, weights_s_prev.T, out=d_s_prev)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)
     d_weights_s_prev = dz_rows.T @ s_prev_seq.reshape(T * B, -1)
