@@ -71,3 +71,11 @@ def test_help_of_every_command():
     for command in ("equations", "verify", "code", "docs", "build", "bench"):
         out = run(command, "--help")
         assert out.returncode == 0 and "usage: python -m derive " + command in out.stdout
+
+
+def test_build_without_katex_says_to_run_npm_ci(tmp_path, monkeypatch):
+    from derive import render
+
+    monkeypatch.setattr(render, "ROOT", tmp_path)
+    with pytest.raises(SystemExit, match=r"KaTeX is not installed: run `npm ci`"):
+        cli._katex_assets()
