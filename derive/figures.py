@@ -94,6 +94,30 @@ def _recurrent(params, scale):
     return {k: v * scale if k == "W" or k.startswith("W_") else v for k, v in params.items()}
 
 
+def _rate(norms) -> float:
+    """The factor per step of a curve ‖∂L_T/∂s_k‖, fitted on a log scale."""
+    return float(np.exp(np.polyfit(np.arange(len(norms)), np.log(norms), 1)[0]))
+
+
+def gradient_rates(name="rnn"):
+    """{scale: factor per step back} for the curves of the gradient-flow figure."""
+    module = importlib.import_module(f"derive.generated.{name}")
+    params, x, g = _problem(module)
+    return {scale: _rate(state_gradients(module, _recurrent(params, scale), 0.1 * x, g))
+            for scale in RECURRENT_SCALES}
+
+
+def keep_rates():
+    """{cell: (bias, value, factor per step)} for the dashed curves: the keep gate near 0.95."""
+    out = {}
+    for name, (bias, value) in KEEP.items():
+        module = importlib.import_module(f"derive.generated.{name}")
+        params, x, g = _problem(module)
+        kept = dict(params, **{bias: np.full_like(params[bias], value)})
+        out[name] = (bias, value, _rate(state_gradients(module, kept, 0.1 * x, g)))
+    return out
+
+
 def gradient_flow(names=("rnn", "lstm", "gru")):
     plt = _plt()
     fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 2.9), sharey=True, squeeze=False)

@@ -7,6 +7,8 @@ or files.  ``pages()`` returns every generated page as {path: text}.
 from __future__ import annotations
 
 import json
+
+import numpy as np
 from pathlib import Path
 
 from sympy import Integer, MatMul, MatrixSymbol, factor, latex as sympy_latex
@@ -130,10 +132,15 @@ def context() -> dict:
 
 def pages() -> dict[Path, str]:
     """Every generated file of the site: the pages and their figures."""
-    from .figures import figures
+    from .figures import figures, gradient_rates, keep_rates
 
     drawn = figures()
     ctx = context()
+    ctx["rates"] = [{"scale": k, "factor": v, "trend": "shrinks" if v < 1 else "grows",
+                     "tenfold": abs(np.log(10) / np.log(v))} for k, v in gradient_rates().items()]
+    ctx["kept"] = [{"cell": CATALOGUE[name].title, "factor": rate, "value": value,
+                    "bias": latex(MatrixSymbol(bias, N_HIDDEN, 1), [p.name for p in CATALOGUE[name].parameters])}
+                   for name, (bias, value, rate) in keep_rates().items()]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
     out = {ROOT / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
     for page in PAGES:
