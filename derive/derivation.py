@@ -142,11 +142,8 @@ def _reverse(cell: Cell, slope):
             propagate(child, g_child, k, names)
 
     def order_of_name(name):
-        for k, eq in enumerate(cell.equations):
-            for index in range(1, 100):
-                if name == naming.preactivation(eq.name, index):
-                    return k, index
-        return len(order), 0
+        index, equation = naming.subexpression(name)
+        return order[cell.equation(equation).symbol], index
 
     for eq in reversed(cell.equations):
         emit(eq.symbol)

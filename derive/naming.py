@@ -50,3 +50,12 @@ def parse(name: str) -> dict[str, str | bool]:
         "prev": bool(m["prev"]),
         "incoming": bool(m["incoming"]),
     }
+
+
+def subexpression(name: str) -> tuple[int, str] | None:
+    """``(index, equation)`` for the name of a named sub-expression (``z2_s`` is
+    ``(2, "s")``), ``None`` for any other name."""
+    m = re.fullmatch(r"z(\d*)_(.+)", name)
+    if not m:
+        return None
+    return int(m[1] or 1), m[2]

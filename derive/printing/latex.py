@@ -53,12 +53,10 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         if base in parameters:
             return r"\delta " + self.parameter(base, vector)
         time = "t-1" if parts["prev"] else "t"
-        for index in range(1, 10):  # z_v, z2_v: named sub-expressions of equation v
-            prefix = naming.preactivation("", index)
-            if base.startswith(prefix):
-                label = _label(base.removeprefix(prefix))
-                text = r"\mathbf{z}" + ("'" * (index - 1)) + f"_{{{label},{time}}}"
-                break
+        named = naming.subexpression(base)
+        if named:  # z_v, z2_v: named sub-expressions of equation v
+            index, equation = named
+            text = r"\mathbf{z}" + ("'" * (index - 1)) + f"_{{{_label(equation)},{time}}}"
         else:
             text = _base(base) + f"_{{{time}}}"
         if parts["incoming"]:

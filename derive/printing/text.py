@@ -25,14 +25,10 @@ class TextPrinter(MatrixPrinterMixin, StrPrinter):
         if parts["base"] in parameters:
             return "δ" + parts["base"]
         base = parts["base"]
-        for index in range(1, 10):  # z_v, z2_v: a named sub-expression of equation v
-            for eq in (base.removeprefix(naming.preactivation("", index)),):
-                if base.startswith(naming.preactivation("", index)):
-                    base = naming.preactivation("", index).rstrip("_") + "_" + _GLYPHS.get(eq, eq) + ","
-                    break
-            else:
-                continue
-            break
+        named = naming.subexpression(base)
+        if named:  # z_v, z2_v: a named sub-expression of equation v
+            index, equation = named
+            base = ("z" if index == 1 else f"z{index}") + "_" + _GLYPHS.get(equation, equation) + ","
         else:
             base = _GLYPHS.get(base, base) + "_"
         text = base + ("{t-1}" if parts["prev"] else "t")
