@@ -130,6 +130,9 @@ def _parse_all(cell: "Cell") -> list[Equation]:
         where = f"cell {cell.name!r}, equation {eq.name!r}"
         if eq.name in given or any(p.name == eq.name for p in parsed) or eq.name in SPELLINGS:
             raise CellError(f"{where}: {eq.name!r} is already defined; give the equation another name")
+        if not eq.name.isidentifier() or naming.reserved(eq.name):
+            raise CellError(f"{where}: {eq.name!r} cannot name an equation; use an identifier that does not "
+                            "start with d_ or z_ and does not end with _prev or _in (the derivation makes those)")
         scope = given | {p.name: p.symbol for p in parsed}
         rhs = _Parser(where, scope, later, eq.name).parse(eq.text)
         parsed.append(Equation(eq.name, eq.text, Role(eq.role), eq.meaning, rhs))

@@ -59,3 +59,9 @@ def subexpression(name: str) -> tuple[int, str] | None:
     if not m:
         return None
     return int(m[1] or 1), m[2]
+
+
+def reserved(name: str) -> bool:
+    """Whether ``name`` has the form of a name the derivation makes from others."""
+    parts = parse(name)
+    return parts["adjoint"] or parts["prev"] or parts["incoming"] or subexpression(name) is not None

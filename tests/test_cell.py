@@ -92,3 +92,9 @@ def test_equation_named_like_a_parameter_is_refused():
 def test_numbers_broadcast_in_sums_and_scale_products():
     c = cell(Equation("s", "2 * (1 - σ(W @ s_prev + U @ x + b)) - 1", Role.STATE, ""))
     assert c.equation("s").rhs.shape == c.prev_symbols[0].shape
+
+
+@pytest.mark.parametrize("name", ["d_s", "z_s", "z2_s", "h_prev", "s_in", "2s"])
+def test_names_the_derivation_makes_are_refused(name):
+    with pytest.raises(CellError, match=f"'{name}' cannot name an equation"):
+        cell(Equation(name, "σ(W @ s_prev)", G, ""), Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""))
