@@ -175,7 +175,34 @@ def _shape_text(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+# Shapes and dtypes of parameter sets that passed the checks -> (n_hidden, n_input), so
+# that a training loop pays for the full checks once.
+_CHECKED = {}
+
+
+def _signature(params):
+    try:
+        if len(params) == len(PARAMETERS):
+            return tuple((params[k].shape, params[k].dtype) for k in PARAMETERS)
+    except (KeyError, AttributeError, TypeError):
+        pass
+    return None
+
+
 def _check_forward(params, x, state):
+    signature = _signature(params) if isinstance(params, dict) else None
+    if signature in _CHECKED:
+        params = {k: np.asarray(params[k]) for k in PARAMETERS}
+        dtype = params[PARAMETERS[0]].dtype
+        n_hidden, n_input = _CHECKED[signature]
+    else:
+        params, dtype, n_hidden, n_input = _check_params(params)
+        if signature is not None:
+            _CHECKED[signature] = (n_hidden, n_input)
+    return params, *_check_inputs(x, state, dtype, n_hidden, n_input)
+
+
+def _check_params(params):
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict of arrays keyed by {PARAMETERS}; init_params() makes one")
     missing = [k for k in PARAMETERS if k not in params]
@@ -202,7 +229,10 @@ def _check_forward(params, x, state):
                     f"params[{name!r}] has shape {p.shape}, but n_{d} is {sizes[d]} from the other parameters"
                     + (f"; expected {expected}" if expected else "")
                 )
-    n_hidden, n_input = sizes["hidden"], sizes.get("input")
+    return params, dtype, sizes["hidden"], sizes.get("input")
+
+
+def _check_inputs(x, state, dtype, n_hidden, n_input):
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {x.shape}")
@@ -231,7 +261,7 @@ def _check_forward(params, x, state):
         if value.shape != (batch, n_hidden):
             raise ValueError(f"state[{name!r}] must have shape (B, n_hidden) = {(batch, n_hidden)}, got {value.shape}")
         checked[name] = value.astype(dtype, copy=False)
-    return params, x, checked
+    return x, checked
 
 
 def _check_backward(cache, d_outputs):
