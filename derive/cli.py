@@ -18,6 +18,8 @@ from . import proof as proofs
 
 
 def _cmd_equations(args) -> int:
+    if args.latex:
+        return _equations_latex(args)
     cell = CATALOGUE[args.cell]
     d = derive(cell)
     params = [p.name for p in cell.parameters]
@@ -42,6 +44,15 @@ def _cmd_equations(args) -> int:
     rows += [(f"∂L/∂{c.state.name}_0", f"{show(c.carried)} at t = 1") for c in d.carries]
     section("Through time, t = T, ..., 1", rows)
     section("State-to-state Jacobians", [(f"∂{show(j.of)}/∂{show(j.wrt)}", show(j.value)) for j in d.jacobians])
+    return 0
+
+
+def _equations_latex(args) -> int:
+    """The same sections as LaTeX ``aligned`` blocks, ready to paste."""
+    from .render import render
+    from .site import cell_context
+
+    print(render("equations.tex.j2", c=cell_context(CATALOGUE[args.cell])), end="")
     return 0
 
 
@@ -223,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
                         description="Print a cell's forward equations, the adjoint equations of one "
                         "backward step, the BPTT recurrences and the state-to-state Jacobians.")
     eq.add_argument("cell", choices=sorted(CATALOGUE), help="the cell")
+    eq.add_argument("--latex", action="store_true", help="print LaTeX (aligned blocks) instead of text")
     eq.set_defaults(run=_cmd_equations)
 
     ver = sub.add_parser("verify", help="prove every derivation and check the generated code; print a table",

@@ -79,3 +79,11 @@ def test_build_without_katex_says_to_run_npm_ci(tmp_path, monkeypatch):
     monkeypatch.setattr(render, "ROOT", tmp_path)
     with pytest.raises(SystemExit, match=r"KaTeX is not installed: run `npm ci`"):
         cli._katex_assets()
+
+
+def test_equations_in_latex(capsys):
+    assert cli.main(["equations", "lstm", "--latex"]) == 0
+    out = capsys.readouterr().out
+    assert r"\mathbf{f}_{t} &= \sigma(W_{f} \mathbf{h}_{t-1} + U_{f} \mathbf{x}_{t} + \mathbf{b}_{f})" in out
+    assert r"\delta \mathbf{s}_{t-1} &= \delta \mathbf{s}_{t} \odot \mathbf{f}_{t}" in out
+    assert out.count(r"\begin{aligned}") == out.count(r"\end{aligned}") >= 5
