@@ -106,6 +106,7 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     "ratio_to_torch": statistics.median(torch_ratios) if torch_ratios else None,
                 })
     return {
+        "generated_by": "python -m derive bench --record records/benchmark.json",
         "machine": {"processor": platform.machine(), "python": platform.python_version(),
                     "numpy": np.__version__, "torch": getattr(torch, "__version__", None),
                     "gemm_gflops": rates},

@@ -97,7 +97,7 @@ def _cmd_verify(args) -> int:
         import json
         from pathlib import Path
 
-        record = {"rows": [{"cell": r.cell, "claim": r.claim, "entries": r.entries,
+        record = {"generated_by": "python -m derive verify --record records/verify.json", "rows": [{"cell": r.cell, "claim": r.claim, "entries": r.entries,
                             "max_relative_difference": float(f"{r.max_relative_difference:.2e}"),
                             "tolerance": r.tolerance} for r in results]}
         files_mod.write({Path(args.record): json.dumps(record, indent=2, sort_keys=True) + "\n"})
