@@ -114,6 +114,45 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
     }
 
 
+def kernels(batch: int = 32, hidden: int = 256, blocks: int = 4, repeat: int = 200) -> list[tuple]:
+    """The pieces one LSTM step is made of, timed alone (µs, median of 7 rounds):
+    the step's stacked product in the two layouts, and exp over the gate block;
+    NumPy beside PyTorch when it is installed."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+
+    def micro(fn):
+        return statistics.median(statistics.median(_seconds(fn, repeat)) for _ in range(7)) * 1e6
+
+    rows = []
+    for dtype in DTYPES:
+        h = rng.normal(size=(batch, hidden)).astype(dtype)
+        w = rng.normal(size=(hidden, blocks * hidden)).astype(dtype)
+        w_t, h_t = np.ascontiguousarray(w.T), np.ascontiguousarray(h.T)
+        z = rng.normal(size=(batch, (blocks - 1) * hidden)).astype(dtype)
+        rows.append((f"step product h @ W, ({batch}×{hidden}) @ ({hidden}×{blocks * hidden})", dtype,
+                     micro(lambda: h @ w),
+                     None if torch is None else micro(lambda th=torch.from_numpy(h), tw=torch.from_numpy(w): th @ tw)))
+        rows.append(("the same, feature-major W @ hᵀ", dtype, micro(lambda: w_t @ h_t), None))
+        rows.append((f"exp over the sigmoid gates, {batch}×{(blocks - 1) * hidden}", dtype, micro(lambda: np.exp(z)),
+                     None if torch is None else micro(lambda tz=torch.from_numpy(z): torch.exp(tz))))
+    return rows
+
+
+def kernels_table(rows) -> str:
+    header = ("piece", "dtype", "NumPy µs", "PyTorch µs")
+    lines = [header] + [(what, dtype, f"{ours:.0f}", "-" if theirs is None else f"{theirs:.0f}")
+                        for what, dtype, ours, theirs in rows]
+    widths = [max(len(l[k]) for l in lines) for k in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths)))
+                     for l in lines)
+
+
 def table(record) -> str:
     """The record as a plain-text table."""
     header = ("cell", "T", "B", "in", "hidden", "dtype", "ms", "GFLOP/s", "of GEMM", "× literal", "/ torch")

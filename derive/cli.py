@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from .cells import CATALOGUE
 from .derivation import derive
-from .printing.text import text
+from .printing.text import derivative, equation, text
 from . import files as files_mod
 from . import naming
 from . import proof as proofs
@@ -34,16 +34,16 @@ def _cmd_equations(args) -> int:
     print(f"{cell.title}: state {', '.join(cell.states)}; parameters {', '.join(params)}")
     print("\nForward, one step")
     for eq in cell.equations:
-        print(f"  {show(eq.symbol)} = {show(eq.rhs)}\n      {eq.role.value}: {eq.meaning}")
+        print(f"  {equation(show(eq.symbol), show(eq.rhs))}\n      {eq.role.value}: {eq.meaning}")
     section("Named sub-expressions", [(show(a.target), show(a.value)) for a in d.intermediates])
     section("Backward, one step (δv = ∂L/∂v)", [(show(a.target), show(a.value)) for a in d.backward
                                                  if a not in d.gradients])
-    rows = [(show(c.incoming), f"∂ℓ_t/∂{show(c.state)} + ({show(c.carried)} from step t+1; 0 after step T)")
+    rows = [(show(c.incoming), derivative("ℓ_t", show(c.state)) + f" + ({show(c.carried)} from step t+1; 0 after step T)")
             for c in d.carries]
-    rows += [(f"∂L/∂{naming.parse(g.target.name)['base']}", f"Σ_t {show(g.value)}") for g in d.gradients]
-    rows += [(f"∂L/∂{c.state.name}_0", f"{show(c.carried)} at t = 1") for c in d.carries]
+    rows += [(derivative("L", naming.parse(g.target.name)["base"]), "Σ_t " + show(g.value)) for g in d.gradients]
+    rows += [(derivative("L", text(c.state, params, step="0")), f"{show(c.carried)} at t = 1") for c in d.carries]
     section("Through time, t = T, ..., 1", rows)
-    section("State-to-state Jacobians", [(f"∂{show(j.of)}/∂{show(j.wrt)}", show(j.value)) for j in d.jacobians])
+    section("State-to-state Jacobians", [(derivative(show(j.of), show(j.wrt)), show(j.value)) for j in d.jacobians])
     return 0
 
 
@@ -190,6 +190,10 @@ def _cmd_bench(args) -> int:
 
     from . import bench
 
+    if args.kernels:
+        with threadpool_limits(limits=args.threads):
+            print(bench.kernels_table(bench.kernels()))
+        return 0
     with threadpool_limits(limits=args.threads):
         record = bench.run(cells=args.cells or ("lstm", "gru", "rnn"), rounds=args.rounds,
                            sizes=bench.SIZES if not args.quick else bench.SIZES[-1:],
@@ -275,6 +279,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
     b.add_argument("--rounds", type=_positive, default=7, help="interleaved rounds per measurement (default: 7)")
     b.add_argument("--quick", action="store_true", help="only the smallest size")
+    b.add_argument("--kernels", action="store_true",
+                   help="instead, time the pieces of one LSTM step alone: the stacked product in both "
+                   "layouts and exp, beside PyTorch's")
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     b.add_argument("--record", metavar="PATH", help="also write the figures as JSON to PATH")
     b.set_defaults(run=_cmd_bench)

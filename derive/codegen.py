@@ -28,7 +28,7 @@ from . import naming
 from .cell import N_HIDDEN
 from .derivation import Assignment, Derivation
 from .printing import numpy as P
-from .printing.text import text
+from .printing.text import derivative, equation, text
 
 # Names the generated functions use for themselves.
 RESERVED = {"np", "n", "T", "B", "t", "x", "dtype", "params", "state", "cache", "act", "dz", "z"}
@@ -54,7 +54,7 @@ class Code:
 
 
 def _comment(a: Assignment, parameters) -> str:
-    return P.comment(text(a.target, parameters) + " = " + text(a.value, parameters))
+    return P.comment(equation(text(a.target, parameters), text(a.value, parameters)))
 
 
 def _matrices(cell):
@@ -492,7 +492,7 @@ class _Lowering:
         E.append(P.assign("dz_rows", P.rows("dz")))
         for span in self.spans:
             stacked = P.matmul(P.transpose(self.block("dz_rows", ":", span.start, span.stop)), _operand_rows(span, cell))
-            E.append(P.comment(", ".join(f"∂L/∂{m}" for m, _ in span.members) + " = Σ_t (one product)"))
+            E.append(P.comment(", ".join(derivative("L", m) for m, _ in span.members) + " = Σ_t (one product)"))
             E.append(P.assign("d_weights_" + span.name, stacked))
             for k, (m, _) in enumerate(span.members):
                 code.d_params[m] = P.row_range("d_weights_" + span.name, k, k + 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from sympy import Add, Dummy, Expr, Integer, Lambda, Mul, Number, Poly, Pow, Symbol
+from sympy import Add, Dummy, Expr, Lambda, Mul, Number, Poly, Pow, Symbol
 from sympy import count_ops, exp, expand, factor, fraction, resultant, roots, tanh, together
 
 from . import algebra
@@ -116,4 +116,4 @@ def derivative(name: str, output, derivatives: dict[str, Lambda] | None = None):
     return lift(rule(y), output)
 
 
-__all__ = ["FUNCTIONS", "SPELLINGS", "Elementwise", "derivative", "lift", "Integer"]
+__all__ = ["FUNCTIONS", "SPELLINGS", "Elementwise", "derivative", "lift"]

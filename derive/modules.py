@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import codegen
 from .cell import Cell
 from .derivation import derive
-from .printing.text import text
+from .printing.text import equation, text
 from .render import render
 
 
@@ -19,7 +19,7 @@ def module_source(cell: Cell, literal: bool = False) -> str:
         name=cell.name,
         title=cell.title,
         variant="literal: one product per gate per step" if literal else "fused: stacked products, hoisted inputs",
-        equations=[f"{text(eq.symbol, names)} = {text(eq.rhs, names)}" for eq in cell.equations],
+        equations=[equation(text(eq.symbol, names), text(eq.rhs, names)) for eq in cell.equations],
         parameters=[{"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
                     for p in cell.parameters],
         states=cell.states,

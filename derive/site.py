@@ -7,9 +7,9 @@ or files.  ``pages()`` returns every generated page as {path: text}.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 from sympy import Integer, MatMul, MatrixSymbol, factor, latex as sympy_latex
 
@@ -17,67 +17,74 @@ from . import naming
 from .algebra import Apply, walk
 from .cell import N_HIDDEN, N_INPUT, Cell
 from .cells import CATALOGUE
-from .derivation import Derivation, derive
+from .derivation import Assignment, Derivation, derive
+from .printing import latex as L
 from .printing.latex import aligned_lines, latex
 from .render import ROOT, render
 
 RECORDS = ROOT / "records"
+# How the prose names the outer function of an equation.
+FUNCTION_WORDS = {"sigma": "sigmoid", "tanh": r"\(\tanh\)"}
 PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
-
-
-def _symbols_latex(derivation: Derivation):
-    params = [p.name for p in derivation.cell.parameters]
-    return lambda e: latex(e, params)
 
 
 def cell_context(cell: Cell) -> dict:
     """Everything a page says about one cell, in LaTeX."""
     d = derive(cell)
-    show = _symbols_latex(d)
     params = [p.name for p in cell.parameters]
+    show = lambda e, step="t": latex(e, params, step)
     gradients = {g.target.name for g in d.gradients}
+    named = {a.target.name: a for a in d.intermediates}
 
-    def line(a):
-        return f"{show(a.target)} &= {show(a.value)}"
+    def line(a, aligned=True):
+        return L.equation(show(a.target), show(a.value), aligned)
+
+    def gradient(a, limits=True):
+        """∂L/∂P = Σ_t (this step's term)."""
+        base = naming.parse(a.target.name)["base"]
+        parameter = next(p.symbol for p in cell.parameters if p.name == base)
+        return L.equation(L.derivative("L", show(parameter)), L.summed(show(a.value), limits), aligned=True)
 
     equations = []
     for eq in cell.equations:
         mine = {naming.adjoint(eq.name)} | {naming.adjoint(naming.preactivation(eq.name, k)) for k in range(1, 10)}
         own = [a for a in d.backward if a.target.name in mine]
-        uses = {p for p in params if MatrixSymbol(p, 1, 1).name in {s.name for s in eq.rhs.free_symbols}}
-        grads = [a for a in d.gradients if naming.parse(a.target.name)["base"] in uses]
+        read = {s.name for a in own for s in a.value.free_symbols}
+        uses = {s.name for s in eq.rhs.free_symbols}
         equations.append({
             "name": eq.name, "role": eq.role.value, "meaning": eq.meaning, "text": eq.text,
-            "latex": f"{show(eq.symbol)} = {show(eq.rhs)}",
+            "latex": line(Assignment(eq.symbol, eq.rhs), aligned=False),
+            "aligned": line(Assignment(eq.symbol, eq.rhs)),
             "symbol": show(eq.symbol),
+            "function": FUNCTION_WORDS.get(getattr(eq.rhs, "function", None), ""),
             "adjoints": [line(a) for a in own],
-            "gradients": [f"\\frac{{\\partial L}}{{\\partial {show(MatrixSymbol(naming.parse(a.target.name)['base'], *_shape(cell, a)))}}} &= \\sum_t {show(a.value)}"
-                          for a in grads],
+            # Named sub-expressions of other equations whose adjoints this one reads.
+            "where": [line(named[name[len(naming.ADJOINT):]], aligned=False) for name in sorted(read)
+                      if name.startswith(naming.ADJOINT) and name[len(naming.ADJOINT):] in named
+                      and name not in mine],
+            "gradients": [gradient(a, limits=False) for a in d.gradients
+                          if naming.parse(a.target.name)["base"] in uses],
         })
-    counts = _counts(cell, d)
+    jacobians = [{"of": j.of.name, "wrt": j.wrt.name,
+                  "lines": aligned_lines(L.derivative(show(j.of), show(j.wrt)), j.value, params)}
+                 for j in d.jacobians]
     return {
         "name": cell.name, "title": cell.title, "states": cell.states,
         "parameters": params,
         "equations": equations,
         "equation": {e["name"]: e for e in equations},
+        "forward": [e["aligned"] for e in equations],
         "intermediates": [line(a) for a in d.intermediates],
-        "named": {a.target.name: f"{show(a.target)} = {show(a.value)}" for a in d.intermediates},
         "backward": [line(a) for a in d.backward if a.target.name not in gradients],
-        "gradients": [f"\\frac{{\\partial L}}{{\\partial {show(MatrixSymbol(naming.parse(a.target.name)['base'], *_shape(cell, a)))}}} &= \\sum_{{t=1}}^{{T}} {show(a.value)}"
-                      for a in d.gradients],
-        "carries": [f"{show(c.incoming)} &= \\frac{{\\partial \\ell_t}}{{\\partial {show(c.state)}}} + \\left.{show(c.carried)}\\right|_{{\\text{{step }} t+1}}"
+        "gradients": [gradient(a) for a in d.gradients],
+        "carries": [L.equation(show(c.incoming), L.derivative(r"\ell_t", show(c.state)) + " + "
+                               + L.from_step(show(c.carried), r"\text{step } t+1"), aligned=True)
                     for c in d.carries],
-        "initial": [f"\\frac{{\\partial L}}{{\\partial {show(c.state).replace('_{t}', '_{0}')}}} &= \\left.{show(c.carried)}\\right|_{{t=1}}"
-                    for c in d.carries],
-        "jacobians": [{"of": j.of.name, "wrt": j.wrt.name,
-                       "latex": f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}} = {show(j.value)}",
-                       "lines": aligned_lines(f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}}",
-                                              j.value, params)}
-                      for j in d.jacobians],
-        "jacobian": {(j.of.name, j.wrt.name): aligned_lines(
-                         f"\\frac{{\\partial {show(j.of)}}}{{\\partial {show(j.wrt)}}}", j.value, params)
-                     for j in d.jacobians},
-        "counts": counts,
+        "initial": [L.equation(L.derivative("L", show(c.state, step="0")), L.from_step(show(c.carried), "t=1"),
+                               aligned=True) for c in d.carries],
+        "jacobians": jacobians,
+        "jacobian": {(j["of"], j["wrt"]): j["lines"] for j in jacobians},
+        "counts": _counts(cell, d),
     }
 
 
@@ -117,14 +124,26 @@ def _record(name: str):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
+    """[{dtype, cell: milliseconds}] at one size, from the benchmark record."""
+    if benchmark is None:
+        return []
+    rows = {(r["cell"], r["dtype"]): r for r in benchmark["rows"]
+            if (r["T"], r["B"], r["inputs"], r["hidden"]) == size}
+    dtypes = dict.fromkeys(r["dtype"] for r in benchmark["rows"])
+    return [{"dtype": dtype, **{cell: rows[cell, dtype]["seconds"] * 1e3 for cell in cells}} for dtype in dtypes]
+
+
 def context() -> dict:
     from .cells import LSTM_WITHOUT_FORGET_GATE
 
     cells = {name: cell_context(cell) for name, cell in CATALOGUE.items()}
+    benchmark = _record("benchmark")
     return {
         "cells": cells,
         "variant": cell_context(LSTM_WITHOUT_FORGET_GATE),
-        "benchmark": _record("benchmark"),
+        "benchmark": benchmark,
+        "timings": _timings(benchmark),
         "checks": _record("verify"),
         "modules": {name: (ROOT / "derive" / "generated" / f"{name}.py").read_text() for name in CATALOGUE},
     }

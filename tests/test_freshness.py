@@ -12,14 +12,18 @@ def test_committed_modules_are_current():
     assert files.stale(cli._generated_code()) == []
 
 
-def test_check_names_stale_files_and_fails(tmp_path, capsys):
-    current = tmp_path / "current.py"
+def test_check_names_stale_files_and_fails(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("derive.render.ROOT", tmp_path)
+    current, old = tmp_path / "current.py", tmp_path / "old.py"
     current.write_text("same\n")
-    old = tmp_path / "old.py"
     old.write_text("before\n")
     assert cli._sync({current: "same\n"}, check=True, what="modules", command="x") == 0
-    status = files.stale({current: "same\n", old: "after\n", tmp_path / "missing.py": "new\n"})
-    assert status == [old, tmp_path / "missing.py"]
+    wanted = {current: "same\n", old: "after\n", tmp_path / "missing.py": "new\n"}
+    assert cli._sync(wanted, check=True, what="modules", command="regenerate") == 1
+    err = capsys.readouterr().err
+    assert "stale: old.py" in err and "stale: missing.py" in err and "current.py" not in err
+    assert "run `regenerate`" in err
+    assert old.read_text() == "before\n" and not (tmp_path / "missing.py").exists()
 
 
 def test_check_command_fails_on_an_edited_module(tmp_path):

@@ -29,7 +29,7 @@ def _label(name: str) -> str:
 class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
     """Settings: ``parameters``, the names written without a time index."""
 
-    _default_settings = {**LatexPrinter._default_settings, "parameters": frozenset()}
+    _default_settings = {**LatexPrinter._default_settings, "parameters": frozenset(), "step": "t"}
     hadamard_token = r" \odot "
     matmul_token = " "
 
@@ -52,7 +52,8 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         base = parts["base"]
         if base in parameters:
             return r"\delta " + self.parameter(base, vector)
-        time = "t-1" if parts["prev"] else "t"
+        step = self._settings["step"]
+        time = f"{step}-1" if parts["prev"] else step
         named = naming.subexpression(base)
         if named:  # z_v, z2_v: named sub-expressions of equation v
             index, equation = named
@@ -88,8 +89,30 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         return "I"
 
 
-def latex(expr, parameters=()) -> str:
-    return ProjectLatexPrinter({"parameters": frozenset(parameters)}).doprint(expr)
+def latex(expr, parameters=(), step="t") -> str:
+    """``expr`` in LaTeX; ``step`` is the time index of the current step (``"0"`` for
+    the initial state)."""
+    return ProjectLatexPrinter({"parameters": frozenset(parameters), "step": step}).doprint(expr)
+
+
+def derivative(of: str, wrt: str) -> str:
+    """``\\frac{\\partial of}{\\partial wrt}`` for two printed expressions."""
+    return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
+
+
+def equation(lhs: str, rhs: str, aligned: bool = False) -> str:
+    """``lhs = rhs``, with the ``&`` of an ``aligned`` block when asked."""
+    return f"{lhs} {'&=' if aligned else '='} {rhs}"
+
+
+def summed(term: str, limits: bool = True) -> str:
+    """``term`` summed over the steps t."""
+    return (r"\sum_{t=1}^{T} " if limits else r"\sum_t ") + term
+
+
+def from_step(value: str, step: str) -> str:
+    """``value`` as computed at ``step``: ``\\left.value\\right|_{step}``."""
+    return rf"\left.{value}\right|_{{{step}}}"
 
 
 def aligned_lines(lhs: str, expr, parameters=(), per_line: int = 1) -> list[str]:
@@ -107,7 +130,7 @@ def aligned_lines(lhs: str, expr, parameters=(), per_line: int = 1) -> list[str]
         sign = "-" if c.is_negative else "+"
         body = printer.doprint(scale(-1, term) if c.is_negative else term)
         if k == 0:
-            lines.append(f"{lhs} &= {'-' if sign == '-' else ''}{body}")
+            lines.append(equation(lhs, ("-" if sign == "-" else "") + body, aligned=True))
         else:
             lines.append(rf"&\quad {sign} {body}")
     return lines

@@ -15,7 +15,7 @@ _GLYPHS = {"s_tilde": "s̃"}
 class TextPrinter(MatrixPrinterMixin, StrPrinter):
     """Settings: ``parameters``, the names written without a time index."""
 
-    _default_settings = {**StrPrinter._default_settings, "parameters": frozenset()}
+    _default_settings = {**StrPrinter._default_settings, "parameters": frozenset(), "step": "t"}
 
     def _print_MatrixSymbol(self, expr):
         parameters = self._settings["parameters"]
@@ -31,7 +31,8 @@ class TextPrinter(MatrixPrinterMixin, StrPrinter):
             base = ("z" if index == 1 else f"z{index}") + "_" + _GLYPHS.get(equation, equation) + ","
         else:
             base = _GLYPHS.get(base, base) + "_"
-        text = base + ("{t-1}" if parts["prev"] else "t")
+        step = self._settings["step"]
+        text = base + ("{" + step + "-1}" if parts["prev"] else step)
         if parts["incoming"]:
             text += "^in"
         return ("δ" if parts["adjoint"] else "") + text
@@ -53,5 +54,13 @@ class TextPrinter(MatrixPrinterMixin, StrPrinter):
         return "I"
 
 
-def text(expr, parameters=()) -> str:
-    return TextPrinter({"parameters": frozenset(parameters)}).doprint(expr)
+def text(expr, parameters=(), step="t") -> str:
+    return TextPrinter({"parameters": frozenset(parameters), "step": step}).doprint(expr)
+
+
+def derivative(of: str, wrt: str) -> str:
+    return f"∂{of}/∂{wrt}"
+
+
+def equation(lhs: str, rhs: str) -> str:
+    return f"{lhs} = {rhs}"
