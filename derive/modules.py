@@ -9,10 +9,17 @@ from .printing.text import equation, text
 from .render import render
 
 
+# Names the module template uses inside forward() and backward().
+TEMPLATE_NAMES = frozenset({
+    "np", "n", "T", "B", "t", "x", "dtype", "params", "state", "cache", "outputs", "values", "d_out",
+    "d_params", "d_state", "act", "z", "dz", "dz_t", "dz_rows", "d_biases",
+})
+
+
 def module_source(cell: Cell, literal: bool = False) -> str:
     """The source of ``derive/generated/<cell>.py`` (or of the literal baseline)."""
     derivation = derive(cell)
-    code = codegen.lower_literal(derivation) if literal else codegen.lower(derivation)
+    code = codegen.lower_literal(derivation) if literal else codegen.lower(derivation, TEMPLATE_NAMES)
     names = [p.name for p in cell.parameters]
     return render(
         "numpy_module.py.j2",

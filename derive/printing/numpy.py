@@ -21,10 +21,15 @@ ADD, PRODUCT, ATOM = 10, 20, 100
 
 
 class BatchRowPrinter(NumPyPrinter):
-    """Settings: ``names`` maps a symbol's name to the code that holds its value;
-    ``matrices`` are the names of parameter matrices (not batched)."""
+    """Settings: ``names`` maps a symbol's name to the code that holds its value.
 
-    _default_settings = {**NumPyPrinter._default_settings, "names": {}, "matrices": frozenset()}
+    A factor's shape says how it is stored: a column (k×1) is an array of rows
+    (or a 1-D parameter vector), a row (1×k) is the transpose of a column, and a
+    matrix (neither dimension 1) is a parameter, or a sum over the batch of outer
+    products, held as a 2-D array.
+    """
+
+    _default_settings = {**NumPyPrinter._default_settings, "names": {}}
 
     def _level(self, expr) -> int:
         if isinstance(expr, MatAdd):
@@ -41,11 +46,6 @@ class BatchRowPrinter(NumPyPrinter):
     def _print_MatrixSymbol(self, expr):
         return self._settings["names"].get(expr.name, expr.name)
 
-    def _is_matrix(self, expr) -> bool:
-        if isinstance(expr, Transpose):
-            expr = expr.arg
-        return isinstance(expr, MatrixSymbol) and expr.name in self._settings["matrices"]
-
     def _print_MatAdd(self, expr):
         out = []
         for k, term in enumerate(expr.args):
@@ -57,19 +57,39 @@ class BatchRowPrinter(NumPyPrinter):
                 out.append(("" if k == 0 else " + ") + self._print(term))
         return "".join(out)
 
+    def _matrix(self, factor, transposed: bool) -> str:
+        """A matrix factor, or its transpose, as a 2-D array."""
+        if isinstance(factor, Transpose):
+            factor, transposed = factor.arg, not transposed
+        return self.wrap(factor, ATOM) + (".T" if transposed else "")
+
     def _print_MatMul(self, expr):
         c, core = split_coefficient(expr)
         if c != 1:
             return ("-" if c == -1 else f"{self._print(c)} * ") + self.wrap(core, PRODUCT + 1)
-        left, right = expr.args if len(expr.args) == 2 else (MatMul(*expr.args[:-1]), expr.args[-1])
-        if self._is_matrix(left) and not self._is_matrix(right):
-            # (A v) as rows: v @ A.T;  (Aᵀ g) as rows: g @ A
-            a = left.arg if isinstance(left, Transpose) else left
-            return f"{self.wrap(right, ATOM)} @ {self._print(a)}{'' if isinstance(left, Transpose) else '.T'}"
-        if isinstance(right, Transpose) and not self._is_matrix(left) and not self._is_matrix(right):
-            # g vᵀ summed over the batch: g.T @ v
-            return f"{self.wrap(left, ATOM)}.T @ {self.wrap(right.arg, ATOM)}"
+        factors = list(core.args)
+        if core.shape[1] == 1 and all(_is_matrix(f) for f in factors[:-1]):
+            # (A B v) as rows: v @ B.T @ A.T
+            return " @ ".join([self.wrap(factors[-1], ATOM), *(self._matrix(f, True) for f in reversed(factors[:-1]))])
+        columns = [k for k, f in enumerate(factors) if f.shape[1] == 1]
+        if len(columns) == 1 and _is_matrix(core):
+            k = columns[0]
+            left, column, rest = factors[:k], factors[k], factors[k + 1:]
+            if rest and rest[0].shape[0] == 1 and all(_is_matrix(f) for f in [*left, *rest[1:]]):
+                # L g vᵀ R summed over the batch: L @ (g.T @ v) @ R
+                row = rest[0].arg if isinstance(rest[0], Transpose) else Transpose(rest[0])
+                outer = f"{self.wrap(column, ATOM)}.T @ {self.wrap(row, ATOM)}"
+                if left or rest[1:]:
+                    outer = f"({outer})"
+                return " @ ".join([*(self._matrix(f, False) for f in left), outer,
+                                   *(self._matrix(f, False) for f in rest[1:])])
         raise NotImplementedError(f"no batch-row form for the product {expr}")
+
+    def _print_Transpose(self, expr):
+        if _is_matrix(expr):
+            return self._matrix(expr.arg, True)
+        # A column and its transpose are the same array of rows.
+        return self._print(expr.arg)
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(self.wrap(f, PRODUCT + 1) for f in expr.args)
@@ -83,6 +103,9 @@ class BatchRowPrinter(NumPyPrinter):
     def _print_OneMatrix(self, expr):
         return "1"
 
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
     def _print_Integer(self, expr):
         return str(expr)
 
@@ -93,8 +116,12 @@ class BatchRowPrinter(NumPyPrinter):
         return repr(float(expr))
 
 
-def code(expr, names=None, matrices=()) -> str:
-    return BatchRowPrinter({"names": names or {}, "matrices": frozenset(matrices)}).doprint(expr)
+def _is_matrix(expr) -> bool:
+    return expr.shape[0] != 1 and expr.shape[1] != 1
+
+
+def code(expr, names=None) -> str:
+    return BatchRowPrinter({"names": names or {}}).doprint(expr)
 
 
 # Statements and views of the generated code.  The lowering in

@@ -1,0 +1,345 @@
+"""The fused lowering: the plan's products, and every other term as the derivation writes it.
+
+Matrix products that share an operand are one product with the weights
+stacked side by side; products of the input are done for every step at once
+before the loop; the outputs of one function over adjacent pre-activations are
+one call; weight and bias gradients, which are sums over t, are one product
+each after the backward loop.  What the plan does not fuse is printed from the
+derivation as it stands, so every term is computed exactly once.
+"""
+
+from __future__ import annotations
+
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, ZeroMatrix
+
+from .. import algebra as A
+from .. import elementwise, naming
+from ..cell import N_HIDDEN
+from ..derivation import Derivation
+from ..printing import numpy as P
+from ..printing.text import derivative, equation, text
+from .code import Code
+from .plan import Plan, plan, span_products
+
+
+def lower(derivation: Derivation, taken: frozenset[str] = frozenset()) -> Code:
+    """The fused statements of ``derivation``; ``taken`` are the names the module
+    template uses for itself."""
+    return _Fused(derivation, plan(derivation, set(taken))).code
+
+
+class _Fused:
+    def __init__(self, derivation: Derivation, plan: Plan):
+        self.d, self.plan, self.cell = derivation, plan, derivation.cell
+        self.params = [p.name for p in self.cell.parameters]
+        self.pres = {pre.equation.name: pre for pre in plan.pres}
+        self.sequences = dict(plan.sequences)
+        self.kept = dict(plan.kept)
+        self.code = Code()
+        self.read: set[str] = set()
+        self.forward()
+        self.read = set()
+        self.backward()
+        self.code.backward_params = [p for p in self.params if p in self.read]
+
+    # Where values live -------------------------------------------------
+
+    def block(self, array, lead, start, stop):
+        return P.block(array, lead, start, stop, self.plan.width)
+
+    def columns(self, array, lead, index):
+        return self.block(array, lead, index, index + 1)
+
+    def values(self, name: str) -> str:
+        """The (T, B, n) array of an equation's or a kept value's every step."""
+        if name in self.pres:
+            return self.columns("act", ":, :", self.pres[name].index)
+        return self.sequences[name]
+
+    def show(self, expr, names, known) -> str:
+        """``expr`` as code, reading kept sub-expressions and earlier equations by name."""
+        expr = expr.xreplace(known)
+        self.read |= {s.name for s in expr.free_symbols}
+        return P.code(expr, names)
+
+    def store(self, target: str, expr, names, known) -> list[str]:
+        """``target[...] = expr`` for a view ``target``, writing the first product
+        straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
+        expr = expr.xreplace(known)
+        first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
+        if isinstance(first, HadamardProduct) and len(first.args) == 2:
+            out = [P.multiply_into(self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target)]
+            out += [P.assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
+            return out
+        return [P.assign(P.everything(target), self.show(expr, names, {}))]
+
+    def comment(self, target, value) -> str:
+        return P.comment(equation(text(target, self.params), text(value, self.params)))
+
+    def products(self, span) -> str:
+        """``W_o h_{t-1}, W_i h_{t-1}``: the products a span computes, as text."""
+        return ", ".join(text(MatMul(m, span.operand), self.params) for m, _ in span.members)
+
+    # Forward -------------------------------------------------------------
+
+    def forward(self):
+        plan, cell, code = self.plan, self.cell, self.code
+        F, L = code.forward_setup, code.forward_loop
+        hoisted = [s for s in plan.spans if s.hoisted]
+        for span in plan.spans:
+            F.append(P.assign(span.weights, P.stack_columns([m.name for m, _ in span.members])))
+        folded = set()
+        if plan.width:
+            whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == plan.width
+            if not whole:
+                F.append(P.assign("act", P.zeros(f"(T, B, {P.width(plan.width)})")))
+            for span in hoisted:
+                F.append(P.comment(self.products(span) + ": every step at once"))
+                product = P.steps(P.matmul(P.rows(span.operand.name), span.weights), P.width(span.stop - span.start))
+                if whole:
+                    F.append(P.assign("act", product))
+                else:
+                    F.append(P.assign(self.block("act", ":, :", span.start, span.stop), product, "+="))
+            if hoisted and all(len(pre.biases) == 1 for pre in plan.pres):
+                F.append(P.assign("act", P.concat([pre.biases[0].name for pre in plan.pres]), "+="))
+            else:
+                for pre in plan.pres:
+                    for b in pre.biases:
+                        F.append(P.assign(self.columns("act", ":, :", pre.index), b.name, "+="))
+            folded = {(pre.index, b) for pre in plan.pres for b in pre.biases}
+        for span in plan.spans:
+            if not span.hoisted:
+                F.append(P.assign(span.product, P.empty(f"(B, {P.width(span.stop - span.start)})")))
+        rows = {**{eq.name: eq.symbol.shape[0] for eq in cell.equations}, **{s.name: s.shape[0] for s in self.kept.values()}}
+        for name, array in plan.sequences:
+            F.append(P.assign(array, P.empty("(T, B, n)" if rows[name] == N_HIDDEN else "x.shape")))
+        for s in cell.states:
+            F.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
+
+        names = {x: P.at(x, "t") for x in cell.inputs}
+        known: dict = {}  # sub-expression -> the symbol that already holds its value this step
+        if plan.width:
+            L.append(P.assign("z", P.at("act", "t")))
+        for name, array in plan.sequences:
+            L.append(P.assign(name, P.at(array, "t")))
+        runs = {run[0]: run for run in plan.forward_runs}
+        done_spans: set = set()
+        equations = list(cell.equations)
+        k = 0
+        while k < len(equations):
+            eq = equations[k]
+            if eq.name not in self.pres:
+                L.extend(self.keep_inside(eq.rhs, names, known))
+                L.append(self.comment(eq.symbol, eq.rhs))
+                L.extend(self.store(eq.name, eq.rhs, names, known))
+                if not isinstance(eq.rhs, MatrixSymbol):
+                    known[eq.rhs] = eq.symbol
+                k += 1
+                continue
+            run = [plan.pres[i] for i in runs[self.pres[eq.name].index]]
+            for pre in run:
+                L.extend(self.keep_inside(cell.equation(pre.equation.name).rhs, names, known))
+            for pre in run:
+                for span in plan.spans:
+                    if span.hoisted or span.name in done_spans or pre.index not in [i for _, i in span.members]:
+                        continue
+                    L.append(P.comment(self.products(span) + ": one product"))
+                    L.append(P.matmul_into(span.product, self.show(span.operand, names, known), span.weights))
+                    L.append(P.assign(self.block("z", ":", span.start, span.stop), span.product, "+="))
+                    done_spans.add(span.name)
+                for b in pre.biases:
+                    if (pre.index, b) not in folded:
+                        L.append(P.assign(self.columns("z", ":", pre.index), b.name, "+="))
+                for term in pre.rest:
+                    L.append(P.assign(self.columns("z", ":", pre.index), self.show(term, names, known), "+="))
+            for pre in run:
+                L.append(self.comment(pre.equation, cell.equation(pre.equation.name).rhs))
+            view = self.block("z", ":", run[0].index, run[-1].index + 1)
+            L.append(P.apply_into(run[0].function, view, view))
+            for pre in run:
+                L.append(P.assign(pre.equation.name, self.columns("z", ":", pre.index)))
+                known[cell.equation(pre.equation.name).rhs] = pre.equation
+            k += len(run)
+        for s in cell.states:
+            L.append(P.assign(naming.prev(s), s))
+        code.values = {eq.name: self.values(eq.name) for eq in cell.equations}
+        code.outputs = {s: code.values[s] for s in cell.states}
+        code.cache = [*(["act"] if plan.width else []), *(a for _, a in plan.sequences),
+                      *(s.weights for s in plan.spans)]
+
+    def keep_inside(self, expr, names, known) -> list[str]:
+        """Statements that compute the kept sub-expressions of ``expr`` not yet computed
+        this step, innermost first, into their rows of their (T, B, n) arrays."""
+        out = []
+        for node in reversed(list(A.walk(expr))):
+            symbol = self.kept.get(node)
+            if symbol is None or node in known:
+                continue
+            if isinstance(node, A.Apply):
+                out.append(P.apply_into(node.function, self.show(node.arg, names, known), symbol.name))
+            else:
+                out.append(self.comment(symbol, node))
+                out.extend(self.store(symbol.name, node, names, known))
+            known[node] = symbol
+        return out
+
+    # Backward ------------------------------------------------------------
+
+    def backward(self):
+        plan, cell, d, code = self.plan, self.cell, self.d, self.code
+        S, L, E = code.backward_setup, [], code.backward_finish
+        known = {**self.kept, **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)}}
+        for s in cell.states:
+            prev = naming.prev(s)
+            S.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), code.outputs[s])))
+            S.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
+        if plan.width:
+            S.append(P.assign("dz", P.empty(f"(T, B, {P.width(plan.width)})")))
+        names = {x: P.at(x, "t") for x in cell.inputs}
+        for pre in plan.pres:
+            names[pre.adjoint.name] = self.columns("dz_t", ":", pre.index)
+        remainder = dict(plan.remainder)
+        after = dict(plan.after)
+        gradients = {g.target.name for g in d.gradients}
+        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
+        inputs = {naming.adjoint(x) for x in cell.inputs}
+        carried = {c.carried.name for c in d.carries}
+        for g in d.gradients:
+            if remainder[g.target.name] is not None:
+                base = naming.parse(g.target.name)["base"]
+                self.read.add(base)
+                S.append(P.assign(g.target.name, P.zeros(f"{base}.shape")))
+        for x in inputs:
+            if remainder[x] is not None:
+                S.append(P.assign(x, P.empty("x.shape")))
+
+        for c in d.carries:
+            L.append(P.assign(c.incoming.name, P.add(P.at("d_out_" + c.state.name, "t"), c.carried.name)))
+        run_of = {k: run for run in plan.backward_runs for k in run}
+        pending: dict = {}  # run -> the δz of the run written so far
+        for pre in plan.pres:
+            if pre.index in run_of:
+                names[naming.adjoint(pre.equation.name)] = self.columns("dz_t", ":", pre.index)
+        for a in d.backward:
+            target = a.target.name
+            if target in gradients or target in inputs:
+                value = remainder[target]
+                if value is None:
+                    continue
+                L.append(self.comment(a.target, value))
+                if target in gradients:
+                    shown = self.show(value, names, known)
+                    L.append(P.assign(target, P.batch_sum(shown) if target in vectors else shown, "+="))
+                else:
+                    L.append(P.assign(P.at(target, "t"), self.show(value, names, known)))
+                continue
+            pre = next((p for p in plan.pres if p.adjoint == a.target), None)
+            if pre is not None and pre.index in run_of:
+                # δz_v = δv ⊙ f'(v): δv is already in δz's columns; f' waits for the whole run.
+                run = run_of[pre.index]
+                pending.setdefault(run, []).append(a)
+                if len(pending[run]) == len(run):
+                    L.extend(self.slope(run, pending.pop(run), names))
+                continue
+            spans, rest = span_products(a.value, plan.spans, plan.pres)
+            pieces = [P.matmul(self.block("dz_t", ":", s.start, s.stop), P.transpose(s.weights)) for s in spans]
+            L.append(self.comment(a.target, a.value))
+            if target in names and names[target].startswith("dz_t"):
+                view = names[target]
+                if spans:
+                    L.append(P.assign(P.everything(view), P.add(*pieces, *([self.show(rest, names, known)] if rest else []))))
+                else:
+                    L.extend(self.store(view, rest if rest is not None else a.value, names, known))
+            elif target in carried:
+                if spans:
+                    # The carry has its own array (zeros before the last step): the product lands there.
+                    first = spans[0]
+                    L.append(P.matmul_into(target, self.block("dz_t", ":", first.start, first.stop),
+                                           P.transpose(first.weights)))
+                    more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
+                    if more:
+                        L.append(P.assign(target, P.add(*more), "+="))
+                elif isinstance(a.value, ZeroMatrix):
+                    L.append(P.assign(target, P.zeros("(B, n)")))
+                else:
+                    L.append(P.assign(target, self.show(a.value, names, known)))
+            else:
+                rest_code = [self.show(rest, names, known)] if rest is not None else []
+                L.append(P.assign(target, P.add(*pieces, *rest_code) if pieces or rest_code else "0"))
+        assert not pending, "every backward run is complete by the end of the step"
+        bind = [P.assign("dz_t", P.at("dz", "t"))] if plan.width else []
+        for eq in cell.equations:
+            if eq.name in self.read:
+                where = (self.columns("act", "t, :", self.pres[eq.name].index) if eq.name in self.pres
+                         else P.at(self.sequences[eq.name], "t"))
+                bind.append(P.assign(eq.name, where))
+        for _, symbol in plan.kept:
+            if symbol.name in self.read:
+                bind.append(P.assign(symbol.name, P.at(self.sequences[symbol.name], "t")))
+        for s in cell.states:
+            if naming.prev(s) in self.read:
+                bind.append(P.assign(naming.prev(s), P.at(naming.prev(s) + "_seq", "t")))
+        code.backward_loop[:] = bind + L
+        self.after_loop(after, remainder)
+
+    def slope(self, run, assignments, names) -> list[str]:
+        """δz = δv ⊙ f'(v) over a run's columns, with v read from the block."""
+        out = [self.comment(a.target, a.value) for a in assignments]
+        first, last = run[0], run[-1] + 1
+        v = self.plan.pres[first].equation
+        block = MatrixSymbol("_block", *v.shape)
+        slope = elementwise.derivative(self.plan.pres[first].function, block)
+        out.append(P.assign(self.block("dz_t", ":", first, last),
+                            self.show(slope, {**names, "_block": self.block("act", "t, :", first, last)}, {}), "*="))
+        self.read.discard("_block")
+        return out
+
+    def rows(self, operand) -> str:
+        """The operand of a stacked product at every step, as (T*B, k) rows."""
+        if operand in self.cell.input_symbols:
+            return P.rows(operand.name)
+        if operand in self.cell.prev_symbols:
+            return P.rows(operand.name + "_seq")
+        symbol = dict(self.plan.kept).get(operand, operand)
+        if symbol.name not in self.sequences and symbol.name not in self.pres:
+            symbol = next(eq.symbol for eq in self.cell.equations if eq.rhs == operand)
+        return P.rows(self.values(symbol.name))
+
+    def after_loop(self, after, remainder):
+        plan, cell, code, E = self.plan, self.cell, self.code, self.code.backward_finish
+        used = {piece.span for pieces in after.values() for piece in pieces if piece.span}
+        if used or any(piece.span is None for pieces in after.values() for piece in pieces):
+            E.append(P.assign("dz_rows", P.rows("dz")))
+        spans = {s.name: s for s in plan.spans}
+        for span in plan.spans:
+            if span.name not in used:
+                continue
+            E.append(P.comment(", ".join(derivative("L", m.name) for m, _ in span.members) + " = Σ_t (one product)"))
+            E.append(P.assign(span.gradient, P.matmul(P.transpose(self.block("dz_rows", ":", span.start, span.stop)),
+                                                      self.rows(span.operand))))
+        if any(piece.span is None for pieces in after.values() for piece in pieces):
+            E.append(P.assign("d_biases", P.batch_sum("dz_rows")))
+        for x in cell.inputs:
+            target = naming.adjoint(x)
+            parts = [P.matmul(self.block("dz_rows", ":", spans[s].start, spans[s].stop), P.transpose(spans[s].weights))
+                     for s in dict.fromkeys(p.span for p in after.get(target, ()))]
+            if parts:
+                total = P.steps(P.add(*parts), "-1")
+                E.append(P.assign(target, total, "+=" if remainder[target] is not None else "="))
+            elif remainder[target] is None:
+                E.append(P.assign(target, P.zeros("x.shape")))
+            code.d_x = target
+        for p in cell.parameters:
+            target = naming.adjoint(p.name)
+            parts = [target] if remainder[target] is not None else []
+            for piece in after.get(target, ()):
+                if piece.span:
+                    span = spans[piece.span]
+                    parts.append(P.row_range(span.gradient, piece.member, piece.member + 1))
+                else:
+                    parts.append(P.row_range("d_biases", piece.block, piece.block + 1))
+            code.d_params[p.name] = P.add(*parts)
+        code.d_state = {c.state.name: c.carried.name for c in self.d.carries}
+
+
+__all__ = ["lower"]

@@ -1,0 +1,323 @@
+"""What the fused lowering stacks, hoists, keeps and sums after the loop: a frozen plan.
+
+Each pass below is a function from the derivation (and the results of the
+passes before it) to frozen data, and can be tested alone.  A fusion is taken
+only where the derivation's own terms match it exactly; everything else stays
+in the literal form of its equation.  So the plan can make the code slower,
+never wrong: every term of every adjoint is computed once, either by a
+fused product or as the derivation writes it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol
+
+from .. import algebra as A
+from .. import elementwise, naming
+from ..derivation import Assignment, Derivation
+
+
+@dataclass(frozen=True)
+class Pre:
+    """A pre-activation: the argument of the function an equation applies last.
+
+    Its value lives in columns ``index*n:(index+1)*n`` of the step's block, and
+    so does its adjoint ``δz`` in the backward pass.
+    """
+
+    index: int
+    equation: MatrixSymbol  # v
+    function: str
+    adjoint: MatrixSymbol  # δz_v
+    linear: tuple[tuple[MatrixSymbol, MatrixExpr], ...]  # terms W @ operand
+    biases: tuple[MatrixSymbol, ...]  # terms b
+    rest: tuple[MatrixExpr, ...]  # every other term
+
+
+@dataclass(frozen=True)
+class Span:
+    """Products with one operand whose pre-activations sit side by side in the
+    block: one matrix product with the weights stacked."""
+
+    name: str
+    operand: MatrixExpr
+    members: tuple[tuple[MatrixSymbol, int], ...]  # (weight, pre index), in block order
+    hoisted: bool  # the operand is the input: one product for every step, before the loop
+    weights: str = ""  # the stacked weights' array
+    product: str = ""  # the product's array inside the loop
+    gradient: str = ""  # the stacked weights' gradient, after the loop
+
+    @property
+    def start(self) -> int:
+        return self.members[0][1]
+
+    @property
+    def stop(self) -> int:
+        return self.members[-1][1] + 1
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One term of a gradient that is computed after the backward loop: member
+    ``member`` of span ``span``'s stacked product, or the batch sum of column
+    block ``block`` (a bias)."""
+
+    span: str | None = None
+    member: int = 0
+    block: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    pres: tuple[Pre, ...]
+    spans: tuple[Span, ...]
+    kept: tuple[tuple[MatrixExpr, MatrixSymbol], ...]  # sub-expressions kept for every step
+    forward_runs: tuple[tuple[int, ...], ...]  # pre indices that one call of their function computes
+    backward_runs: tuple[tuple[int, ...], ...]  # pre indices whose δv lives in δz's columns
+    after: tuple[tuple[str, tuple[Piece, ...]], ...]  # gradient -> its terms done after the loop
+    remainder: tuple[tuple[str, MatrixExpr | None], ...]  # gradient -> its terms done in the loop
+    sequences: tuple[tuple[str, str], ...]  # equation or kept name -> its (T, B, n) array
+
+    @property
+    def width(self) -> int:
+        return len(self.pres)
+
+
+def plan(derivation: Derivation, taken: set[str]) -> Plan:
+    """The plan of ``derivation``; ``taken`` holds the names already used in the
+    generated code, so that the names the plan makes do not collide with them."""
+    namer = Namer(taken | _names(derivation))
+    pres = preactivations(derivation)
+    spans = stack(pres, derivation, namer)
+    kept = keep(derivation, pres, spans, namer)
+    after, remainder = sums_after_loop(derivation, pres, spans)
+    in_block = {pre.equation for pre in pres}
+    own = [eq.name for eq in derivation.cell.equations if eq.symbol not in in_block]
+    sequences = tuple((name, namer(name + "_seq")) for name in [*own, *(s.name for _, s in kept)])
+    return Plan(
+        pres=pres,
+        spans=spans,
+        kept=kept,
+        forward_runs=forward_runs(derivation, pres),
+        backward_runs=backward_runs(derivation, pres),
+        after=tuple(after.items()),
+        remainder=tuple(remainder.items()),
+        sequences=sequences,
+    )
+
+
+class Namer:
+    """Fresh names for what the generated code makes: ``base``, else ``base_2``, ..."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+
+    def __call__(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        return name
+
+
+def _names(derivation: Derivation) -> set[str]:
+    cell = derivation.cell
+    out = {s.name for s in (*cell.parameter_symbols, *cell.input_symbols, *cell.prev_symbols)}
+    out |= {a.target.name for a in (*derivation.forward, *derivation.intermediates, *derivation.backward)}
+    out |= {c.incoming.name for c in derivation.carries}
+    return out
+
+
+def _terms(expr) -> list:
+    return list(expr.args) if isinstance(expr, MatAdd) else [expr]
+
+
+def _steps_with(expr, cell) -> bool:
+    """Whether ``expr`` changes from step to step (reads an input, a state or an equation)."""
+    parameters = set(cell.parameter_symbols)
+    return any(s not in parameters for s in expr.free_symbols)
+
+
+def preactivations(derivation: Derivation) -> tuple[Pre, ...]:
+    """Pass 1: the equations ``v = f(z)`` whose argument ``z`` the derivation names ``z_v``."""
+    cell = derivation.cell
+    named = {a.target.name: a.value for a in derivation.intermediates}
+    matrices = {p.symbol for p in cell.parameters if p.cols != "1"}
+    vectors = {p.symbol for p in cell.parameters if p.cols == "1"}
+    pres = []
+    for eq in cell.equations:
+        z = naming.preactivation(eq.name)
+        if not isinstance(eq.rhs, A.Apply) or named.get(z) != eq.rhs.arg:
+            continue
+        linear, biases, rest = [], [], []
+        for term in _terms(eq.rhs.arg):
+            if (isinstance(term, MatMul) and len(term.args) == 2 and term.args[0] in matrices
+                    and _steps_with(term.args[1], cell)):
+                linear.append((term.args[0], term.args[1]))
+            elif term in vectors:
+                biases.append(term)
+            else:
+                rest.append(term)
+        pres.append(Pre(len(pres), eq.symbol, eq.rhs.function, MatrixSymbol(naming.adjoint(z), *eq.rhs.shape),
+                        tuple(linear), tuple(biases), tuple(rest)))
+    return tuple(pres)
+
+
+def stack(pres, derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
+    """Pass 2: the linear terms grouped by operand, each group cut into runs of
+    adjacent pre-activations.  A product of the input is hoisted out of the loop."""
+    cell = derivation.cell
+    by_operand: dict = {}
+    for pre in pres:
+        for matrix, operand in pre.linear:
+            by_operand.setdefault(operand, []).append((matrix, pre.index))
+    operand_names = {a.value: a.target.name for a in derivation.intermediates}
+    span_namer = Namer(())
+    spans = []
+
+    def close(operand, run, hoisted):
+        base = span_namer(operand.name if isinstance(operand, MatrixSymbol) else operand_names.get(operand, "operand"))
+        spans.append(Span(base, operand, tuple(run), hoisted, weights=namer("weights_" + base),
+                          product=namer("z_" + base), gradient=namer("d_weights_" + base)))
+
+    for operand, members in by_operand.items():
+        hoisted = operand in cell.input_symbols
+        run = [members[0]]
+        for member in members[1:]:
+            if member[1] != run[-1][1] + 1:
+                close(operand, run, hoisted)
+                run = []
+            run.append(member)
+        close(operand, run, hoisted)
+    return tuple(spans)
+
+
+def keep(derivation: Derivation, pres, spans, namer: Namer) -> tuple[tuple[MatrixExpr, MatrixSymbol], ...]:
+    """Pass 3: sub-expressions computed once per step and kept for the backward
+    pass: elementwise functions inside an equation (tanh(s) in h = o ⊙ tanh(s)),
+    and operands of stacked products that are not a plain symbol (o ⊙ s_prev)."""
+    top = {eq.rhs for eq in derivation.cell.equations}
+    intermediates = {a.value: a.target for a in derivation.intermediates}
+    found: dict = {}
+    for eq in derivation.cell.equations:
+        for node in A.walk(eq.rhs):
+            if isinstance(node, A.Apply) and node is not eq.rhs and node not in top and node not in found:
+                inner = node.arg.name if isinstance(node.arg, MatrixSymbol) else eq.name
+                found[node] = MatrixSymbol(namer(f"{node.function}_{inner}"), *node.shape)
+    for span in spans:
+        if not isinstance(span.operand, MatrixSymbol) and span.operand not in found and span.operand not in top:
+            # The derivation's name of the operand, when it has one, means this same value.
+            found[span.operand] = intermediates.get(span.operand) or MatrixSymbol(namer(span.name), *span.operand.shape)
+    return tuple(found.items())
+
+
+def forward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
+    """Pass 4: adjacent equations that apply one function to adjacent pre-activations
+    and do not read each other: one call computes them all."""
+    order = [eq.symbol for eq in derivation.cell.equations]
+    position = {pre.index: order.index(pre.equation) for pre in pres}
+    rhs = {eq.symbol: eq.rhs for eq in derivation.cell.equations}
+    runs: list[list] = []
+    for pre in pres:
+        run = runs[-1] if runs else None
+        if (run and pres[run[-1]].function == pre.function and position[pre.index] == position[run[-1]] + 1
+                and not {pres[k].equation for k in run} & rhs[pre.equation].free_symbols):
+            run.append(pre.index)
+        else:
+            runs.append([pre.index])
+    return tuple(tuple(r) for r in runs)
+
+
+def backward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
+    """Pass 5: runs of pre-activations under one function whose δv is read only by
+    δz_v = δv ⊙ f'(v), and whose δz nothing reads before the run's last δz is
+    written.  Each δv is then written into its columns of δz, and one
+    multiplication by f' over the run's columns makes them δz."""
+    backward = derivation.backward
+    readers: dict = {}
+    for a in backward:
+        for s in a.value.free_symbols:
+            readers.setdefault(s, set()).add(a.target)
+    position = {a.target: k for k, a in enumerate(backward)}
+    eligible = []
+    for pre in pres:
+        d_v = MatrixSymbol(naming.adjoint(pre.equation.name), *pre.equation.shape)
+        shaped = derivation_value(derivation, pre.adjoint) == A.hadamard(
+            d_v, elementwise.derivative(pre.function, pre.equation))
+        eligible.append(shaped and readers.get(d_v) == {pre.adjoint})
+    runs: list[list] = []
+    for pre in pres:
+        if not eligible[pre.index]:
+            continue
+        run = runs[-1] if runs else None
+        if run and run[-1] == pre.index - 1 and pres[run[-1]].function == pre.function:
+            run.append(pre.index)
+        else:
+            runs.append([pre.index])
+    out = []
+    for run in runs:
+        # The δz of the run are complete after the last of them is written.
+        written = max(position[pres[k].adjoint] for k in run)
+        first_read = min((position[r] for k in run for r in readers.get(pres[k].adjoint, ())), default=len(backward))
+        if len(run) >= 2 and first_read > written:
+            out.append(tuple(run))
+    return tuple(out)
+
+
+def derivation_value(derivation: Derivation, target: MatrixSymbol):
+    return next((a.value for a in derivation.backward if a.target == target), None)
+
+
+def sums_after_loop(derivation: Derivation, pres, spans):
+    """Pass 6: the terms of each parameter's gradient (and of the input's, for
+    hoisted products) that one product after the loop computes for every step:
+    δz_k operandᵀ for a stacked weight, δz_k for a bias, Uᵀ δz_k for the input.
+    Each is taken out of the derivation's sum only if it is there, once per use;
+    the rest of the sum is computed in the loop."""
+    cell = derivation.cell
+    gradients: dict[str, list] = {a.target.name: _terms(a.value) for a in derivation.gradients}
+    inputs = {naming.adjoint(x.name): x for x in cell.input_symbols}
+    for name in inputs:
+        gradients[name] = _terms(derivation_value(derivation, MatrixSymbol(name, *inputs[name].shape)))
+    after: dict[str, list] = {}
+
+    def take(target, term, piece):
+        terms = gradients[target]
+        if term in terms:
+            terms.remove(term)
+            after.setdefault(target, []).append(piece)
+
+    for span in spans:
+        for j, (matrix, k) in enumerate(span.members):
+            d = pres[k].adjoint
+            take(naming.adjoint(matrix.name), A.matmul(d, A.transpose(span.operand)), Piece(span=span.name, member=j))
+            if span.hoisted:
+                take(naming.adjoint(span.operand.name), A.matmul(A.transpose(matrix), d), Piece(span=span.name, member=j))
+    for pre in pres:
+        for b in pre.biases:
+            take(naming.adjoint(b.name), pre.adjoint, Piece(block=pre.index))
+    remainder = {name: A.add(*terms) for name, terms in gradients.items()}
+    return {k: tuple(v) for k, v in after.items()}, remainder
+
+
+def span_products(value, spans, pres) -> tuple[list[Span], MatrixExpr | None]:
+    """The spans whose every product Wᵀ δz_k is a term of ``value`` (one stacked
+    product computes their sum), and the sum of the other terms."""
+    terms = _terms(value)
+    found = []
+    for span in spans:
+        wanted = Counter(A.matmul(A.transpose(m), pres[k].adjoint) for m, k in span.members)
+        have = Counter(terms)
+        if not span.hoisted and all(have[t] >= c for t, c in wanted.items()):
+            found.append(span)
+            for t, c in wanted.items():
+                for _ in range(c):
+                    terms.remove(t)
+    return found, A.add(*terms)
+
+
+__all__ = ["Assignment", "Namer", "Piece", "Plan", "Pre", "Span", "plan"]
