@@ -15,6 +15,7 @@ from .printing.text import derivative, equation, text
 from . import files as files_mod
 from . import naming
 from . import proof as proofs
+from .verification import CLAIMS, Report, check
 
 
 def _cmd_equations(args) -> int:
@@ -63,36 +64,20 @@ def _width(s: str) -> int:
 
 def _prove(task):
     name, claim = task
-    d = derive(CATALOGUE[name])
-    if claim == "step":
-        return proofs.prove_bptt(d, n_input=2, n_hidden=3, steps=1)
-    if claim == "bptt":
-        return proofs.prove_bptt(d, n_input=1, n_hidden=1, steps=3)
-    if claim == "jacobians":
-        return proofs.prove_jacobians(d, n_input=2, n_hidden=3)
-    import importlib
-
-    from .checks import check_module
-
-    return check_module(importlib.import_module(f"derive.generated.{name}"), d)
+    return check(CATALOGUE[name], claim)
 
 
 def _cmd_verify(args) -> int:
     start = time.perf_counter()
-    tasks = [(cell, claim) for cell in args.cells or CATALOGUE for claim in ("step", "bptt", "jacobians", "code")]
+    tasks = [(cell, claim) for cell in args.cells or CATALOGUE for claim in CLAIMS]
     if args.jobs == 1:
         outcomes = [_prove(t) for t in tasks]
     else:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             outcomes = list(pool.map(_prove, tasks))
-    results = [r for o in outcomes for r in (o if isinstance(o, list) else [o])]
-    header = ("cell", "claim", "entries", "max rel. diff", "tolerance", "seconds", "")
-    rows = [(r.cell, r.claim, str(r.entries), f"{r.max_relative_difference:.1e}", f"{r.tolerance:.0e}",
-             f"{r.seconds:.2f}", "ok" if r.holds else "FAILED") for r in results]
-    widths = [max(_width(row[k]) for row in (header, *rows)) for k in range(len(header))]
-    for row in (header, *rows):
-        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip())
-    failed = [r for r in results if not r.holds]
+    report = Report(tuple(r for o in outcomes for r in o))
+    print(report)
+    results, failed = report.rows, report.failures
     if args.record:
         import json
         from pathlib import Path

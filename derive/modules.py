@@ -1,6 +1,9 @@
-"""The generated NumPy module of a cell, as text."""
+"""The generated NumPy module of a cell: its source, and the module loaded and checked."""
 
 from __future__ import annotations
+
+import linecache
+import types
 
 from . import codegen
 from .cell import Cell
@@ -8,20 +11,37 @@ from .derivation import derive
 from .printing.text import equation, text
 from .render import render
 
-
 # Names the module template uses inside forward() and backward().
 TEMPLATE_NAMES = frozenset({
     "np", "n", "T", "B", "t", "x", "dtype", "params", "state", "cache", "outputs", "values", "d_out",
     "d_params", "d_state", "act", "z", "dz", "dz_t", "dz_rows", "d_biases",
 })
 
+# The quick check of a module generated for a cell outside the catalogue:
+# (steps, batch, n_input, n_hidden) and the tolerances of derive verify.
+QUICK_PROBLEM = (3, 2, 2, 3)
+REFERENCE_TOLERANCE = 1e-12
+FINITE_DIFFERENCE_TOLERANCE = 1e-6
 
-def module_source(cell: Cell, literal: bool = False) -> str:
-    """The source of ``derive/generated/<cell>.py`` (or of the literal baseline)."""
+
+class GenerationError(RuntimeError):
+    """A generated module that failed its own numeric checks.  It is never handed
+    to a user: this is a bug in derive, and the message says what disagreed."""
+
+
+def module_source(cell: Cell, literal: bool = False, check: bool | None = None) -> str:
+    """The source of the NumPy module of ``cell`` (fused, or the literal baseline).
+
+    A module for a cell outside the catalogue is checked before it is returned
+    (``check=None``): run on a small random problem, its outputs and gradients
+    must agree with the derivation evaluated at 30 digits and with finite
+    differences, or :class:`GenerationError` is raised.  This takes a fraction of
+    a second; ``check=False`` skips it, ``check=True`` forces it.
+    """
     derivation = derive(cell)
     code = codegen.lower_literal(derivation) if literal else codegen.lower(derivation, TEMPLATE_NAMES)
     names = [p.name for p in cell.parameters]
-    return render(
+    source = render(
         "numpy_module.py.j2",
         name=cell.name,
         title=cell.title,
@@ -32,12 +52,56 @@ def module_source(cell: Cell, literal: bool = False) -> str:
         states=cell.states,
         code=code,
     )
+    if check or (check is None and not _in_catalogue(cell)):
+        _quick_check(load(source, cell.name), derivation, literal)
+    return source
+
+
+def generate(cell: Cell, literal: bool = False):
+    """The generated module of ``cell``, loaded (checked as :func:`module_source` says).
+
+    It follows the contract of ``derive.generated.lstm``: ``PARAMETERS``,
+    ``STATES``, ``init_params``, ``forward`` and ``backward``.
+
+    >>> from derive import CATALOGUE, generate
+    >>> rnn = generate(CATALOGUE["rnn"])
+    >>> outputs, cache = rnn.forward(rnn.init_params(2, 3, rng=0), [[[1.0, 0.0]]])
+    >>> outputs["s"].shape
+    (1, 1, 3)
+    """
+    return load(module_source(cell, literal), cell.name + ("_literal" if literal else ""))
 
 
 def load(source: str, name: str):
-    """Import generated source as a module object, without writing a file."""
-    import types
-
+    """Import generated source as a module object, without writing a file.  The
+    source is registered with :mod:`linecache`, so tracebacks show its lines."""
+    filename = f"<generated {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)
-    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module
+
+
+def _in_catalogue(cell: Cell) -> bool:
+    from .cells import CATALOGUE
+
+    return CATALOGUE.get(cell.name) == cell
+
+
+def _quick_check(module, derivation, literal: bool) -> None:
+    from . import checks
+
+    steps, batch, n_input, n_hidden = QUICK_PROBLEM
+    problem = checks.random_problem(module, n_input, n_hidden, steps, batch, seed=0)
+    kind = "literal" if literal else "fused"
+    where = f"the {kind} module generated for cell {derivation.cell.name!r}"
+    error = checks.against_reference(module, derivation, *problem)
+    if not error <= REFERENCE_TOLERANCE:
+        raise GenerationError(f"{where} differs from its derivation by {error:.1e} (relative); this is a bug in "
+                              "derive, please report it with the cell; the module was not returned")
+    errors = checks.finite_differences(module, *problem)
+    wrong = {k: v for k, v in errors.items() if not v <= FINITE_DIFFERENCE_TOLERANCE}
+    if wrong:
+        listed = ", ".join(f"{k} ({v:.1e})" for k, v in wrong.items())
+        raise GenerationError(f"{where} disagrees with finite differences in {listed}; this is a bug in derive, "
+                              "please report it with the cell; the module was not returned")
