@@ -196,8 +196,9 @@ class _Fused:
         if plan.width:
             S.append(P.assign("dz", P.empty(f"(T, B, {P.width(plan.width)})")))
         names = {x: P.at(x, "t") for x in cell.inputs}
+        in_dz = {}  # adjoints that live in their columns of δz: δz_v, and δv in a backward run
         for pre in plan.pres:
-            names[pre.adjoint.name] = self.columns("dz_t", ":", pre.index)
+            in_dz[pre.adjoint.name] = self.columns("dz_t", ":", pre.index)
         remainder = dict(plan.remainder)
         after = dict(plan.after)
         gradients = {g.target.name for g in d.gradients}
@@ -219,7 +220,8 @@ class _Fused:
         pending: dict = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
             if pre.index in run_of:
-                names[naming.adjoint(pre.equation.name)] = self.columns("dz_t", ":", pre.index)
+                in_dz[naming.adjoint(pre.equation.name)] = self.columns("dz_t", ":", pre.index)
+        names.update(in_dz)
         for a in d.backward:
             target = a.target.name
             if target in gradients or target in inputs:
@@ -244,8 +246,8 @@ class _Fused:
             spans, rest = span_products(a.value, plan.spans, plan.pres)
             pieces = [P.matmul(self.block("dz_t", ":", s.start, s.stop), P.transpose(s.weights)) for s in spans]
             L.append(self.comment(a.target, a.value))
-            if target in names and names[target].startswith("dz_t"):
-                view = names[target]
+            if target in in_dz:
+                view = in_dz[target]
                 if spans:
                     L.append(P.assign(P.everything(view), P.add(*pieces, *([self.show(rest, names, known)] if rest else []))))
                 else:

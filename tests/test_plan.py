@@ -1,0 +1,118 @@
+"""Each pass of the fused lowering's plan, alone, on cells that show what it decides."""
+
+from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, derive
+from derive.codegen.plan import Namer, Piece, plan
+
+G, S = Role.GATE, Role.STATE
+
+
+def cell(*equations, parameters, states=("s",)):
+    return Cell(name="c", title="test", parameters=tuple(parameters), states=states,
+                equations=tuple(Equation(n, t, r, "") for n, t, r in equations))
+
+
+def lstm_plan():
+    return plan(derive(CATALOGUE["lstm"]), set())
+
+
+def test_preactivations_split_each_gate_into_products_biases_and_the_rest():
+    pres = lstm_plan().pres
+    assert [p.equation.name for p in pres] == ["o", "i", "f", "s_tilde"]
+    assert [(w.name, operand.name) for w, operand in pres[0].linear] == [("W_o", "h_prev"), ("U_o", "x")]
+    assert [b.name for b in pres[0].biases] == ["b_o"] and pres[0].rest == ()
+    assert pres[3].adjoint.name == "d_z_s_tilde"
+
+
+def test_products_of_one_operand_are_stacked_and_the_input_is_hoisted():
+    spans = {s.name: s for s in lstm_plan().spans}
+    assert [w.name for w, _ in spans["h_prev"].members] == ["W_o", "W_i", "W_f", "W"]
+    assert not spans["h_prev"].hoisted and spans["x"].hoisted
+    assert (spans["x"].start, spans["x"].stop) == (0, 4)
+
+
+def test_gates_with_one_function_are_one_run_forward_and_backward():
+    p = lstm_plan()
+    assert p.forward_runs == ((0, 1, 2), (3,))
+    assert p.backward_runs == ((0, 1, 2),)
+
+
+def test_every_weight_bias_and_input_gradient_of_the_lstm_is_summed_after_the_loop():
+    p = lstm_plan()
+    assert all(value is None for _, value in p.remainder)
+    after = dict(p.after)
+    assert after["d_W_f"] == (Piece(span="h_prev", member=2),)
+    assert after["d_b_f"] == (Piece(block=2),)
+    assert len(after["d_x"]) == 4
+
+
+def test_spans_of_one_operand_that_are_not_adjacent_get_their_own_names_and_arrays():
+    c = cell(
+        ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", G),
+        ("c", "σ(U_c @ x + b_c)", G),
+        ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", G),
+        ("s", "a * s_prev + c * e", S),
+        parameters=(*affine("a"), Parameter("U_c", "hidden", "input"), Parameter("b_c", "hidden", "1"), *affine("e")),
+    )
+    spans = [s for s in plan(derive(c), set()).spans if not s.hoisted]
+    assert [s.name for s in spans] == ["s_prev", "s_prev_2"]
+    assert len({s.weights for s in spans}) == len({s.gradient for s in spans}) == 2
+
+
+def test_a_parameter_used_twice_has_both_uses_summed():
+    c = cell(
+        ("a", "σ(W @ s_prev + b)", G),
+        ("s", "a * tanh(W @ s_prev + U @ x + b)", S),
+        parameters=affine(),
+    )
+    after = dict(plan(derive(c), set()).after)
+    # a is a pre-activation; tanh(...) inside s is not, so its uses stay in the loop.
+    assert after["d_W"] == (Piece(span="s_prev", member=0),)
+    assert after["d_b"] == (Piece(block=0),)
+    remainder = dict(plan(derive(c), set()).remainder)
+    assert remainder["d_W"] is not None and remainder["d_b"] is not None
+
+
+def test_a_gated_residual_keeps_the_input_terms_the_block_does_not_hold():
+    c = cell(
+        ("g", "σ(W_g @ s_prev + U_g @ x + b_g)", G),
+        ("s", "g * tanh(W @ s_prev + U @ x + b) + (1 - g) * s_prev", S),
+        parameters=(*affine("g"), *affine()),
+    )
+    p = plan(derive(c), set())
+    assert dict(p.after)["d_x"] == (Piece(span="x", member=0),)
+    assert dict(p.remainder)["d_x"] is not None  # Uᵀ(...) through the inner tanh, in the loop
+    assert [symbol.name for _, symbol in p.kept] == ["tanh_s"]
+
+
+def test_equations_that_read_each_other_are_not_one_run():
+    c = cell(
+        ("a", "σ(W_a @ s_prev + b_a)", G),
+        ("e", "σ(W_e @ a + b_e)", G),
+        ("s", "tanh(W @ (e * s_prev) + U @ x + b)", S),
+        parameters=(Parameter("W_a", "hidden", "hidden"), Parameter("b_a", "hidden", "1"),
+                    Parameter("W_e", "hidden", "hidden"), Parameter("b_e", "hidden", "1"), *affine()),
+    )
+    assert plan(derive(c), set()).forward_runs == ((0,), (1,), (2,))
+
+
+def test_names_the_plan_makes_avoid_every_name_taken():
+    namer = Namer({"tanh_s", "tanh_s_2"})
+    assert [namer("tanh_s"), namer("tanh_s"), namer("act")] == ["tanh_s_3", "tanh_s_4", "act"]
+    c = cell(("s", "tanh(W @ s_prev + U @ x + b)", S), parameters=affine())
+    p = plan(derive(c), {"weights_s_prev", "z_s_prev"})
+    (span,) = [s for s in p.spans if not s.hoisted]
+    assert (span.weights, span.product) == ("weights_s_prev_2", "z_s_prev_2")
+
+
+def test_a_parameter_in_two_gates_has_one_piece_per_gate():
+    c = cell(
+        ("a", "σ(W @ s_prev + b)", G),
+        ("e", "tanh(W @ s_prev + U @ x + b)", Role.CANDIDATE),
+        ("s", "a * e", S),
+        parameters=affine(),
+    )
+    p = plan(derive(c), set())
+    after, remainder = dict(p.after), dict(p.remainder)
+    assert after["d_W"] == (Piece(span="s_prev", member=0), Piece(span="s_prev", member=1))
+    assert after["d_b"] == (Piece(block=0), Piece(block=1))
+    assert remainder["d_W"] is None and remainder["d_b"] is None
