@@ -8,6 +8,7 @@ import types
 from . import codegen
 from .cell import Cell
 from .derivation import derive
+from .printing import numpy as numpy_printer
 from .printing.text import equation, text
 from .render import render
 
@@ -50,7 +51,7 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
         parameters=[{"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
                     for p in cell.parameters],
         states=cell.states,
-        code=code,
+        code=numpy_printer.statements(code),
     )
     if check or (check is None and not _in_catalogue(cell)):
         _quick_check(load(source, cell.name), derivation, literal)

@@ -2,8 +2,9 @@
 
 Two lowerings share one template: :func:`lower`, fused by a frozen plan
 (:mod:`.plan`), and :func:`lower_literal`, every equation as it stands.
-Neither knows any cell by name.  Python syntax comes from
-:mod:`derive.printing.numpy` and the module's frame from the Jinja template.
+Neither knows any cell by name, and neither writes text: both emit the
+statements of :mod:`.ir`, which :mod:`derive.printing.numpy` spells in
+Python; the module's frame comes from the Jinja template.
 """
 
 from .code import Code

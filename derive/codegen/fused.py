@@ -16,7 +16,7 @@ from .. import algebra as A
 from .. import elementwise, naming
 from ..cell import N_HIDDEN
 from ..derivation import Derivation
-from ..printing import numpy as P
+from . import ir
 from ..printing.text import derivative, equation, text
 from .code import Code
 from .plan import Plan, plan, span_products
@@ -45,7 +45,7 @@ class _Fused:
     # Where values live -------------------------------------------------
 
     def block(self, array, lead, start, stop):
-        return P.block(array, lead, start, stop, self.plan.width)
+        return ir.Block(array, lead, start, stop, self.plan.width)
 
     def columns(self, array, lead, index):
         return self.block(array, lead, index, index + 1)
@@ -53,14 +53,14 @@ class _Fused:
     def values(self, name: str) -> str:
         """The (T, B, n) array of an equation's or a kept value's every step."""
         if name in self.pres:
-            return self.columns("act", ":, :", self.pres[name].index)
+            return self.columns("act", (":", ":"), self.pres[name].index)
         return self.sequences[name]
 
     def show(self, expr, names, known) -> str:
         """``expr`` as code, reading kept sub-expressions and earlier equations by name."""
         expr = expr.xreplace(known)
         self.read |= {s.name for s in expr.free_symbols}
-        return P.code(expr, names)
+        return ir.Math(expr, tuple(names.items()))
 
     def store(self, target: str, expr, names, known) -> list[str]:
         """``target[...] = expr`` for a view ``target``, writing the first product
@@ -68,13 +68,13 @@ class _Fused:
         expr = expr.xreplace(known)
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
         if isinstance(first, HadamardProduct) and len(first.args) == 2:
-            out = [P.multiply_into(self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target)]
-            out += [P.assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
+            out = [ir.MultiplyInto(self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target)]
+            out += [ir.Assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
             return out
-        return [P.assign(P.everything(target), self.show(expr, names, {}))]
+        return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
 
     def comment(self, target, value) -> str:
-        return P.comment(equation(text(target, self.params), text(value, self.params)))
+        return ir.Comment(equation(text(target, self.params), text(value, self.params)))
 
     def products(self, span) -> str:
         """``W_o h_{t-1}, W_i h_{t-1}``: the products a span computes, as text."""
@@ -87,41 +87,41 @@ class _Fused:
         F, L = code.forward_setup, code.forward_loop
         hoisted = [s for s in plan.spans if s.hoisted]
         for span in plan.spans:
-            F.append(P.assign(span.weights, P.stack_columns([m.name for m, _ in span.members])))
+            F.append(ir.Assign(span.weights, ir.StackColumns(tuple(m.name for m, _ in span.members))))
         folded = set()
         if plan.width:
             whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == plan.width
             if not whole:
-                F.append(P.assign("act", P.zeros(f"(T, B, {P.width(plan.width)})")))
+                F.append(ir.Assign("act", ir.Zeros(ir.shape("T", "B", ir.Width(plan.width)))))
             for span in hoisted:
-                F.append(P.comment(self.products(span) + ": every step at once"))
-                product = P.steps(P.matmul(P.rows(span.operand.name), span.weights), P.width(span.stop - span.start))
+                F.append(ir.Comment(self.products(span) + ": every step at once"))
+                product = ir.Steps(ir.MatMul(ir.Rows(span.operand.name), span.weights), ir.Width(span.stop - span.start))
                 if whole:
-                    F.append(P.assign("act", product))
+                    F.append(ir.Assign("act", product))
                 else:
-                    F.append(P.assign(self.block("act", ":, :", span.start, span.stop), product, "+="))
+                    F.append(ir.Assign(self.block("act", (":", ":"), span.start, span.stop), product, "+="))
             if hoisted and all(len(pre.biases) == 1 for pre in plan.pres):
-                F.append(P.assign("act", P.concat([pre.biases[0].name for pre in plan.pres]), "+="))
+                F.append(ir.Assign("act", ir.Concat(tuple(pre.biases[0].name for pre in plan.pres)), "+="))
             else:
                 for pre in plan.pres:
                     for b in pre.biases:
-                        F.append(P.assign(self.columns("act", ":, :", pre.index), b.name, "+="))
+                        F.append(ir.Assign(self.columns("act", (":", ":"), pre.index), b.name, "+="))
             folded = {(pre.index, b) for pre in plan.pres for b in pre.biases}
         for span in plan.spans:
             if not span.hoisted:
-                F.append(P.assign(span.product, P.empty(f"(B, {P.width(span.stop - span.start)})")))
+                F.append(ir.Assign(span.product, ir.Empty(ir.shape("B", ir.Width(span.stop - span.start)))))
         rows = {**{eq.name: eq.symbol.shape[0] for eq in cell.equations}, **{s.name: s.shape[0] for s in self.kept.values()}}
         for name, array in plan.sequences:
-            F.append(P.assign(array, P.empty("(T, B, n)" if rows[name] == N_HIDDEN else "x.shape")))
+            F.append(ir.Assign(array, ir.Empty(ir.SEQUENCE if rows[name] == N_HIDDEN else ir.shape_of("x"))))
         for s in cell.states:
-            F.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
+            F.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
 
-        names = {x: P.at(x, "t") for x in cell.inputs}
+        names = {x: ir.at(x, "t") for x in cell.inputs}
         known: dict = {}  # sub-expression -> the symbol that already holds its value this step
         if plan.width:
-            L.append(P.assign("z", P.at("act", "t")))
+            L.append(ir.Assign("z", ir.at("act", "t")))
         for name, array in plan.sequences:
-            L.append(P.assign(name, P.at(array, "t")))
+            L.append(ir.Assign(name, ir.at(array, "t")))
         runs = {run[0]: run for run in plan.forward_runs}
         done_spans: set = set()
         equations = list(cell.equations)
@@ -143,25 +143,25 @@ class _Fused:
                 for span in plan.spans:
                     if span.hoisted or span.name in done_spans or pre.index not in [i for _, i in span.members]:
                         continue
-                    L.append(P.comment(self.products(span) + ": one product"))
-                    L.append(P.matmul_into(span.product, self.show(span.operand, names, known), span.weights))
-                    L.append(P.assign(self.block("z", ":", span.start, span.stop), span.product, "+="))
+                    L.append(ir.Comment(self.products(span) + ": one product"))
+                    L.append(ir.MatMulInto(self.show(span.operand, names, known), span.weights, span.product))
+                    L.append(ir.Assign(self.block("z", (":",), span.start, span.stop), span.product, "+="))
                     done_spans.add(span.name)
                 for b in pre.biases:
                     if (pre.index, b) not in folded:
-                        L.append(P.assign(self.columns("z", ":", pre.index), b.name, "+="))
+                        L.append(ir.Assign(self.columns("z", (":",), pre.index), b.name, "+="))
                 for term in pre.rest:
-                    L.append(P.assign(self.columns("z", ":", pre.index), self.show(term, names, known), "+="))
+                    L.append(ir.Assign(self.columns("z", (":",), pre.index), self.show(term, names, known), "+="))
             for pre in run:
                 L.append(self.comment(pre.equation, cell.equation(pre.equation.name).rhs))
-            view = self.block("z", ":", run[0].index, run[-1].index + 1)
-            L.append(P.apply_into(run[0].function, view, view))
+            view = self.block("z", (":",), run[0].index, run[-1].index + 1)
+            L.append(ir.ApplyInto(run[0].function, view, view))
             for pre in run:
-                L.append(P.assign(pre.equation.name, self.columns("z", ":", pre.index)))
+                L.append(ir.Assign(pre.equation.name, self.columns("z", (":",), pre.index)))
                 known[cell.equation(pre.equation.name).rhs] = pre.equation
             k += len(run)
         for s in cell.states:
-            L.append(P.assign(naming.prev(s), s))
+            L.append(ir.Assign(naming.prev(s), s))
         code.values = {eq.name: self.values(eq.name) for eq in cell.equations}
         code.outputs = {s: code.values[s] for s in cell.states}
         code.cache = [*(["act"] if plan.width else []), *(a for _, a in plan.sequences),
@@ -176,7 +176,7 @@ class _Fused:
             if symbol is None or node in known:
                 continue
             if isinstance(node, A.Apply):
-                out.append(P.apply_into(node.function, self.show(node.arg, names, known), symbol.name))
+                out.append(ir.ApplyInto(node.function, self.show(node.arg, names, known), symbol.name))
             else:
                 out.append(self.comment(symbol, node))
                 out.extend(self.store(symbol.name, node, names, known))
@@ -191,14 +191,14 @@ class _Fused:
         known = {**self.kept, **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)}}
         for s in cell.states:
             prev = naming.prev(s)
-            S.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), code.outputs[s])))
-            S.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
+            S.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), code.outputs[s])))
+            S.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
         if plan.width:
-            S.append(P.assign("dz", P.empty(f"(T, B, {P.width(plan.width)})")))
-        names = {x: P.at(x, "t") for x in cell.inputs}
+            S.append(ir.Assign("dz", ir.Empty(ir.shape("T", "B", ir.Width(plan.width)))))
+        names = {x: ir.at(x, "t") for x in cell.inputs}
         in_dz = {}  # adjoints that live in their columns of δz: δz_v, and δv in a backward run
         for pre in plan.pres:
-            in_dz[pre.adjoint.name] = self.columns("dz_t", ":", pre.index)
+            in_dz[pre.adjoint.name] = self.columns("dz_t", (":",), pre.index)
         remainder = dict(plan.remainder)
         after = dict(plan.after)
         gradients = {g.target.name for g in d.gradients}
@@ -209,18 +209,18 @@ class _Fused:
             if remainder[g.target.name] is not None:
                 base = naming.parse(g.target.name)["base"]
                 self.read.add(base)
-                S.append(P.assign(g.target.name, P.zeros(f"{base}.shape")))
+                S.append(ir.Assign(g.target.name, ir.Zeros(ir.shape_of(base))))
         for x in inputs:
             if remainder[x] is not None:
-                S.append(P.assign(x, P.empty("x.shape")))
+                S.append(ir.Assign(x, ir.Empty(ir.shape_of("x"))))
 
         for c in d.carries:
-            L.append(P.assign(c.incoming.name, P.add(P.at("d_out_" + c.state.name, "t"), c.carried.name)))
+            L.append(ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name)))
         run_of = {k: run for run in plan.backward_runs for k in run}
         pending: dict = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
             if pre.index in run_of:
-                in_dz[naming.adjoint(pre.equation.name)] = self.columns("dz_t", ":", pre.index)
+                in_dz[naming.adjoint(pre.equation.name)] = self.columns("dz_t", (":",), pre.index)
         names.update(in_dz)
         for a in d.backward:
             target = a.target.name
@@ -231,9 +231,9 @@ class _Fused:
                 L.append(self.comment(a.target, value))
                 if target in gradients:
                     shown = self.show(value, names, known)
-                    L.append(P.assign(target, P.batch_sum(shown) if target in vectors else shown, "+="))
+                    L.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
                 else:
-                    L.append(P.assign(P.at(target, "t"), self.show(value, names, known)))
+                    L.append(ir.Assign(ir.at(target, "t"), self.show(value, names, known)))
                 continue
             pre = next((p for p in plan.pres if p.adjoint == a.target), None)
             if pre is not None and pre.index in run_of:
@@ -244,43 +244,43 @@ class _Fused:
                     L.extend(self.slope(run, pending.pop(run), names))
                 continue
             spans, rest = span_products(a.value, plan.spans, plan.pres)
-            pieces = [P.matmul(self.block("dz_t", ":", s.start, s.stop), P.transpose(s.weights)) for s in spans]
+            pieces = [ir.MatMul(self.block("dz_t", (":",), s.start, s.stop), ir.Transpose(s.weights)) for s in spans]
             L.append(self.comment(a.target, a.value))
             if target in in_dz:
                 view = in_dz[target]
                 if spans:
-                    L.append(P.assign(P.everything(view), P.add(*pieces, *([self.show(rest, names, known)] if rest else []))))
+                    L.append(ir.Assign(ir.Everything(view), ir.add(*pieces, *([self.show(rest, names, known)] if rest else []))))
                 else:
                     L.extend(self.store(view, rest if rest is not None else a.value, names, known))
             elif target in carried:
                 if spans:
                     # The carry has its own array (zeros before the last step): the product lands there.
                     first = spans[0]
-                    L.append(P.matmul_into(target, self.block("dz_t", ":", first.start, first.stop),
-                                           P.transpose(first.weights)))
+                    L.append(ir.MatMulInto(self.block("dz_t", (":",), first.start, first.stop),
+                                              ir.Transpose(first.weights), target))
                     more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
                     if more:
-                        L.append(P.assign(target, P.add(*more), "+="))
+                        L.append(ir.Assign(target, ir.add(*more), "+="))
                 elif isinstance(a.value, ZeroMatrix):
-                    L.append(P.assign(target, P.zeros("(B, n)")))
+                    L.append(ir.Assign(target, ir.Zeros(ir.BATCH)))
                 else:
-                    L.append(P.assign(target, self.show(a.value, names, known)))
+                    L.append(ir.Assign(target, self.show(a.value, names, known)))
             else:
                 rest_code = [self.show(rest, names, known)] if rest is not None else []
-                L.append(P.assign(target, P.add(*pieces, *rest_code) if pieces or rest_code else "0"))
+                L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else "0"))
         assert not pending, "every backward run is complete by the end of the step"
-        bind = [P.assign("dz_t", P.at("dz", "t"))] if plan.width else []
+        bind = [ir.Assign("dz_t", ir.at("dz", "t"))] if plan.width else []
         for eq in cell.equations:
             if eq.name in self.read:
-                where = (self.columns("act", "t, :", self.pres[eq.name].index) if eq.name in self.pres
-                         else P.at(self.sequences[eq.name], "t"))
-                bind.append(P.assign(eq.name, where))
+                where = (self.columns("act", ("t", ":"), self.pres[eq.name].index) if eq.name in self.pres
+                         else ir.at(self.sequences[eq.name], "t"))
+                bind.append(ir.Assign(eq.name, where))
         for _, symbol in plan.kept:
             if symbol.name in self.read:
-                bind.append(P.assign(symbol.name, P.at(self.sequences[symbol.name], "t")))
+                bind.append(ir.Assign(symbol.name, ir.at(self.sequences[symbol.name], "t")))
         for s in cell.states:
             if naming.prev(s) in self.read:
-                bind.append(P.assign(naming.prev(s), P.at(naming.prev(s) + "_seq", "t")))
+                bind.append(ir.Assign(naming.prev(s), ir.at(naming.prev(s) + "_seq", "t")))
         code.backward_loop[:] = bind + L
         self.after_loop(after, remainder)
 
@@ -291,45 +291,45 @@ class _Fused:
         v = self.plan.pres[first].equation
         block = MatrixSymbol("_block", *v.shape)
         slope = elementwise.derivative(self.plan.pres[first].function, block)
-        out.append(P.assign(self.block("dz_t", ":", first, last),
-                            self.show(slope, {**names, "_block": self.block("act", "t, :", first, last)}, {}), "*="))
+        out.append(ir.Assign(self.block("dz_t", (":",), first, last),
+                            self.show(slope, {**names, "_block": self.block("act", ("t", ":"), first, last)}, {}), "*="))
         self.read.discard("_block")
         return out
 
     def rows(self, operand) -> str:
         """The operand of a stacked product at every step, as (T*B, k) rows."""
         if operand in self.cell.input_symbols:
-            return P.rows(operand.name)
+            return ir.Rows(operand.name)
         if operand in self.cell.prev_symbols:
-            return P.rows(operand.name + "_seq")
+            return ir.Rows(operand.name + "_seq")
         symbol = dict(self.plan.kept).get(operand, operand)
         if symbol.name not in self.sequences and symbol.name not in self.pres:
             symbol = next(eq.symbol for eq in self.cell.equations if eq.rhs == operand)
-        return P.rows(self.values(symbol.name))
+        return ir.Rows(self.values(symbol.name))
 
     def after_loop(self, after, remainder):
         plan, cell, code, E = self.plan, self.cell, self.code, self.code.backward_finish
         used = {piece.span for pieces in after.values() for piece in pieces if piece.span}
         if used or any(piece.span is None for pieces in after.values() for piece in pieces):
-            E.append(P.assign("dz_rows", P.rows("dz")))
+            E.append(ir.Assign("dz_rows", ir.Rows("dz")))
         spans = {s.name: s for s in plan.spans}
         for span in plan.spans:
             if span.name not in used:
                 continue
-            E.append(P.comment(", ".join(derivative("L", m.name) for m, _ in span.members) + " = Σ_t (one product)"))
-            E.append(P.assign(span.gradient, P.matmul(P.transpose(self.block("dz_rows", ":", span.start, span.stop)),
+            E.append(ir.Comment(", ".join(derivative("L", m.name) for m, _ in span.members) + " = Σ_t (one product)"))
+            E.append(ir.Assign(span.gradient, ir.MatMul(ir.Transpose(self.block("dz_rows", (":",), span.start, span.stop)),
                                                       self.rows(span.operand))))
         if any(piece.span is None for pieces in after.values() for piece in pieces):
-            E.append(P.assign("d_biases", P.batch_sum("dz_rows")))
+            E.append(ir.Assign("d_biases", ir.BatchSum("dz_rows")))
         for x in cell.inputs:
             target = naming.adjoint(x)
-            parts = [P.matmul(self.block("dz_rows", ":", spans[s].start, spans[s].stop), P.transpose(spans[s].weights))
+            parts = [ir.MatMul(self.block("dz_rows", (":",), spans[s].start, spans[s].stop), ir.Transpose(spans[s].weights))
                      for s in dict.fromkeys(p.span for p in after.get(target, ()))]
             if parts:
-                total = P.steps(P.add(*parts), "-1")
-                E.append(P.assign(target, total, "+=" if remainder[target] is not None else "="))
+                total = ir.Steps(ir.add(*parts), None)
+                E.append(ir.Assign(target, total, "+=" if remainder[target] is not None else "="))
             elif remainder[target] is None:
-                E.append(P.assign(target, P.zeros("x.shape")))
+                E.append(ir.Assign(target, ir.Zeros(ir.shape_of("x"))))
             code.d_x = target
         for p in cell.parameters:
             target = naming.adjoint(p.name)
@@ -337,10 +337,10 @@ class _Fused:
             for piece in after.get(target, ()):
                 if piece.span:
                     span = spans[piece.span]
-                    parts.append(P.row_range(span.gradient, piece.member, piece.member + 1))
+                    parts.append(ir.RowRange(span.gradient, piece.member, piece.member + 1))
                 else:
-                    parts.append(P.row_range("d_biases", piece.block, piece.block + 1))
-            code.d_params[p.name] = P.add(*parts)
+                    parts.append(ir.RowRange("d_biases", piece.block, piece.block + 1))
+            code.d_params[p.name] = ir.add(*parts)
         code.d_state = {c.state.name: c.carried.name for c in self.d.carries}
 
 

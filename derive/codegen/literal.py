@@ -8,32 +8,32 @@ from sympy import ZeroMatrix
 
 from .. import naming
 from ..derivation import Assignment, Derivation
-from ..printing import numpy as P
+from . import ir
 from ..printing.text import equation, text
 from .code import Code
 
 
 def _comment(a: Assignment, parameters) -> str:
-    return P.comment(equation(text(a.target, parameters), text(a.value, parameters)))
+    return ir.Comment(equation(text(a.target, parameters), text(a.value, parameters)))
 
 
 def lower_literal(derivation: Derivation) -> Code:
     cell = derivation.cell
     params = [p.name for p in cell.parameters]
     code = Code()
-    names = {x: P.at(x, "t") for x in cell.inputs}
-    show = lambda e: P.code(e, names)
+    names = {x: ir.at(x, "t") for x in cell.inputs}
+    show = lambda e: ir.Math(e, tuple(names.items()))
 
     for eq in cell.equations:
-        code.forward_setup.append(P.assign(eq.name + "_seq", P.empty("(T, B, n)")))
+        code.forward_setup.append(ir.Assign(eq.name + "_seq", ir.Empty(ir.SEQUENCE)))
     for s in cell.states:
-        code.forward_setup.append(P.assign(naming.prev(s), P.at("state", P.key(s))))
+        code.forward_setup.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
     for eq in cell.equations:
         code.forward_loop.append(_comment(Assignment(eq.symbol, eq.rhs), params))
-        code.forward_loop.append(P.assign(P.at(eq.name + "_seq", "t"), show(eq.rhs)))
-        names[eq.name] = P.at(eq.name + "_seq", "t")
+        code.forward_loop.append(ir.Assign(ir.at(eq.name + "_seq", "t"), show(eq.rhs)))
+        names[eq.name] = ir.at(eq.name + "_seq", "t")
     for s in cell.states:
-        code.forward_loop.append(P.assign(naming.prev(s), P.at(s + "_seq", "t")))
+        code.forward_loop.append(ir.Assign(naming.prev(s), ir.at(s + "_seq", "t")))
         code.outputs[s] = s + "_seq"
     code.values = {eq.name: eq.name + "_seq" for eq in cell.equations}
     code.cache = [eq.name + "_seq" for eq in cell.equations]
@@ -41,14 +41,14 @@ def lower_literal(derivation: Derivation) -> Code:
     # Backward: the same names, read at step t.
     for s in cell.states:
         prev = naming.prev(s)
-        code.backward_setup.append(P.assign(prev + "_seq", P.previous_all(P.at("state", P.key(s)), s + "_seq")))
-        names[prev] = P.at(prev + "_seq", "t")
-        code.backward_setup.append(P.assign(naming.adjoint(prev), P.zeros("(B, n)")))
+        code.backward_setup.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq")))
+        names[prev] = ir.at(prev + "_seq", "t")
+        code.backward_setup.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
     for p in cell.parameters:
-        code.backward_setup.append(P.assign(naming.adjoint(p.name), P.zeros(f"{p.name}.shape")))
-    code.backward_setup.append(P.assign(naming.adjoint("x"), P.zeros("x.shape")))
+        code.backward_setup.append(ir.Assign(naming.adjoint(p.name), ir.Zeros(ir.shape_of(p.name))))
+    code.backward_setup.append(ir.Assign(naming.adjoint("x"), ir.Zeros(ir.shape_of("x"))))
     for c in derivation.carries:
-        code.backward_loop.append(P.assign(c.incoming.name, P.add(P.at("d_out_" + c.state.name, "t"), c.carried.name)))
+        code.backward_loop.append(ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name)))
     gradients = {g.target.name for g in derivation.gradients}
     vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
     inputs = {naming.adjoint(x) for x in cell.inputs}
@@ -57,13 +57,13 @@ def lower_literal(derivation: Derivation) -> Code:
         code.backward_loop.append(_comment(a, params))
         value = show(a.value)
         if a.target.name in gradients:
-            code.backward_loop.append(P.assign(a.target.name, P.batch_sum(value) if a.target.name in vectors else value, "+="))
+            code.backward_loop.append(ir.Assign(a.target.name, ir.BatchSum(value) if a.target.name in vectors else value, "+="))
         elif a.target.name in inputs:
-            code.backward_loop.append(P.assign(P.at(a.target.name, "t"), value))
+            code.backward_loop.append(ir.Assign(ir.at(a.target.name, "t"), value))
         elif a.target.name in carried and isinstance(a.value, ZeroMatrix):
-            code.backward_loop.append(P.assign(a.target.name, P.zeros("(B, n)")))
+            code.backward_loop.append(ir.Assign(a.target.name, ir.Zeros(ir.BATCH)))
         else:
-            code.backward_loop.append(P.assign(a.target.name, value))
+            code.backward_loop.append(ir.Assign(a.target.name, value))
     code.d_params = {p.name: naming.adjoint(p.name) for p in cell.parameters}
     code.backward_params = params
     code.d_x = naming.adjoint("x")

@@ -9,6 +9,8 @@ Parameter vectors (biases) are 1-D and broadcast over the rows.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
@@ -124,114 +126,115 @@ def code(expr, names=None) -> str:
     return BatchRowPrinter({"names": names or {}}).doprint(expr)
 
 
-# Statements and views of the generated code.  The lowering in
-# :mod:`derive.codegen` decides what to compute; these spell it in Python.
+# The statements of derive.codegen.ir, spelled in NumPy: one method per node.
 
-def block(array: str, lead: str, start: int, stop: int, width: int) -> str:
-    """Columns ``start*n:stop*n`` of the last axis; ``lead`` indexes the axes before it
-    (``"t, :"`` for step t of a (T, B, k) array, ``":, :"`` for all of it, ``":"`` for (B, k))."""
-    if start == 0 and stop == width:
-        whole = lead.replace(":", "").strip(", ")
-        return f"{array}[{whole}]" if whole else array
-    return f"{array}[{lead}, {_times(start)}:{_times(stop)}]"
+class StatementPrinter:
+    """Prints the nodes and statements of :mod:`derive.codegen.ir` as Python lines."""
+
+    def __call__(self, node) -> str:
+        if isinstance(node, str):
+            return node
+        return getattr(self, "_print_" + type(node).__name__)(node)
+
+    def _print_Width(self, node):
+        return _times(node.k)
+
+    def _print_Math(self, node):
+        return code(node.expr, {name: self(value) for name, value in node.names})
+
+    def _print_At(self, node):
+        return f"{self(node.array)}[{self(node.index)}]"
+
+    def _print_Key(self, node):
+        return repr(node.name)
+
+    def _print_Block(self, node):
+        array = self(node.array)
+        if node.start == 0 and node.stop == node.width:
+            whole = ", ".join(i for i in node.lead if i != ":")
+            return f"{array}[{whole}]" if whole else array
+        return f"{array}[{', '.join(node.lead)}, {_times(node.start)}:{_times(node.stop)}]"
+
+    def _print_RowRange(self, node):
+        return f"{self(node.array)}[{_times(node.start)}:{_times(node.stop)}]"
+
+    def _print_Everything(self, node):
+        return f"{self(node.view)}[...]"
+
+    def _print_MatMul(self, node):
+        return f"{self(node.a)} @ {self(node.b)}"
+
+    def _print_Add(self, node):
+        return " + ".join(self(t) for t in node.terms)
+
+    def _print_Transpose(self, node):
+        return f"{self(node.a)}.T"
+
+    def _print_Rows(self, node):
+        return f"{self(node.array)}.reshape(T * B, -1)"
+
+    def _print_Steps(self, node):
+        cols = "-1" if node.cols is None else self(node.cols)
+        return f"({self(node.rows)}).reshape(T, B, {cols})"
+
+    def _print_BatchSum(self, node):
+        a = self(node.a)
+        return f"{a}.sum(axis=0)" if a.isidentifier() else f"({a}).sum(axis=0)"
+
+    def _print_StackColumns(self, node):
+        if len(node.names) == 1:
+            return f"{node.names[0]}.T"
+        return f"np.concatenate(({', '.join(n + '.T' for n in node.names)}), axis=1)"
+
+    def _print_Concat(self, node):
+        if len(node.names) == 1:
+            return node.names[0]
+        return f"np.concatenate(({', '.join(node.names)}))"
+
+    def _print_Shape(self, node):
+        if node.of is not None:
+            return f"{node.of}.shape"
+        return "(" + ", ".join(self(d) for d in node.sizes) + ")"
+
+    def _print_Empty(self, node):
+        return f"np.empty({self(node.shape)}, dtype)"
+
+    def _print_Zeros(self, node):
+        return f"np.zeros({self(node.shape)}, dtype)"
+
+    def _print_PreviousAll(self, node):
+        return f"np.concatenate(({self(node.initial)}[None], {self(node.outputs)}[:-1]))"
+
+    def _print_Comment(self, node):
+        return "# " + node.text
+
+    def _print_Assign(self, node):
+        return f"{self(node.target)} {node.op} {self(node.value)}"
+
+    def _print_MatMulInto(self, node):
+        return f"np.matmul({self(node.a)}, {self(node.b)}, out={self(node.out)})"
+
+    def _print_MultiplyInto(self, node):
+        return f"np.multiply({self(node.a)}, {self(node.b)}, out={self(node.out)})"
+
+    def _print_ApplyInto(self, node):
+        return f"{HELPERS[node.function]}({self(node.arg)}, out={self(node.out)})"
 
 
 def _times(k: int) -> str:
     return "0" if k == 0 else "n" if k == 1 else f"{k} * n"
 
 
-def width(k: int) -> str:
-    return _times(k)
-
-
-def comment(text: str) -> str:
-    return "# " + text
-
-
-def everything(view: str) -> str:
-    """Assigning to ``view[...]`` writes into the array a name is bound to."""
-    return f"{view}[...]"
-
-
-def at(array: str, step: str) -> str:
-    return f"{array}[{step}]"
-
-
-def assign(target: str, value: str, op: str = "=") -> str:
-    return f"{target} {op} {value}"
-
-
-def matmul_into(out: str, a: str, b: str) -> str:
-    return f"np.matmul({a}, {b}, out={out})"
-
-
-def multiply_into(a: str, b: str, out: str) -> str:
-    return f"np.multiply({a}, {b}, out={out})"
-
-
-def matmul(a: str, b: str) -> str:
-    return f"{a} @ {b}"
-
-
-def add(*terms: str) -> str:
-    return " + ".join(terms)
-
-
-def apply_into(function: str, arg: str, out: str) -> str:
-    return f"{HELPERS[function]}({arg}, out={out})"
-
-
-def stack_columns(names: list[str]) -> str:
-    """The matrices side by side, each transposed: ``[A.T, B.T]`` (operand @ stack)."""
-    if len(names) == 1:
-        return f"{names[0]}.T"
-    return f"np.concatenate(({', '.join(n + '.T' for n in names)}), axis=1)"
-
-
-def concat(names: list[str]) -> str:
-    if len(names) == 1:
-        return names[0]
-    return f"np.concatenate(({', '.join(names)}))"
-
-
-def rows(array: str) -> str:
-    """A (T, B, k) array as (T*B, k) rows."""
-    return f"{array}.reshape(T * B, -1)"
-
-
-def steps(array: str, cols: str) -> str:
-    """(T*B, k) rows back to a (T, B, k) array."""
-    return f"({array}).reshape(T, B, {cols})"
-
-
-def transpose(a: str) -> str:
-    return f"{a}.T"
-
-
-def batch_sum(a: str) -> str:
-    return f"({a}).sum(axis=0)" if not a.isidentifier() else f"{a}.sum(axis=0)"
-
-
-def row_range(a: str, start: int, stop: int) -> str:
-    return f"{a}[{_times(start)}:{_times(stop)}]"
-
-
-def empty(shape: str, dtype: str = "dtype") -> str:
-    return f"np.empty({shape}, {dtype})"
-
-
-def zeros(shape: str, dtype: str = "dtype") -> str:
-    return f"np.zeros({shape}, {dtype})"
-
-
-def previous_all(initial: str, outputs: str) -> str:
-    """The state before each step: the initial state, then every output but the last."""
-    return f"np.concatenate(({initial}[None], {outputs}[:-1]))"
-
-
-def key(name: str) -> str:
-    return repr(name)
-
-
-def names_tuple(names) -> str:
-    return repr(tuple(names))
+def statements(code) -> SimpleNamespace:
+    """The statements and values of a lowering (:class:`derive.codegen.Code`), printed,
+    for the module template."""
+    show = StatementPrinter()
+    out = {}
+    for name, value in vars(code).items():
+        if isinstance(value, dict):
+            out[name] = {k: show(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            out[name] = [show(v) for v in value]
+        else:
+            out[name] = show(value)
+    return SimpleNamespace(**out)
