@@ -9,6 +9,7 @@ cell in, expressions out.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
@@ -148,7 +149,11 @@ def _reverse(cell: Cell, slope):
     for eq in reversed(cell.equations):
         emit(eq.symbol)
         k = order[eq.symbol]
-        propagate(eq.rhs, adjoint_symbol(eq.symbol), k, iter(range(1, 100)))
+        if isinstance(eq.rhs, MatrixSymbol):
+            # v = u: the adjoint of v is a term of the adjoint of u, as it stands.
+            contributions[eq.rhs].append((k, adjoint_symbol(eq.symbol)))
+        else:
+            propagate(eq.rhs, adjoint_symbol(eq.symbol), k, itertools.count(1))
     for leaf in (*cell.input_symbols, *cell.prev_symbols, *cell.parameter_symbols):
         emit(leaf)
     intermediates.sort(key=lambda a: order_of_name(a.target.name))

@@ -93,3 +93,26 @@ def test_backward_reads_only_what_is_defined_before(name):
 def test_derivation_is_deterministic():
     a, b = derive(CATALOGUE["lstm"]), derive(CATALOGUE["lstm"])
     assert a == b
+
+
+@pytest.mark.parametrize("text", ["s", "1 * s", "2 * s"])
+def test_an_output_that_is_another_equation_is_derived(text):
+    from derive import Cell, Equation, Role, affine
+    from derive.proof import prove_bptt
+
+    cell = Cell(name="c", title="test", parameters=affine(), states=("s", "h"), equations=(
+        Equation("s", "tanh(W @ h_prev + U @ x + b)", Role.STATE, "new state"),
+        Equation("h", text, Role.OUTPUT, "the state as output"),
+    ))
+    d = derive(cell)
+    assert prove_bptt(d, 2, 3, 2).holds
+
+
+def test_a_hundred_named_sub_expressions_are_numbered_on():
+    from derive import Cell, Equation, Role, affine
+
+    text = "tanh(W @ s_prev + U @ x + b" + "".join(f" + tanh({k} * s_prev)" for k in range(1, 101)) + ")"
+    cell = Cell(name="c", title="test", parameters=affine(), states=("s",),
+                equations=(Equation("s", text, Role.STATE, ""),))
+    names = [a.target.name for a in derive(cell).intermediates]
+    assert len(names) == 100 and names[-1] == "z100_s"
