@@ -93,11 +93,15 @@ class _Instance:
         self.derivation, self.steps = derivation, steps
         self.sizes = {N_INPUT: n_input, N_HIDDEN: n_hidden}
         shape = lambda s: tuple(int(self.sizes.get(d, d)) for d in s.shape)
+        # The entries' names are not identifiers beyond the cell's own names, so
+        # that no parameter (x0, g_s0, ...) can share a symbol with a step's input.
         self.params = {p.name: _symbols(p.name, *shape(p)) for p in cell.parameter_symbols}
-        self.xs = [{x.name: _symbols(f"{x.name}{t}", *shape(x)) for x in cell.input_symbols} for t in range(steps)]
-        self.initial = {p.name: _symbols(p.name + "0", *shape(p)) for p in cell.prev_symbols}
+        self.xs = [{x.name: _symbols(f"{x.name}(t={t + 1})", *shape(x)) for x in cell.input_symbols}
+                   for t in range(steps)]
+        self.initial = {p.name: _symbols(f"{p.name}(t=1)", *shape(p)) for p in cell.prev_symbols}
         # Every output of every step is weighted in the loss.
-        self.weights = [{s.name: _symbols(f"g_{s.name}{t}", *shape(s)) for s in cell.state_symbols} for t in range(steps)]
+        self.weights = [{s.name: _symbols(f"g({s.name}, t={t + 1})", *shape(s)) for s in cell.state_symbols}
+                        for t in range(steps)]
 
     def leaves(self):
         """(label, symbol array) for everything the loss is differentiated against."""

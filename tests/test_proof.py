@@ -59,3 +59,17 @@ def test_a_wrong_recurrence_is_caught():
 
 def test_tolerance_is_thirty_digits():
     assert TOLERANCE == pytest.approx(1e-30)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("x0", "tanh(W @ s_prev + U @ (x + x0) + b)"),   # once the entries of x at the first step
+    ("g_s0", "tanh(W @ s_prev + U @ x + b + g_s0)"),  # once the loss's weights of s at the first step
+    ("s_prev0", "tanh(W @ s_prev + U @ x + b + s_prev0)"),  # once the initial state
+])
+def test_a_parameter_shares_no_symbol_with_the_unrolled_steps(name, text):
+    from derive import Cell, Equation, Parameter, Role, affine
+
+    size = "input" if name == "x0" else "hidden"
+    cell = Cell(name="c", title="test", parameters=(*affine(), Parameter(name, size, "1")), states=("s",),
+                equations=(Equation("s", text, Role.STATE, ""),))
+    assert prove_bptt(derive(cell), 2, 3, 2).holds
