@@ -14,6 +14,12 @@ def _pytuple(values) -> str:
     return repr(tuple(values))
 
 
+def _pydoc(text) -> str:
+    """``text`` as it reads inside a triple-quoted docstring: a backslash or a quote
+    escaped, so that no text can end the docstring and be run as code."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -25,6 +31,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["pytuple"] = _pytuple
     env.filters["pyrepr"] = repr
+    env.filters["pydoc"] = _pydoc
     return env
 
 
