@@ -11,10 +11,12 @@ every mistake in a cell be reported against the equation that holds it.
 from __future__ import annotations
 
 import ast
+import math
+import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 
-from sympy import Integer, MatrixExpr, MatrixSymbol, Symbol
+from sympy import Integer, MatrixExpr, MatrixSymbol, Rational, Symbol
 
 from . import algebra, naming
 from .elementwise import SPELLINGS
@@ -90,6 +92,7 @@ class Cell:
     inputs: tuple[str, ...] = ("x",)
 
     def __post_init__(self):
+        _checked(self)
         object.__setattr__(self, "equations", tuple(_parse_all(self)))
 
     # The symbols of one step, by kind.
@@ -116,26 +119,122 @@ class Cell:
         raise KeyError(name)
 
 
-def _parse_all(cell: "Cell") -> list[Equation]:
-    if not cell.equations:
+def _checked(cell: "Cell") -> None:
+    """Everything in a cell but its equations' text, checked, with the names
+    stored as Python reads them (NFKC) and the roles as :class:`Role`."""
+    if not isinstance(cell.name, str) or not cell.name.isidentifier():
+        raise CellError(f"cell {cell.name!r}: a cell's name names its generated module; use an identifier such as 'mgu'")
+    _check_prose(f"cell {cell.name!r}: the title", cell.title)
+    parameters = _tuple(cell, "parameters", cell.parameters, "(*affine(), Parameter('V', 'hidden', 'hidden'))")
+    inputs = _tuple(cell, "inputs", cell.inputs, "('x',)")
+    states = _tuple(cell, "states", cell.states, "('s',)")
+    equations = _tuple(cell, "equations", cell.equations, "(Equation('s', 'tanh(W @ s_prev + U @ x + b)', Role.STATE, 'new state'),)")
+    if inputs != ("x",):
+        raise CellError(f"cell {cell.name!r}: the generated modules take one input x, of shape (T, B, n_input); "
+                        f"use inputs=('x',), not {inputs!r}")
+    if not parameters:
+        # The generated module takes its dtype and sizes from the parameters.
+        raise CellError(f"cell {cell.name!r} has no parameters; a cell learns at least one, e.g. parameters=affine()")
+    if not states:
+        raise CellError(f"cell {cell.name!r} has no states; name the equations carried to the next step, e.g. states=('s',)")
+    if not equations:
         raise CellError(f"cell {cell.name!r} has no equations")
-    given: dict[str, MatrixSymbol] = {}
-    for symbol in (*cell.parameter_symbols, *cell.input_symbols, *cell.prev_symbols):
-        if symbol.name in given:
-            raise CellError(f"cell {cell.name!r}: the name {symbol.name!r} is given twice")
-        given[symbol.name] = symbol
+    seen: dict[str, str] = {"x": "input 'x'"}  # each name as Python reads it -> what it names
+
+    def name(kind, raw):
+        """Where ``raw`` is, for messages, and the name as Python reads it."""
+        where = f"cell {cell.name!r}, {kind} {raw!r}"
+        reason = naming.refusal(raw)
+        if reason:
+            raise CellError(f"{where}: {_as_read(raw)} cannot name {'an' if kind[0] in 'aeiou' else 'a'} {kind}: {reason}")
+        return where, naming.normal(raw)
+
+    def once(where, kind, raw, normal):
+        if normal in seen:
+            raise CellError(f"{where}: {_as_read(raw)} is already defined, as {seen[normal]}; give the {kind} another name")
+        seen[normal] = f"{kind} {raw!r}"
+
+    normal_parameters = []
+    for p in parameters:
+        if not isinstance(p, Parameter):
+            raise CellError(f"cell {cell.name!r}: {p!r} is not a parameter; use Parameter(name, rows, cols) or affine()")
+        where, normal = name("parameter", p.name)
+        for d in (p.rows, p.cols):
+            if not isinstance(d, str) or d not in SIZES:
+                raise CellError(f"{where}: the size {d!r} is not one of {', '.join(map(repr, SIZES))}; "
+                                "use 'hidden' or 'input' for a matrix's rows and columns, '1' for the columns of a vector")
+        once(where, "parameter", p.name, normal)
+        normal_parameters.append(Parameter(normal, p.rows, p.cols))
+    normal_states = []
+    for state in states:
+        where, normal = name("state", state)
+        if normal in normal_states:
+            raise CellError(f"{where}: the state is listed twice; list each state once")
+        normal_states.append(normal)
+    normal_equations = []
+    for eq in equations:
+        if not isinstance(eq, Equation):
+            raise CellError(f"cell {cell.name!r}: {eq!r} is not an equation; use Equation(name, text, role, meaning)")
+        where, normal = name("equation", eq.name)
+        once(where, "equation", eq.name, normal)
+        try:
+            role = Role(eq.role)
+        except (ValueError, TypeError):
+            raise CellError(f"{where}: {eq.role!r} is not a role; use one of "
+                            + ", ".join(f"Role.{r.name}" for r in Role)) from None
+        _check_prose(f"{where}: the meaning", eq.meaning)
+        if not isinstance(eq.text, str):
+            raise CellError(f"{where}: the text is {type(eq.text).__name__}, not a string; "
+                            "write the right-hand side as text, e.g. 'tanh(W @ s_prev + U @ x + b)'")
+        normal_equations.append(Equation(normal, eq.text, role, eq.meaning))
+    for field_name, value in (("parameters", normal_parameters), ("inputs", inputs),
+                              ("states", normal_states), ("equations", normal_equations)):
+        object.__setattr__(cell, field_name, tuple(value))
+
+
+def _tuple(cell, field_name, value, example) -> tuple:
+    """A field that lists things: a tuple or list, never a string (which would list its letters)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    raise CellError(f"cell {cell.name!r}: {field_name} must be a tuple, e.g. {field_name}={example}, "
+                    f"not {type(value).__name__} {_excerpt(repr(value))}")
+
+
+def _as_read(name) -> str:
+    """``name`` quoted, and as Python reads it when that differs: ``'ｇ' (which Python reads as 'g')``."""
+    normal = naming.normal(name) if isinstance(name, str) else name
+    return repr(name) + (f" (which Python reads as {normal!r})" if normal != name else "")
+
+
+# Characters that would end a line or a docstring's line, or hide text: controls,
+# format characters (bidirectional overrides), surrogates, line and paragraph separators.
+_NOT_PROSE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def _check_prose(where: str, text) -> None:
+    """Titles and meanings are printed into comments, docstrings and pages: one line of text."""
+    if not isinstance(text, str):
+        raise CellError(f"{where} is {type(text).__name__}; write it as a string of one line")
+    bad = next((c for c in text if unicodedata.category(c) in _NOT_PROSE), None)
+    if bad is not None:
+        raise CellError(f"{where} holds the control character {bad!r} (U+{ord(bad):04X}); "
+                        "write it on one line, without control characters")
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    """At most ``limit`` characters of ``text``, for quoting it in a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _parse_all(cell: "Cell") -> list[Equation]:
+    given = {s.name: s for s in (*cell.parameter_symbols, *cell.input_symbols, *cell.prev_symbols)}
     later = {eq.name for eq in cell.equations}
     parsed: list[Equation] = []
     for eq in cell.equations:
         where = f"cell {cell.name!r}, equation {eq.name!r}"
-        if eq.name in given or any(p.name == eq.name for p in parsed) or eq.name in SPELLINGS:
-            raise CellError(f"{where}: {eq.name!r} is already defined; give the equation another name")
-        if not eq.name.isidentifier() or naming.reserved(eq.name):
-            raise CellError(f"{where}: {eq.name!r} cannot name an equation; use an identifier that does not "
-                            "start with d_ or z_ and does not end with _prev or _in (the derivation makes those)")
         scope = given | {p.name: p.symbol for p in parsed}
         rhs = _Parser(where, scope, later, eq.name).parse(eq.text)
-        parsed.append(Equation(eq.name, eq.text, Role(eq.role), eq.meaning, rhs))
+        parsed.append(Equation(eq.name, eq.text, eq.role, eq.meaning, rhs))
     defined = {p.name: p.symbol for p in parsed}
     for state, prev in zip(cell.states, cell.prev_symbols):
         if state not in defined:
@@ -152,6 +251,20 @@ def _parse_all(cell: "Cell") -> list[Equation]:
     return parsed
 
 
+# The derivation, the proof and the printers recurse once or more per level of an
+# expression; past this depth they would run out of Python's stack (and of time).
+MAX_DEPTH = 100
+
+
+def _depth(expr) -> int:
+    """The number of levels of matrix sub-expressions in ``expr``, counted without recursion."""
+    depth, level = 0, {expr}
+    while level:
+        depth += 1
+        level = {a for e in level for a in e.args if isinstance(a, MatrixExpr)}
+    return depth
+
+
 def _shape(expr) -> str:
     rows, cols = expr.shape
     return f"{rows}×{cols}"
@@ -163,7 +276,11 @@ _OPERATORS = "@ (matrix product), * (elementwise product), +, -, numbers, and th
 
 
 class _Parser:
-    """Turns one equation's text into a matrix expression, naming what is wrong."""
+    """Turns one equation's text into a matrix expression, naming what is wrong.
+
+    A plain number is a SymPy Integer or Rational, exact: a float literal is
+    the rational its decimal text says (0.1 is 1/10), and numbers combine exactly.
+    """
 
     def __init__(self, where, scope, later, own_name):
         self.where, self.scope, self.later, self.own = where, scope, later, own_name
@@ -172,26 +289,58 @@ class _Parser:
         raise CellError(f"{self.where}: {message}")
 
     def parse(self, text: str) -> MatrixExpr:
+        self.text = text
         try:
-            tree = ast.parse(text, mode="eval")
-        except SyntaxError as e:
-            self.fail(f"cannot read {text!r}: {e.msg}")
-        expr = self.visit(tree.body)
+            try:
+                tree = ast.parse(text, mode="eval")
+            except (SyntaxError, ValueError) as e:
+                self.fail(f"cannot read {_excerpt(text)!r}: {_excerpt(getattr(e, 'msg', None) or str(e), 80)}")
+            expr = self.visit(tree.body)
+        except (RecursionError, MemoryError):
+            self.fail(f"{_excerpt(text)!r} is nested too deeply for the parser (a long chain of + or - nests too); "
+                      "define some of its parts as equations of their own")
         if not isinstance(expr, MatrixExpr):
-            self.fail(f"{text!r} is a plain number, not a matrix expression")
+            self.fail(f"{_excerpt(text)!r} is a plain number, not a matrix expression")
+        depth = _depth(expr)
+        if depth > MAX_DEPTH:
+            self.fail(f"{_excerpt(text)!r} nests {depth} levels deep, more than the derivation's "
+                      f"{MAX_DEPTH}; define some of its parts as equations of their own")
         return expr
+
+    def segment(self, node) -> str:
+        """The text of ``node`` as written, shortened."""
+        return _excerpt(ast.get_source_segment(self.text, node) or ast.unparse(node))
+
+    def show(self, node) -> str:
+        return repr(self.segment(node))
 
     def visit(self, node):
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
-            self.fail(f"{ast.unparse(node)!r} is not supported; use {_OPERATORS}")
+            self.unsupported(node)
         return method(node)
+
+    def unsupported(self, node):
+        hint = {ast.Pow: "powers (**) are not supported; write the product out, e.g. a * a",
+                ast.Div: "division is not supported; multiply by a number instead, e.g. 0.5 * a"}
+        op = type(getattr(node, "op", None))
+        self.fail(f"{self.show(node)} is not supported; " + hint.get(op, f"use {_OPERATORS}"))
 
     def mismatch(self, node, left, right):
         self.fail(
-            f"the sizes in {ast.unparse(node)!r} do not agree: {ast.unparse(node.left)} is "
-            f"{_shape(left)} and {ast.unparse(node.right)} is {_shape(right)}"
+            f"the sizes in {self.show(node)} do not agree: {self.segment(node.left)} is "
+            f"{_shape(left)} and {self.segment(node.right)} is {_shape(right)}"
         )
+
+    def number(self, value, node):
+        """``value`` if the generated code can compute with it: a finite float64."""
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            finite = False
+        if not finite:
+            self.fail(f"{self.show(node)} is too large a number for float64; use a smaller one")
+        return value
 
     def visit_Name(self, node):
         if node.id in self.scope:
@@ -206,53 +355,63 @@ class _Parser:
         )
 
     def visit_Constant(self, node):
-        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return Integer(node.value) if float(node.value).is_integer() else node.value
-        self.fail(f"{node.value!r} is not a number")
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(f"{self.show(node)} is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(f"{self.show(node)} is not a finite number in float64; use a smaller one")
+        return self.number(Integer(value) if isinstance(value, int) else Rational(repr(value)), node)
 
     def visit_UnaryOp(self, node):
-        if isinstance(node.op, ast.USub):
-            return algebra.scale(-1, self.visit(node.operand))
-        self.fail(f"{ast.unparse(node)!r} is not supported; use {_OPERATORS}")
+        if not isinstance(node.op, ast.USub):
+            self.unsupported(node)
+        operand = self.visit(node.operand)
+        return algebra.scale(-1, operand) if isinstance(operand, MatrixExpr) else -operand
 
     def visit_Call(self, node):
         name = getattr(node.func, "id", None)
         if name not in SPELLINGS or len(node.args) != 1 or node.keywords:
-            self.fail(f"{ast.unparse(node)!r} is not supported; the functions are {', '.join(sorted(SPELLINGS))}, of one argument")
+            self.fail(f"{self.show(node)} is not supported; the functions are {', '.join(sorted(SPELLINGS))}, of one argument")
         arg = self.visit(node.args[0])
         if not isinstance(arg, MatrixExpr):
-            self.fail(f"{ast.unparse(node)!r} applies {name} to a plain number")
+            self.fail(f"{self.show(node)} applies {name} to a plain number")
         return algebra.Apply(SPELLINGS[name], arg)
 
     def visit_BinOp(self, node):
-        left, right = self.visit(node.left), self.visit(node.right)
         op = type(node.op)
+        if op not in (ast.Add, ast.Sub, ast.MatMult, ast.Mult):
+            self.unsupported(node)
+        left, right = self.visit(node.left), self.visit(node.right)
+        matrices = isinstance(left, MatrixExpr), isinstance(right, MatrixExpr)
         if op in (ast.Add, ast.Sub):
+            if not any(matrices):
+                return self.number(left + right if op is ast.Add else left - right, node)
             left, right = self._broadcast(node, left, right)
             return algebra.add(left, algebra.scale(-1, right) if op is ast.Sub else right)
         if op is ast.MatMult:
-            if not (isinstance(left, MatrixExpr) and isinstance(right, MatrixExpr)):
-                self.fail(f"{ast.unparse(node)!r}: @ multiplies two matrices; use * for a number")
+            if not all(matrices):
+                self.fail(f"{self.show(node)}: @ multiplies two matrices; use * for a number")
             if left.shape[1] != right.shape[0]:
                 self.mismatch(node, left, right)
             return algebra.matmul(left, right)
-        if op is ast.Mult:
-            if not isinstance(left, MatrixExpr) or not isinstance(right, MatrixExpr):
-                return algebra.scale(left if not isinstance(left, MatrixExpr) else right,
-                                     right if isinstance(right, MatrixExpr) else left)
-            if left.shape != right.shape:
-                self.mismatch(node, left, right)
-            return algebra.hadamard(left, right)
-        self.fail(f"{ast.unparse(node)!r} is not supported; use {_OPERATORS}")
+        if not any(matrices):
+            return self.number(left * right, node)
+        if not all(matrices):
+            number, matrix = (right, left) if matrices[0] else (left, right)
+            if number == 0:
+                # algebra drops zero terms; a term that is zero is better not written.
+                self.fail(f"{self.show(node)} multiplies by zero; remove the term")
+            return algebra.scale(number, matrix)
+        if left.shape != right.shape:
+            self.mismatch(node, left, right)
+        return algebra.hadamard(left, right)
 
     def _broadcast(self, node, left, right):
-        """A number in a sum means the matrix of that number."""
+        """A number in a sum means the matrix of that number; a zero adds nothing."""
         if isinstance(left, MatrixExpr) and isinstance(right, MatrixExpr):
             if left.shape != right.shape:
                 self.mismatch(node, left, right)
             return left, right
-        if not isinstance(left, MatrixExpr) and not isinstance(right, MatrixExpr):
-            self.fail(f"{ast.unparse(node)!r} adds plain numbers")
         shape = (left if isinstance(left, MatrixExpr) else right).shape
         as_matrix = lambda e: e if isinstance(e, MatrixExpr) else algebra.scale(e, algebra.ones(shape))
         return as_matrix(left), as_matrix(right)

@@ -5,11 +5,20 @@ earlier is ``v_prev``.  The adjoint ∂L/∂v is ``d_v``.  For a state output,
 ``d_v_in`` is the part of its adjoint that enters the step from outside: the
 loss at time t plus what flows back from step t+1.  The pre-activation (the
 argument of the outer elementwise function) of equation ``v`` is ``z_v``.
+
+The generated NumPy module makes a few more (``v_seq``, ``weights_v``) and
+binds some names of its own (:data:`GENERATED`); a cell may use none of them,
+which :func:`refusal` checks.
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
+import unicodedata
+
+from .elementwise import SPELLINGS
 
 PREV = "_prev"
 ADJOINT = "d_"
@@ -65,3 +74,59 @@ def reserved(name: str) -> bool:
     """Whether ``name`` has the form of a name the derivation makes from others."""
     parts = parse(name)
     return parts["adjoint"] or parts["prev"] or parts["incoming"] or subexpression(name) is not None
+
+
+# Names the generated module binds for itself (templates/numpy_module.py.j2 and
+# the lowerings in derive/codegen/): its module-level names and the locals of
+# forward() and backward(), where parameters and equations are locals too.
+# Names starting with _ (_sigmoid, _tanh, _check_*, ...) are refused as a form.
+# x is the input, which every cell has, so it is not among them.
+GENERATED = frozenset({
+    # module level
+    "np", "PARAMETERS", "STATES", "init_params", "forward", "backward",
+    # the sizes, as init_params and the shapes in the mathematics name them
+    "n_input", "n_hidden",
+    # forward
+    "params", "state", "T", "B", "n", "dtype", "t", "outputs", "values", "cache", "act", "z",
+    # backward
+    "d_outputs", "d_out", "d_params", "d_x", "d_state", "dz", "dz_t", "dz_rows", "d_biases",
+    # the checks
+    "reference", "checked",
+})
+
+# Names the generated code makes from other names: the (T, B, n) array that
+# keeps v for every step, and the stacked weights of the products with operand v.
+_MADE_BY_CODE = re.compile(r".+_seq|weights_.+")
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def normal(name: str) -> str:
+    """The name as Python reads it in source (NFKC: ``ﬁ`` is ``fi``, ``ｇ`` is ``g``)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def refusal(name) -> str | None:
+    """Why ``name`` cannot name a parameter, an input, a state or an equation,
+    with what to do instead; ``None`` if it can.  ``name`` is compared as
+    :func:`normal` leaves it, since that is how the equations' text reads it."""
+    if not isinstance(name, str):
+        return f"a name is a string, not {type(name).__name__}; use an identifier such as 'g'"
+    name = normal(name)
+    if not name.isidentifier():
+        return "it is not a Python identifier; use letters, digits and _, not starting with a digit"
+    if keyword.iskeyword(name):
+        return f"it is a Python keyword; use another name, such as {name + '_'!r}"
+    if name in SPELLINGS:
+        return "it is an elementwise function; use another name"
+    if name in _BUILTINS:
+        return f"it is a Python builtin, which the generated code may use; use another name, such as {name + '_'!r}"
+    if name.startswith("_"):
+        return "names starting with _ are kept for the generated module's helpers; start it with a letter"
+    if name in GENERATED:
+        return f"the generated module uses it for itself; use another name, such as {name + '_'!r}"
+    if reserved(name) or _MADE_BY_CODE.fullmatch(name):
+        return ("it has the form of a name the derivation or the generated code makes "
+                "(d_*, z_*, z2_*, *_prev, *_in, *_seq, weights_*); use a name of another form")
+    return None
