@@ -123,12 +123,14 @@ def _checked(cell: "Cell") -> None:
     """Everything in a cell but its equations' text, checked, with the names
     stored as Python reads them (NFKC) and the roles as :class:`Role`."""
     if not isinstance(cell.name, str) or not cell.name.isidentifier():
-        raise CellError(f"cell {cell.name!r}: a cell's name names its generated module; use an identifier such as 'mgu'")
+        raise CellError(f"cell {cell.name!r}: a cell's name names its generated module; "
+                        "use an identifier such as 'mgu'")
     _check_prose(f"cell {cell.name!r}: the title", cell.title)
     parameters = _tuple(cell, "parameters", cell.parameters, "(*affine(), Parameter('V', 'hidden', 'hidden'))")
     inputs = _tuple(cell, "inputs", cell.inputs, "('x',)")
     states = _tuple(cell, "states", cell.states, "('s',)")
-    equations = _tuple(cell, "equations", cell.equations, "(Equation('s', 'tanh(W @ s_prev + U @ x + b)', Role.STATE, 'new state'),)")
+    equations = _tuple(cell, "equations", cell.equations,
+                       "(Equation('s', 'tanh(W @ s_prev + U @ x + b)', Role.STATE, 'new state'),)")
     if inputs != ("x",):
         raise CellError(f"cell {cell.name!r}: the generated modules take one input x, of shape (T, B, n_input); "
                         f"use inputs=('x',), not {inputs!r}")
@@ -136,7 +138,8 @@ def _checked(cell: "Cell") -> None:
         # The generated module takes its dtype and sizes from the parameters.
         raise CellError(f"cell {cell.name!r} has no parameters; a cell learns at least one, e.g. parameters=affine()")
     if not states:
-        raise CellError(f"cell {cell.name!r} has no states; name the equations carried to the next step, e.g. states=('s',)")
+        raise CellError(f"cell {cell.name!r} has no states; "
+                        "name the equations carried to the next step, e.g. states=('s',)")
     if not equations:
         raise CellError(f"cell {cell.name!r} has no equations")
     seen: dict[str, str] = {"x": "input 'x'"}  # each name as Python reads it -> what it names
@@ -146,23 +149,27 @@ def _checked(cell: "Cell") -> None:
         where = f"cell {cell.name!r}, {kind} {raw!r}"
         reason = naming.refusal(raw)
         if reason:
-            raise CellError(f"{where}: {_as_read(raw)} cannot name {'an' if kind[0] in 'aeiou' else 'a'} {kind}: {reason}")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise CellError(f"{where}: {_as_read(raw)} cannot name {article} {kind}: {reason}")
         return where, naming.normal(raw)
 
     def once(where, kind, raw, normal):
         if normal in seen:
-            raise CellError(f"{where}: {_as_read(raw)} is already defined, as {seen[normal]}; give the {kind} another name")
+            raise CellError(f"{where}: {_as_read(raw)} is already defined, as {seen[normal]}; "
+                            f"give the {kind} another name")
         seen[normal] = f"{kind} {raw!r}"
 
     normal_parameters = []
     for p in parameters:
         if not isinstance(p, Parameter):
-            raise CellError(f"cell {cell.name!r}: {p!r} is not a parameter; use Parameter(name, rows, cols) or affine()")
+            raise CellError(f"cell {cell.name!r}: {p!r} is not a parameter; "
+                            "use Parameter(name, rows, cols) or affine()")
         where, normal = name("parameter", p.name)
         for d in (p.rows, p.cols):
             if not isinstance(d, str) or d not in SIZES:
                 raise CellError(f"{where}: the size {d!r} is not one of {', '.join(map(repr, SIZES))}; "
-                                "use 'hidden' or 'input' for a matrix's rows and columns, '1' for the columns of a vector")
+                                "use 'hidden' or 'input' for a matrix's rows and columns, "
+                                "'1' for the columns of a vector")
         once(where, "parameter", p.name, normal)
         normal_parameters.append(Parameter(normal, p.rows, p.cols))
     normal_states = []
@@ -371,7 +378,8 @@ class _Parser:
     def visit_Call(self, node):
         name = getattr(node.func, "id", None)
         if name not in SPELLINGS or len(node.args) != 1 or node.keywords:
-            self.fail(f"{self.show(node)} is not supported; the functions are {', '.join(sorted(SPELLINGS))}, of one argument")
+            self.fail(f"{self.show(node)} is not supported; "
+                      f"the functions are {', '.join(sorted(SPELLINGS))}, of one argument")
         arg = self.visit(node.args[0])
         if not isinstance(arg, MatrixExpr):
             self.fail(f"{self.show(node)} applies {name} to a plain number")
