@@ -240,7 +240,10 @@ def _parse_all(cell: "Cell") -> list[Equation]:
     for eq in cell.equations:
         where = f"cell {cell.name!r}, equation {eq.name!r}"
         scope = given | {p.name: p.symbol for p in parsed}
-        rhs = _Parser(where, scope, later, eq.name).parse(eq.text)
+        rhs = _Parser(where, scope, later, eq.name, set(cell.parameter_symbols)).parse(eq.text)
+        if rhs.shape[1] != 1:
+            raise CellError(f"{where}: an equation's value must be a column, but this one is {_shape(rhs)}; "
+                            "use the matrix inside the equation that multiplies it, e.g. (W * V) @ s_prev")
         parsed.append(Equation(eq.name, eq.text, eq.role, eq.meaning, rhs))
     defined = {p.name: p.symbol for p in parsed}
     for state, prev in zip(cell.states, cell.prev_symbols):
@@ -289,8 +292,9 @@ class _Parser:
     the rational its decimal text says (0.1 is 1/10), and numbers combine exactly.
     """
 
-    def __init__(self, where, scope, later, own_name):
+    def __init__(self, where, scope, later, own_name, parameters=frozenset()):
         self.where, self.scope, self.later, self.own = where, scope, later, own_name
+        self.parameters = parameters  # the symbols that are the same at every step
 
     def fail(self, message):
         raise CellError(f"{self.where}: {message}")
@@ -401,6 +405,9 @@ class _Parser:
                 self.fail(f"{self.show(node)}: @ multiplies two matrices; use * for a number")
             if left.shape[1] != right.shape[0]:
                 self.mismatch(node, left, right)
+            if right.shape[1] == 1 and right.free_symbols <= self.parameters:
+                self.fail(f"{self.show(node)} is the same at every step (it reads parameters only); "
+                          "write a bias vector, a parameter of size (hidden, 1), instead")
             return algebra.matmul(left, right)
         if not any(matrices):
             return self.number(left * right, node)

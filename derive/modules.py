@@ -5,18 +5,16 @@ from __future__ import annotations
 import linecache
 import types
 
-from . import codegen
+from . import codegen, naming
 from .cell import Cell
 from .derivation import derive
 from .printing import numpy as numpy_printer
 from .printing.text import equation, text
 from .render import render
 
-# Names the module template uses inside forward() and backward().
-TEMPLATE_NAMES = frozenset({
-    "np", "n", "T", "B", "t", "x", "dtype", "params", "state", "cache", "outputs", "values", "d_out",
-    "d_params", "d_state", "act", "z", "dz", "dz_t", "dz_rows", "d_biases",
-})
+# Names the module template uses inside forward() and backward(), which the
+# names the plan makes must avoid (a cell may use none of them either).
+TEMPLATE_NAMES = naming.GENERATED | {"x"}
 
 # The quick check of a module generated for a cell outside the catalogue:
 # (steps, batch, n_input, n_hidden) and the tolerances of derive verify.

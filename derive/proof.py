@@ -81,8 +81,11 @@ def mp_number(c):
 
 
 def _relative(a, b):
-    scale = max(abs(a), abs(b))
-    return abs(a - b) / scale if scale else mpmath.mpf(0)
+    """|a - b| relative to the larger, but never to less than 10^-(DIGITS-10): the
+    points are of order 1, so smaller values are rounding at DIGITS digits (a
+    derivative that is exactly zero, computed as a sum of terms that cancel)."""
+    scale = max(abs(a), abs(b), mpmath.mpf(10) ** (10 - DIGITS))
+    return abs(a - b) / scale
 
 
 class _Instance:

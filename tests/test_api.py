@@ -60,3 +60,18 @@ def test_catalogue_cells_are_not_rechecked_when_generated(monkeypatch):
     generate(CATALOGUE["gru"])
     with pytest.raises(pytest.fail.Exception):
         generate(MGU)
+
+
+@pytest.mark.parametrize("text, before", [
+    # A gradient that is exactly zero: the two terms through the gate cancel.
+    ("(1 - σ(W @ s_prev + U @ x + b)) * s_prev + σ(W @ s_prev + U @ x + b) * s_prev", ()),
+    # An equation the size of the input, and a matrix made of parameters.
+    ("tanh(W @ s_prev + U @ a + b)", (("a", "tanh(x)", Role.GATE),)),
+    ("tanh(tanh(W) @ s_prev + (U * U) @ x + b)", ()),
+])
+def test_cells_at_the_edges_verify_and_generate(text, before):
+    c = Cell(name="edge", title="edge", parameters=affine(), states=("s",),
+             equations=(*(Equation(n, t, r, "") for n, t, r in before), Equation("s", text, Role.STATE, "")))
+    assert verify(c).holds
+    for literal in (False, True):
+        generate(c, literal=literal)

@@ -73,7 +73,7 @@ def test_state_without_equation_is_refused():
 
 
 def test_state_must_be_a_hidden_column():
-    with pytest.raises(CellError, match="a state must be a column of n_hidden, but this one is n_hidden×n_input"):
+    with pytest.raises(CellError, match="an equation.s value must be a column, but this one is n_hidden×n_input"):
         cell(Equation("s", "U", Role.STATE, ""))
 
 
@@ -274,3 +274,14 @@ def test_a_parameter_named_like_the_input_is_refused():
     with pytest.raises(CellError, match="parameter 'x': 'x' is already defined, as input 'x'"):
         cell(Equation("s", RNN_TEXT.replace("+ b", "+ x"), Role.STATE, ""),
              parameters=(*affine()[:2], Parameter("x", "input", "1")))
+
+
+def test_an_equation_whose_value_is_a_matrix_is_refused():
+    with pytest.raises(CellError, match=r"equation 'a': an equation's value must be a column, but this one is "
+                                        r"n_hidden×n_hidden"):
+        cell(Equation("a", "W * W", G, ""), Equation("s", "tanh(a @ s_prev + U @ x + b)", Role.STATE, ""))
+
+
+def test_a_product_that_is_the_same_at_every_step_says_to_write_a_bias():
+    with pytest.raises(CellError, match=r"'W @ b' is the same at every step .* write a bias vector"):
+        cell(Equation("s", "tanh(W @ s_prev + U @ x + W @ b)", Role.STATE, ""))

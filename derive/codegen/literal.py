@@ -7,6 +7,7 @@ from __future__ import annotations
 from sympy import ZeroMatrix
 
 from .. import naming
+from ..cell import N_HIDDEN
 from ..derivation import Assignment, Derivation
 from . import ir
 from ..printing.text import equation, text
@@ -25,7 +26,8 @@ def lower_literal(derivation: Derivation) -> Code:
     show = lambda e: ir.Math(e, tuple(names.items()))
 
     for eq in cell.equations:
-        code.forward_setup.append(ir.Assign(eq.name + "_seq", ir.Empty(ir.SEQUENCE)))
+        shape = ir.SEQUENCE if eq.symbol.shape[0] == N_HIDDEN else ir.shape_of("x")
+        code.forward_setup.append(ir.Assign(eq.name + "_seq", ir.Empty(shape)))
     for s in cell.states:
         code.forward_setup.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
     for eq in cell.equations:

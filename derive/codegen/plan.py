@@ -198,14 +198,16 @@ def stack(pres, derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
 
 def keep(derivation: Derivation, pres, spans, namer: Namer) -> tuple[tuple[MatrixExpr, MatrixSymbol], ...]:
     """Pass 3: sub-expressions computed once per step and kept for the backward
-    pass: elementwise functions inside an equation (tanh(s) in h = o ⊙ tanh(s)),
+    pass: elementwise functions inside an equation (tanh(s) in h = o ⊙ tanh(s);
+    not tanh(W), which is the same at every step and has no row per sequence),
     and operands of stacked products that are not a plain symbol (o ⊙ s_prev)."""
     top = {eq.rhs for eq in derivation.cell.equations}
     intermediates = {a.value: a.target for a in derivation.intermediates}
     found: dict = {}
     for eq in derivation.cell.equations:
         for node in A.walk(eq.rhs):
-            if isinstance(node, A.Apply) and node is not eq.rhs and node not in top and node not in found:
+            if (isinstance(node, A.Apply) and node is not eq.rhs and node not in top and node not in found
+                    and _steps_with(node, derivation.cell)):
                 inner = node.arg.name if isinstance(node.arg, MatrixSymbol) else eq.name
                 found[node] = MatrixSymbol(namer(f"{node.function}_{inner}"), *node.shape)
     for span in spans:
