@@ -2,3 +2,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Hypothesis profiles.  The default one (also used under CI) replays the same
+# examples on every run, within about a minute for the fuzz test; ``deep``
+# (``--hypothesis-profile=deep``) draws new ones, thousands of them.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_fixed = dict(derandomize=True, database=None, deadline=None, print_blob=True, max_examples=200,
+              suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("default", **_fixed)
+settings.register_profile("ci", **_fixed)
+settings.register_profile("deep", deadline=None, print_blob=True, max_examples=3000,
+                          suppress_health_check=[HealthCheck.too_slow])
