@@ -5,7 +5,7 @@ import pytest
 from sympy import Lambda
 
 import derive
-from derive import CATALOGUE, Cell, Equation, GenerationError, Role, affine, generate, module_source, verify
+from derive import CATALOGUE, Cell, Equation, GenerationError, Parameter, Role, affine, generate, module_source, verify
 from derive.elementwise import y
 
 from cells import MGU
@@ -75,3 +75,15 @@ def test_cells_at_the_edges_verify_and_generate(text, before):
     assert verify(c).holds
     for literal in (False, True):
         generate(c, literal=literal)
+
+
+def test_the_input_gradient_takes_only_the_stacked_products_it_owns():
+    # U1 x and U2 x share a stacked product; U2 x appears twice, which the derivation
+    # writes as (U2ᵀ δz_s) ⊙ (1 + 1), so only U1's member is summed after the loop.
+    c = Cell(name="part", title="part", states=("s",),
+             parameters=(Parameter("U1", "hidden", "input"), Parameter("b1", "hidden", "1"),
+                         Parameter("W1", "hidden", "hidden"), Parameter("U2", "hidden", "input")),
+             equations=(Equation("g1", "σ(U1 @ x + b1 + W1 @ s_prev)", Role.GATE, ""),
+                        Equation("s", "g1 * σ(U2 @ x + U2 @ x)", Role.STATE, "")))
+    assert verify(c).holds
+    generate(c)

@@ -323,8 +323,18 @@ class _Fused:
             E.append(ir.Assign("d_biases", ir.BatchSum("dz_rows")))
         for x in cell.inputs:
             target = naming.adjoint(x)
-            parts = [ir.MatMul(self.block("dz_rows", (":",), spans[s].start, spans[s].stop), ir.Transpose(spans[s].weights))
-                     for s in dict.fromkeys(p.span for p in after.get(target, ()))]
+            parts = []
+            taken = [(spans[p.span], p.member) for p in after.get(target, ())]
+            for span in dict.fromkeys(span for span, _ in taken):
+                members = [j for s, j in taken if s is span]
+                if len(members) == len(span.members):  # the whole span: one product with the stacked weights
+                    parts.append(ir.MatMul(self.block("dz_rows", (":",), span.start, span.stop),
+                                           ir.Transpose(span.weights)))
+                    continue
+                for j in members:  # Uᵀ δz_k for the members taken alone
+                    matrix, k = span.members[j]
+                    self.read.add(matrix.name)
+                    parts.append(ir.MatMul(self.columns("dz_rows", (":",), k), matrix.name))
             if parts:
                 total = ir.Steps(ir.add(*parts), None)
                 E.append(ir.Assign(target, total, "+=" if remainder[target] is not None else "="))
