@@ -221,6 +221,8 @@ def collect(terms):
             out.append(group[0][0])
         else:
             vector = add(*_take_out_common([v for _, v in group]))
+            if vector is None:  # diag(a) X - diag(a) X
+                continue
             c, vector = split_coefficient(vector)
             out.append(scale(c, matmul(DiagMatrix(vector), *key)))
     return _take_out_common(out)
@@ -248,6 +250,11 @@ def _take_out_common(terms):
         if len(members) == 1:
             c, rest = members[0]
             out.append(scale(c, hadamard(*common, *rest)))
+            continue
+        if not any(rest for _, rest in members):  # g ⊙ a + g ⊙ a is 2 g ⊙ a, not g ⊙ a ⊙ (1 + 1)
+            total = sum(c for c, _ in members)
+            if total != 0:
+                out.append(scale(total, hadamard(*common)))
             continue
         summed = add(*(scale(c, hadamard(*rest) if rest else ones(common[0].shape)) for c, rest in members))
         # The sum goes where the first summand had its own factors: g ⊙ (a - b), (a - b) ⊙ g.

@@ -3,7 +3,10 @@
 
 import pytest
 
-from derive import derive
+from sympy import MatrixSymbol, ZeroMatrix
+
+from derive import Cell, Equation, Role, affine, derive
+from derive.cell import N_HIDDEN, N_INPUT
 from derive.cells import CATALOGUE
 from derive.printing.text import text
 
@@ -116,3 +119,16 @@ def test_a_hundred_named_sub_expressions_are_numbered_on():
                 equations=(Equation("s", text, Role.STATE, ""),))
     names = [a.target.name for a in derive(cell).intermediates]
     assert len(names) == 100 and names[-1] == "z100_s"
+
+
+def test_terms_that_repeat_or_cancel_are_summed_not_left_as_sums_of_ones():
+    from derive import Parameter
+
+    twice = Cell(name="c", title="t", parameters=(Parameter("U", "hidden", "input"),), states=("s",),
+                 equations=(Equation("s", "σ(U @ x + U @ x)", Role.STATE, ""),))
+    assert str(derive(twice).adjoint(MatrixSymbol("x", N_INPUT, 1))) == "2*(U.T*d_z_s)"
+    gone = Cell(name="c", title="t", parameters=affine(), states=("s",), equations=(Equation(
+        "s", "σ(W @ s_prev + U @ x + b) * s_prev - σ(W @ s_prev + U @ x + b) * s_prev + tanh(U @ x)",
+        Role.STATE, ""),))
+    (jacobian,) = derive(gone).jacobians
+    assert jacobian.value == ZeroMatrix(N_HIDDEN, N_HIDDEN)
