@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from strategies import CellSpec
+from strategies import KINDS, CellSpec
 
 STATE, GATE, CANDIDATE, OUTPUT = "state", "gate", "candidate", "output"
 
@@ -116,6 +116,77 @@ CONTROLS = [
         "tanh(W @ s_prev + U @ x)"), expect="refused"),
 ]
 
-FOUND: list[Entry] = []
+
+def params(*names: str) -> tuple[tuple[str, str, str], ...]:
+    """Parameters by name, shaped by their first letter as in ``strategies.KINDS``."""
+    return tuple((n, *KINDS[n[0]]) for n in names)
+
+
+def cell(*equations, states=("s",), parameters=()) -> CellSpec:
+    """Equations as (name, text); a state's role is "state", the others' "gate"."""
+    return CellSpec(equations=tuple((n, t, STATE if n in states else GATE) for n, t in equations),
+                    states=states, parameters=parameters)
+
+
+# Cells the fuzzer found, each reduced by hand to a few terms with the same symptom.
+FOUND = [
+    # Found against the lowering before its rewrite.
+    Entry("no input at all", cell(("s", "σ(W @ s_prev)"), parameters=params("W"))),
+    Entry("a state that does not read its previous value", cell(("s", "σ(U @ x)"), parameters=params("U"))),
+    Entry("a gate nobody reads", cell(
+        ("g", "σ(U_g @ x)"), ("s", "σ(W @ s_prev + U @ x)"), parameters=params("U_g", "W", "U"))),
+    Entry("a function of a bare symbol as an equation: h = tanh(s)", cell(
+        ("s", "tanh(W @ h_prev + U @ x + b)"), ("h", "tanh(s)"), states=("s", "h"), parameters=affine())),
+    Entry("a gate of a bias alone: σ(b_g)", cell(
+        ("g", "σ(b_g)"), ("s", "g * tanh(W @ s_prev + U @ x)"), parameters=params("b_g", "W", "U"))),
+    Entry("an equation that is a previous state: a = s_prev", cell(
+        ("a", "s_prev"), ("s", "tanh(W @ a + U @ x + b)"), parameters=affine())),
+    Entry("U @ (P @ x) with an input×input parameter", cell(
+        ("s", "tanh(W @ s_prev + U @ (P @ x) + b)"), parameters=(*affine(), *params("P")))),
+    Entry("U2 @ (V @ s_prev) with an input×hidden parameter", cell(
+        ("s", "tanh(W @ s_prev + U @ x + U2 @ (V @ s_prev))"), parameters=params("W", "U", "U2", "V"))),
+    Entry("two products of s_prev in one pre-activation", cell(
+        ("s", "tanh(W1 @ s_prev + W2 @ s_prev + U @ x)"), parameters=params("W1", "W2", "U"))),
+    Entry("two products of x in one pre-activation", cell(
+        ("s", "tanh(W @ s_prev + U1 @ x + U2 @ x)"), parameters=params("W", "U1", "U2"))),
+    Entry("one product twice in one pre-activation", cell(
+        ("s", "tanh(W @ s_prev + U @ x + U @ x)"), parameters=params("W", "U"))),
+    Entry("a gate times a candidate written inline", cell(
+        ("g", "σ(U_g @ x)"), ("s", "g * tanh(W @ s_prev + U @ x)"), parameters=params("U_g", "W", "U"))),
+    Entry("a gate read by a matrix in the next pre-activation", cell(
+        ("g", "σ(W_g @ s_prev + U_g @ x)"), ("s", "σ(W @ g + U @ x)"), parameters=params("W_g", "U_g", "W", "U"))),
+    Entry("a candidate read by a matrix, under a residual state", cell(
+        ("c", "tanh(W_c @ s_prev + U_c @ x)"), ("s", "tanh(W @ c + U @ x) + s_prev"),
+        parameters=params("W_c", "U_c", "W", "U"))),
+    Entry("U @ (u * x) with an input-sized vector", cell(
+        ("s", "tanh(W @ s_prev + U @ (u * x) + b)"), parameters=(*affine(), *params("u")))),
+    Entry("U @ (x * x)", cell(("s", "tanh(W @ s_prev + U @ (x * x) + b)"), parameters=affine())),
+    Entry("U @ (x + 1)", cell(("s", "tanh(W @ s_prev + U @ (x + 1) + b)"), parameters=affine())),
+    Entry("W @ tanh(s_prev) as the state's only recurrence", cell(
+        ("s", "tanh(W @ tanh(s_prev) + U @ x)"), parameters=params("W", "U"))),
+    Entry("σ(...) * s_prev as the state", cell(
+        ("s", "σ(W @ s_prev + U @ x) * s_prev"), parameters=params("W", "U"))),
+    Entry("products of s_prev not adjacent in the block, fewest terms", cell(
+        ("a", "σ(W_a @ s_prev)"), ("c", "σ(U_c @ x)"), ("e", "σ(W_e @ s_prev)"), ("s", "a * e + c"),
+        parameters=params("W_a", "U_c", "W_e"))),
+    Entry("0 * (...) in a sum (refused, or else right)", cell(
+        ("s", "0 * tanh(W @ s_prev) + tanh(U @ x)"), parameters=params("W", "U")), expect=None),
+    Entry("no parameters (refused, or else right)", cell(("s", "σ(s_prev) * s_prev")), expect=None),
+    # Found against the rewritten lowering.
+    Entry("derivation: a gate and a function of it in one state", cell(
+        ("g", "σ(W @ s_prev + U @ x)"), ("s", "(1 - σ(g)) * s_prev + σ(g) * g"), parameters=params("W", "U"))),
+    Entry("derivation: a gate read by another gate and by the state", cell(
+        ("g1", "σ(W1 @ s_prev)"), ("g2", "σ(g1 + U1 @ x)"), ("s", "(1 - g2) * s_prev + g2 * g1"),
+        parameters=params("W1", "U1"))),
+    Entry("an unused equation that is a product: e = U2 @ x", cell(
+        ("s", "tanh(W @ s_prev + U @ x)"), ("e", "U2 @ x"), parameters=params("W", "U", "U2"))),
+    Entry("an unused equation that is a product of the state: r = W2 @ s", cell(
+        ("s", "tanh(W @ s_prev + U @ x)"), ("r", "W2 @ s"), parameters=params("W", "U", "W2"))),
+    Entry("one product twice in a pre-activation and once in another", cell(
+        ("r", "σ(U1 @ x)"), ("s", "tanh(U1 @ x + W1 @ r + U1 @ x)"), parameters=params("U1", "W1"))),
+    Entry("a gradient that vanishes by cancellation", cell(
+        ("s", "(1 - σ(W1 @ s_prev + U1 @ x + U2 @ x)) * s_prev + σ(W1 @ s_prev + U1 @ x + U2 @ x) * s_prev"),
+        parameters=params("W1", "U1", "U2"))),
+]
 
 CORPUS = [*KNOWN, *FOUND, *CONTROLS]

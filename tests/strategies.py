@@ -304,12 +304,13 @@ class _Builder:
 
 
 @st.composite
-def cells(draw, max_depth: int = 2, max_aux: int = 3, max_states: int = 3, broken: bool = True):
+def cells(draw, max_depth: int = 2, max_aux: int = 3, min_states: int = 1, max_states: int = 3,
+          broken: bool = True):
     """Random cell definitions (:class:`CellSpec`); about one in eight is broken on purpose
     (``broken=False`` draws only cells meant to be valid)."""
     depth = draw(st.integers(1, max_depth))
     b = _Builder(draw, depth)
-    n_states = b.choose([(6, 1), (3, 2), (1, 3)][:max_states])
+    n_states = b.choose([(w, n) for w, n in [(6, 1), (3, 2), (1, 3)] if min_states <= n <= max_states])
     states = tuple(draw(st.permutations(STATE_NAMES))[:n_states])
     n_aux = draw(st.integers(0, max_aux))
     aux = draw(st.permutations(AUX_NAMES))[:n_aux]
