@@ -235,7 +235,11 @@ def _take_out_common(terms):
     for term in terms:
         c, factors = _factors(term)
         for group in groups:
-            shared = [f for f in group["common"] if f in factors]
+            shared, left = [], list(factors)  # the common factors, counted as a multiset
+            for f in group["common"]:
+                if f in left:
+                    left.remove(f)
+                    shared.append(f)
             if shared and (len(group["members"]) == 1 or len(shared) == len(group["common"])):
                 dropped = _without(group["common"], shared)
                 group["common"] = shared

@@ -126,6 +126,7 @@ def _reverse(cell: Cell, slope):
             terms.insert(0, MatrixSymbol(naming.incoming(symbol.name), *symbol.shape))
         value = A.add(*terms) or ZeroMatrix(*symbol.shape)
         backward.append(Assignment(adjoint_symbol(symbol), value))
+        return value
 
     def propagate(node, g, k, names):
         for child, g_child in RULES[type(node)].vjp(node, g, slope):
@@ -147,7 +148,8 @@ def _reverse(cell: Cell, slope):
         return order[cell.equation(equation).symbol], index
 
     for eq in reversed(cell.equations):
-        emit(eq.symbol)
+        if A.is_zero(emit(eq.symbol)):
+            continue  # a value nothing reads: nothing flows back through it
         k = order[eq.symbol]
         if isinstance(eq.rhs, MatrixSymbol):
             # v = u: the adjoint of v is a term of the adjoint of u, as it stands.

@@ -350,6 +350,9 @@ class _Fused:
                     parts.append(ir.RowRange(span.gradient, piece.member, piece.member + 1))
                 else:
                     parts.append(ir.RowRange("d_biases", piece.block, piece.block + 1))
+            if not parts:  # a parameter of a value nothing reads
+                self.read.add(p.name)
+                parts = [ir.Zeros(ir.shape_of(p.name))]
             code.d_params[p.name] = ir.add(*parts)
         code.d_state = {c.state.name: c.carried.name for c in self.d.carries}
 

@@ -58,6 +58,8 @@ def lower_literal(derivation: Derivation) -> Code:
     for a in derivation.backward:
         code.backward_loop.append(_comment(a, params))
         value = show(a.value)
+        if a.target.name in gradients and isinstance(a.value, ZeroMatrix):
+            continue  # nothing to add: the gradient stays zero
         if a.target.name in gradients:
             code.backward_loop.append(ir.Assign(a.target.name, ir.BatchSum(value) if a.target.name in vectors else value, "+="))
         elif a.target.name in inputs:
