@@ -184,6 +184,17 @@ FOUND = [
         ("s", "tanh(W @ s_prev + U @ x)"), ("r", "W2 @ s"), parameters=params("W", "U", "W2"))),
     Entry("one product twice in a pre-activation and once in another", cell(
         ("r", "σ(U1 @ x)"), ("s", "tanh(U1 @ x + W1 @ r + U1 @ x)"), parameters=params("U1", "W1"))),
+    Entry("products that cancel: U @ x - U @ x", cell(
+        ("s", "tanh(W @ s_prev + U @ x - U @ x)"), parameters=params("W", "U"))),
+    Entry("biases that cancel: - b + b", cell(
+        ("s", "tanh(W @ s_prev + U @ x - b + b)"), parameters=params("W", "U", "b"))),
+    Entry("a function written inline that is also an equation: σ(U @ x)", cell(
+        ("s", "σ(U @ x)"), ("g", "σ(W @ σ(U @ x))"), parameters=params("U", "W"))),
+    Entry("an unused equation: a chain of products scaled by a vector", cell(
+        ("s", "σ(W @ s_prev + U @ x)"), ("g", "U2 @ (V @ s_prev) * v"), parameters=params("W", "U", "U2", "V", "v"))),
+    Entry("a gradient that vanishes by cancellation, through an equation q = h_prev", cell(
+        ("q", "h_prev"), ("h", "tanh(W1 @ q - W1 @ h_prev + U2 @ x)"), states=("h",),
+        parameters=params("W1", "U2"))),
     Entry("a gradient that vanishes by cancellation", cell(
         ("s", "(1 - σ(W1 @ s_prev + U1 @ x + U2 @ x)) * s_prev + σ(W1 @ s_prev + U1 @ x + U2 @ x) * s_prev"),
         parameters=params("W1", "U1", "U2"))),
