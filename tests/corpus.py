@@ -33,7 +33,7 @@ class Entry:
     spec: CellSpec
     expect: str | None = "ok"
     by_hand: Callable | None = None
-    proof: tuple[int, int] = (2, 2)  # (n_input, n_hidden) of the proof
+    proof: tuple[int, int] = (1, 2)  # (n_input, n_hidden) of the proof
 
 
 def one_state(text: str, parameters=affine(), *before) -> CellSpec:
@@ -195,6 +195,9 @@ FOUND = [
     Entry("a gradient that vanishes by cancellation, through an equation q = h_prev", cell(
         ("q", "h_prev"), ("h", "tanh(W1 @ q - W1 @ h_prev + U2 @ x)"), states=("h",),
         parameters=params("W1", "U2"))),
+    Entry("the proof: a gradient that vanishes by cancellation (two products of x)", cell(
+        ("h", "σ(U1 @ x + U2 @ x) * h_prev + (1 - σ(U1 @ x + U2 @ x)) * h_prev"), states=("h",),
+        parameters=params("U1", "U2"))),
     Entry("a gradient that vanishes by cancellation", cell(
         ("s", "(1 - σ(W1 @ s_prev + U1 @ x + U2 @ x)) * s_prev + σ(W1 @ s_prev + U1 @ x + U2 @ x) * s_prev"),
         parameters=params("W1", "U1", "U2"))),
