@@ -13,7 +13,7 @@ product, another product); ``*`` between columns and with vector parameters;
 numbers (integers, decimals, products and negations of numbers) scaling,
 added, subtracted, ``1 - g``; sums and differences; parameters shared between
 equations; up to three states; outputs that reuse other equations; equations
-read later in the step, by a matrix product too.  About one cell in eight is
+read later in the step, by a matrix product too.  About one cell in ten is
 broken on purpose (see ``BREAKAGES``) and must be refused with ``CellError``.
 """
 
