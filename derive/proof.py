@@ -81,10 +81,11 @@ def mp_number(c):
 
 
 def _relative(a, b):
-    """|a - b| relative to the larger, but never to less than 10^-(DIGITS-10): the
-    points are of order 1, so smaller values are rounding at DIGITS digits (a
-    derivative that is exactly zero, computed as a sum of terms that cancel)."""
-    scale = max(abs(a), abs(b), mpmath.mpf(10) ** (10 - DIGITS))
+    """|a - b| relative to the larger, but never to less than 1e-18: the points are
+    of order 1, so rounding at DIGITS digits is about 1e-50, and a derivative that
+    is exactly zero (terms that cancel) may come out as that.  Relative to 1e-18,
+    such rounding stays under the tolerance of 1e-30; a real difference does not."""
+    scale = max(abs(a), abs(b), mpmath.mpf(10) ** -18)
     return abs(a - b) / scale
 
 
