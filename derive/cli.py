@@ -6,12 +6,11 @@ import argparse
 import os
 import sys
 import time
-import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 
 from .cells import CATALOGUE
 from .derivation import derive
-from .printing.text import derivative, equation, text
+from .printing.text import columns, derivative, equation, text
 from . import files as files_mod
 from . import naming
 from . import proof as proofs
@@ -28,9 +27,9 @@ def _cmd_equations(args) -> int:
 
     def section(title, rows):
         print(f"\n{title}")
-        width = max(_width(left) for left, _ in rows)
+        width = max(columns(left) for left, _ in rows)
         for left, right in rows:
-            print(f"  {left}{' ' * (width - _width(left))} = {right}")
+            print(f"  {left}{' ' * (width - columns(left))} = {right}")
 
     print(f"{cell.title}: state {', '.join(cell.states)}; parameters {', '.join(params)}")
     print("\nForward, one step")
@@ -55,11 +54,6 @@ def _equations_latex(args) -> int:
 
     print(render("equations.tex.j2", c=cell_context(CATALOGUE[args.cell])), end="")
     return 0
-
-
-def _width(s: str) -> int:
-    """Columns on a terminal: combining marks (the tilde of s̃) take none."""
-    return sum(not unicodedata.combining(ch) for ch in s)
 
 
 def _prove(task):

@@ -8,10 +8,10 @@ True
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from .cell import Cell
+from .printing.text import columns
 from .proof import Proof
 
 
@@ -33,8 +33,8 @@ class Report:
         header = ("cell", "claim", "entries", "max rel. diff", "tolerance", "seconds", "")
         rows = [(r.cell, r.claim, str(r.entries), f"{r.max_relative_difference:.1e}", f"{r.tolerance:.0e}",
                  f"{r.seconds:.2f}", "ok" if r.holds else "FAILED") for r in self.rows]
-        widths = [max(_width(row[k]) for row in (header, *rows)) for k in range(len(header))]
-        return "\n".join("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip()
+        widths = [max(columns(row[k]) for row in (header, *rows)) for k in range(len(header))]
+        return "\n".join("  ".join(c + " " * (w - columns(c)) for c, w in zip(row, widths)).rstrip()
                          for row in (header, *rows))
 
 
@@ -78,8 +78,3 @@ def _module(cell):
     if CATALOGUE.get(cell.name) == cell:
         return importlib.import_module(f"derive.generated.{cell.name}")
     return load(module_source(cell, check=False), cell.name)
-
-
-def _width(s: str) -> int:
-    """Columns on a terminal: combining marks (the tilde of s̃) take none."""
-    return sum(not unicodedata.combining(ch) for ch in s)

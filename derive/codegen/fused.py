@@ -187,7 +187,7 @@ class _Fused:
 
     def backward(self):
         plan, cell, d, code = self.plan, self.cell, self.d, self.code
-        S, L, E = code.backward_setup, [], code.backward_finish
+        S, L = code.backward_setup, []
         known = {**self.kept, **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)}}
         for s in cell.states:
             prev = naming.prev(s)

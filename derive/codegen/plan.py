@@ -17,7 +17,7 @@ from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol
 
 from .. import algebra as A
 from .. import elementwise, naming
-from ..derivation import Assignment, Derivation
+from ..derivation import Derivation
 
 
 @dataclass(frozen=True)
@@ -322,4 +322,4 @@ def span_products(value, spans, pres) -> tuple[list[Span], MatrixExpr | None]:
     return found, A.add(*terms)
 
 
-__all__ = ["Assignment", "Namer", "Piece", "Plan", "Pre", "Span", "plan"]
+__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "plan"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
 from ..algebra import split_coefficient

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sympy.printing.str import StrPrinter
 
 from .. import naming
@@ -64,3 +66,8 @@ def derivative(of: str, wrt: str) -> str:
 
 def equation(lhs: str, rhs: str) -> str:
     return f"{lhs} = {rhs}"
+
+
+def columns(s: str) -> int:
+    """Columns ``s`` takes on a terminal: combining marks (the tilde of s̃) take none."""
+    return sum(not unicodedata.combining(ch) for ch in s)
