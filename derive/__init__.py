@@ -12,10 +12,20 @@ can be imported with NumPy alone.
 from importlib import import_module
 
 _EXPORTS = {
-    "Cell": ".cell", "CellError": ".cell", "Equation": ".cell", "Parameter": ".cell", "Role": ".cell",
-    "affine": ".cell", "CATALOGUE": ".cells", "Derivation": ".derivation", "derive": ".derivation",
-    "GenerationError": ".modules", "generate": ".modules", "module_source": ".modules",
-    "Report": ".verification", "verify": ".verification",
+    "Cell": ".cell",
+    "CellError": ".cell",
+    "Equation": ".cell",
+    "Parameter": ".cell",
+    "Role": ".cell",
+    "affine": ".cell",
+    "CATALOGUE": ".cells",
+    "Derivation": ".derivation",
+    "derive": ".derivation",
+    "GenerationError": ".modules",
+    "generate": ".modules",
+    "module_source": ".modules",
+    "Report": ".verification",
+    "verify": ".verification",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -47,6 +47,7 @@ def _pass(module, params, x, d_outputs):
     def run():
         outputs, cache = module.forward(params, x)
         module.backward(cache, d_outputs)
+
     return run
 
 
@@ -58,6 +59,7 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
     def run():
         out, _ = layer(x)
         out.backward(g)
+
     return run
 
 
@@ -86,8 +88,11 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                 d_out = {fused.STATES[-1]: rng.normal(size=(T, B, n_hidden)).astype(dtype)}
                 ours = _pass(fused, params, x, d_out)
                 theirs = _pass(literal, params, x, d_out)
-                reference = (_torch_pass(torch, name, T, B, n_input, n_hidden, dtype)
-                             if torch is not None and torch_ratio else None)
+                reference = (
+                    _torch_pass(torch, name, T, B, n_input, n_hidden, dtype)
+                    if torch is not None and torch_ratio
+                    else None
+                )
                 repeat = max(1, int(0.05 / max(min(_seconds(ours, 1)), 1e-6)))
                 times, literal_ratios, torch_ratios = [], [], []
                 for _ in range(rounds):
@@ -98,18 +103,30 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                         torch_ratios.append(t_ours / statistics.median(_seconds(reference, repeat)))
                 seconds = statistics.median(times)
                 flops = 3 * 2 * T * B * (n_input + n_hidden) * blocks * n_hidden
-                rows.append({
-                    "cell": name, "T": T, "B": B, "inputs": n_input, "hidden": n_hidden, "dtype": dtype,
-                    "seconds": seconds, "gflops": flops / seconds / 1e9,
-                    "gemm_fraction": flops / seconds / 1e9 / rates[dtype],
-                    "speedup_over_literal": statistics.median(literal_ratios),
-                    "ratio_to_torch": statistics.median(torch_ratios) if torch_ratios else None,
-                })
+                rows.append(
+                    {
+                        "cell": name,
+                        "T": T,
+                        "B": B,
+                        "inputs": n_input,
+                        "hidden": n_hidden,
+                        "dtype": dtype,
+                        "seconds": seconds,
+                        "gflops": flops / seconds / 1e9,
+                        "gemm_fraction": flops / seconds / 1e9 / rates[dtype],
+                        "speedup_over_literal": statistics.median(literal_ratios),
+                        "ratio_to_torch": statistics.median(torch_ratios) if torch_ratios else None,
+                    }
+                )
     return {
         "generated_by": "python -m derive bench --record records/benchmark.json",
-        "machine": {"processor": platform.machine(), "python": platform.python_version(),
-                    "numpy": np.__version__, "torch": getattr(torch, "__version__", None),
-                    "gemm_gflops": rates},
+        "machine": {
+            "processor": platform.machine(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": getattr(torch, "__version__", None),
+            "gemm_gflops": rates,
+        },
         "rows": rows,
     }
 
@@ -135,22 +152,39 @@ def kernels(batch: int = 32, hidden: int = 256, blocks: int = 4, repeat: int = 2
         w = rng.normal(size=(hidden, blocks * hidden)).astype(dtype)
         w_t, h_t = np.ascontiguousarray(w.T), np.ascontiguousarray(h.T)
         z = rng.normal(size=(batch, (blocks - 1) * hidden)).astype(dtype)
-        rows.append((f"step product h @ W, ({batch}×{hidden}) @ ({hidden}×{blocks * hidden})", dtype,
-                     micro(lambda: h @ w),
-                     None if torch is None else micro(lambda th=torch.from_numpy(h), tw=torch.from_numpy(w): th @ tw)))
+        rows.append(
+            (
+                f"step product h @ W, ({batch}×{hidden}) @ ({hidden}×{blocks * hidden})",
+                dtype,
+                micro(lambda: h @ w),
+                None
+                if torch is None
+                else micro(lambda th=torch.from_numpy(h), tw=torch.from_numpy(w): th @ tw),
+            )
+        )
         rows.append(("the same, feature-major W @ hᵀ", dtype, micro(lambda: w_t @ h_t), None))
-        rows.append((f"exp over the sigmoid gates, {batch}×{(blocks - 1) * hidden}", dtype, micro(lambda: np.exp(z)),
-                     None if torch is None else micro(lambda tz=torch.from_numpy(z): torch.exp(tz))))
+        rows.append(
+            (
+                f"exp over the sigmoid gates, {batch}×{(blocks - 1) * hidden}",
+                dtype,
+                micro(lambda: np.exp(z)),
+                None if torch is None else micro(lambda tz=torch.from_numpy(z): torch.exp(tz)),
+            )
+        )
     return rows
 
 
 def kernels_table(rows) -> str:
     header = ("piece", "dtype", "NumPy µs", "PyTorch µs")
-    lines = [header] + [(what, dtype, f"{ours:.0f}", "-" if theirs is None else f"{theirs:.0f}")
-                        for what, dtype, ours, theirs in rows]
+    lines = [header] + [
+        (what, dtype, f"{ours:.0f}", "-" if theirs is None else f"{theirs:.0f}")
+        for what, dtype, ours, theirs in rows
+    ]
     widths = [max(len(l[k]) for l in lines) for k in range(len(header))]
-    return "\n".join("  ".join(c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths)))
-                     for l in lines)
+    return "\n".join(
+        "  ".join(c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths, strict=True)))
+        for l in lines
+    )
 
 
 def table(record) -> str:
@@ -158,15 +192,30 @@ def table(record) -> str:
     header = ("cell", "T", "B", "in", "hidden", "dtype", "ms", "GFLOP/s", "of GEMM", "× literal", "/ torch")
     lines = [header]
     for r in record["rows"]:
-        lines.append((r["cell"], str(r["T"]), str(r["B"]), str(r["inputs"]), str(r["hidden"]), r["dtype"],
-                      f"{r['seconds'] * 1e3:.2f}", f"{r['gflops']:.1f}", f"{r['gemm_fraction']:.2f}",
-                      f"{r['speedup_over_literal']:.1f}",
-                      "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}"))
+        lines.append(
+            (
+                r["cell"],
+                str(r["T"]),
+                str(r["B"]),
+                str(r["inputs"]),
+                str(r["hidden"]),
+                r["dtype"],
+                f"{r['seconds'] * 1e3:.2f}",
+                f"{r['gflops']:.1f}",
+                f"{r['gemm_fraction']:.2f}",
+                f"{r['speedup_over_literal']:.1f}",
+                "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}",
+            )
+        )
     widths = [max(len(l[k]) for l in lines) for k in range(len(header))]
-    out = ["  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths))) for l in lines]
+    out = [
+        "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths, strict=True))) for l in lines
+    ]
     m = record["machine"]
     rates = ", ".join(f"{d} {g:.1f}" for d, g in m["gemm_gflops"].items())
-    out.append(f"\nGEMM rate of this machine (GFLOP/s): {rates}; numpy {m['numpy']}, torch {m['torch'] or 'not installed'}")
+    out.append(
+        f"\nGEMM rate of this machine (GFLOP/s): {rates}; numpy {m['numpy']}, torch {m['torch'] or 'not installed'}"
+    )
     return "\n".join(out)
 
 

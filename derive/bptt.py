@@ -8,7 +8,6 @@ code run it as the independent reference.
 
 from __future__ import annotations
 
-
 from . import naming
 from .derivation import Derivation
 from .explicit import evaluate

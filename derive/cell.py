@@ -119,27 +119,40 @@ class Cell:
         raise KeyError(name)
 
 
-def _checked(cell: "Cell") -> None:
+def _checked(cell: Cell) -> None:
     """Everything in a cell but its equations' text, checked, with the names
     stored as Python reads them (NFKC) and the roles as :class:`Role`."""
     if not isinstance(cell.name, str) or not cell.name.isidentifier():
-        raise CellError(f"cell {cell.name!r}: a cell's name names its generated module; "
-                        "use an identifier such as 'mgu'")
+        raise CellError(
+            f"cell {cell.name!r}: a cell's name names its generated module; use an identifier such as 'mgu'"
+        )
     _check_prose(f"cell {cell.name!r}: the title", cell.title)
-    parameters = _tuple(cell, "parameters", cell.parameters, "(*affine(), Parameter('V', 'hidden', 'hidden'))")
+    parameters = _tuple(
+        cell, "parameters", cell.parameters, "(*affine(), Parameter('V', 'hidden', 'hidden'))"
+    )
     inputs = _tuple(cell, "inputs", cell.inputs, "('x',)")
     states = _tuple(cell, "states", cell.states, "('s',)")
-    equations = _tuple(cell, "equations", cell.equations,
-                       "(Equation('s', 'tanh(W @ s_prev + U @ x + b)', Role.STATE, 'new state'),)")
+    equations = _tuple(
+        cell,
+        "equations",
+        cell.equations,
+        "(Equation('s', 'tanh(W @ s_prev + U @ x + b)', Role.STATE, 'new state'),)",
+    )
     if inputs != ("x",):
-        raise CellError(f"cell {cell.name!r}: the generated modules take one input x, of shape (T, B, n_input); "
-                        f"use inputs=('x',), not {inputs!r}")
+        raise CellError(
+            f"cell {cell.name!r}: the generated modules take one input x, of shape (T, B, n_input); "
+            f"use inputs=('x',), not {inputs!r}"
+        )
     if not parameters:
         # The generated module takes its dtype and sizes from the parameters.
-        raise CellError(f"cell {cell.name!r} has no parameters; a cell learns at least one, e.g. parameters=affine()")
+        raise CellError(
+            f"cell {cell.name!r} has no parameters; a cell learns at least one, e.g. parameters=affine()"
+        )
     if not states:
-        raise CellError(f"cell {cell.name!r} has no states; "
-                        "name the equations carried to the next step, e.g. states=('s',)")
+        raise CellError(
+            f"cell {cell.name!r} has no states; "
+            "name the equations carried to the next step, e.g. states=('s',)"
+        )
     if not equations:
         raise CellError(f"cell {cell.name!r} has no equations")
     seen: dict[str, str] = {"x": "input 'x'"}  # each name as Python reads it -> what it names
@@ -155,21 +168,26 @@ def _checked(cell: "Cell") -> None:
 
     def once(where, kind, raw, normal):
         if normal in seen:
-            raise CellError(f"{where}: {_as_read(raw)} is already defined, as {seen[normal]}; "
-                            f"give the {kind} another name")
+            raise CellError(
+                f"{where}: {_as_read(raw)} is already defined, as {seen[normal]}; "
+                f"give the {kind} another name"
+            )
         seen[normal] = f"{kind} {raw!r}"
 
     normal_parameters = []
     for p in parameters:
         if not isinstance(p, Parameter):
-            raise CellError(f"cell {cell.name!r}: {p!r} is not a parameter; "
-                            "use Parameter(name, rows, cols) or affine()")
+            raise CellError(
+                f"cell {cell.name!r}: {p!r} is not a parameter; use Parameter(name, rows, cols) or affine()"
+            )
         where, normal = name("parameter", p.name)
         for d in (p.rows, p.cols):
             if not isinstance(d, str) or d not in SIZES:
-                raise CellError(f"{where}: the size {d!r} is not one of {', '.join(map(repr, SIZES))}; "
-                                "use 'hidden' or 'input' for a matrix's rows and columns, "
-                                "'1' for the columns of a vector")
+                raise CellError(
+                    f"{where}: the size {d!r} is not one of {', '.join(map(repr, SIZES))}; "
+                    "use 'hidden' or 'input' for a matrix's rows and columns, "
+                    "'1' for the columns of a vector"
+                )
         once(where, "parameter", p.name, normal)
         normal_parameters.append(Parameter(normal, p.rows, p.cols))
     normal_states = []
@@ -181,21 +199,30 @@ def _checked(cell: "Cell") -> None:
     normal_equations = []
     for eq in equations:
         if not isinstance(eq, Equation):
-            raise CellError(f"cell {cell.name!r}: {eq!r} is not an equation; use Equation(name, text, role, meaning)")
+            raise CellError(
+                f"cell {cell.name!r}: {eq!r} is not an equation; use Equation(name, text, role, meaning)"
+            )
         where, normal = name("equation", eq.name)
         once(where, "equation", eq.name, normal)
         try:
             role = Role(eq.role)
         except (ValueError, TypeError):
-            raise CellError(f"{where}: {eq.role!r} is not a role; use one of "
-                            + ", ".join(f"Role.{r.name}" for r in Role)) from None
+            raise CellError(
+                f"{where}: {eq.role!r} is not a role; use one of " + ", ".join(f"Role.{r.name}" for r in Role)
+            ) from None
         _check_prose(f"{where}: the meaning", eq.meaning)
         if not isinstance(eq.text, str):
-            raise CellError(f"{where}: the text is {type(eq.text).__name__}, not a string; "
-                            "write the right-hand side as text, e.g. 'tanh(W @ s_prev + U @ x + b)'")
+            raise CellError(
+                f"{where}: the text is {type(eq.text).__name__}, not a string; "
+                "write the right-hand side as text, e.g. 'tanh(W @ s_prev + U @ x + b)'"
+            )
         normal_equations.append(Equation(normal, eq.text, role, eq.meaning))
-    for field_name, value in (("parameters", normal_parameters), ("inputs", inputs),
-                              ("states", normal_states), ("equations", normal_equations)):
+    for field_name, value in (
+        ("parameters", normal_parameters),
+        ("inputs", inputs),
+        ("states", normal_states),
+        ("equations", normal_equations),
+    ):
         object.__setattr__(cell, field_name, tuple(value))
 
 
@@ -203,8 +230,10 @@ def _tuple(cell, field_name, value, example) -> tuple:
     """A field that lists things: a tuple or list, never a string (which would list its letters)."""
     if isinstance(value, (tuple, list)):
         return tuple(value)
-    raise CellError(f"cell {cell.name!r}: {field_name} must be a tuple, e.g. {field_name}={example}, "
-                    f"not {type(value).__name__} {_excerpt(repr(value))}")
+    raise CellError(
+        f"cell {cell.name!r}: {field_name} must be a tuple, e.g. {field_name}={example}, "
+        f"not {type(value).__name__} {_excerpt(repr(value))}"
+    )
 
 
 def _as_read(name) -> str:
@@ -224,8 +253,10 @@ def _check_prose(where: str, text) -> None:
         raise CellError(f"{where} is {type(text).__name__}; write it as a string of one line")
     bad = next((c for c in text if unicodedata.category(c) in _NOT_PROSE), None)
     if bad is not None:
-        raise CellError(f"{where} holds the control character {bad!r} (U+{ord(bad):04X}); "
-                        "write it on one line, without control characters")
+        raise CellError(
+            f"{where} holds the control character {bad!r} (U+{ord(bad):04X}); "
+            "write it on one line, without control characters"
+        )
 
 
 def _excerpt(text: str, limit: int = 60) -> str:
@@ -233,7 +264,7 @@ def _excerpt(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _parse_all(cell: "Cell") -> list[Equation]:
+def _parse_all(cell: Cell) -> list[Equation]:
     given = {s.name: s for s in (*cell.parameter_symbols, *cell.input_symbols, *cell.prev_symbols)}
     later = {eq.name for eq in cell.equations}
     parsed: list[Equation] = []
@@ -242,11 +273,13 @@ def _parse_all(cell: "Cell") -> list[Equation]:
         scope = given | {p.name: p.symbol for p in parsed}
         rhs = _Parser(where, scope, later, eq.name, set(cell.parameter_symbols)).parse(eq.text)
         if rhs.shape[1] != 1:
-            raise CellError(f"{where}: an equation's value must be a column, but this one is {_shape(rhs)}; "
-                            "use the matrix inside the equation that multiplies it, e.g. (W * V) @ s_prev")
+            raise CellError(
+                f"{where}: an equation's value must be a column, but this one is {_shape(rhs)}; "
+                "use the matrix inside the equation that multiplies it, e.g. (W * V) @ s_prev"
+            )
         parsed.append(Equation(eq.name, eq.text, eq.role, eq.meaning, rhs))
     defined = {p.name: p.symbol for p in parsed}
-    for state, prev in zip(cell.states, cell.prev_symbols):
+    for state, prev in zip(cell.states, cell.prev_symbols, strict=True):
         if state not in defined:
             raise CellError(f"cell {cell.name!r}: state {state!r} has no equation; add one named {state!r}")
         if defined[state].shape != prev.shape:
@@ -257,7 +290,9 @@ def _parse_all(cell: "Cell") -> list[Equation]:
     used = set().union(*(p.rhs.free_symbols for p in parsed))
     for p in cell.parameters:
         if p.symbol not in used:
-            raise CellError(f"cell {cell.name!r}: parameter {p.name!r} is not used by any equation; remove it")
+            raise CellError(
+                f"cell {cell.name!r}: parameter {p.name!r} is not used by any equation; remove it"
+            )
     return parsed
 
 
@@ -305,17 +340,23 @@ class _Parser:
             try:
                 tree = ast.parse(text, mode="eval")
             except (SyntaxError, ValueError) as e:
-                self.fail(f"cannot read {_excerpt(text)!r}: {_excerpt(getattr(e, 'msg', None) or str(e), 80)}")
+                self.fail(
+                    f"cannot read {_excerpt(text)!r}: {_excerpt(getattr(e, 'msg', None) or str(e), 80)}"
+                )
             expr = self.visit(tree.body)
         except (RecursionError, MemoryError):
-            self.fail(f"{_excerpt(text)!r} is nested too deeply for the parser (a long chain of + or - nests too); "
-                      "define some of its parts as equations of their own")
+            self.fail(
+                f"{_excerpt(text)!r} is nested too deeply for the parser (a long chain of + or - nests too); "
+                "define some of its parts as equations of their own"
+            )
         if not isinstance(expr, MatrixExpr):
             self.fail(f"{_excerpt(text)!r} is a plain number, not a matrix expression")
         depth = _depth(expr)
         if depth > MAX_DEPTH:
-            self.fail(f"{_excerpt(text)!r} nests {depth} levels deep, more than the derivation's "
-                      f"{MAX_DEPTH}; define some of its parts as equations of their own")
+            self.fail(
+                f"{_excerpt(text)!r} nests {depth} levels deep, more than the derivation's "
+                f"{MAX_DEPTH}; define some of its parts as equations of their own"
+            )
         return expr
 
     def segment(self, node) -> str:
@@ -332,8 +373,10 @@ class _Parser:
         return method(node)
 
     def unsupported(self, node):
-        hint = {ast.Pow: "powers (**) are not supported; write the product out, e.g. a * a",
-                ast.Div: "division is not supported; multiply by a number instead, e.g. 0.5 * a"}
+        hint = {
+            ast.Pow: "powers (**) are not supported; write the product out, e.g. a * a",
+            ast.Div: "division is not supported; multiply by a number instead, e.g. 0.5 * a",
+        }
         op = type(getattr(node, "op", None))
         self.fail(f"{self.show(node)} is not supported; " + hint.get(op, f"use {_OPERATORS}"))
 
@@ -357,7 +400,9 @@ class _Parser:
         if node.id in self.scope:
             return self.scope[node.id]
         if node.id == self.own:
-            self.fail(f"uses its own result {node.id!r}; a value from the previous step is {naming.prev(node.id)!r}")
+            self.fail(
+                f"uses its own result {node.id!r}; a value from the previous step is {naming.prev(node.id)!r}"
+            )
         if node.id in self.later:
             self.fail(f"uses {node.id!r} before it is defined; move equation {node.id!r} above this one")
         self.fail(
@@ -382,8 +427,10 @@ class _Parser:
     def visit_Call(self, node):
         name = getattr(node.func, "id", None)
         if name not in SPELLINGS or len(node.args) != 1 or node.keywords:
-            self.fail(f"{self.show(node)} is not supported; "
-                      f"the functions are {', '.join(sorted(SPELLINGS))}, of one argument")
+            self.fail(
+                f"{self.show(node)} is not supported; "
+                f"the functions are {', '.join(sorted(SPELLINGS))}, of one argument"
+            )
         arg = self.visit(node.args[0])
         if not isinstance(arg, MatrixExpr):
             self.fail(f"{self.show(node)} applies {name} to a plain number")
@@ -406,8 +453,10 @@ class _Parser:
             if left.shape[1] != right.shape[0]:
                 self.mismatch(node, left, right)
             if right.shape[1] == 1 and right.free_symbols <= self.parameters:
-                self.fail(f"{self.show(node)} is the same at every step (it reads parameters only); "
-                          "write a bias vector, a parameter of size (hidden, 1), instead")
+                self.fail(
+                    f"{self.show(node)} is the same at every step (it reads parameters only); "
+                    "write a bias vector, a parameter of size (hidden, 1), instead"
+                )
             return algebra.matmul(left, right)
         if not any(matrices):
             return self.number(left * right, node)

@@ -145,14 +145,30 @@ def check_module(module, derivation: Derivation, seed: int = 0):
         problem = random_problem(module, n_input, n_hidden, steps, batch, seed + k)
         worst = max(worst, against_reference(module, derivation, *problem))
         count += 1
-    rows.append(Proof(derivation.cell.name, "generated NumPy = derivation at 30 digits", count,
-                      worst, time.perf_counter() - start, tolerance=1e-12))
+    rows.append(
+        Proof(
+            derivation.cell.name,
+            "generated NumPy = derivation at 30 digits",
+            count,
+            worst,
+            time.perf_counter() - start,
+            tolerance=1e-12,
+        )
+    )
     start = time.perf_counter()
     worst, count = 0.0, 0
     for k, (steps, batch, n_input, n_hidden) in enumerate([(6, 3, 4, 5), (12, 5, 7, 9), (1, 1, 1, 1)]):
         problem = random_problem(module, n_input, n_hidden, steps, batch, seed + k)
         errors = finite_differences(module, *problem, seed=seed + k)
         worst, count = max(worst, *errors.values()), count + len(errors)
-    rows.append(Proof(derivation.cell.name, "generated NumPy = finite differences", count,
-                      worst, time.perf_counter() - start, tolerance=1e-6))
+    rows.append(
+        Proof(
+            derivation.cell.name,
+            "generated NumPy = finite differences",
+            count,
+            worst,
+            time.perf_counter() - start,
+            tolerance=1e-6,
+        )
+    )
     return rows

@@ -104,7 +104,7 @@ def derive(cell: Cell, derivatives: dict[str, Lambda] | None = None) -> Derivati
             MatrixSymbol(naming.incoming(state.name), *state.shape),
             MatrixSymbol(naming.adjoint(prev.name), *prev.shape),
         )
-        for state, prev in zip(cell.state_symbols, cell.prev_symbols)
+        for state, prev in zip(cell.state_symbols, cell.prev_symbols, strict=True)
     )
     return Derivation(cell, intermediates, backward, carries, _jacobians(cell, slope))
 
@@ -169,7 +169,9 @@ def _worth_naming(parent, child, g_child) -> bool:
         return False
     if isinstance(parent, A.Apply):
         return True
-    varying = [a for a in child.args if isinstance(a, MatrixExpr) and not isinstance(a, (OneMatrix, ZeroMatrix))]
+    varying = [
+        a for a in child.args if isinstance(a, MatrixExpr) and not isinstance(a, (OneMatrix, ZeroMatrix))
+    ]
     return len(varying) >= 2
 
 

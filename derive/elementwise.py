@@ -11,8 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from sympy import Add, Dummy, Expr, Lambda, Mul, Number, Poly, Pow, Symbol
-from sympy import count_ops, exp, expand, factor, fraction, resultant, roots, tanh, together
+from sympy import (
+    Add,
+    Dummy,
+    Expr,
+    Lambda,
+    Mul,
+    Number,
+    Poly,
+    Pow,
+    Symbol,
+    count_ops,
+    exp,
+    expand,
+    factor,
+    fraction,
+    resultant,
+    roots,
+    tanh,
+    together,
+)
 
 from . import algebra
 
@@ -61,9 +79,7 @@ def derivative_through_output(definition: Expr) -> Lambda:
         raise ValueError(f"{definition} is not a rational function of exp(z)")
     numerator, denominator = fraction(in_w)
     slope_numerator, slope_denominator = fraction(together(w * in_w.diff(w)))
-    eliminated = resultant(
-        y * denominator - numerator, d * slope_denominator - slope_numerator, w
-    )
+    eliminated = resultant(y * denominator - numerator, d * slope_denominator - slope_numerator, w)
     candidates = list(roots(Poly(eliminated, d)))
     if len(candidates) != 1:
         raise ValueError(f"the derivative of {definition} is not a function of its output")

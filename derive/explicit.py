@@ -9,7 +9,7 @@ that the same code serves symbols and numbers.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from sympy import (

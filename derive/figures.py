@@ -24,10 +24,16 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({
-        "svg.hashsalt": "derive", "svg.fonttype": "path", "font.size": 9,
-        "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
-    })
+    plt.rcParams.update(
+        {
+            "svg.hashsalt": "derive",
+            "svg.fonttype": "path",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.dpi": 100,
+        }
+    )
     return plt
 
 
@@ -113,8 +119,10 @@ def gradient_rates(name="rnn"):
     """{scale: factor per step back} for the curves of the gradient-flow figure."""
     module = importlib.import_module(f"derive.generated.{name}")
     params, x, g = _problem(module)
-    return {scale: _rate(state_gradients(module, _recurrent(params, scale), 0.1 * x, g))
-            for scale in RECURRENT_SCALES}
+    return {
+        scale: _rate(state_gradients(module, _recurrent(params, scale), 0.1 * x, g))
+        for scale in RECURRENT_SCALES
+    }
 
 
 def keep_rates():
@@ -131,11 +139,11 @@ def keep_rates():
 def gradient_flow(names=("rnn", "lstm", "gru")):
     plt = _plt()
     fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 2.9), sharey=True, squeeze=False)
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         module = importlib.import_module(f"derive.generated.{name}")
         params, x, g = _problem(module)
         x = 0.1 * x  # small inputs: the tanh works near its linear range
-        for scale, colour in zip(RECURRENT_SCALES, COLOURS):
+        for scale, colour in zip(RECURRENT_SCALES, COLOURS, strict=True):
             norms = state_gradients(module, _recurrent(params, scale), x, g)
             ax.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour, label=f"W × {scale:g}")
         if name in KEEP:
@@ -156,19 +164,31 @@ def gate_sweep(name, gate, gradient_of):
     module = importlib.import_module(f"derive.generated.{name}")
     bias = "b_" + gate
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.8))
-    for value, colour in zip(BIASES, COLOURS):
+    for value, colour in zip(BIASES, COLOURS, strict=True):
         params, x, g = _problem(module, bias=(bias, value))
         _, cache = module.forward(params, x)
-        left.plot(np.arange(1, STEPS + 1), cache["values"][gate].mean(axis=(1, 2)), color=colour,
-                  label=f"{bias} = {value:g}")
-        norms = input_gradients(module, params, x, g) if gradient_of == "x" else state_gradients(module, params, x, g)
+        left.plot(
+            np.arange(1, STEPS + 1),
+            cache["values"][gate].mean(axis=(1, 2)),
+            color=colour,
+            label=f"{bias} = {value:g}",
+        )
+        norms = (
+            input_gradients(module, params, x, g)
+            if gradient_of == "x"
+            else state_gradients(module, params, x, g)
+        )
         right.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour)
     left.set_ylim(0, 1)
     left.set_xlabel("step t")
     left.set_ylabel(f"mean ${gate}_t$")
     left.legend(frameon=False, loc="center right", bbox_to_anchor=(1.0, 0.74))
-    _log_axis(right, r"$\Vert\partial L_T / \partial x_k\Vert$" if gradient_of == "x"
-              else r"$\Vert\partial L_T / \partial s_k\Vert$")
+    _log_axis(
+        right,
+        r"$\Vert\partial L_T / \partial x_k\Vert$"
+        if gradient_of == "x"
+        else r"$\Vert\partial L_T / \partial s_k\Vert$",
+    )
     return _svg(fig)
 
 
@@ -177,13 +197,19 @@ def candidate_sweep(name):
     module = importlib.import_module(f"derive.generated.{name}")
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.8))
     bins = np.linspace(-1, 1, 41)
-    for scale, colour in zip(SCALES, COLOURS):
+    for scale, colour in zip(SCALES, COLOURS, strict=True):
         params, x, _ = _problem(module, scale=scale, gate_params=("W", "U", "b"))
         _, cache = module.forward(params, x)
         values = cache["values"]["s_tilde"].ravel()
         left.hist(values, bins=bins, histtype="step", color=colour, density=True)
-        right.hist(1 - values**2, bins=np.linspace(0, 1, 41), histtype="step", color=colour, density=True,
-                   label=f"W, U, b × {scale:g}")
+        right.hist(
+            1 - values**2,
+            bins=np.linspace(0, 1, 41),
+            histtype="step",
+            color=colour,
+            density=True,
+            label=f"W, U, b × {scale:g}",
+        )
     left.set_xlabel(r"candidate $\tilde{s}$")
     left.set_ylabel("density")
     right.legend(frameon=False, loc="upper left")
@@ -205,5 +231,7 @@ SPECS = {
 
 
 def figures() -> dict[str, tuple[str, str]]:
-    return {key: (draw(), ", ".join(f"derive.generated.{m}" for m in modules.split(", ")))
-            for key, (modules, draw) in SPECS.items()}
+    return {
+        key: (draw(), ", ".join(f"derive.generated.{m}" for m in modules.split(", ")))
+        for key, (modules, draw) in SPECS.items()
+    }

@@ -44,10 +44,14 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
         "numpy_module.py.j2",
         name=cell.name,
         title=cell.title,
-        variant="literal: one product per gate per step" if literal else "fused: stacked products, hoisted inputs",
+        variant="literal: one product per gate per step"
+        if literal
+        else "fused: stacked products, hoisted inputs",
         equations=[equation(text(eq.symbol, names), text(eq.rhs, names)) for eq in cell.equations],
-        parameters=[{"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
-                    for p in cell.parameters],
+        parameters=[
+            {"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
+            for p in cell.parameters
+        ],
         states=cell.states,
         code=numpy_printer.statements(code),
     )
@@ -96,11 +100,15 @@ def _quick_check(module, derivation, literal: bool) -> None:
     where = f"the {kind} module generated for cell {derivation.cell.name!r}"
     error = checks.against_reference(module, derivation, *problem)
     if not error <= REFERENCE_TOLERANCE:
-        raise GenerationError(f"{where} differs from its derivation by {error:.1e} (relative); this is a bug in "
-                              "derive, please report it with the cell; the module was not returned")
+        raise GenerationError(
+            f"{where} differs from its derivation by {error:.1e} (relative); this is a bug in "
+            "derive, please report it with the cell; the module was not returned"
+        )
     errors = checks.finite_differences(module, *problem)
     wrong = {k: v for k, v in errors.items() if not v <= FINITE_DIFFERENCE_TOLERANCE}
     if wrong:
         listed = ", ".join(f"{k} ({v:.1e})" for k, v in wrong.items())
-        raise GenerationError(f"{where} disagrees with finite differences in {listed}; this is a bug in derive, "
-                              "please report it with the cell; the module was not returned")
+        raise GenerationError(
+            f"{where} disagrees with finite differences in {listed}; this is a bug in derive, "
+            "please report it with the cell; the module was not returned"
+        )

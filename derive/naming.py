@@ -81,18 +81,46 @@ def reserved(name: str) -> bool:
 # forward() and backward(), where parameters and equations are locals too.
 # Names starting with _ (_sigmoid, _tanh, _check_*, ...) are refused as a form.
 # x is the input, which every cell has, so it is not among them.
-GENERATED = frozenset({
-    # module level
-    "np", "PARAMETERS", "STATES", "init_params", "forward", "backward",
-    # the sizes, as init_params and the shapes in the mathematics name them
-    "n_input", "n_hidden",
-    # forward
-    "params", "state", "T", "B", "n", "dtype", "t", "outputs", "values", "cache", "act", "z",
-    # backward
-    "d_outputs", "d_out", "d_params", "d_x", "d_state", "dz", "dz_t", "dz_rows", "d_biases",
-    # the checks
-    "reference", "checked",
-})
+GENERATED = frozenset(
+    {
+        # module level
+        "np",
+        "PARAMETERS",
+        "STATES",
+        "init_params",
+        "forward",
+        "backward",
+        # the sizes, as init_params and the shapes in the mathematics name them
+        "n_input",
+        "n_hidden",
+        # forward
+        "params",
+        "state",
+        "T",
+        "B",
+        "n",
+        "dtype",
+        "t",
+        "outputs",
+        "values",
+        "cache",
+        "act",
+        "z",
+        # backward
+        "d_outputs",
+        "d_out",
+        "d_params",
+        "d_x",
+        "d_state",
+        "dz",
+        "dz_t",
+        "dz_rows",
+        "d_biases",
+        # the checks
+        "reference",
+        "checked",
+    }
+)
 
 # Names the generated code makes from other names: the (T, B, n) array that
 # keeps v for every step, and the stacked weights of the products with operand v.
@@ -127,6 +155,8 @@ def refusal(name) -> str | None:
     if name in GENERATED:
         return f"the generated module uses it for itself; use another name, such as {name + '_'!r}"
     if reserved(name) or _MADE_BY_CODE.fullmatch(name):
-        return ("it has the form of a name the derivation or the generated code makes "
-                "(d_*, z_*, z2_*, *_prev, *_in, *_seq, weights_*); use a name of another form")
+        return (
+            "it has the form of a name the derivation or the generated code makes "
+            "(d_*, z_*, z2_*, *_prev, *_in, *_seq, weights_*); use a name of another form"
+        )
     return None

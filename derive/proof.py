@@ -100,12 +100,16 @@ class _Instance:
         # The entries' names are not identifiers beyond the cell's own names, so
         # that no parameter (x0, g_s0, ...) can share a symbol with a step's input.
         self.params = {p.name: _symbols(p.name, *shape(p)) for p in cell.parameter_symbols}
-        self.xs = [{x.name: _symbols(f"{x.name}(t={t + 1})", *shape(x)) for x in cell.input_symbols}
-                   for t in range(steps)]
+        self.xs = [
+            {x.name: _symbols(f"{x.name}(t={t + 1})", *shape(x)) for x in cell.input_symbols}
+            for t in range(steps)
+        ]
         self.initial = {p.name: _symbols(f"{p.name}(t=1)", *shape(p)) for p in cell.prev_symbols}
         # Every output of every step is weighted in the loss.
-        self.weights = [{s.name: _symbols(f"g({s.name}, t={t + 1})", *shape(s)) for s in cell.state_symbols}
-                        for t in range(steps)]
+        self.weights = [
+            {s.name: _symbols(f"g({s.name}, t={t + 1})", *shape(s)) for s in cell.state_symbols}
+            for t in range(steps)
+        ]
 
     def leaves(self):
         """(label, symbol array) for everything the loss is differentiated against."""
@@ -125,7 +129,7 @@ class _Instance:
 
     def loss(self, envs):
         total = 0
-        for env, weights in zip(envs, self.weights):
+        for env, weights in zip(envs, self.weights, strict=True):
             for name, g in weights.items():
                 total += (g * env[name]).sum()
         return total
@@ -135,7 +139,9 @@ class _Instance:
         functions = numeric_functions()
         envs = self.forward(functions, mp_number, values)
         d_outputs = [{k: _at(g, values) for k, g in w.items()} for w in self.weights]
-        d_params, d_xs, d_initial = bptt.backpropagate(self.derivation, envs, d_outputs, functions, self.sizes, mp_number)
+        d_params, d_xs, d_initial = bptt.backpropagate(
+            self.derivation, envs, d_outputs, functions, self.sizes, mp_number
+        )
         grads = dict(d_params)
         for t, d_x in enumerate(d_xs):
             for name, value in d_x.items():
@@ -146,7 +152,7 @@ class _Instance:
     def point(self, rng: random.Random):
         """Random values in [-1, 1] for every symbol (weights of the loss included)."""
         arrays = [a for _, a in self.leaves()] + [g for w in self.weights for g in w.values()]
-        return {s: mpmath.mpf(rng.randint(-10**6, 10**6)) / 10**6 for a in arrays for s in a.flat}
+        return {s: mpmath.mpf(rng.randint(-(10**6), 10**6)) / 10**6 for a in arrays for s in a.flat}
 
 
 def _at(array, values):
@@ -185,12 +191,14 @@ def _compare(exact, runs):
     worst = mpmath.mpf(0)
     for values, derived in runs:
         memo = {}
-        for e, got in zip(exact, derived):
+        for e, got in zip(exact, derived, strict=True):
             worst = max(worst, _relative(_value(e, values, memo), got))
     return worst
 
 
-def prove_bptt(derivation: Derivation, n_input: int, n_hidden: int, steps: int, points: int = 3, seed: int = 0) -> Proof:
+def prove_bptt(
+    derivation: Derivation, n_input: int, n_hidden: int, steps: int, points: int = 3, seed: int = 0
+) -> Proof:
     """The derived adjoints of every parameter, input and initial state equal
     ``sympy.diff`` of the loss Σ_t Σ_v ⟨g_{v,t}, v_t⟩ over ``steps`` unrolled steps."""
     start = time.perf_counter()
@@ -209,13 +217,16 @@ def prove_bptt(derivation: Derivation, n_input: int, n_hidden: int, steps: int, 
             runs.append((values, [v for label, _ in leaves for v in grads[label].flat]))
         worst = _compare(exact, runs)
     claim = (
-        f"one step ({n_input} in, {n_hidden} hidden)" if steps == 1
+        f"one step ({n_input} in, {n_hidden} hidden)"
+        if steps == 1
         else f"BPTT over {steps} steps ({n_input} in, {n_hidden} hidden)"
     )
     return Proof(derivation.cell.name, claim, len(exact) * points, float(worst), time.perf_counter() - start)
 
 
-def prove_jacobians(derivation: Derivation, n_input: int, n_hidden: int, points: int = 3, seed: int = 0) -> Proof:
+def prove_jacobians(
+    derivation: Derivation, n_input: int, n_hidden: int, points: int = 3, seed: int = 0
+) -> Proof:
     """Every closed-form Jacobian ∂v_t/∂u_{t-1} equals ``sympy.diff`` of the explicit step."""
     start = time.perf_counter()
     with mpmath.workdps(DIGITS):
@@ -233,7 +244,9 @@ def prove_jacobians(derivation: Derivation, n_input: int, n_hidden: int, points:
             (numeric,) = instance.forward(numeric_functions(), mp_number, values)
             derived = []
             for j in derivation.jacobians:
-                derived.extend(evaluate(j.value, numeric, numeric_functions(), instance.sizes, mp_number).flat)
+                derived.extend(
+                    evaluate(j.value, numeric, numeric_functions(), instance.sizes, mp_number).flat
+                )
             runs.append((values, derived))
         worst = _compare(exact, runs)
     claim = f"Jacobians ∂v_t/∂u_(t-1) ({n_input} in, {n_hidden} hidden)"

@@ -10,8 +10,8 @@ Jacobians).  Elementwise functions take their derivative from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, Transpose
 
@@ -35,8 +35,14 @@ def _matmul_vjp(node, g, slope):
     return [
         (
             f,
-            A.scale(c, A.matmul(*(A.transpose(p) for p in reversed(factors[:j])), g,
-                                *(A.transpose(p) for p in reversed(factors[j + 1:])))),
+            A.scale(
+                c,
+                A.matmul(
+                    *(A.transpose(p) for p in reversed(factors[:j])),
+                    g,
+                    *(A.transpose(p) for p in reversed(factors[j + 1 :])),
+                ),
+            ),
         )
         for j, f in enumerate(factors)
     ]
@@ -72,7 +78,9 @@ RULES: dict[type, Rule] = {
     # y = a^k elementwise
     HadamardPower: Rule(
         vjp=lambda y, g, slope: [(y.base, A.scale(y.exp, A.hadamard(g, A.power(y.base, int(y.exp) - 1))))],
-        jvp=lambda y, J, slope: A.distribute(A.diag(A.scale(y.exp, A.power(y.base, int(y.exp) - 1))), J(y.base)),
+        jvp=lambda y, J, slope: A.distribute(
+            A.diag(A.scale(y.exp, A.power(y.base, int(y.exp) - 1))), J(y.base)
+        ),
     ),
     # y = f(a) elementwise; slope(y) is f'(a) written through y
     Apply: Rule(

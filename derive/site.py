@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from sympy import Integer, MatMul, MatrixSymbol, factor, latex as sympy_latex
+from sympy import Integer, MatMul, MatrixSymbol, factor
+from sympy import latex as sympy_latex
 
 from . import naming
 from .algebra import Apply, walk
@@ -47,29 +47,50 @@ def cell_context(cell: Cell) -> dict:
 
     equations = []
     for eq in cell.equations:
-        mine = {naming.adjoint(eq.name)} | {naming.adjoint(naming.preactivation(eq.name, k)) for k in range(1, 10)}
+        mine = {naming.adjoint(eq.name)} | {
+            naming.adjoint(naming.preactivation(eq.name, k)) for k in range(1, 10)
+        }
         own = [a for a in d.backward if a.target.name in mine]
         read = {s.name for a in own for s in a.value.free_symbols}
         uses = {s.name for s in eq.rhs.free_symbols}
-        equations.append({
-            "name": eq.name, "role": eq.role.value, "meaning": eq.meaning, "text": eq.text,
-            "latex": line(Assignment(eq.symbol, eq.rhs), aligned=False),
-            "aligned": line(Assignment(eq.symbol, eq.rhs)),
-            "symbol": show(eq.symbol),
-            "function": FUNCTION_WORDS.get(getattr(eq.rhs, "function", None), ""),
-            "adjoints": [line(a) for a in own],
-            # Named sub-expressions of other equations whose adjoints this one reads.
-            "where": [line(named[name[len(naming.ADJOINT):]], aligned=False) for name in sorted(read)
-                      if name.startswith(naming.ADJOINT) and name[len(naming.ADJOINT):] in named
-                      and name not in mine],
-            "gradients": [gradient(a, limits=False) for a in d.gradients
-                          if naming.parse(a.target.name)["base"] in uses],
-        })
-    jacobians = [{"of": j.of.name, "wrt": j.wrt.name,
-                  "lines": aligned_lines(L.derivative(show(j.of), show(j.wrt)), j.value, params)}
-                 for j in d.jacobians]
+        equations.append(
+            {
+                "name": eq.name,
+                "role": eq.role.value,
+                "meaning": eq.meaning,
+                "text": eq.text,
+                "latex": line(Assignment(eq.symbol, eq.rhs), aligned=False),
+                "aligned": line(Assignment(eq.symbol, eq.rhs)),
+                "symbol": show(eq.symbol),
+                "function": FUNCTION_WORDS.get(getattr(eq.rhs, "function", None), ""),
+                "adjoints": [line(a) for a in own],
+                # Named sub-expressions of other equations whose adjoints this one reads.
+                "where": [
+                    line(named[name[len(naming.ADJOINT) :]], aligned=False)
+                    for name in sorted(read)
+                    if name.startswith(naming.ADJOINT)
+                    and name[len(naming.ADJOINT) :] in named
+                    and name not in mine
+                ],
+                "gradients": [
+                    gradient(a, limits=False)
+                    for a in d.gradients
+                    if naming.parse(a.target.name)["base"] in uses
+                ],
+            }
+        )
+    jacobians = [
+        {
+            "of": j.of.name,
+            "wrt": j.wrt.name,
+            "lines": aligned_lines(L.derivative(show(j.of), show(j.wrt)), j.value, params),
+        }
+        for j in d.jacobians
+    ]
     return {
-        "name": cell.name, "title": cell.title, "states": cell.states,
+        "name": cell.name,
+        "title": cell.title,
+        "states": cell.states,
         "parameters": params,
         "equations": equations,
         "equation": {e["name"]: e for e in equations},
@@ -77,11 +98,22 @@ def cell_context(cell: Cell) -> dict:
         "intermediates": [line(a) for a in d.intermediates],
         "backward": [line(a) for a in d.backward if a.target.name not in gradients],
         "gradients": [gradient(a) for a in d.gradients],
-        "carries": [L.equation(show(c.incoming), L.derivative(r"\ell_t", show(c.state)) + " + "
-                               + L.from_step(show(c.carried), r"\text{step } t+1"), aligned=True)
-                    for c in d.carries],
-        "initial": [L.equation(L.derivative("L", show(c.state, step="0")), L.from_step(show(c.carried), "t=1"),
-                               aligned=True) for c in d.carries],
+        "carries": [
+            L.equation(
+                show(c.incoming),
+                L.derivative(r"\ell_t", show(c.state))
+                + " + "
+                + L.from_step(show(c.carried), r"\text{step } t+1"),
+                aligned=True,
+            )
+            for c in d.carries
+        ],
+        "initial": [
+            L.equation(
+                L.derivative("L", show(c.state, step="0")), L.from_step(show(c.carried), "t=1"), aligned=True
+            )
+            for c in d.carries
+        ],
         "jacobians": jacobians,
         "jacobian": {(j["of"], j["wrt"]): j["lines"] for j in jacobians},
         "counts": _counts(cell, d),
@@ -118,7 +150,6 @@ def _counts(cell: Cell, d: Derivation) -> dict:
     }
 
 
-
 def _record(name: str):
     path = RECORDS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -128,10 +159,15 @@ def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
     """[{dtype, cell: milliseconds}] at one size, from the benchmark record."""
     if benchmark is None:
         return []
-    rows = {(r["cell"], r["dtype"]): r for r in benchmark["rows"]
-            if (r["T"], r["B"], r["inputs"], r["hidden"]) == size}
+    rows = {
+        (r["cell"], r["dtype"]): r
+        for r in benchmark["rows"]
+        if (r["T"], r["B"], r["inputs"], r["hidden"]) == size
+    }
     dtypes = dict.fromkeys(r["dtype"] for r in benchmark["rows"])
-    return [{"dtype": dtype, **{cell: rows[cell, dtype]["seconds"] * 1e3 for cell in cells}} for dtype in dtypes]
+    return [
+        {"dtype": dtype, **{cell: rows[cell, dtype]["seconds"] * 1e3 for cell in cells}} for dtype in dtypes
+    ]
 
 
 def context() -> dict:
@@ -155,11 +191,24 @@ def pages() -> dict[Path, str]:
 
     drawn = figures()
     ctx = context()
-    ctx["rates"] = [{"scale": k, "factor": v, "trend": "shrinks" if v < 1 else "grows",
-                     "tenfold": abs(np.log(10) / np.log(v))} for k, v in gradient_rates().items()]
-    ctx["kept"] = [{"cell": CATALOGUE[name].title, "factor": rate, "value": value,
-                    "bias": latex(MatrixSymbol(bias, N_HIDDEN, 1), [p.name for p in CATALOGUE[name].parameters])}
-                   for name, (bias, value, rate) in keep_rates().items()]
+    ctx["rates"] = [
+        {
+            "scale": k,
+            "factor": v,
+            "trend": "shrinks" if v < 1 else "grows",
+            "tenfold": abs(np.log(10) / np.log(v)),
+        }
+        for k, v in gradient_rates().items()
+    ]
+    ctx["kept"] = [
+        {
+            "cell": CATALOGUE[name].title,
+            "factor": rate,
+            "value": value,
+            "bias": latex(MatrixSymbol(bias, N_HIDDEN, 1), [p.name for p in CATALOGUE[name].parameters]),
+        }
+        for name, (bias, value, rate) in keep_rates().items()
+    ]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
     out = {ROOT / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
     for page in PAGES:

@@ -31,11 +31,23 @@ class Report:
 
     def __str__(self) -> str:
         header = ("cell", "claim", "entries", "max rel. diff", "tolerance", "seconds", "")
-        rows = [(r.cell, r.claim, str(r.entries), f"{r.max_relative_difference:.1e}", f"{r.tolerance:.0e}",
-                 f"{r.seconds:.2f}", "ok" if r.holds else "FAILED") for r in self.rows]
+        rows = [
+            (
+                r.cell,
+                r.claim,
+                str(r.entries),
+                f"{r.max_relative_difference:.1e}",
+                f"{r.tolerance:.0e}",
+                f"{r.seconds:.2f}",
+                "ok" if r.holds else "FAILED",
+            )
+            for r in self.rows
+        ]
         widths = [max(columns(row[k]) for row in (header, *rows)) for k in range(len(header))]
-        return "\n".join("  ".join(c + " " * (w - columns(c)) for c, w in zip(row, widths)).rstrip()
-                         for row in (header, *rows))
+        return "\n".join(
+            "  ".join(c + " " * (w - columns(c)) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in (header, *rows)
+        )
 
 
 CLAIMS = ("step", "bptt", "jacobians", "code")

@@ -12,11 +12,10 @@ are cells the fuzzer found, each reduced to a small cell with the same symptom.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
-
 from strategies import KINDS, CellSpec
 
 STATE, GATE, CANDIDATE, OUTPUT = "state", "gate", "candidate", "output"
@@ -24,7 +23,11 @@ STATE, GATE, CANDIDATE, OUTPUT = "state", "gate", "candidate", "output"
 
 def affine(label: str = "") -> tuple[tuple[str, str, str], ...]:
     suffix = f"_{label}" if label else ""
-    return (("W" + suffix, "hidden", "hidden"), ("U" + suffix, "hidden", "input"), ("b" + suffix, "hidden", "1"))
+    return (
+        ("W" + suffix, "hidden", "hidden"),
+        ("U" + suffix, "hidden", "input"),
+        ("b" + suffix, "hidden", "1"),
+    )
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,14 @@ def one_state(text: str, parameters=affine(), *before) -> CellSpec:
 
 def scaled_rnn(factor: float):
     """s_t = factor · tanh(W s_{t-1} + U x_t + b), step by step in NumPy."""
+
     def by_hand(params, x, state, d_outputs):
         s, out = state["s"], []
         for x_t in x:
             s = factor * np.tanh(s @ params["W"].T + x_t @ params["U"].T + params["b"])
             out.append(s)
         return {"s": np.stack(out)}
+
     return by_hand
 
 
@@ -56,50 +61,90 @@ GATE_G = ("g", "σ(W_g @ s_prev + U_g @ x + b_g)", GATE)
 RNN = "tanh(W @ s_prev + U @ x + b)"
 
 KNOWN = [
-    Entry("gated residual state", one_state(
-        "g * tanh(W @ s_prev + U @ x + b) + (1 - g) * s_prev", (*affine("g"), *affine()), GATE_G)),
-    Entry("equation named tanh_s beside tanh(s)", CellSpec(
-        equations=(
-            ("tanh_s", "σ(W_t @ h_prev + U_t @ x + b_t)", GATE),
-            ("s", "tanh(W @ h_prev + U @ x + b)", STATE),
-            ("h", "tanh_s * tanh(s)", OUTPUT),
+    Entry(
+        "gated residual state",
+        one_state("g * tanh(W @ s_prev + U @ x + b) + (1 - g) * s_prev", (*affine("g"), *affine()), GATE_G),
+    ),
+    Entry(
+        "equation named tanh_s beside tanh(s)",
+        CellSpec(
+            equations=(
+                ("tanh_s", "σ(W_t @ h_prev + U_t @ x + b_t)", GATE),
+                ("s", "tanh(W @ h_prev + U @ x + b)", STATE),
+                ("h", "tanh_s * tanh(s)", OUTPUT),
+            ),
+            states=("s", "h"),
+            parameters=(*affine("t"), *affine()),
         ),
-        states=("s", "h"),
-        parameters=(*affine("t"), *affine()),
-    ), expect=None),
-    Entry("products sharing an operand, not adjacent in the block", one_state(
-        "a * s_prev + c * e",
-        (*affine("a"), ("U_c", "hidden", "input"), ("b_c", "hidden", "1"), *affine("e")),
-        ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", GATE),
-        ("c", "σ(U_c @ x + b_c)", GATE),
-        ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", GATE),
-    )),
-    Entry("W_a @ tanh(s_prev) inside a gate", one_state(
-        "g * tanh(W @ s_prev + U @ x + b)", (*affine("a"), *affine()),
-        ("g", "σ(W_a @ tanh(s_prev) + U_a @ x + b_a)", GATE))),
-    Entry("vector parameter times a product: v * (U @ x)", one_state(
-        "tanh(W @ s_prev + v * (U @ x) + b)", (*affine(), ("v", "hidden", "1")))),
+        expect=None,
+    ),
+    Entry(
+        "products sharing an operand, not adjacent in the block",
+        one_state(
+            "a * s_prev + c * e",
+            (*affine("a"), ("U_c", "hidden", "input"), ("b_c", "hidden", "1"), *affine("e")),
+            ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", GATE),
+            ("c", "σ(U_c @ x + b_c)", GATE),
+            ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", GATE),
+        ),
+    ),
+    Entry(
+        "W_a @ tanh(s_prev) inside a gate",
+        one_state(
+            "g * tanh(W @ s_prev + U @ x + b)",
+            (*affine("a"), *affine()),
+            ("g", "σ(W_a @ tanh(s_prev) + U_a @ x + b_a)", GATE),
+        ),
+    ),
+    Entry(
+        "vector parameter times a product: v * (U @ x)",
+        one_state("tanh(W @ s_prev + v * (U @ x) + b)", (*affine(), ("v", "hidden", "1"))),
+    ),
     Entry("residual tanh(...) + s_prev", one_state(RNN + " + s_prev")),
     Entry("2 * tanh(...)", one_state("2 * " + RNN), by_hand=scaled_rnn(2)),
     Entry("tanh(...) + 1", one_state(RNN + " + 1")),
     Entry("2 * (1 - σ(...)) - 1", one_state("2 * (1 - σ(W @ s_prev + U @ x + b)) - 1")),
-    Entry("gate kept, then multiplied by a matrix in the same step", one_state(
-        RNN.replace("W @ s_prev", "W @ c"), (*affine("c"), *affine()),
-        ("c", "tanh(W_c @ s_prev + U_c @ x + b_c)", CANDIDATE))),
-    Entry("product kept, then multiplied by a matrix in the same step", one_state(
-        RNN.replace("W @ s_prev", "W @ m"), (*affine("g"), *affine()),
-        GATE_G, ("m", "g * s_prev", GATE))),
-    Entry("input only inside a nested function", one_state(
-        "tanh(W @ s_prev + W2 @ tanh(U @ x + b2) + b)",
-        (("W", "hidden", "hidden"), ("W2", "hidden", "hidden"), ("U", "hidden", "input"),
-         ("b2", "hidden", "1"), ("b", "hidden", "1")))),
+    Entry(
+        "gate kept, then multiplied by a matrix in the same step",
+        one_state(
+            RNN.replace("W @ s_prev", "W @ c"),
+            (*affine("c"), *affine()),
+            ("c", "tanh(W_c @ s_prev + U_c @ x + b_c)", CANDIDATE),
+        ),
+    ),
+    Entry(
+        "product kept, then multiplied by a matrix in the same step",
+        one_state(
+            RNN.replace("W @ s_prev", "W @ m"), (*affine("g"), *affine()), GATE_G, ("m", "g * s_prev", GATE)
+        ),
+    ),
+    Entry(
+        "input only inside a nested function",
+        one_state(
+            "tanh(W @ s_prev + W2 @ tanh(U @ x + b2) + b)",
+            (
+                ("W", "hidden", "hidden"),
+                ("W2", "hidden", "hidden"),
+                ("U", "hidden", "input"),
+                ("b2", "hidden", "1"),
+                ("b", "hidden", "1"),
+            ),
+        ),
+    ),
     Entry("input only as tanh(x)", one_state("tanh(W @ s_prev + U @ tanh(x) + b)")),
     Entry("W @ (W @ s_prev)", one_state("tanh(W @ (W @ s_prev) + U @ x + b)")),
-    Entry("W @ (U @ x)", one_state(
-        "tanh(W @ s_prev + W2 @ (U @ x) + b)", (*affine(), ("W2", "hidden", "hidden")))),
-    Entry("output h = s", CellSpec(
-        equations=(("s", "tanh(W @ h_prev + U @ x + b)", STATE), ("h", "s", OUTPUT)),
-        states=("s", "h"), parameters=affine())),
+    Entry(
+        "W @ (U @ x)",
+        one_state("tanh(W @ s_prev + W2 @ (U @ x) + b)", (*affine(), ("W2", "hidden", "hidden"))),
+    ),
+    Entry(
+        "output h = s",
+        CellSpec(
+            equations=(("s", "tanh(W @ h_prev + U @ x + b)", STATE), ("h", "s", OUTPUT)),
+            states=("s", "h"),
+            parameters=affine(),
+        ),
+    ),
     Entry("(2*3) * tanh(...) is 6 tanh(...)", one_state("(2*3)*" + RNN), by_hand=scaled_rnn(6)),
     Entry("(-2)*(-3) * tanh(...) is 6 tanh(...)", one_state("(-2)*(-3)*" + RNN), by_hand=scaled_rnn(6)),
 ]
@@ -107,13 +152,18 @@ KNOWN = [
 # Cells that pass today: the catalogue's shapes, so that a failure above is the cell's, not the harness's.
 CONTROLS = [
     Entry("control: RNN", one_state(RNN), by_hand=scaled_rnn(1)),
-    Entry("control: GRU", one_state(
-        "(1 - i) * s_prev + i * s_tilde", (*affine("o"), *affine("i"), *affine()),
-        ("o", "σ(W_o @ s_prev + U_o @ x + b_o)", GATE),
-        ("i", "σ(W_i @ s_prev + U_i @ x + b_i)", GATE),
-        ("s_tilde", "tanh(W @ (o * s_prev) + U @ x + b)", CANDIDATE)), proof=(2, 1)),
-    Entry("control: unused parameter is refused", one_state(
-        "tanh(W @ s_prev + U @ x)"), expect="refused"),
+    Entry(
+        "control: GRU",
+        one_state(
+            "(1 - i) * s_prev + i * s_tilde",
+            (*affine("o"), *affine("i"), *affine()),
+            ("o", "σ(W_o @ s_prev + U_o @ x + b_o)", GATE),
+            ("i", "σ(W_i @ s_prev + U_i @ x + b_i)", GATE),
+            ("s_tilde", "tanh(W @ (o * s_prev) + U @ x + b)", CANDIDATE),
+        ),
+        proof=(2, 1),
+    ),
+    Entry("control: unused parameter is refused", one_state("tanh(W @ s_prev + U @ x)"), expect="refused"),
 ]
 
 
@@ -124,8 +174,11 @@ def params(*names: str) -> tuple[tuple[str, str, str], ...]:
 
 def cell(*equations, states=("s",), parameters=()) -> CellSpec:
     """Equations as (name, text); a state's role is "state", the others' "gate"."""
-    return CellSpec(equations=tuple((n, t, STATE if n in states else GATE) for n, t in equations),
-                    states=states, parameters=parameters)
+    return CellSpec(
+        equations=tuple((n, t, STATE if n in states else GATE) for n, t in equations),
+        states=states,
+        parameters=parameters,
+    )
 
 
 # Cells the fuzzer found, each reduced by hand to a few terms with the same symptom.
@@ -133,74 +186,169 @@ FOUND = [
     # Found against the lowering before its rewrite.
     Entry("no input at all", cell(("s", "σ(W @ s_prev)"), parameters=params("W"))),
     Entry("a state that does not read its previous value", cell(("s", "σ(U @ x)"), parameters=params("U"))),
-    Entry("a gate nobody reads", cell(
-        ("g", "σ(U_g @ x)"), ("s", "σ(W @ s_prev + U @ x)"), parameters=params("U_g", "W", "U"))),
-    Entry("a function of a bare symbol as an equation: h = tanh(s)", cell(
-        ("s", "tanh(W @ h_prev + U @ x + b)"), ("h", "tanh(s)"), states=("s", "h"), parameters=affine())),
-    Entry("a gate of a bias alone: σ(b_g)", cell(
-        ("g", "σ(b_g)"), ("s", "g * tanh(W @ s_prev + U @ x)"), parameters=params("b_g", "W", "U"))),
-    Entry("an equation that is a previous state: a = s_prev", cell(
-        ("a", "s_prev"), ("s", "tanh(W @ a + U @ x + b)"), parameters=affine())),
-    Entry("U @ (P @ x) with an input×input parameter", cell(
-        ("s", "tanh(W @ s_prev + U @ (P @ x) + b)"), parameters=(*affine(), *params("P")))),
-    Entry("U2 @ (V @ s_prev) with an input×hidden parameter", cell(
-        ("s", "tanh(W @ s_prev + U @ x + U2 @ (V @ s_prev))"), parameters=params("W", "U", "U2", "V"))),
-    Entry("two products of s_prev in one pre-activation", cell(
-        ("s", "tanh(W1 @ s_prev + W2 @ s_prev + U @ x)"), parameters=params("W1", "W2", "U"))),
-    Entry("two products of x in one pre-activation", cell(
-        ("s", "tanh(W @ s_prev + U1 @ x + U2 @ x)"), parameters=params("W", "U1", "U2"))),
-    Entry("one product twice in one pre-activation", cell(
-        ("s", "tanh(W @ s_prev + U @ x + U @ x)"), parameters=params("W", "U"))),
-    Entry("a gate times a candidate written inline", cell(
-        ("g", "σ(U_g @ x)"), ("s", "g * tanh(W @ s_prev + U @ x)"), parameters=params("U_g", "W", "U"))),
-    Entry("a gate read by a matrix in the next pre-activation", cell(
-        ("g", "σ(W_g @ s_prev + U_g @ x)"), ("s", "σ(W @ g + U @ x)"), parameters=params("W_g", "U_g", "W", "U"))),
-    Entry("a candidate read by a matrix, under a residual state", cell(
-        ("c", "tanh(W_c @ s_prev + U_c @ x)"), ("s", "tanh(W @ c + U @ x) + s_prev"),
-        parameters=params("W_c", "U_c", "W", "U"))),
-    Entry("U @ (u * x) with an input-sized vector", cell(
-        ("s", "tanh(W @ s_prev + U @ (u * x) + b)"), parameters=(*affine(), *params("u")))),
+    Entry(
+        "a gate nobody reads",
+        cell(("g", "σ(U_g @ x)"), ("s", "σ(W @ s_prev + U @ x)"), parameters=params("U_g", "W", "U")),
+    ),
+    Entry(
+        "a function of a bare symbol as an equation: h = tanh(s)",
+        cell(("s", "tanh(W @ h_prev + U @ x + b)"), ("h", "tanh(s)"), states=("s", "h"), parameters=affine()),
+    ),
+    Entry(
+        "a gate of a bias alone: σ(b_g)",
+        cell(("g", "σ(b_g)"), ("s", "g * tanh(W @ s_prev + U @ x)"), parameters=params("b_g", "W", "U")),
+    ),
+    Entry(
+        "an equation that is a previous state: a = s_prev",
+        cell(("a", "s_prev"), ("s", "tanh(W @ a + U @ x + b)"), parameters=affine()),
+    ),
+    Entry(
+        "U @ (P @ x) with an input×input parameter",
+        cell(("s", "tanh(W @ s_prev + U @ (P @ x) + b)"), parameters=(*affine(), *params("P"))),
+    ),
+    Entry(
+        "U2 @ (V @ s_prev) with an input×hidden parameter",
+        cell(("s", "tanh(W @ s_prev + U @ x + U2 @ (V @ s_prev))"), parameters=params("W", "U", "U2", "V")),
+    ),
+    Entry(
+        "two products of s_prev in one pre-activation",
+        cell(("s", "tanh(W1 @ s_prev + W2 @ s_prev + U @ x)"), parameters=params("W1", "W2", "U")),
+    ),
+    Entry(
+        "two products of x in one pre-activation",
+        cell(("s", "tanh(W @ s_prev + U1 @ x + U2 @ x)"), parameters=params("W", "U1", "U2")),
+    ),
+    Entry(
+        "one product twice in one pre-activation",
+        cell(("s", "tanh(W @ s_prev + U @ x + U @ x)"), parameters=params("W", "U")),
+    ),
+    Entry(
+        "a gate times a candidate written inline",
+        cell(("g", "σ(U_g @ x)"), ("s", "g * tanh(W @ s_prev + U @ x)"), parameters=params("U_g", "W", "U")),
+    ),
+    Entry(
+        "a gate read by a matrix in the next pre-activation",
+        cell(
+            ("g", "σ(W_g @ s_prev + U_g @ x)"),
+            ("s", "σ(W @ g + U @ x)"),
+            parameters=params("W_g", "U_g", "W", "U"),
+        ),
+    ),
+    Entry(
+        "a candidate read by a matrix, under a residual state",
+        cell(
+            ("c", "tanh(W_c @ s_prev + U_c @ x)"),
+            ("s", "tanh(W @ c + U @ x) + s_prev"),
+            parameters=params("W_c", "U_c", "W", "U"),
+        ),
+    ),
+    Entry(
+        "U @ (u * x) with an input-sized vector",
+        cell(("s", "tanh(W @ s_prev + U @ (u * x) + b)"), parameters=(*affine(), *params("u"))),
+    ),
     Entry("U @ (x * x)", cell(("s", "tanh(W @ s_prev + U @ (x * x) + b)"), parameters=affine())),
     Entry("U @ (x + 1)", cell(("s", "tanh(W @ s_prev + U @ (x + 1) + b)"), parameters=affine())),
-    Entry("W @ tanh(s_prev) as the state's only recurrence", cell(
-        ("s", "tanh(W @ tanh(s_prev) + U @ x)"), parameters=params("W", "U"))),
-    Entry("σ(...) * s_prev as the state", cell(
-        ("s", "σ(W @ s_prev + U @ x) * s_prev"), parameters=params("W", "U"))),
-    Entry("products of s_prev not adjacent in the block, fewest terms", cell(
-        ("a", "σ(W_a @ s_prev)"), ("c", "σ(U_c @ x)"), ("e", "σ(W_e @ s_prev)"), ("s", "a * e + c"),
-        parameters=params("W_a", "U_c", "W_e"))),
-    Entry("0 * (...) in a sum (refused, or else right)", cell(
-        ("s", "0 * tanh(W @ s_prev) + tanh(U @ x)"), parameters=params("W", "U")), expect=None),
+    Entry(
+        "W @ tanh(s_prev) as the state's only recurrence",
+        cell(("s", "tanh(W @ tanh(s_prev) + U @ x)"), parameters=params("W", "U")),
+    ),
+    Entry(
+        "σ(...) * s_prev as the state",
+        cell(("s", "σ(W @ s_prev + U @ x) * s_prev"), parameters=params("W", "U")),
+    ),
+    Entry(
+        "products of s_prev not adjacent in the block, fewest terms",
+        cell(
+            ("a", "σ(W_a @ s_prev)"),
+            ("c", "σ(U_c @ x)"),
+            ("e", "σ(W_e @ s_prev)"),
+            ("s", "a * e + c"),
+            parameters=params("W_a", "U_c", "W_e"),
+        ),
+    ),
+    Entry(
+        "0 * (...) in a sum (refused, or else right)",
+        cell(("s", "0 * tanh(W @ s_prev) + tanh(U @ x)"), parameters=params("W", "U")),
+        expect=None,
+    ),
     Entry("no parameters (refused, or else right)", cell(("s", "σ(s_prev) * s_prev")), expect=None),
     # Found against the rewritten lowering.
-    Entry("derivation: a gate and a function of it in one state", cell(
-        ("g", "σ(W @ s_prev + U @ x)"), ("s", "(1 - σ(g)) * s_prev + σ(g) * g"), parameters=params("W", "U"))),
-    Entry("derivation: a gate read by another gate and by the state", cell(
-        ("g1", "σ(W1 @ s_prev)"), ("g2", "σ(g1 + U1 @ x)"), ("s", "(1 - g2) * s_prev + g2 * g1"),
-        parameters=params("W1", "U1"))),
-    Entry("an unused equation that is a product: e = U2 @ x", cell(
-        ("s", "tanh(W @ s_prev + U @ x)"), ("e", "U2 @ x"), parameters=params("W", "U", "U2"))),
-    Entry("an unused equation that is a product of the state: r = W2 @ s", cell(
-        ("s", "tanh(W @ s_prev + U @ x)"), ("r", "W2 @ s"), parameters=params("W", "U", "W2"))),
-    Entry("one product twice in a pre-activation and once in another", cell(
-        ("r", "σ(U1 @ x)"), ("s", "tanh(U1 @ x + W1 @ r + U1 @ x)"), parameters=params("U1", "W1"))),
-    Entry("products that cancel: U @ x - U @ x", cell(
-        ("s", "tanh(W @ s_prev + U @ x - U @ x)"), parameters=params("W", "U"))),
-    Entry("biases that cancel: - b + b", cell(
-        ("s", "tanh(W @ s_prev + U @ x - b + b)"), parameters=params("W", "U", "b"))),
-    Entry("a function written inline that is also an equation: σ(U @ x)", cell(
-        ("s", "σ(U @ x)"), ("g", "σ(W @ σ(U @ x))"), parameters=params("U", "W"))),
-    Entry("an unused equation: a chain of products scaled by a vector", cell(
-        ("s", "σ(W @ s_prev + U @ x)"), ("g", "U2 @ (V @ s_prev) * v"), parameters=params("W", "U", "U2", "V", "v"))),
-    Entry("a gradient that vanishes by cancellation, through an equation q = h_prev", cell(
-        ("q", "h_prev"), ("h", "tanh(W1 @ q - W1 @ h_prev + U2 @ x)"), states=("h",),
-        parameters=params("W1", "U2"))),
-    Entry("the proof: a gradient that vanishes by cancellation (two products of x)", cell(
-        ("h", "σ(U1 @ x + U2 @ x) * h_prev + (1 - σ(U1 @ x + U2 @ x)) * h_prev"), states=("h",),
-        parameters=params("U1", "U2"))),
-    Entry("a gradient that vanishes by cancellation", cell(
-        ("s", "(1 - σ(W1 @ s_prev + U1 @ x + U2 @ x)) * s_prev + σ(W1 @ s_prev + U1 @ x + U2 @ x) * s_prev"),
-        parameters=params("W1", "U1", "U2"))),
+    Entry(
+        "derivation: a gate and a function of it in one state",
+        cell(
+            ("g", "σ(W @ s_prev + U @ x)"),
+            ("s", "(1 - σ(g)) * s_prev + σ(g) * g"),
+            parameters=params("W", "U"),
+        ),
+    ),
+    Entry(
+        "derivation: a gate read by another gate and by the state",
+        cell(
+            ("g1", "σ(W1 @ s_prev)"),
+            ("g2", "σ(g1 + U1 @ x)"),
+            ("s", "(1 - g2) * s_prev + g2 * g1"),
+            parameters=params("W1", "U1"),
+        ),
+    ),
+    Entry(
+        "an unused equation that is a product: e = U2 @ x",
+        cell(("s", "tanh(W @ s_prev + U @ x)"), ("e", "U2 @ x"), parameters=params("W", "U", "U2")),
+    ),
+    Entry(
+        "an unused equation that is a product of the state: r = W2 @ s",
+        cell(("s", "tanh(W @ s_prev + U @ x)"), ("r", "W2 @ s"), parameters=params("W", "U", "W2")),
+    ),
+    Entry(
+        "one product twice in a pre-activation and once in another",
+        cell(("r", "σ(U1 @ x)"), ("s", "tanh(U1 @ x + W1 @ r + U1 @ x)"), parameters=params("U1", "W1")),
+    ),
+    Entry(
+        "products that cancel: U @ x - U @ x",
+        cell(("s", "tanh(W @ s_prev + U @ x - U @ x)"), parameters=params("W", "U")),
+    ),
+    Entry(
+        "biases that cancel: - b + b",
+        cell(("s", "tanh(W @ s_prev + U @ x - b + b)"), parameters=params("W", "U", "b")),
+    ),
+    Entry(
+        "a function written inline that is also an equation: σ(U @ x)",
+        cell(("s", "σ(U @ x)"), ("g", "σ(W @ σ(U @ x))"), parameters=params("U", "W")),
+    ),
+    Entry(
+        "an unused equation: a chain of products scaled by a vector",
+        cell(
+            ("s", "σ(W @ s_prev + U @ x)"),
+            ("g", "U2 @ (V @ s_prev) * v"),
+            parameters=params("W", "U", "U2", "V", "v"),
+        ),
+    ),
+    Entry(
+        "a gradient that vanishes by cancellation, through an equation q = h_prev",
+        cell(
+            ("q", "h_prev"),
+            ("h", "tanh(W1 @ q - W1 @ h_prev + U2 @ x)"),
+            states=("h",),
+            parameters=params("W1", "U2"),
+        ),
+    ),
+    Entry(
+        "the proof: a gradient that vanishes by cancellation (two products of x)",
+        cell(
+            ("h", "σ(U1 @ x + U2 @ x) * h_prev + (1 - σ(U1 @ x + U2 @ x)) * h_prev"),
+            states=("h",),
+            parameters=params("U1", "U2"),
+        ),
+    ),
+    Entry(
+        "a gradient that vanishes by cancellation",
+        cell(
+            (
+                "s",
+                "(1 - σ(W1 @ s_prev + U1 @ x + U2 @ x)) * s_prev + σ(W1 @ s_prev + U1 @ x + U2 @ x) * s_prev",
+            ),
+            parameters=params("W1", "U1", "U2"),
+        ),
+    ),
 ]
 
 CORPUS = [*KNOWN, *FOUND, *CONTROLS]

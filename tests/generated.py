@@ -3,18 +3,20 @@
 import importlib
 from functools import cache
 
+from cells import ALL_CELLS
+
 from derive.cells import CATALOGUE
 from derive.derivation import derive
 from derive.modules import load, module_source
-
-from cells import ALL_CELLS
 
 
 @cache
 def module(name: str, literal: bool = False):
     if name in CATALOGUE and not literal:
         return importlib.import_module(f"derive.generated.{name}")
-    return load(module_source(ALL_CELLS[name], literal=literal), f"{name}_{'literal' if literal else 'fused'}")
+    return load(
+        module_source(ALL_CELLS[name], literal=literal), f"{name}_{'literal' if literal else 'fused'}"
+    )
 
 
 @cache

@@ -43,8 +43,15 @@ KINDS = {
     "u": ("input", "1"),
 }
 DECIMALS = (0.5, 0.25, 1.5, 0.1, 2.5)
-BREAKAGES = ("unused parameter", "shape mismatch", "used before defined", "state not a hidden column",
-             "undefined name", "own result", "unsupported operation")
+BREAKAGES = (
+    "unused parameter",
+    "shape mismatch",
+    "used before defined",
+    "state not a hidden column",
+    "undefined name",
+    "own result",
+    "unsupported operation",
+)
 ROLE_OF = {"σ": Role.GATE, "tanh": Role.CANDIDATE}
 
 
@@ -86,6 +93,7 @@ class CellSpec:
 # --------------------------------------------------------------------------
 # Syntax trees.
 
+
 def _name(n):
     return ast.Name(id=n, ctx=ast.Load())
 
@@ -108,7 +116,7 @@ def _neg(node):
 
 def _sum(terms, signs):
     out = terms[0]
-    for term, minus in zip(terms[1:], signs):
+    for term, minus in zip(terms[1:], signs, strict=True):
         out = _bin(out, ast.Sub() if minus else ast.Add(), term)
     return out
 
@@ -151,7 +159,11 @@ class _Builder:
         if form == "decimal":
             return _num(self.draw(st.sampled_from(DECIMALS)))
         if form == "product":
-            return _bin(_num(self.draw(st.sampled_from((2, 3)))), ast.Mult(), _num(self.draw(st.sampled_from((3, 0.5)))))
+            return _bin(
+                _num(self.draw(st.sampled_from((2, 3)))),
+                ast.Mult(),
+                _num(self.draw(st.sampled_from((3, 0.5)))),
+            )
         return _neg(_num(self.draw(st.sampled_from((2, 1, 0.5)))))
 
     def leaf(self) -> ast.AST:
@@ -162,10 +174,21 @@ class _Builder:
         if depth <= 0:
             return self.leaf()
         d = depth - 1
-        kind = self.choose([
-            (4, "leaf"), (5, "function"), (2, "W@"), (1, "U@"), (2, "hadamard"), (1, "vector*"),
-            (1, "1-"), (1, "scaled"), (1, "plus number"), (1, "sum"), (1, "negated"),
-        ])
+        kind = self.choose(
+            [
+                (4, "leaf"),
+                (5, "function"),
+                (2, "W@"),
+                (1, "U@"),
+                (2, "hadamard"),
+                (1, "vector*"),
+                (1, "1-"),
+                (1, "scaled"),
+                (1, "plus number"),
+                (1, "sum"),
+                (1, "negated"),
+            ]
+        )
         if kind == "leaf":
             return self.leaf()
         if kind == "function":
@@ -178,20 +201,34 @@ class _Builder:
             return _bin(self.hidden_expr(d), ast.Mult(), self.hidden_expr(d))
         if kind == "vector*":
             operand = self.hidden_expr(d) if self.choose([(2, True), (1, False)]) else self.input_product(d)
-            return _bin(self.param("v"), ast.Mult(), operand) if self.choose([(2, True), (1, False)]) \
+            return (
+                _bin(self.param("v"), ast.Mult(), operand)
+                if self.choose([(2, True), (1, False)])
                 else _bin(operand, ast.Mult(), self.param("v"))
+            )
         if kind == "1-":
             return _bin(_num(1), ast.Sub(), self.hidden_expr(d))
         if kind == "scaled":
             e = self.hidden_expr(d)
-            return _bin(self.number(), ast.Mult(), e) if self.choose([(3, True), (1, False)]) \
+            return (
+                _bin(self.number(), ast.Mult(), e)
+                if self.choose([(3, True), (1, False)])
                 else _bin(e, ast.Mult(), self.number())
+            )
         if kind == "plus number":
             e, n = self.hidden_expr(d), self.number()
-            return self.choose([(2, _bin(e, ast.Add(), n)), (1, _bin(n, ast.Sub(), e)), (1, _bin(e, ast.Sub(), n)),
-                                (1, _bin(n, ast.Add(), e))])
+            return self.choose(
+                [
+                    (2, _bin(e, ast.Add(), n)),
+                    (1, _bin(n, ast.Sub(), e)),
+                    (1, _bin(e, ast.Sub(), n)),
+                    (1, _bin(n, ast.Add(), e)),
+                ]
+            )
         if kind == "sum":
-            return _bin(self.hidden_expr(d), self.choose([(2, ast.Add()), (1, ast.Sub())]), self.hidden_expr(d))
+            return _bin(
+                self.hidden_expr(d), self.choose([(2, ast.Add()), (1, ast.Sub())]), self.hidden_expr(d)
+            )
         return _neg(self.hidden_expr(d))
 
     def input_product(self, depth) -> ast.AST:
@@ -202,8 +239,17 @@ class _Builder:
         if depth <= 0:
             return _name("x")
         d = depth - 1
-        kind = self.choose([(12, "x"), (1, "function"), (1, "P@"), (1, "V@"), (1, "vector*"), (1, "plus number"),
-                            (1, "hadamard")])
+        kind = self.choose(
+            [
+                (12, "x"),
+                (1, "function"),
+                (1, "P@"),
+                (1, "V@"),
+                (1, "vector*"),
+                (1, "plus number"),
+                (1, "hadamard"),
+            ]
+        )
         if kind == "x":
             return _name("x")
         if kind == "function":
@@ -243,8 +289,13 @@ class _Builder:
             elif kind == "column":
                 terms.append(self.hidden_expr(d))
             else:
-                terms.append(_bin(self.param("v"), ast.Mult(),
-                                  self.leaf() if self.choose([(1, True), (1, False)]) else self.input_product(d)))
+                terms.append(
+                    _bin(
+                        self.param("v"),
+                        ast.Mult(),
+                        self.leaf() if self.choose([(1, True), (1, False)]) else self.input_product(d),
+                    )
+                )
         signs = [self.choose([(5, False), (1, True)]) for _ in terms[1:]]
         return _sum(terms, signs)
 
@@ -260,27 +311,55 @@ class _Builder:
     def state(self, prev, gates):
         """A state's update, mostly the shapes recurrent cells have."""
         g = (lambda: _name(self.draw(st.sampled_from(gates)))) if gates else self.gate
-        form = self.choose([(3, "rnn"), (2, "lstm"), (2, "gru"), (2, "gated residual"), (1, "residual"),
-                            (1, "scaled"), (3, "any")])
+        form = self.choose(
+            [
+                (3, "rnn"),
+                (2, "lstm"),
+                (2, "gru"),
+                (2, "gated residual"),
+                (1, "residual"),
+                (1, "scaled"),
+                (3, "any"),
+            ]
+        )
         if form == "rnn":
             return _call(self.function(), self.affine(self.depth))
         if form == "lstm":
-            return _bin(_bin(g(), ast.Mult(), _name(prev)), ast.Add(), _bin(g(), ast.Mult(), self.candidate_or_name()))
+            return _bin(
+                _bin(g(), ast.Mult(), _name(prev)), ast.Add(), _bin(g(), ast.Mult(), self.candidate_or_name())
+            )
         if form == "gru":
             gate = g()
-            return _bin(_bin(_bin(_num(1), ast.Sub(), gate), ast.Mult(), _name(prev)), ast.Add(),
-                        _bin(gate, ast.Mult(), self.candidate_or_name()))
+            return _bin(
+                _bin(_bin(_num(1), ast.Sub(), gate), ast.Mult(), _name(prev)),
+                ast.Add(),
+                _bin(gate, ast.Mult(), self.candidate_or_name()),
+            )
         if form == "gated residual":
             gate = g()
-            return _bin(_bin(gate, ast.Mult(), self.candidate()), ast.Add(),
-                        _bin(_bin(_num(1), ast.Sub(), gate), ast.Mult(), _name(prev)))
+            return _bin(
+                _bin(gate, ast.Mult(), self.candidate()),
+                ast.Add(),
+                _bin(_bin(_num(1), ast.Sub(), gate), ast.Mult(), _name(prev)),
+            )
         if form == "residual":
             return _bin(self.candidate(), ast.Add(), _name(prev))
         if form == "scaled":
             f = self.candidate() if self.choose([(1, True), (1, False)]) else self.gate()
-            return self.choose([(1, _bin(self.number(), ast.Mult(), f)), (1, _bin(f, ast.Add(), self.number())),
-                                (1, _bin(_bin(self.number(), ast.Mult(), _bin(_num(1), ast.Sub(), f)), ast.Sub(),
-                                         self.number()))])
+            return self.choose(
+                [
+                    (1, _bin(self.number(), ast.Mult(), f)),
+                    (1, _bin(f, ast.Add(), self.number())),
+                    (
+                        1,
+                        _bin(
+                            _bin(self.number(), ast.Mult(), _bin(_num(1), ast.Sub(), f)),
+                            ast.Sub(),
+                            self.number(),
+                        ),
+                    ),
+                ]
+            )
         return self.hidden_expr(self.depth + 1)
 
     def candidate_or_name(self):
@@ -304,8 +383,9 @@ class _Builder:
 
 
 @st.composite
-def cells(draw, max_depth: int = 2, max_aux: int = 3, min_states: int = 1, max_states: int = 3,
-          broken: bool = True):
+def cells(
+    draw, max_depth: int = 2, max_aux: int = 3, min_states: int = 1, max_states: int = 3, broken: bool = True
+):
     """Random cell definitions (:class:`CellSpec`); about one in eight is broken on purpose
     (``broken=False`` draws only cells meant to be valid)."""
     depth = draw(st.integers(1, max_depth))
@@ -329,9 +409,16 @@ def cells(draw, max_depth: int = 2, max_aux: int = 3, min_states: int = 1, max_s
             done_states.append(name)
         else:
             kind = b.choose([(3, "gate"), (2, "candidate"), (1, "any")])
-            tree = b.gate() if kind == "gate" else b.candidate() if kind == "candidate" else b.hidden_expr(depth)
-            role = Role.GATE if kind == "gate" else Role.CANDIDATE if kind == "candidate" else \
-                ROLE_OF.get(getattr(getattr(tree, "func", None), "id", None), Role.GATE)
+            tree = (
+                b.gate() if kind == "gate" else b.candidate() if kind == "candidate" else b.hidden_expr(depth)
+            )
+            role = (
+                Role.GATE
+                if kind == "gate"
+                else Role.CANDIDATE
+                if kind == "candidate"
+                else ROLE_OF.get(getattr(getattr(tree, "func", None), "id", None), Role.GATE)
+            )
             if kind == "gate":
                 gates.append(name)
         equations.append([name, tree, role.value])
@@ -375,7 +462,7 @@ def _break(draw, b, equations, how) -> str:
         else:
             equations[k][1] = _bin(b.param("U"), ast.MatMult(), tree)
     elif how == "used before defined":
-        later = draw(st.sampled_from([e[0] for e in equations[k + 1:]]))
+        later = draw(st.sampled_from([e[0] for e in equations[k + 1 :]]))
         equations[k][1] = _bin(tree, ast.Add(), _name(later))
     elif how == "state not a hidden column":
         state = draw(st.sampled_from([e for e in equations if e[2] in (Role.STATE.value, Role.OUTPUT.value)]))

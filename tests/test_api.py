@@ -2,16 +2,27 @@
 
 import numpy as np
 import pytest
+from cells import MGU
 from sympy import Lambda
 
 import derive
-from derive import CATALOGUE, Cell, Equation, GenerationError, Parameter, Role, affine, generate, module_source, verify
+from derive import (
+    CATALOGUE,
+    Cell,
+    Equation,
+    GenerationError,
+    Parameter,
+    Role,
+    affine,
+    generate,
+    module_source,
+    verify,
+)
 from derive.elementwise import y
 
-from cells import MGU
-
 GATED_RESIDUAL = Cell(
-    name="mine", title="A cell of one's own",
+    name="mine",
+    title="A cell of one's own",
     parameters=(*affine("g"), *affine()),
     states=("s",),
     equations=(
@@ -45,7 +56,9 @@ def test_generate_refuses_a_module_that_fails_its_checks(monkeypatch):
     # finite differences can tell; the module must not be handed out.
     wrong = lambda cell: derive.derivation.derive(cell, derivatives={"tanh": Lambda(y, 1 - y)})
     monkeypatch.setattr("derive.modules.derive", wrong)
-    with pytest.raises(GenerationError, match=r"cell 'mine' disagrees with finite differences in params\['W_g'\]"):
+    with pytest.raises(
+        GenerationError, match=r"cell 'mine' disagrees with finite differences in params\['W_g'\]"
+    ):
         generate(GATED_RESIDUAL)
 
 
@@ -62,16 +75,24 @@ def test_catalogue_cells_are_not_rechecked_when_generated(monkeypatch):
         generate(MGU)
 
 
-@pytest.mark.parametrize("text, before", [
-    # A gradient that is exactly zero: the two terms through the gate cancel.
-    ("(1 - σ(W @ s_prev + U @ x + b)) * s_prev + σ(W @ s_prev + U @ x + b) * s_prev", ()),
-    # An equation the size of the input, and a matrix made of parameters.
-    ("tanh(W @ s_prev + U @ a + b)", (("a", "tanh(x)", Role.GATE),)),
-    ("tanh(tanh(W) @ s_prev + (U * U) @ x + b)", ()),
-])
+@pytest.mark.parametrize(
+    "text, before",
+    [
+        # A gradient that is exactly zero: the two terms through the gate cancel.
+        ("(1 - σ(W @ s_prev + U @ x + b)) * s_prev + σ(W @ s_prev + U @ x + b) * s_prev", ()),
+        # An equation the size of the input, and a matrix made of parameters.
+        ("tanh(W @ s_prev + U @ a + b)", (("a", "tanh(x)", Role.GATE),)),
+        ("tanh(tanh(W) @ s_prev + (U * U) @ x + b)", ()),
+    ],
+)
 def test_cells_at_the_edges_verify_and_generate(text, before):
-    c = Cell(name="edge", title="edge", parameters=affine(), states=("s",),
-             equations=(*(Equation(n, t, r, "") for n, t, r in before), Equation("s", text, Role.STATE, "")))
+    c = Cell(
+        name="edge",
+        title="edge",
+        parameters=affine(),
+        states=("s",),
+        equations=(*(Equation(n, t, r, "") for n, t, r in before), Equation("s", text, Role.STATE, "")),
+    )
     assert verify(c).holds
     for literal in (False, True):
         generate(c, literal=literal)
@@ -80,10 +101,20 @@ def test_cells_at_the_edges_verify_and_generate(text, before):
 def test_the_input_gradient_takes_only_the_stacked_products_it_owns():
     # U1 x and U2 x share a stacked product; U2 x appears twice, which the derivation
     # writes as (U2ᵀ δz_s) ⊙ (1 + 1), so only U1's member is summed after the loop.
-    c = Cell(name="part", title="part", states=("s",),
-             parameters=(Parameter("U1", "hidden", "input"), Parameter("b1", "hidden", "1"),
-                         Parameter("W1", "hidden", "hidden"), Parameter("U2", "hidden", "input")),
-             equations=(Equation("g1", "σ(U1 @ x + b1 + W1 @ s_prev)", Role.GATE, ""),
-                        Equation("s", "g1 * σ(U2 @ x + U2 @ x)", Role.STATE, "")))
+    c = Cell(
+        name="part",
+        title="part",
+        states=("s",),
+        parameters=(
+            Parameter("U1", "hidden", "input"),
+            Parameter("b1", "hidden", "1"),
+            Parameter("W1", "hidden", "hidden"),
+            Parameter("U2", "hidden", "input"),
+        ),
+        equations=(
+            Equation("g1", "σ(U1 @ x + b1 + W1 @ s_prev)", Role.GATE, ""),
+            Equation("s", "g1 * σ(U2 @ x + U2 @ x)", Role.STATE, ""),
+        ),
+    )
     assert verify(c).holds
     generate(c)

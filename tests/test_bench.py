@@ -6,10 +6,17 @@ from derive import bench
 
 
 def test_run_records_every_cell_size_and_dtype():
-    record = bench.run(cells=("rnn", "gru"), sizes=((3, 2, 2, 3),), dtypes=("float64", "float32"),
-                       rounds=1, torch_ratio=False)
+    record = bench.run(
+        cells=("rnn", "gru"),
+        sizes=((3, 2, 2, 3),),
+        dtypes=("float64", "float32"),
+        rounds=1,
+        torch_ratio=False,
+    )
     rows = record["rows"]
-    assert {(r["cell"], r["dtype"]) for r in rows} == {(c, d) for c in ("rnn", "gru") for d in ("float64", "float32")}
+    assert {(r["cell"], r["dtype"]) for r in rows} == {
+        (c, d) for c in ("rnn", "gru") for d in ("float64", "float32")
+    }
     for r in rows:
         assert r["seconds"] > 0 and r["gflops"] > 0 and r["speedup_over_literal"] > 0
         assert r["ratio_to_torch"] is None

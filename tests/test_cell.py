@@ -28,7 +28,10 @@ def test_shapes_are_symbolic():
     rnn = CATALOGUE["rnn"]
     assert str(rnn.equation("s").rhs.shape) == "(n_hidden, 1)"
     assert {str(p.symbol.shape) for p in rnn.parameters} == {
-        "(n_hidden, n_hidden)", "(n_hidden, n_input)", "(n_hidden, 1)"}
+        "(n_hidden, n_hidden)",
+        "(n_hidden, n_input)",
+        "(n_hidden, 1)",
+    }
 
 
 @pytest.mark.parametrize(
@@ -36,7 +39,10 @@ def test_shapes_are_symbolic():
     [
         ("tanh(W @ s_prev + U @ x + q)", "equation 's': 'q' is not defined"),
         ("tanh(W @ s + U @ x + b)", "equation 's': uses its own result 's'"),
-        ("tanh(W @ x + U @ x + b)", "sizes in 'W @ x' do not agree: W is n_hidden×n_hidden and x is n_input×1"),
+        (
+            "tanh(W @ x + U @ x + b)",
+            "sizes in 'W @ x' do not agree: W is n_hidden×n_hidden and x is n_input×1",
+        ),
         ("tanh(W @ s_prev + U @ s_prev + b)", "sizes in 'U @ s_prev' do not agree"),
         ("tanh(W @ s_prev + U @ x + b) ** 2", "'tanh(W @ s_prev + U @ x + b) ** 2' is not supported"),
         ("exp(W @ s_prev + U @ x + b)", "'exp(W @ s_prev + U @ x + b)' is not supported"),
@@ -53,8 +59,10 @@ def test_bad_equation_is_named(text, message):
 
 def test_use_before_definition_says_to_reorder():
     with pytest.raises(CellError, match="uses 'g' before it is defined; move equation 'g' above"):
-        cell(Equation("s", "g * tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
-             Equation("g", "σ(W @ s_prev)", G, ""))
+        cell(
+            Equation("s", "g * tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
+            Equation("g", "σ(W @ s_prev)", G, ""),
+        )
 
 
 def test_cycle_between_equations_is_refused():
@@ -73,7 +81,9 @@ def test_state_without_equation_is_refused():
 
 
 def test_state_must_be_a_hidden_column():
-    with pytest.raises(CellError, match="an equation.s value must be a column, but this one is n_hidden×n_input"):
+    with pytest.raises(
+        CellError, match="an equation.s value must be a column, but this one is n_hidden×n_input"
+    ):
         cell(Equation("s", "U", Role.STATE, ""))
 
 
@@ -85,13 +95,18 @@ def test_state_with_wrong_shape_via_parameter():
 
 def test_duplicate_equation_is_refused():
     with pytest.raises(CellError, match="'s' is already defined"):
-        cell(Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
-             Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""))
+        cell(
+            Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
+            Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
+        )
 
 
 def test_equation_named_like_a_parameter_is_refused():
     with pytest.raises(CellError, match="'W' is already defined"):
-        cell(Equation("W", "tanh(U @ x)", G, ""), Equation("s", "W * tanh(W @ s_prev + U @ x + b)", Role.STATE, ""))
+        cell(
+            Equation("W", "tanh(U @ x)", G, ""),
+            Equation("s", "W * tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
+        )
 
 
 def test_numbers_broadcast_in_sums_and_scale_products():
@@ -102,7 +117,10 @@ def test_numbers_broadcast_in_sums_and_scale_products():
 @pytest.mark.parametrize("name", ["d_s", "z_s", "z2_s", "h_prev", "s_in", "2s"])
 def test_names_the_derivation_makes_are_refused(name):
     with pytest.raises(CellError, match=f"'{name}' cannot name an equation"):
-        cell(Equation(name, "σ(W @ s_prev)", G, ""), Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""))
+        cell(
+            Equation(name, "σ(W @ s_prev)", G, ""),
+            Equation("s", "tanh(W @ s_prev + U @ x + b)", Role.STATE, ""),
+        )
 
 
 # Every mistake is a CellError at build time, naming the equation or parameter.
@@ -112,76 +130,112 @@ RNN_TEXT = "tanh(W @ s_prev + U @ x + b)"
 
 def rnn(**fields):
     """The RNN with some fields replaced."""
-    values = dict(name="c", title="test", parameters=affine(), states=("s",),
-                  equations=(Equation("s", RNN_TEXT, Role.STATE, "new state"),))
+    values = dict(
+        name="c",
+        title="test",
+        parameters=affine(),
+        states=("s",),
+        equations=(Equation("s", RNN_TEXT, Role.STATE, "new state"),),
+    )
     return Cell(**{**values, **fields})
 
 
 def with_gate(name):
-    return cell(Equation(name, "σ(W @ s_prev)", G, ""), Equation("s", name + " * " + RNN_TEXT, Role.STATE, ""))
+    return cell(
+        Equation(name, "σ(W @ s_prev)", G, ""), Equation("s", name + " * " + RNN_TEXT, Role.STATE, "")
+    )
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("lambda", "it is a Python keyword"),
-    ("None", "it is a Python keyword"),
-    ("range", "it is a Python builtin"),
-    ("reversed", "it is a Python builtin"),
-    ("_g", "names starting with _ are kept"),
-    ("np", "the generated module uses it for itself"),
-    ("outputs", "the generated module uses it for itself"),
-    ("values", "the generated module uses it for itself"),
-    ("g_seq", "it has the form of a name the derivation or the generated code makes"),
-    ("weights_o", "it has the form of a name the derivation or the generated code makes"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("lambda", "it is a Python keyword"),
+        ("None", "it is a Python keyword"),
+        ("range", "it is a Python builtin"),
+        ("reversed", "it is a Python builtin"),
+        ("_g", "names starting with _ are kept"),
+        ("np", "the generated module uses it for itself"),
+        ("outputs", "the generated module uses it for itself"),
+        ("values", "the generated module uses it for itself"),
+        ("g_seq", "it has the form of a name the derivation or the generated code makes"),
+        ("weights_o", "it has the form of a name the derivation or the generated code makes"),
+    ],
+)
 def test_equation_names_python_or_the_generated_module_needs_are_refused(name, reason):
-    with pytest.raises(CellError, match=f"cell 'c', equation '{name}': '{name}' cannot name an equation: {reason}"):
+    with pytest.raises(
+        CellError, match=f"cell 'c', equation '{name}': '{name}' cannot name an equation: {reason}"
+    ):
         with_gate(name)
 
 
-@pytest.mark.parametrize("name", ["s_in", "s_prev", "d_W", "z_s", "W_seq", "weights_s", "lambda", "range", "dz_t", "_W"])
+@pytest.mark.parametrize(
+    "name", ["s_in", "s_prev", "d_W", "z_s", "W_seq", "weights_s", "lambda", "range", "dz_t", "_W"]
+)
 def test_parameter_names_follow_the_same_rules(name):
     with pytest.raises(CellError, match=f"cell 'c', parameter '{name}': '{name}' cannot name a parameter"):
-        cell(Equation("s", RNN_TEXT.replace("+ b", "+ " + name), Role.STATE, ""),
-             parameters=(*affine()[:2], Parameter(name, "hidden", "1")))
+        cell(
+            Equation("s", RNN_TEXT.replace("+ b", "+ " + name), Role.STATE, ""),
+            parameters=(*affine()[:2], Parameter(name, "hidden", "1")),
+        )
 
 
 def test_state_names_follow_the_same_rules():
-    with pytest.raises(CellError, match="cell 'c', state 'for': 'for' cannot name a state: it is a Python keyword"):
+    with pytest.raises(
+        CellError, match="cell 'c', state 'for': 'for' cannot name a state: it is a Python keyword"
+    ):
         rnn(states=("s", "for"))
 
 
 def test_names_are_read_as_python_reads_them():
     # Python reads the ligature ﬁ as fi and the full-width ｓ as s (NFKC).
-    c = cell(Equation("ｓ", "tanh(W @ s_prev + U @ x + ﬁ)", Role.STATE, ""),
-             parameters=(*affine()[:2], Parameter("ﬁ", "hidden", "1")))
+    c = cell(
+        Equation("ｓ", "tanh(W @ s_prev + U @ x + ﬁ)", Role.STATE, ""),
+        parameters=(*affine()[:2], Parameter("ﬁ", "hidden", "1")),
+    )
     assert [p.name for p in c.parameters] == ["W", "U", "fi"]
     assert [e.name for e in c.equations] == ["s"]
 
 
 def test_names_equal_as_python_reads_them_are_refused():
-    with pytest.raises(CellError, match=r"parameter 'ｂ': 'ｂ' \(which Python reads as 'b'\) is already defined, "
-                                        "as parameter 'b'; give the parameter another name"):
+    with pytest.raises(
+        CellError,
+        match=r"parameter 'ｂ': 'ｂ' \(which Python reads as 'b'\) is already defined, "
+        "as parameter 'b'; give the parameter another name",
+    ):
         cell(Equation("s", RNN_TEXT, Role.STATE, ""), parameters=(*affine(), Parameter("ｂ", "hidden", "1")))
     with pytest.raises(CellError, match="equation 'ｇ': 'ｇ' .* is already defined, as equation 'g'"):
-        cell(Equation("g", "σ(W @ s_prev)", G, ""), Equation("ｇ", "σ(W @ s_prev)", G, ""),
-             Equation("s", RNN_TEXT, Role.STATE, ""))
+        cell(
+            Equation("g", "σ(W @ s_prev)", G, ""),
+            Equation("ｇ", "σ(W @ s_prev)", G, ""),
+            Equation("s", RNN_TEXT, Role.STATE, ""),
+        )
 
 
 def test_a_shape_word_that_is_not_a_size_is_refused():
-    with pytest.raises(CellError, match="cell 'c', parameter 'W': the size 'hiden' is not one of 'input', 'hidden', '1'"):
-        cell(Equation("s", RNN_TEXT, Role.STATE, ""), parameters=(Parameter("W", "hiden", "hidden"), *affine()[1:]))
+    with pytest.raises(
+        CellError, match="cell 'c', parameter 'W': the size 'hiden' is not one of 'input', 'hidden', '1'"
+    ):
+        cell(
+            Equation("s", RNN_TEXT, Role.STATE, ""),
+            parameters=(Parameter("W", "hiden", "hidden"), *affine()[1:]),
+        )
 
 
 def test_a_role_that_is_not_a_role_is_refused():
-    with pytest.raises(CellError, match="equation 's': 'state ' is not a role; use one of Role.GATE, Role.CANDIDATE, "
-                                        "Role.STATE, Role.OUTPUT"):
+    with pytest.raises(
+        CellError,
+        match="equation 's': 'state ' is not a role; use one of Role.GATE, Role.CANDIDATE, "
+        "Role.STATE, Role.OUTPUT",
+    ):
         cell(Equation("s", RNN_TEXT, "state ", ""))
     assert cell(Equation("s", RNN_TEXT, "state", "")).equations[0].role is Role.STATE
 
 
 @pytest.mark.parametrize("inputs", [("y",), ("x", "x2"), ()])
 def test_the_one_input_is_x(inputs):
-    with pytest.raises(CellError, match=r"the generated modules take one input x, of shape \(T, B, n_input\)"):
+    with pytest.raises(
+        CellError, match=r"the generated modules take one input x, of shape \(T, B, n_input\)"
+    ):
         rnn(inputs=inputs)
 
 
@@ -199,22 +253,25 @@ def test_a_cell_without_states_or_parameters_is_refused():
         rnn(parameters=(), equations=(Equation("s", "-s_prev", Role.STATE, ""),))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("tanh(W @ s_prev + U @ x + b" + " + b" * 490 + ")", "is nested too deeply"),
-    ("-" * 5000 + RNN_TEXT, "is nested too deeply"),
-    ("tanh(" * 99 + "W @ s_prev + U @ x + b" + ")" * 99, "levels deep, more than the derivation's 100"),
-    ("1" + "0" * 400 + " * " + RNN_TEXT, "is too large a number for float64"),
-    ("1e400 * " + RNN_TEXT, "'1e400' is not a finite number"),
-    ("(1e300 * 1e300) * " + RNN_TEXT, "'1e300 * 1e300' is too large a number"),
-    ("0 * s_prev + " + RNN_TEXT, "'0 * s_prev' multiplies by zero; remove the term"),
-    ("0 * " + RNN_TEXT, "multiplies by zero; remove the term"),
-    ("True * " + RNN_TEXT, "'True' is not a number"),
-    ("2 - 3", "'2 - 3' is a plain number"),
-    (RNN_TEXT + " ** 2", "powers (**) are not supported; write the product out"),
-    ("1 +* 2", "cannot read '1 +* 2'"),
-    ("s_prev\x00", "cannot read"),
-    ("1" * 5000 + " * s_prev", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("tanh(W @ s_prev + U @ x + b" + " + b" * 490 + ")", "is nested too deeply"),
+        ("-" * 5000 + RNN_TEXT, "is nested too deeply"),
+        ("tanh(" * 99 + "W @ s_prev + U @ x + b" + ")" * 99, "levels deep, more than the derivation's 100"),
+        ("1" + "0" * 400 + " * " + RNN_TEXT, "is too large a number for float64"),
+        ("1e400 * " + RNN_TEXT, "'1e400' is not a finite number"),
+        ("(1e300 * 1e300) * " + RNN_TEXT, "'1e300 * 1e300' is too large a number"),
+        ("0 * s_prev + " + RNN_TEXT, "'0 * s_prev' multiplies by zero; remove the term"),
+        ("0 * " + RNN_TEXT, "multiplies by zero; remove the term"),
+        ("True * " + RNN_TEXT, "'True' is not a number"),
+        ("2 - 3", "'2 - 3' is a plain number"),
+        (RNN_TEXT + " ** 2", "powers (**) are not supported; write the product out"),
+        ("1 +* 2", "cannot read '1 +* 2'"),
+        ("s_prev\x00", "cannot read"),
+        ("1" * 5000 + " * s_prev", "cannot read"),
+    ],
+)
 def test_every_parser_error_names_the_equation_and_quotes_little(text, message):
     with pytest.raises(CellError, match="cell 'c', equation 's': ") as error:
         cell(Equation("s", text, Role.STATE, ""))
@@ -227,15 +284,18 @@ def test_text_that_is_not_a_string_is_refused():
         cell(Equation("s", 3, Role.STATE, ""))
 
 
-@pytest.mark.parametrize("text, coefficient", [
-    ("(2*3) * " + RNN_TEXT, 6),
-    ("((-2)*(-3)) * " + RNN_TEXT, 6),
-    ("(2*3*5) * " + RNN_TEXT, 30),
-    ("0.1 * " + RNN_TEXT, Rational(1, 10)),
-    ("(1 - 0.25) * " + RNN_TEXT, Rational(3, 4)),
-    ("-(0.5 * 3) * " + RNN_TEXT, Rational(-3, 2)),
-    ("2.0 * " + RNN_TEXT, 2),
-])
+@pytest.mark.parametrize(
+    "text, coefficient",
+    [
+        ("(2*3) * " + RNN_TEXT, 6),
+        ("((-2)*(-3)) * " + RNN_TEXT, 6),
+        ("(2*3*5) * " + RNN_TEXT, 30),
+        ("0.1 * " + RNN_TEXT, Rational(1, 10)),
+        ("(1 - 0.25) * " + RNN_TEXT, Rational(3, 4)),
+        ("-(0.5 * 3) * " + RNN_TEXT, Rational(-3, 2)),
+        ("2.0 * " + RNN_TEXT, 2),
+    ],
+)
 def test_numbers_are_computed_exactly(text, coefficient):
     rhs = cell(Equation("s", text, Role.STATE, "")).equation("s").rhs
     c, core = split_coefficient(rhs)
@@ -244,7 +304,9 @@ def test_numbers_are_computed_exactly(text, coefficient):
 
 
 @pytest.mark.parametrize("field", ["title", "meaning"])
-@pytest.mark.parametrize("text", ["one\ntwo", "tab\there", "nul\x00", "line\u2028separator", "\u202eoverride"])
+@pytest.mark.parametrize(
+    "text", ["one\ntwo", "tab\there", "nul\x00", "line\u2028separator", "\u202eoverride"]
+)
 def test_titles_and_meanings_are_one_line_of_text(field, text):
     with pytest.raises(CellError, match=f"the {field} holds the control character"):
         if field == "title":
@@ -272,13 +334,18 @@ def test_a_cell_name_must_name_a_module():
 
 def test_a_parameter_named_like_the_input_is_refused():
     with pytest.raises(CellError, match="parameter 'x': 'x' is already defined, as input 'x'"):
-        cell(Equation("s", RNN_TEXT.replace("+ b", "+ x"), Role.STATE, ""),
-             parameters=(*affine()[:2], Parameter("x", "input", "1")))
+        cell(
+            Equation("s", RNN_TEXT.replace("+ b", "+ x"), Role.STATE, ""),
+            parameters=(*affine()[:2], Parameter("x", "input", "1")),
+        )
 
 
 def test_an_equation_whose_value_is_a_matrix_is_refused():
-    with pytest.raises(CellError, match=r"equation 'a': an equation's value must be a column, but this one is "
-                                        r"n_hidden×n_hidden"):
+    with pytest.raises(
+        CellError,
+        match=r"equation 'a': an equation's value must be a column, but this one is "
+        r"n_hidden×n_hidden",
+    ):
         cell(Equation("a", "W * W", G, ""), Equation("s", "tanh(a @ s_prev + U @ x + b)", Role.STATE, ""))
 
 

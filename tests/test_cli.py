@@ -49,7 +49,9 @@ def test_verify_fails_when_a_rule_is_wrong(capsys, monkeypatch):
     import derive.derivation
 
     real = derive.derivation.derive
-    monkeypatch.setattr(derive.derivation, "derive", lambda cell: real(cell, derivatives={"tanh": Lambda(y, 1 - y)}))
+    monkeypatch.setattr(
+        derive.derivation, "derive", lambda cell: real(cell, derivatives={"tanh": Lambda(y, 1 - y)})
+    )
     assert cli.main(["verify", "rnn", "--jobs", "1"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "1 of 5 checks hold" in out
@@ -64,7 +66,9 @@ def test_missing_docs_dependencies_say_what_to_install(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
     with pytest.raises(SystemExit, match=r"matplotlib not installed: run `pip install -e '\.\[docs\]'`"):
         cli.main(["docs", "--check"])
 

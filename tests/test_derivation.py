@@ -1,16 +1,13 @@
 """The derived equations, pinned against derivations done by hand."""
 
-
 import pytest
-
+from cells import ALL_CELLS
 from sympy import MatrixSymbol, ZeroMatrix
 
 from derive import Cell, Equation, Role, affine, derive
 from derive.cell import N_HIDDEN, N_INPUT
 from derive.cells import CATALOGUE
 from derive.printing.text import text
-
-from cells import ALL_CELLS
 
 
 def lines(cell_name):
@@ -103,10 +100,16 @@ def test_an_output_that_is_another_equation_is_derived(text):
     from derive import Cell, Equation, Role, affine
     from derive.proof import prove_bptt
 
-    cell = Cell(name="c", title="test", parameters=affine(), states=("s", "h"), equations=(
-        Equation("s", "tanh(W @ h_prev + U @ x + b)", Role.STATE, "new state"),
-        Equation("h", text, Role.OUTPUT, "the state as output"),
-    ))
+    cell = Cell(
+        name="c",
+        title="test",
+        parameters=affine(),
+        states=("s", "h"),
+        equations=(
+            Equation("s", "tanh(W @ h_prev + U @ x + b)", Role.STATE, "new state"),
+            Equation("h", text, Role.OUTPUT, "the state as output"),
+        ),
+    )
     d = derive(cell)
     assert prove_bptt(d, 2, 3, 2).holds
 
@@ -115,8 +118,13 @@ def test_a_hundred_named_sub_expressions_are_numbered_on():
     from derive import Cell, Equation, Role, affine
 
     text = "tanh(W @ s_prev + U @ x + b" + "".join(f" + tanh({k} * s_prev)" for k in range(1, 101)) + ")"
-    cell = Cell(name="c", title="test", parameters=affine(), states=("s",),
-                equations=(Equation("s", text, Role.STATE, ""),))
+    cell = Cell(
+        name="c",
+        title="test",
+        parameters=affine(),
+        states=("s",),
+        equations=(Equation("s", text, Role.STATE, ""),),
+    )
     names = [a.target.name for a in derive(cell).intermediates]
     assert len(names) == 100 and names[-1] == "z100_s"
 
@@ -124,11 +132,27 @@ def test_a_hundred_named_sub_expressions_are_numbered_on():
 def test_terms_that_repeat_or_cancel_are_summed_not_left_as_sums_of_ones():
     from derive import Parameter
 
-    twice = Cell(name="c", title="t", parameters=(Parameter("U", "hidden", "input"),), states=("s",),
-                 equations=(Equation("s", "σ(U @ x + U @ x)", Role.STATE, ""),))
+    twice = Cell(
+        name="c",
+        title="t",
+        parameters=(Parameter("U", "hidden", "input"),),
+        states=("s",),
+        equations=(Equation("s", "σ(U @ x + U @ x)", Role.STATE, ""),),
+    )
     assert str(derive(twice).adjoint(MatrixSymbol("x", N_INPUT, 1))) == "2*(U.T*d_z_s)"
-    gone = Cell(name="c", title="t", parameters=affine(), states=("s",), equations=(Equation(
-        "s", "σ(W @ s_prev + U @ x + b) * s_prev - σ(W @ s_prev + U @ x + b) * s_prev + tanh(U @ x)",
-        Role.STATE, ""),))
+    gone = Cell(
+        name="c",
+        title="t",
+        parameters=affine(),
+        states=("s",),
+        equations=(
+            Equation(
+                "s",
+                "σ(W @ s_prev + U @ x + b) * s_prev - σ(W @ s_prev + U @ x + b) * s_prev + tanh(U @ x)",
+                Role.STATE,
+                "",
+            ),
+        ),
+    )
     (jacobian,) = derive(gone).jacobians
     assert jacobian.value == ZeroMatrix(N_HIDDEN, N_HIDDEN)

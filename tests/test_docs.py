@@ -37,14 +37,22 @@ def test_figures_are_svg_without_timestamps(generated):
 def test_lstm_page_has_every_gate_with_its_equation_and_adjoints(generated):
     text = generated[ROOT / "docs" / "lstm.md"]
     lstm = cell_context(__import__("derive.cells", fromlist=["LSTM"]).LSTM)
-    for heading in ("Selective write: the output gate", "Selective read: the input gate",
-                    "Selective forget: the forget gate", "The candidate state", "Without a forget gate"):
+    for heading in (
+        "Selective write: the output gate",
+        "Selective read: the input gate",
+        "Selective forget: the forget gate",
+        "The candidate state",
+        "Without a forget gate",
+    ):
         assert f"## {heading}" in text
     for eq in lstm["equations"]:
         assert eq["latex"] in text or eq["latex"].replace(" = ", " &= ") in text
     for line in lstm["backward"]:
         assert line in text or line.replace(" &= ", " = ") in text
-    assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} &= \operatorname{diag}(\mathbf{f}_{t})" in text
+    assert (
+        r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} &= \operatorname{diag}(\mathbf{f}_{t})"
+        in text
+    )
     # the variant without a forget gate, derived: the identity
     assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} &= I" in text
     assert text.count("figures/lstm_") == 4

@@ -23,26 +23,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from corpus import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context, event, note
+from strategies import cells
 
 from derive import CellError, derive
 from derive.checks import finite_differences, random_problem, reference, relative_error
 from derive.modules import load, module_source
 from derive.proof import prove_bptt
 
-from corpus import CORPUS
-from strategies import cells
-
 TOLERANCE = 1e-10  # against the derivation at 30 digits, and between the two lowerings
 FINITE_DIFFERENCES = 1e-5
 
 # The problem the generated modules run on: small, so that the 30-digit reference is quick.
-sizes = st.fixed_dictionaries({
-    "n_input": st.integers(1, 3), "n_hidden": st.integers(1, 3), "steps": st.integers(1, 3),
-    "batch": st.integers(1, 2), "seed": st.integers(0, 2**16),
-})
+sizes = st.fixed_dictionaries(
+    {
+        "n_input": st.integers(1, 3),
+        "n_hidden": st.integers(1, 3),
+        "steps": st.integers(1, 3),
+        "batch": st.integers(1, 2),
+        "seed": st.integers(0, 2**16),
+    }
+)
 # The proof is exact (SymPy) and grows quickly with the cell: 2 steps, sizes 1 and 2 (see proof_size).
 proof_sizes = st.tuples(st.integers(1, 2), st.integers(1, 2))
 
@@ -80,22 +84,28 @@ class Shapes:
 
     def init_params(self, n_input, n_hidden, rng, dtype=np.float64):
         sizes, bound = {"hidden": n_hidden, "input": n_input}, 1 / np.sqrt(n_hidden)
-        return {k: rng.uniform(-bound, bound, tuple(sizes[d] for d in shape)).astype(dtype)
-                for k, shape in self.shapes.items()}
+        return {
+            k: rng.uniform(-bound, bound, tuple(sizes[d] for d in shape)).astype(dtype)
+            for k, shape in self.shapes.items()
+        }
 
 
 def evaluate_text(spec, params, x, state):
     """The states at every step, from the equations' text run by NumPy itself: the
     semantics the text is written in, independent of the parser.  Columns are the
     batch: a value is (rows, B), a vector parameter (rows, 1)."""
-    functions = {"σ": lambda z: 1 / (1 + np.exp(-z)), "sigma": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh}
+    functions = {
+        "σ": lambda z: 1 / (1 + np.exp(-z)),
+        "sigma": lambda z: 1 / (1 + np.exp(-z)),
+        "tanh": np.tanh,
+    }
     env = {k: (v[:, None] if v.ndim == 1 else v) for k, v in params.items()}
     prev = {f"{s}_prev": state[s].T for s in spec.states}
     out = {s: [] for s in spec.states}
     for x_t in x:
         values = {**functions, **env, **prev, "x": x_t.T}
         for name, text, _ in spec.equations:
-            values[name] = eval(text, {"__builtins__": {}}, values)  # noqa: S307 (the cells' own text)
+            values[name] = eval(text, {"__builtins__": {}}, values)
         for s in spec.states:
             out[s].append(np.broadcast_to(values[s], prev[f"{s}_prev"].shape).T)
         prev = {f"{s}_prev": np.broadcast_to(values[s], prev[f"{s}_prev"].shape) for s in spec.states}
@@ -137,8 +147,9 @@ def check(spec, size, proof=(1, 2), by_hand=None):
     count("accepted")
 
     derivation = derive(cell)
-    problem = random_problem(Shapes(cell), size["n_input"], size["n_hidden"], size["steps"], size["batch"],
-                             size["seed"])
+    problem = random_problem(
+        Shapes(cell), size["n_input"], size["n_hidden"], size["steps"], size["batch"], size["seed"]
+    )
     # What checks.against_reference compares a module with; its maximum over the
     # arrays below is against_reference's value.
     want = reference(derivation, *problem)
@@ -160,7 +171,9 @@ def check(spec, size, proof=(1, 2), by_hand=None):
         error = relative_error(fused_run[0][s], value)
         assert error <= TOLERANCE, f"the fused module's {s!r} is not the value computed by hand: {error:.3g}"
         error = relative_error(literal_run[0][s], value)
-        assert error <= TOLERANCE, f"the literal module's {s!r} is not the value computed by hand: {error:.3g}"
+        assert error <= TOLERANCE, (
+            f"the literal module's {s!r} is not the value computed by hand: {error:.3g}"
+        )
     errors = differences(fused_run, want)
     worst = max(errors.values())
     assert worst <= TOLERANCE, f"fused ≠ derivation: {off(errors, TOLERANCE)}"

@@ -7,19 +7,23 @@ import warnings
 
 import numpy as np
 import pytest
+from cells import ALL_CELLS
+from generated import derivation, module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derive.checks import against_reference, finite_differences, random_problem, relative_error
 
-from cells import ALL_CELLS
-from generated import derivation, module
-
 CELLS = sorted(ALL_CELLS)
-sizes = st.fixed_dictionaries({
-    "steps": st.integers(1, 12), "batch": st.integers(1, 5),
-    "n_input": st.integers(1, 7), "n_hidden": st.integers(1, 9), "seed": st.integers(0, 2**32 - 1),
-})
+sizes = st.fixed_dictionaries(
+    {
+        "steps": st.integers(1, 12),
+        "batch": st.integers(1, 5),
+        "n_input": st.integers(1, 7),
+        "n_hidden": st.integers(1, 9),
+        "seed": st.integers(0, 2**32 - 1),
+    }
+)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -29,7 +33,9 @@ def test_gradients_match_finite_differences(name, size):
     m = module(name)
     problem = random_problem(m, size["n_input"], size["n_hidden"], size["steps"], size["batch"], size["seed"])
     errors = finite_differences(m, *problem, seed=size["seed"])
-    assert set(errors) == {f"params[{k!r}]" for k in m.PARAMETERS} | {"x"} | {f"state[{s!r}]" for s in m.STATES}
+    assert set(errors) == {f"params[{k!r}]" for k in m.PARAMETERS} | {"x"} | {
+        f"state[{s!r}]" for s in m.STATES
+    }
     assert max(errors.values()) <= 1e-6, errors
 
 
@@ -121,14 +127,22 @@ def test_init_params_follows_the_contract():
     "change, message",
     [
         (lambda p, x, s: (p, x[0], s), r"x must have shape \(T, B, n_input\) = \(T, B, 3\), got \(2, 3\)"),
-        (lambda p, x, s: (p, x[..., :2], s), "x has 2 features per step, but the parameters expect n_input = 3"),
+        (
+            lambda p, x, s: (p, x[..., :2], s),
+            "x has 2 features per step, but the parameters expect n_input = 3",
+        ),
         (lambda p, x, s: ({k: v for k, v in p.items() if k != "U_f"}, x, s), r"params is missing \['U_f'\]"),
         (lambda p, x, s: ({**p, "V": p["W"]}, x, s), r"params has unknown \['V'\]"),
-        (lambda p, x, s: ({**p, "W_i": p["W_i"][:, :3]}, x, s),
-         r"params\['W_i'\] has shape \(5, 3\), but n_hidden is 5 from the other parameters; expected \(5, 5\)"),
+        (
+            lambda p, x, s: ({**p, "W_i": p["W_i"][:, :3]}, x, s),
+            r"params\['W_i'\] has shape \(5, 3\), but n_hidden is 5 from the other parameters; expected \(5, 5\)",
+        ),
         (lambda p, x, s: ({**p, "b": p["W"]}, x, s), r"params\['b'\] must have shape \(n_hidden,\)"),
         (lambda p, x, s: ({**p, "b": p["b"].astype(np.float32)}, x, s), "params\\['b'\\] is float32"),
-        (lambda p, x, s: (p, x, {"s": np.zeros((2, 4))}), r"state\['s'\] must have shape \(B, n_hidden\) = \(2, 5\), got \(2, 4\)"),
+        (
+            lambda p, x, s: (p, x, {"s": np.zeros((2, 4))}),
+            r"state\['s'\] must have shape \(B, n_hidden\) = \(2, 5\), got \(2, 4\)",
+        ),
         (lambda p, x, s: (p, x, {"c": np.zeros((2, 5))}), r"state has unknown \['c'\]"),
         (lambda p, x, s: ([1, 2], x, s), "params must be a dict"),
     ],
@@ -143,7 +157,9 @@ def test_bad_input_is_named(change, message):
 def test_bad_output_adjoints_are_named():
     m = module("gru")
     _, cache = m.forward(m.init_params(3, 5, rng=0), np.zeros((4, 2, 3)))
-    with pytest.raises(ValueError, match=r"d_outputs\['s'\] must have shape \(T, B, n_hidden\) = \(4, 2, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"d_outputs\['s'\] must have shape \(T, B, n_hidden\) = \(4, 2, 5\)"
+    ):
         m.backward(cache, {"s": np.zeros((4, 5))})
     with pytest.raises(ValueError, match=r"d_outputs has unknown \['h'\]"):
         m.backward(cache, {"h": np.zeros((4, 2, 5))})

@@ -21,9 +21,14 @@ def test_statements():
     assert show(ir.Assign(ir.Everything("s"), "s_prev", "=")) == "s[...] = s_prev"
     assert show(ir.MatMulInto("h_prev", "weights", "z_h")) == "np.matmul(h_prev, weights, out=z_h)"
     assert show(ir.ApplyInto("sigma", "z", "z")) == "_sigmoid(z, out=z)"
-    assert show(ir.Assign("dz", ir.Empty(ir.shape("T", "B", ir.Width(3))))) == "dz = np.empty((T, B, 3 * n), dtype)"
+    assert (
+        show(ir.Assign("dz", ir.Empty(ir.shape("T", "B", ir.Width(3)))))
+        == "dz = np.empty((T, B, 3 * n), dtype)"
+    )
     assert show(ir.Assign("d_x", ir.Zeros(ir.shape_of("x")))) == "d_x = np.zeros(x.shape, dtype)"
-    assert show(ir.Steps(ir.MatMul(ir.Rows("x"), "w"), None)) == "(x.reshape(T * B, -1) @ w).reshape(T, B, -1)"
+    assert (
+        show(ir.Steps(ir.MatMul(ir.Rows("x"), "w"), None)) == "(x.reshape(T * B, -1) @ w).reshape(T, B, -1)"
+    )
 
 
 def test_math_reads_its_symbols_from_the_nodes_that_hold_them():

@@ -17,16 +17,19 @@ def show(e):
 def test_gate_equation():
     eq = LSTM.equation("f")
     assert f"{show(eq.symbol)} = {show(eq.rhs)}" == (
-        r"\mathbf{f}_{t} = \sigma(W_{f} \mathbf{h}_{t-1} + U_{f} \mathbf{x}_{t} + \mathbf{b}_{f})")
+        r"\mathbf{f}_{t} = \sigma(W_{f} \mathbf{h}_{t-1} + U_{f} \mathbf{x}_{t} + \mathbf{b}_{f})"
+    )
 
 
 def test_state_and_candidate_use_odot_and_tilde():
     assert show(LSTM.equation("s").rhs) == (
-        r"\mathbf{f}_{t} \odot \mathbf{s}_{t-1} + \mathbf{i}_{t} \odot \tilde{\mathbf{s}}_{t}")
+        r"\mathbf{f}_{t} \odot \mathbf{s}_{t-1} + \mathbf{i}_{t} \odot \tilde{\mathbf{s}}_{t}"
+    )
     assert show(LSTM.equation("s_tilde").symbol) == r"\tilde{\mathbf{s}}_{t}"
     gru = CATALOGUE["gru"]
     assert latex(gru.equation("s").rhs, [p.name for p in gru.parameters]) == (
-        r"(\mathbf{1} - \mathbf{i}_{t}) \odot \mathbf{s}_{t-1} + \mathbf{i}_{t} \odot \tilde{\mathbf{s}}_{t}")
+        r"(\mathbf{1} - \mathbf{i}_{t}) \odot \mathbf{s}_{t-1} + \mathbf{i}_{t} \odot \tilde{\mathbf{s}}_{t}"
+    )
 
 
 def test_adjoints_transposes_and_powers():
@@ -34,11 +37,15 @@ def test_adjoints_transposes_and_powers():
     lines = {a.target.name: f"{show(a.target)} = {show(a.value)}" for a in d.backward}
     assert lines["d_s"] == (
         r"\delta \mathbf{s}_{t} = \delta \mathbf{s}_{t}^{\mathrm{in}} + \delta \mathbf{h}_{t} \odot \mathbf{o}_{t}"
-        r" \odot (\mathbf{1} - \tanh^{2}(\mathbf{s}_{t}))")
+        r" \odot (\mathbf{1} - \tanh^{2}(\mathbf{s}_{t}))"
+    )
     assert lines["d_z_s_tilde"] == (
         r"\delta \mathbf{z}_{\tilde{s},t} = \delta \tilde{\mathbf{s}}_{t} \odot "
-        r"(\mathbf{1} - {\tilde{\mathbf{s}}_{t}}^{2})")
-    assert lines["d_h_prev"].startswith(r"\delta \mathbf{h}_{t-1} = {W_{o}}^{\top} \delta \mathbf{z}_{o,t} + ")
+        r"(\mathbf{1} - {\tilde{\mathbf{s}}_{t}}^{2})"
+    )
+    assert lines["d_h_prev"].startswith(
+        r"\delta \mathbf{h}_{t-1} = {W_{o}}^{\top} \delta \mathbf{z}_{o,t} + "
+    )
     assert lines["d_W_f"] == r"\delta W_{f} = \delta \mathbf{z}_{f,t} {\mathbf{h}_{t-1}}^{\top}"
     assert lines["d_b"] == r"\delta \mathbf{b} = \delta \mathbf{z}_{\tilde{s},t}"
 

@@ -7,8 +7,13 @@ G, S = Role.GATE, Role.STATE
 
 
 def cell(*equations, parameters, states=("s",)):
-    return Cell(name="c", title="test", parameters=tuple(parameters), states=states,
-                equations=tuple(Equation(n, t, r, "") for n, t, r in equations))
+    return Cell(
+        name="c",
+        title="test",
+        parameters=tuple(parameters),
+        states=states,
+        equations=tuple(Equation(n, t, r, "") for n, t, r in equations),
+    )
 
 
 def lstm_plan():
@@ -51,7 +56,12 @@ def test_spans_of_one_operand_that_are_not_adjacent_get_their_own_names_and_arra
         ("c", "σ(U_c @ x + b_c)", G),
         ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", G),
         ("s", "a * s_prev + c * e", S),
-        parameters=(*affine("a"), Parameter("U_c", "hidden", "input"), Parameter("b_c", "hidden", "1"), *affine("e")),
+        parameters=(
+            *affine("a"),
+            Parameter("U_c", "hidden", "input"),
+            Parameter("b_c", "hidden", "1"),
+            *affine("e"),
+        ),
     )
     spans = [s for s in plan(derive(c), set()).spans if not s.hoisted]
     assert [s.name for s in spans] == ["s_prev", "s_prev_2"]
@@ -89,8 +99,13 @@ def test_equations_that_read_each_other_are_not_one_run():
         ("a", "σ(W_a @ s_prev + b_a)", G),
         ("e", "σ(W_e @ a + b_e)", G),
         ("s", "tanh(W @ (e * s_prev) + U @ x + b)", S),
-        parameters=(Parameter("W_a", "hidden", "hidden"), Parameter("b_a", "hidden", "1"),
-                    Parameter("W_e", "hidden", "hidden"), Parameter("b_e", "hidden", "1"), *affine()),
+        parameters=(
+            Parameter("W_a", "hidden", "hidden"),
+            Parameter("b_a", "hidden", "1"),
+            Parameter("W_e", "hidden", "hidden"),
+            Parameter("b_e", "hidden", "1"),
+            *affine(),
+        ),
     )
     assert plan(derive(c), set()).forward_runs == ((0,), (1,), (2,))
 

@@ -1,13 +1,12 @@
 """SymPy proves every derivation, and the proof catches a wrong rule."""
 
 import pytest
+from cells import ALL_CELLS
 from sympy import Lambda
 
 from derive import derive
 from derive.elementwise import y
 from derive.proof import TOLERANCE, prove_bptt, prove_jacobians
-
-from cells import ALL_CELLS
 
 
 @pytest.mark.parametrize("name", sorted(ALL_CELLS))
@@ -32,9 +31,9 @@ def test_jacobians_are_proved(name):
 @pytest.mark.parametrize(
     "name, wrong",
     [
-        ("lstm", {"sigma": Lambda(y, y)}),             # σ' = σ
-        ("gru", {"sigma": Lambda(y, 1 - y)}),          # σ' = 1 - σ
-        ("rnn", {"tanh": Lambda(y, 1 - y)}),           # tanh' = 1 - tanh
+        ("lstm", {"sigma": Lambda(y, y)}),  # σ' = σ
+        ("gru", {"sigma": Lambda(y, 1 - y)}),  # σ' = 1 - σ
+        ("rnn", {"tanh": Lambda(y, 1 - y)}),  # tanh' = 1 - tanh
         ("mgu", {"tanh": Lambda(y, (1 - y**2) * 1.0001)}),  # off by a factor 1.0001
     ],
 )
@@ -61,15 +60,23 @@ def test_tolerance_is_thirty_digits():
     assert TOLERANCE == pytest.approx(1e-30)
 
 
-@pytest.mark.parametrize("name, text", [
-    ("x0", "tanh(W @ s_prev + U @ (x + x0) + b)"),   # once the entries of x at the first step
-    ("g_s0", "tanh(W @ s_prev + U @ x + b + g_s0)"),  # once the loss's weights of s at the first step
-    ("s_prev0", "tanh(W @ s_prev + U @ x + b + s_prev0)"),  # once the initial state
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("x0", "tanh(W @ s_prev + U @ (x + x0) + b)"),  # once the entries of x at the first step
+        ("g_s0", "tanh(W @ s_prev + U @ x + b + g_s0)"),  # once the loss's weights of s at the first step
+        ("s_prev0", "tanh(W @ s_prev + U @ x + b + s_prev0)"),  # once the initial state
+    ],
+)
 def test_a_parameter_shares_no_symbol_with_the_unrolled_steps(name, text):
     from derive import Cell, Equation, Parameter, Role, affine
 
     size = "input" if name == "x0" else "hidden"
-    cell = Cell(name="c", title="test", parameters=(*affine(), Parameter(name, size, "1")), states=("s",),
-                equations=(Equation("s", text, Role.STATE, ""),))
+    cell = Cell(
+        name="c",
+        title="test",
+        parameters=(*affine(), Parameter(name, size, "1")),
+        states=("s",),
+        equations=(Equation("s", text, Role.STATE, ""),),
+    )
     assert prove_bptt(derive(cell), 2, 3, 2).holds

@@ -33,8 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
 FIGURES = {"rnn", "lstm", "gru", "gradients"}  # pages with figures, SVGs under figures/
@@ -43,6 +48,7 @@ UNTYPESET = ("\\(", "\\[", "$$", "\\mathbf")
 
 
 # --- building -----------------------------------------------------------------
+
 
 def _not_katex(directory, names):
     """docs/assets/katex is a copy from node_modules that the build makes again."""
@@ -71,11 +77,17 @@ def _build(shared: Path) -> dict:
             return json.loads(done.read_text())
         copy = Path(tempfile.mkdtemp(prefix="site-", dir=shared))
         _copy_sources(copy)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(copy), os.environ.get("PYTHONPATH")])))
-        out = subprocess.run([sys.executable, "-m", "derive", "build"], cwd=copy, env=env,
-                             capture_output=True, text=True)
-        result = {"ok": out.returncode == 0 and (copy / "site" / "index.html").exists(),
-                  "site": str(copy / "site"), "output": out.stdout + out.stderr}
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(copy), os.environ.get("PYTHONPATH")]))
+        )
+        out = subprocess.run(
+            [sys.executable, "-m", "derive", "build"], cwd=copy, env=env, capture_output=True, text=True
+        )
+        result = {
+            "ok": out.returncode == 0 and (copy / "site" / "index.html").exists(),
+            "site": str(copy / "site"),
+            "output": out.stdout + out.stderr,
+        }
         done.write_text(json.dumps(result))
         return result
 
@@ -88,6 +100,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @dataclass
 class Site:
     """The served site and a browser, or why there are none."""
+
     problem: str | None = None
     base: str = ""
     browser: object = None
@@ -101,8 +114,10 @@ class Site:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
     if not CHROMIUM.exists():
-        yield Site(f"Chromium is missing ({CHROMIUM}); the site tests need it: "
-                   "apt-get install chromium chromium-driver")
+        yield Site(
+            f"Chromium is missing ({CHROMIUM}); the site tests need it: "
+            "apt-get install chromium chromium-driver"
+        )
         return
     if os.environ.get("DERIVE_TEST_SITE"):
         built = {"ok": True, "site": str(Path(os.environ["DERIVE_TEST_SITE"]).resolve())}
@@ -136,6 +151,7 @@ def site(tmp_path_factory):
 
 # --- visiting -----------------------------------------------------------------
 
+
 @dataclass
 class Visit:
     page: object
@@ -163,8 +179,10 @@ def visit(site):
         page.on("console", lambda m: m.type == "error" and record.console_errors.append(m.text))
         page.on("pageerror", lambda e: record.page_errors.append(str(e)))
         # Nothing leaves this machine: requests elsewhere are recorded (above) and refused.
-        context.route(lambda url: not url.startswith(site.base) and not url.startswith("data:"),
-                      lambda route: route.abort())
+        context.route(
+            lambda url: not url.startswith(site.base) and not url.startswith("data:"),
+            lambda route: route.abort(),
+        )
         response = page.goto(site.base + f"{name}.html", wait_until="networkidle")
         record.status = response.status if response else None
         return record
@@ -181,11 +199,12 @@ def _untypeset(page) -> list[str]:
     for mark in UNTYPESET:
         at = text.find(mark)
         if at >= 0:
-            found.append(f"{mark!r} in ...{' '.join(text[max(0, at - 60):at + 80].split())}...")
+            found.append(f"{mark!r} in ...{' '.join(text[max(0, at - 60) : at + 80].split())}...")
     return found
 
 
 # --- tests --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", PAGES)
 def test_page_loads_offline_with_math_and_figures(visit, site, name):

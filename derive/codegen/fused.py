@@ -16,8 +16,8 @@ from .. import algebra as A
 from .. import elementwise, naming
 from ..cell import N_HIDDEN
 from ..derivation import Derivation
-from . import ir
 from ..printing.text import derivative, equation, text
+from . import ir
 from .code import Code
 from .plan import Plan, plan, span_products
 
@@ -68,7 +68,11 @@ class _Fused:
         expr = expr.xreplace(known)
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
         if isinstance(first, HadamardProduct) and len(first.args) == 2:
-            out = [ir.MultiplyInto(self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target)]
+            out = [
+                ir.MultiplyInto(
+                    self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target
+                )
+            ]
             out += [ir.Assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
             return out
         return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
@@ -95,7 +99,9 @@ class _Fused:
                 F.append(ir.Assign("act", ir.Zeros(ir.shape("T", "B", ir.Width(plan.width)))))
             for span in hoisted:
                 F.append(ir.Comment(self.products(span) + ": every step at once"))
-                product = ir.Steps(ir.MatMul(ir.Rows(span.operand.name), span.weights), ir.Width(span.stop - span.start))
+                product = ir.Steps(
+                    ir.MatMul(ir.Rows(span.operand.name), span.weights), ir.Width(span.stop - span.start)
+                )
                 if whole:
                     F.append(ir.Assign("act", product))
                 else:
@@ -110,7 +116,10 @@ class _Fused:
         for span in plan.spans:
             if not span.hoisted:
                 F.append(ir.Assign(span.product, ir.Empty(ir.shape("B", ir.Width(span.stop - span.start)))))
-        rows = {**{eq.name: eq.symbol.shape[0] for eq in cell.equations}, **{s.name: s.shape[0] for s in self.kept.values()}}
+        rows = {
+            **{eq.name: eq.symbol.shape[0] for eq in cell.equations},
+            **{s.name: s.shape[0] for s in self.kept.values()},
+        }
         for name, array in plan.sequences:
             F.append(ir.Assign(array, ir.Empty(ir.SEQUENCE if rows[name] == N_HIDDEN else ir.shape_of("x"))))
         for s in cell.states:
@@ -141,7 +150,11 @@ class _Fused:
                 L.extend(self.keep_inside(cell.equation(pre.equation.name).rhs, names, known))
             for pre in run:
                 for span in plan.spans:
-                    if span.hoisted or span.name in done_spans or pre.index not in [i for _, i in span.members]:
+                    if (
+                        span.hoisted
+                        or span.name in done_spans
+                        or pre.index not in [i for _, i in span.members]
+                    ):
                         continue
                     L.append(ir.Comment(self.products(span) + ": one product"))
                     L.append(ir.MatMulInto(self.show(span.operand, names, known), span.weights, span.product))
@@ -151,7 +164,9 @@ class _Fused:
                     if (pre.index, b) not in folded:
                         L.append(ir.Assign(self.columns("z", (":",), pre.index), b.name, "+="))
                 for term in pre.rest:
-                    L.append(ir.Assign(self.columns("z", (":",), pre.index), self.show(term, names, known), "+="))
+                    L.append(
+                        ir.Assign(self.columns("z", (":",), pre.index), self.show(term, names, known), "+=")
+                    )
             for pre in run:
                 L.append(self.comment(pre.equation, cell.equation(pre.equation.name).rhs))
             view = self.block("z", (":",), run[0].index, run[-1].index + 1)
@@ -164,8 +179,11 @@ class _Fused:
             L.append(ir.Assign(naming.prev(s), s))
         code.values = {eq.name: self.values(eq.name) for eq in cell.equations}
         code.outputs = {s: code.values[s] for s in cell.states}
-        code.cache = [*(["act"] if plan.width else []), *(a for _, a in plan.sequences),
-                      *(s.weights for s in plan.spans)]
+        code.cache = [
+            *(["act"] if plan.width else []),
+            *(a for _, a in plan.sequences),
+            *(s.weights for s in plan.spans),
+        ]
 
     def keep_inside(self, expr, names, known) -> list[str]:
         """Statements that compute the kept sub-expressions of ``expr`` not yet computed
@@ -188,7 +206,10 @@ class _Fused:
     def backward(self):
         plan, cell, d, code = self.plan, self.cell, self.d, self.code
         S, L = code.backward_setup, []
-        known = {**self.kept, **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)}}
+        known = {
+            **self.kept,
+            **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)},
+        }
         for s in cell.states:
             prev = naming.prev(s)
             S.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), code.outputs[s])))
@@ -244,20 +265,32 @@ class _Fused:
                     L.extend(self.slope(run, pending.pop(run), names))
                 continue
             spans, rest = span_products(a.value, plan.spans, plan.pres)
-            pieces = [ir.MatMul(self.block("dz_t", (":",), s.start, s.stop), ir.Transpose(s.weights)) for s in spans]
+            pieces = [
+                ir.MatMul(self.block("dz_t", (":",), s.start, s.stop), ir.Transpose(s.weights)) for s in spans
+            ]
             L.append(self.comment(a.target, a.value))
             if target in in_dz:
                 view = in_dz[target]
                 if spans:
-                    L.append(ir.Assign(ir.Everything(view), ir.add(*pieces, *([self.show(rest, names, known)] if rest else []))))
+                    L.append(
+                        ir.Assign(
+                            ir.Everything(view),
+                            ir.add(*pieces, *([self.show(rest, names, known)] if rest else [])),
+                        )
+                    )
                 else:
                     L.extend(self.store(view, rest if rest is not None else a.value, names, known))
             elif target in carried:
                 if spans:
                     # The carry has its own array (zeros before the last step): the product lands there.
                     first = spans[0]
-                    L.append(ir.MatMulInto(self.block("dz_t", (":",), first.start, first.stop),
-                                              ir.Transpose(first.weights), target))
+                    L.append(
+                        ir.MatMulInto(
+                            self.block("dz_t", (":",), first.start, first.stop),
+                            ir.Transpose(first.weights),
+                            target,
+                        )
+                    )
                     more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
                     if more:
                         L.append(ir.Assign(target, ir.add(*more), "+="))
@@ -272,8 +305,11 @@ class _Fused:
         bind = [ir.Assign("dz_t", ir.at("dz", "t"))] if plan.width else []
         for eq in cell.equations:
             if eq.name in self.read:
-                where = (self.columns("act", ("t", ":"), self.pres[eq.name].index) if eq.name in self.pres
-                         else ir.at(self.sequences[eq.name], "t"))
+                where = (
+                    self.columns("act", ("t", ":"), self.pres[eq.name].index)
+                    if eq.name in self.pres
+                    else ir.at(self.sequences[eq.name], "t")
+                )
                 bind.append(ir.Assign(eq.name, where))
         for _, symbol in plan.kept:
             if symbol.name in self.read:
@@ -291,8 +327,13 @@ class _Fused:
         v = self.plan.pres[first].equation
         block = MatrixSymbol("_block", *v.shape)
         slope = elementwise.derivative(self.plan.pres[first].function, block)
-        out.append(ir.Assign(self.block("dz_t", (":",), first, last),
-                            self.show(slope, {**names, "_block": self.block("act", ("t", ":"), first, last)}, {}), "*="))
+        out.append(
+            ir.Assign(
+                self.block("dz_t", (":",), first, last),
+                self.show(slope, {**names, "_block": self.block("act", ("t", ":"), first, last)}, {}),
+                "*=",
+            )
+        )
         self.read.discard("_block")
         return out
 
@@ -316,9 +357,20 @@ class _Fused:
         for span in plan.spans:
             if span.name not in used:
                 continue
-            E.append(ir.Comment(", ".join(derivative("L", m.name) for m, _ in span.members) + " = Σ_t (one product)"))
-            E.append(ir.Assign(span.gradient, ir.MatMul(ir.Transpose(self.block("dz_rows", (":",), span.start, span.stop)),
-                                                      self.rows(span.operand))))
+            E.append(
+                ir.Comment(
+                    ", ".join(derivative("L", m.name) for m, _ in span.members) + " = Σ_t (one product)"
+                )
+            )
+            E.append(
+                ir.Assign(
+                    span.gradient,
+                    ir.MatMul(
+                        ir.Transpose(self.block("dz_rows", (":",), span.start, span.stop)),
+                        self.rows(span.operand),
+                    ),
+                )
+            )
         if any(piece.span is None for pieces in after.values() for piece in pieces):
             E.append(ir.Assign("d_biases", ir.BatchSum("dz_rows")))
         for x in cell.inputs:
@@ -328,8 +380,11 @@ class _Fused:
             for span in dict.fromkeys(span for span, _ in taken):
                 members = [j for s, j in taken if s is span]
                 if len(members) == len(span.members):  # the whole span: one product with the stacked weights
-                    parts.append(ir.MatMul(self.block("dz_rows", (":",), span.start, span.stop),
-                                           ir.Transpose(span.weights)))
+                    parts.append(
+                        ir.MatMul(
+                            self.block("dz_rows", (":",), span.start, span.stop), ir.Transpose(span.weights)
+                        )
+                    )
                     continue
                 for j in members:  # Uᵀ δz_k for the members taken alone
                     matrix, k = span.members[j]

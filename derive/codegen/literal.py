@@ -9,8 +9,8 @@ from sympy import ZeroMatrix
 from .. import naming
 from ..cell import N_HIDDEN
 from ..derivation import Assignment, Derivation
-from . import ir
 from ..printing.text import equation, text
+from . import ir
 from .code import Code
 
 
@@ -43,14 +43,18 @@ def lower_literal(derivation: Derivation) -> Code:
     # Backward: the same names, read at step t.
     for s in cell.states:
         prev = naming.prev(s)
-        code.backward_setup.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq")))
+        code.backward_setup.append(
+            ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq"))
+        )
         names[prev] = ir.at(prev + "_seq", "t")
         code.backward_setup.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
     for p in cell.parameters:
         code.backward_setup.append(ir.Assign(naming.adjoint(p.name), ir.Zeros(ir.shape_of(p.name))))
     code.backward_setup.append(ir.Assign(naming.adjoint("x"), ir.Zeros(ir.shape_of("x"))))
     for c in derivation.carries:
-        code.backward_loop.append(ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name)))
+        code.backward_loop.append(
+            ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name))
+        )
     gradients = {g.target.name for g in derivation.gradients}
     vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
     inputs = {naming.adjoint(x) for x in cell.inputs}
@@ -61,7 +65,9 @@ def lower_literal(derivation: Derivation) -> Code:
         if a.target.name in gradients and isinstance(a.value, ZeroMatrix):
             continue  # nothing to add: the gradient stays zero
         if a.target.name in gradients:
-            code.backward_loop.append(ir.Assign(a.target.name, ir.BatchSum(value) if a.target.name in vectors else value, "+="))
+            code.backward_loop.append(
+                ir.Assign(a.target.name, ir.BatchSum(value) if a.target.name in vectors else value, "+=")
+            )
         elif a.target.name in inputs:
             code.backward_loop.append(ir.Assign(ir.at(a.target.name, "t"), value))
         elif a.target.name in carried and isinstance(a.value, ZeroMatrix):

@@ -155,15 +155,28 @@ def preactivations(derivation: Derivation) -> tuple[Pre, ...]:
             continue
         linear, biases, rest = [], [], []
         for term in _terms(eq.rhs.arg):
-            if (isinstance(term, MatMul) and len(term.args) == 2 and term.args[0] in matrices
-                    and _steps_with(term.args[1], cell)):
+            if (
+                isinstance(term, MatMul)
+                and len(term.args) == 2
+                and term.args[0] in matrices
+                and _steps_with(term.args[1], cell)
+            ):
                 linear.append((term.args[0], term.args[1]))
             elif term in vectors:
                 biases.append(term)
             else:
                 rest.append(term)
-        pres.append(Pre(len(pres), eq.symbol, eq.rhs.function, MatrixSymbol(naming.adjoint(z), *eq.rhs.shape),
-                        tuple(linear), tuple(biases), tuple(rest)))
+        pres.append(
+            Pre(
+                len(pres),
+                eq.symbol,
+                eq.rhs.function,
+                MatrixSymbol(naming.adjoint(z), *eq.rhs.shape),
+                tuple(linear),
+                tuple(biases),
+                tuple(rest),
+            )
+        )
     return tuple(pres)
 
 
@@ -180,9 +193,20 @@ def stack(pres, derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
     spans = []
 
     def close(operand, run, hoisted):
-        base = span_namer(operand.name if isinstance(operand, MatrixSymbol) else operand_names.get(operand, "operand"))
-        spans.append(Span(base, operand, tuple(run), hoisted, weights=namer("weights_" + base),
-                          product=namer("z_" + base), gradient=namer("d_weights_" + base)))
+        base = span_namer(
+            operand.name if isinstance(operand, MatrixSymbol) else operand_names.get(operand, "operand")
+        )
+        spans.append(
+            Span(
+                base,
+                operand,
+                tuple(run),
+                hoisted,
+                weights=namer("weights_" + base),
+                product=namer("z_" + base),
+                gradient=namer("d_weights_" + base),
+            )
+        )
 
     for operand, members in by_operand.items():
         hoisted = operand in cell.input_symbols
@@ -206,14 +230,25 @@ def keep(derivation: Derivation, pres, spans, namer: Namer) -> tuple[tuple[Matri
     found: dict = {}
     for eq in derivation.cell.equations:
         for node in A.walk(eq.rhs):
-            if (isinstance(node, A.Apply) and node is not eq.rhs and node not in top and node not in found
-                    and _steps_with(node, derivation.cell)):
+            if (
+                isinstance(node, A.Apply)
+                and node is not eq.rhs
+                and node not in top
+                and node not in found
+                and _steps_with(node, derivation.cell)
+            ):
                 inner = node.arg.name if isinstance(node.arg, MatrixSymbol) else eq.name
                 found[node] = MatrixSymbol(namer(f"{node.function}_{inner}"), *node.shape)
     for span in spans:
-        if not isinstance(span.operand, MatrixSymbol) and span.operand not in found and span.operand not in top:
+        if (
+            not isinstance(span.operand, MatrixSymbol)
+            and span.operand not in found
+            and span.operand not in top
+        ):
             # The derivation's name of the operand, when it has one, means this same value.
-            found[span.operand] = intermediates.get(span.operand) or MatrixSymbol(namer(span.name), *span.operand.shape)
+            found[span.operand] = intermediates.get(span.operand) or MatrixSymbol(
+                namer(span.name), *span.operand.shape
+            )
     return tuple(found.items())
 
 
@@ -226,8 +261,12 @@ def forward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
     runs: list[list] = []
     for pre in pres:
         run = runs[-1] if runs else None
-        if (run and pres[run[-1]].function == pre.function and position[pre.index] == position[run[-1]] + 1
-                and not {pres[k].equation for k in run} & rhs[pre.equation].free_symbols):
+        if (
+            run
+            and pres[run[-1]].function == pre.function
+            and position[pre.index] == position[run[-1]] + 1
+            and not {pres[k].equation for k in run} & rhs[pre.equation].free_symbols
+        ):
             run.append(pre.index)
         else:
             runs.append([pre.index])
@@ -249,7 +288,8 @@ def backward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
     for pre in pres:
         d_v = MatrixSymbol(naming.adjoint(pre.equation.name), *pre.equation.shape)
         shaped = derivation_value(derivation, pre.adjoint) == A.hadamard(
-            d_v, elementwise.derivative(pre.function, pre.equation))
+            d_v, elementwise.derivative(pre.function, pre.equation)
+        )
         eligible.append(shaped and readers.get(d_v) == {pre.adjoint})
     runs: list[list] = []
     for pre in pres:
@@ -264,7 +304,9 @@ def backward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
     for run in runs:
         # The δz of the run are complete after the last of them is written.
         written = max(position[pres[k].adjoint] for k in run)
-        first_read = min((position[r] for k in run for r in readers.get(pres[k].adjoint, ())), default=len(backward))
+        first_read = min(
+            (position[r] for k in run for r in readers.get(pres[k].adjoint, ())), default=len(backward)
+        )
         if len(run) >= 2 and first_read > written:
             out.append(tuple(run))
     return tuple(out)
@@ -296,9 +338,17 @@ def sums_after_loop(derivation: Derivation, pres, spans):
     for span in spans:
         for j, (matrix, k) in enumerate(span.members):
             d = pres[k].adjoint
-            take(naming.adjoint(matrix.name), A.matmul(d, A.transpose(span.operand)), Piece(span=span.name, member=j))
+            take(
+                naming.adjoint(matrix.name),
+                A.matmul(d, A.transpose(span.operand)),
+                Piece(span=span.name, member=j),
+            )
             if span.hoisted:
-                take(naming.adjoint(span.operand.name), A.matmul(A.transpose(matrix), d), Piece(span=span.name, member=j))
+                take(
+                    naming.adjoint(span.operand.name),
+                    A.matmul(A.transpose(matrix), d),
+                    Piece(span=span.name, member=j),
+                )
     for pre in pres:
         for b in pre.biases:
             take(naming.adjoint(b.name), pre.adjoint, Piece(block=pre.index))

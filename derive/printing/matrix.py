@@ -7,7 +7,7 @@ this mixin decides where parentheses go and keeps terms in stored order
 
 from __future__ import annotations
 
-from sympy import MatAdd, MatMul, HadamardProduct
+from sympy import HadamardProduct, MatAdd, MatMul
 
 from ..algebra import split_coefficient
 

@@ -53,7 +53,11 @@ class BatchRowPrinter(NumPyPrinter):
         for k, term in enumerate(expr.args):
             c, core = split_coefficient(term)
             if c.is_negative:
-                body = self.wrap(core, PRODUCT + 1) if c == -1 else f"{self._print(-c)} * {self.wrap(core, PRODUCT + 1)}"
+                body = (
+                    self.wrap(core, PRODUCT + 1)
+                    if c == -1
+                    else f"{self._print(-c)} * {self.wrap(core, PRODUCT + 1)}"
+                )
                 out.append(("-" if k == 0 else " - ") + body)
             else:
                 out.append(("" if k == 0 else " + ") + self._print(term))
@@ -72,19 +76,26 @@ class BatchRowPrinter(NumPyPrinter):
         factors = list(core.args)
         if core.shape[1] == 1 and all(_is_matrix(f) for f in factors[:-1]):
             # (A B v) as rows: v @ B.T @ A.T
-            return " @ ".join([self.wrap(factors[-1], ATOM), *(self._matrix(f, True) for f in reversed(factors[:-1]))])
+            return " @ ".join(
+                [self.wrap(factors[-1], ATOM), *(self._matrix(f, True) for f in reversed(factors[:-1]))]
+            )
         columns = [k for k, f in enumerate(factors) if f.shape[1] == 1]
         if len(columns) == 1 and _is_matrix(core):
             k = columns[0]
-            left, column, rest = factors[:k], factors[k], factors[k + 1:]
+            left, column, rest = factors[:k], factors[k], factors[k + 1 :]
             if rest and rest[0].shape[0] == 1 and all(_is_matrix(f) for f in [*left, *rest[1:]]):
                 # L g vᵀ R summed over the batch: L @ (g.T @ v) @ R
                 row = rest[0].arg if isinstance(rest[0], Transpose) else Transpose(rest[0])
                 outer = f"{self.wrap(column, ATOM)}.T @ {self.wrap(row, ATOM)}"
                 if left or rest[1:]:
                     outer = f"({outer})"
-                return " @ ".join([*(self._matrix(f, False) for f in left), outer,
-                                   *(self._matrix(f, False) for f in rest[1:])])
+                return " @ ".join(
+                    [
+                        *(self._matrix(f, False) for f in left),
+                        outer,
+                        *(self._matrix(f, False) for f in rest[1:]),
+                    ]
+                )
         raise NotImplementedError(f"no batch-row form for the product {expr}")
 
     def _print_Transpose(self, expr):
@@ -127,6 +138,7 @@ def code(expr, names=None) -> str:
 
 
 # The statements of derive.codegen.ir, spelled in NumPy: one method per node.
+
 
 class StatementPrinter:
     """Prints the nodes and statements of :mod:`derive.codegen.ir` as Python lines."""
