@@ -1,4 +1,4 @@
-"""The built site, read in a real browser (the system Chromium, through Playwright).
+"""The built site, read in a real browser (Chromium through Playwright; tests/browser.py finds it).
 
 The site is built once per test session with `python -m derive build`, in a
 temporary copy of the sources so that the checkout's docs/ and site/ are left
@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import http.server
+import io
 import json
 import os
 import shutil
@@ -27,20 +28,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import browser
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
 FIGURES = {"rnn", "lstm", "gru", "gradients"}  # pages with figures, SVGs under figures/
 FEW_FORMULAS = {"code"}  # pages with a single formula; every other page has many
@@ -113,11 +106,10 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
-    if not CHROMIUM.exists():
-        yield Site(
-            f"Chromium is missing ({CHROMIUM}); the site tests need it: "
-            "apt-get install chromium chromium-driver"
-        )
+    try:
+        chromium = browser.find()
+    except browser.BrowserMissing as missing:
+        yield Site(str(missing))
         return
     if os.environ.get("DERIVE_TEST_SITE"):
         built = {"ok": True, "site": str(Path(os.environ["DERIVE_TEST_SITE"]).resolve())}
@@ -139,11 +131,11 @@ def site(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    started = chromium.launch(playwright)
     try:
-        yield Site(base=f"http://127.0.0.1:{server.server_address[1]}/", browser=browser)
+        yield Site(base=f"http://127.0.0.1:{server.server_address[1]}/", browser=started)
     finally:
-        browser.close()
+        started.close()
         playwright.stop()
         server.shutdown()
         server.server_close()
@@ -272,3 +264,25 @@ def test_code_blocks_have_a_copy_button(visit):
     # .md-clipboard, current ones .md-code__button[data-md-type=copy].
     buttons = page.locator("button.md-clipboard, button.md-code__button[data-md-type=copy]").count()
     assert buttons == blocks
+
+
+def test_the_npm_packages_chromium_renders_a_page():
+    """The browser a machine without one gets from `npm ci`, started as the site tests start it."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = browser.bundled()
+    with sync_playwright() as playwright:
+        started = chromium.launch(playwright)
+        try:
+            page = started.new_page(viewport={"width": 200, "height": 100})
+            page.set_content(
+                "<p id=out style='font: 60px sans-serif; margin: 0'>static</p>"
+                "<script>out.textContent = 6 * 7</script>"
+            )
+            assert page.text_content("#out") == "42"
+            assert started.version.split(".")[0] == chromium.version.split(".")[0]
+            # The text is drawn (the package's fonts are found): dark pixels on the white page.
+            shot = Image.open(io.BytesIO(page.screenshot())).convert("L")
+            assert sum(shot.histogram()[:128]) > 200
+        finally:
+            started.close()
