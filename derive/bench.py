@@ -45,7 +45,7 @@ def gemm_rate(dtype, n: int = 768, repeat: int = 5) -> float:
 
 def _pass(module, params, x, d_outputs):
     def run():
-        outputs, cache = module.forward(params, x)
+        _, cache = module.forward(params, x)
         module.backward(cache, d_outputs)
 
     return run
@@ -131,6 +131,16 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
     }
 
 
+def _matmul(a, b):
+    """A call of ``a @ b`` to time, on NumPy arrays or torch tensors."""
+    return lambda: a @ b
+
+
+def _exp(library, a):
+    """A call of ``library.exp(a)`` to time (NumPy or torch)."""
+    return lambda: library.exp(a)
+
+
 def kernels(batch: int = 32, hidden: int = 256, blocks: int = 4, repeat: int = 200) -> list[tuple]:
     """The pieces one LSTM step is made of, timed alone (µs, median of 7 rounds):
     the step's stacked product in the two layouts, and exp over the gate block;
@@ -156,19 +166,17 @@ def kernels(batch: int = 32, hidden: int = 256, blocks: int = 4, repeat: int = 2
             (
                 f"step product h @ W, ({batch}×{hidden}) @ ({hidden}×{blocks * hidden})",
                 dtype,
-                micro(lambda: h @ w),
-                None
-                if torch is None
-                else micro(lambda th=torch.from_numpy(h), tw=torch.from_numpy(w): th @ tw),
+                micro(_matmul(h, w)),
+                None if torch is None else micro(_matmul(torch.from_numpy(h), torch.from_numpy(w))),
             )
         )
-        rows.append(("the same, feature-major W @ hᵀ", dtype, micro(lambda: w_t @ h_t), None))
+        rows.append(("the same, feature-major W @ hᵀ", dtype, micro(_matmul(w_t, h_t)), None))
         rows.append(
             (
                 f"exp over the sigmoid gates, {batch}×{(blocks - 1) * hidden}",
                 dtype,
-                micro(lambda: np.exp(z)),
-                None if torch is None else micro(lambda tz=torch.from_numpy(z): torch.exp(tz)),
+                micro(_exp(np, z)),
+                None if torch is None else micro(_exp(torch, torch.from_numpy(z))),
             )
         )
     return rows
@@ -180,10 +188,12 @@ def kernels_table(rows) -> str:
         (what, dtype, f"{ours:.0f}", "-" if theirs is None else f"{theirs:.0f}")
         for what, dtype, ours, theirs in rows
     ]
-    widths = [max(len(l[k]) for l in lines) for k in range(len(header))]
+    widths = [max(len(row[k]) for row in lines) for k in range(len(header))]
     return "\n".join(
-        "  ".join(c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths, strict=True)))
-        for l in lines
+        "  ".join(
+            c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in lines
     )
 
 
@@ -207,14 +217,16 @@ def table(record) -> str:
                 "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}",
             )
         )
-    widths = [max(len(l[k]) for l in lines) for k in range(len(header))]
+    widths = [max(len(row[k]) for row in lines) for k in range(len(header))]
     out = [
-        "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(l, widths, strict=True))) for l in lines
+        "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in lines
     ]
     m = record["machine"]
     rates = ", ".join(f"{d} {g:.1f}" for d, g in m["gemm_gflops"].items())
     out.append(
-        f"\nGEMM rate of this machine (GFLOP/s): {rates}; numpy {m['numpy']}, torch {m['torch'] or 'not installed'}"
+        f"\nGEMM rate of this machine (GFLOP/s): {rates}; "
+        f"numpy {m['numpy']}, torch {m['torch'] or 'not installed'}"
     )
     return "\n".join(out)
 

@@ -477,5 +477,8 @@ class _Parser:
                 self.mismatch(node, left, right)
             return left, right
         shape = (left if isinstance(left, MatrixExpr) else right).shape
-        as_matrix = lambda e: e if isinstance(e, MatrixExpr) else algebra.scale(e, algebra.ones(shape))
+
+        def as_matrix(e):
+            return e if isinstance(e, MatrixExpr) else algebra.scale(e, algebra.ones(shape))
+
         return as_matrix(left), as_matrix(right)

@@ -77,13 +77,15 @@ GRU = Cell(
             "o",
             "σ(W_o @ s_prev + U_o @ x + b_o)",
             GATE,
-            "output gate (selective write, often called the reset gate): how much of the old state the candidate may see",
+            "output gate (selective write, often called the reset gate): "
+            "how much of the old state the candidate may see",
         ),
         Equation(
             "i",
             "σ(W_i @ s_prev + U_i @ x + b_i)",
             GATE,
-            "input gate (selective read, often called the update gate): how much of the candidate to take in; 1 - i is kept",
+            "input gate (selective read, often called the update gate): "
+            "how much of the candidate to take in; 1 - i is kept",
         ),
         Equation(
             "s_tilde",

@@ -112,9 +112,9 @@ def finite_differences(module, params, x, state, d_outputs, seed: int = 0) -> di
     arguments = [(f"params[{k!r}]", ("p", k), params[k], d_params[k]) for k in module.PARAMETERS]
     arguments.append(("x", ("x", None), x, d_x))
     arguments += [(f"state[{s!r}]", ("s", s), state[s], d_state[s]) for s in module.STATES]
-    errors = {}
-    for label, (kind, key), value, gradient in arguments:
-        direction = rng.normal(size=value.shape)
+
+    def along(kind, key, value, direction):
+        """The loss as a function of a step from ``value`` along ``direction``."""
 
         def at(step):
             moved = value + step * direction
@@ -123,6 +123,12 @@ def finite_differences(module, params, x, state, d_outputs, seed: int = 0) -> di
             st = dict(state, **{key: moved}) if kind == "s" else state
             return loss(p, xx, st)
 
+        return at
+
+    errors = {}
+    for label, (kind, key), value, gradient in arguments:
+        direction = rng.normal(size=value.shape)
+        at = along(kind, key, value, direction)
         quotients = [(-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h) for h in STEPS]
         k = min(range(len(STEPS) - 1), key=lambda k: abs(quotients[k] - quotients[k + 1]))
         numeric = quotients[k + 1]

@@ -23,7 +23,9 @@ def _cmd_equations(args) -> int:
     cell = CATALOGUE[args.cell]
     d = derive(cell)
     params = [p.name for p in cell.parameters]
-    show = lambda e: text(e, params)
+
+    def show(e):
+        return text(e, params)
 
     def section(title, rows):
         print(f"\n{title}")
@@ -105,7 +107,8 @@ def _cmd_verify(args) -> int:
         }
         files_mod.write({Path(args.record): json.dumps(record, indent=2, sort_keys=True) + "\n"})
     print(
-        f"\n{len(results) - len(failed)} of {len(results)} checks hold in {time.perf_counter() - start:.1f} s "
+        f"\n{len(results) - len(failed)} of {len(results)} checks hold "
+        f"in {time.perf_counter() - start:.1f} s "
         f"(proofs by sympy.diff at {proofs.DIGITS} digits; the generated code in float64)"
     )
     return 1 if failed else 0

@@ -149,7 +149,10 @@ def refusal(name) -> str | None:
     if name in SPELLINGS:
         return "it is an elementwise function; use another name"
     if name in _BUILTINS:
-        return f"it is a Python builtin, which the generated code may use; use another name, such as {name + '_'!r}"
+        return (
+            "it is a Python builtin, which the generated code may use; "
+            f"use another name, such as {name + '_'!r}"
+        )
     if name.startswith("_"):
         return "names starting with _ are kept for the generated module's helpers; start it with a letter"
     if name in GENERATED:

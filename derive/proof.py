@@ -96,7 +96,10 @@ class _Instance:
         cell = derivation.cell
         self.derivation, self.steps = derivation, steps
         self.sizes = {N_INPUT: n_input, N_HIDDEN: n_hidden}
-        shape = lambda s: tuple(int(self.sizes.get(d, d)) for d in s.shape)
+
+        def shape(s):
+            return tuple(int(self.sizes.get(d, d)) for d in s.shape)
+
         # The entries' names are not identifiers beyond the cell's own names, so
         # that no parameter (x0, g_s0, ...) can share a symbol with a step's input.
         self.params = {p.name: _symbols(p.name, *shape(p)) for p in cell.parameter_symbols}

@@ -32,7 +32,10 @@ def cell_context(cell: Cell) -> dict:
     """Everything a page says about one cell, in LaTeX."""
     d = derive(cell)
     params = [p.name for p in cell.parameters]
-    show = lambda e, step="t": latex(e, params, step)
+
+    def show(e, step="t"):
+        return latex(e, params, step)
+
     gradients = {g.target.name for g in d.gradients}
     named = {a.target.name: a for a in d.intermediates}
 

@@ -30,6 +30,9 @@ def affine(label: str = "") -> tuple[tuple[str, str, str], ...]:
     )
 
 
+AFFINE = affine()  # W, U and b, a one-state cell's parameters unless it names others
+
+
 @dataclass(frozen=True)
 class Entry:
     id: str
@@ -39,7 +42,7 @@ class Entry:
     proof: tuple[int, int] = (1, 2)  # (n_input, n_hidden) of the proof
 
 
-def one_state(text: str, parameters=affine(), *before) -> CellSpec:
+def one_state(text: str, parameters=AFFINE, *before) -> CellSpec:
     """A cell of one state ``s`` defined by ``text``, after the equations ``before``."""
     return CellSpec(equations=(*before, ("s", text, STATE)), states=("s",), parameters=tuple(parameters))
 

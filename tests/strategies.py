@@ -277,7 +277,7 @@ class _Builder:
         d = max(depth - 1, 0)
         count = self.draw(st.integers(1, 4))
         terms = []
-        for k in range(count):
+        for _ in range(count):
             kind = self.choose([(3, "W@"), (3, "U@"), (3, "b"), (1, "column"), (1, "vector*")])
             if kind == "W@":
                 operand = self.leaf() if self.choose([(3, True), (1, False)]) else self.hidden_expr(d)

@@ -54,7 +54,9 @@ def test_verify_reports_every_claim_and_raises_nothing():
 def test_generate_refuses_a_module_that_fails_its_checks(monkeypatch):
     # With a wrong tanh' the module agrees with its (wrong) derivation, so only the
     # finite differences can tell; the module must not be handed out.
-    wrong = lambda cell: derive.derivation.derive(cell, derivatives={"tanh": Lambda(y, 1 - y)})
+    def wrong(cell):
+        return derive.derivation.derive(cell, derivatives={"tanh": Lambda(y, 1 - y)})
+
     monkeypatch.setattr("derive.modules.derive", wrong)
     with pytest.raises(
         GenerationError, match=r"cell 'mine' disagrees with finite differences in params\['W_g'\]"

@@ -13,7 +13,10 @@ from derive.printing.text import text
 def lines(cell_name):
     cell = ALL_CELLS[cell_name]
     d = derive(cell)
-    show = lambda e: text(e, [p.name for p in cell.parameters])
+
+    def show(e):
+        return text(e, [p.name for p in cell.parameters])
+
     return d, {show(a.target): show(a.value) for a in (*d.intermediates, *d.backward)}, show
 
 

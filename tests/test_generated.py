@@ -135,7 +135,8 @@ def test_init_params_follows_the_contract():
         (lambda p, x, s: ({**p, "V": p["W"]}, x, s), r"params has unknown \['V'\]"),
         (
             lambda p, x, s: ({**p, "W_i": p["W_i"][:, :3]}, x, s),
-            r"params\['W_i'\] has shape \(5, 3\), but n_hidden is 5 from the other parameters; expected \(5, 5\)",
+            r"params\['W_i'\] has shape \(5, 3\), but n_hidden is 5 from the other parameters; "
+            r"expected \(5, 5\)",
         ),
         (lambda p, x, s: ({**p, "b": p["W"]}, x, s), r"params\['b'\] must have shape \(n_hidden,\)"),
         (lambda p, x, s: ({**p, "b": p["b"].astype(np.float32)}, x, s), "params\\['b'\\] is float32"),

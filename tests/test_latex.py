@@ -36,8 +36,8 @@ def test_adjoints_transposes_and_powers():
     d = derive(LSTM)
     lines = {a.target.name: f"{show(a.target)} = {show(a.value)}" for a in d.backward}
     assert lines["d_s"] == (
-        r"\delta \mathbf{s}_{t} = \delta \mathbf{s}_{t}^{\mathrm{in}} + \delta \mathbf{h}_{t} \odot \mathbf{o}_{t}"
-        r" \odot (\mathbf{1} - \tanh^{2}(\mathbf{s}_{t}))"
+        r"\delta \mathbf{s}_{t} = \delta \mathbf{s}_{t}^{\mathrm{in}}"
+        r" + \delta \mathbf{h}_{t} \odot \mathbf{o}_{t} \odot (\mathbf{1} - \tanh^{2}(\mathbf{s}_{t}))"
     )
     assert lines["d_z_s_tilde"] == (
         r"\delta \mathbf{z}_{\tilde{s},t} = \delta \tilde{\mathbf{s}}_{t} \odot "

@@ -23,7 +23,9 @@ def lower_literal(derivation: Derivation) -> Code:
     params = [p.name for p in cell.parameters]
     code = Code()
     names = {x: ir.at(x, "t") for x in cell.inputs}
-    show = lambda e: ir.Math(e, tuple(names.items()))
+
+    def show(e):
+        return ir.Math(e, tuple(names.items()))
 
     for eq in cell.equations:
         shape = ir.SEQUENCE if eq.symbol.shape[0] == N_HIDDEN else ir.shape_of("x")

@@ -310,9 +310,13 @@ def _check_params(params):
     for name in PARAMETERS:
         p, shape = params[name], [d for d in _SHAPES[name] if d != 1]
         if p.dtype != dtype:
-            raise ValueError(f"params[{name!r}] is {p.dtype} but params[{PARAMETERS[0]!r}] is {dtype}; use one dtype")
+            raise ValueError(
+                f"params[{name!r}] is {p.dtype} but params[{PARAMETERS[0]!r}] is {dtype}; use one dtype"
+            )
         if p.ndim != len(shape):
-            raise ValueError(f"params[{name!r}] must have shape {_shape_text(['n_' + d for d in shape])}, got {p.shape}")
+            raise ValueError(
+                f"params[{name!r}] must have shape {_shape_text(['n_' + d for d in shape])}, got {p.shape}"
+            )
         for d, size in zip(shape, p.shape, strict=True):
             if sizes.setdefault(d, size) != size:
                 expected = _shape_text([sizes[e] for e in shape]) if all(e in sizes for e in shape) else None
@@ -328,7 +332,9 @@ def _check_inputs(x, state, dtype, n_hidden, n_input):
     if x.ndim != 3:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {x.shape}")
     if n_input is not None and x.shape[2] != n_input:
-        raise ValueError(f"x has {x.shape[2]} features per step, but the parameters expect n_input = {n_input}")
+        raise ValueError(
+            f"x has {x.shape[2]} features per step, but the parameters expect n_input = {n_input}"
+        )
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"x must hold at least one step of one sequence, got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.number):
@@ -350,7 +356,9 @@ def _check_inputs(x, state, dtype, n_hidden, n_input):
             continue
         value = np.asarray(value)
         if value.shape != (batch, n_hidden):
-            raise ValueError(f"state[{name!r}] must have shape (B, n_hidden) = {(batch, n_hidden)}, got {value.shape}")
+            raise ValueError(
+                f"state[{name!r}] must have shape (B, n_hidden) = {(batch, n_hidden)}, got {value.shape}"
+            )
         checked[name] = value.astype(dtype, copy=False)
     return x, checked
 
@@ -374,6 +382,8 @@ def _check_backward(cache, d_outputs):
             continue
         value = np.asarray(value)
         if value.shape != reference.shape:
-            raise ValueError(f"d_outputs[{name!r}] must have shape (T, B, n_hidden) = {reference.shape}, got {value.shape}")
+            raise ValueError(
+                f"d_outputs[{name!r}] must have shape (T, B, n_hidden) = {reference.shape}, got {value.shape}"
+            )
         checked[name] = value.astype(reference.dtype, copy=False)
     return checked

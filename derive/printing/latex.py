@@ -6,6 +6,8 @@ written without a time index.  Vectors (one column) are bold, matrices italic.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sympy.printing.latex import LatexPrinter
 
 from .. import naming
@@ -29,7 +31,11 @@ def _label(name: str) -> str:
 class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
     """Settings: ``parameters``, the names written without a time index."""
 
-    _default_settings = {**LatexPrinter._default_settings, "parameters": frozenset(), "step": "t"}
+    _default_settings: ClassVar[dict] = {
+        **LatexPrinter._default_settings,
+        "parameters": frozenset(),
+        "step": "t",
+    }
     hadamard_token = r" \odot "
     matmul_token = " "
 

@@ -17,7 +17,7 @@ ADD, PRODUCT, ATOM = 10, 20, 100
 def _level(expr) -> int:
     if isinstance(expr, MatAdd):
         return ADD
-    c, core = split_coefficient(expr)
+    c, _ = split_coefficient(expr)
     if c != 1:
         return ADD if c.is_negative else PRODUCT
     if isinstance(expr, (MatMul, HadamardProduct)):

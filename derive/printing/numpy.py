@@ -10,6 +10,7 @@ Parameter vectors (biases) are 1-D and broadcast over the rows.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import ClassVar
 
 from sympy import HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.printing.numpy import NumPyPrinter
@@ -31,7 +32,7 @@ class BatchRowPrinter(NumPyPrinter):
     products, held as a 2-D array.
     """
 
-    _default_settings = {**NumPyPrinter._default_settings, "names": {}}
+    _default_settings: ClassVar[dict] = {**NumPyPrinter._default_settings, "names": {}}
 
     def _level(self, expr) -> int:
         if isinstance(expr, MatAdd):

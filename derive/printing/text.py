@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import ClassVar
 
 from sympy.printing.str import StrPrinter
 
@@ -17,7 +18,11 @@ _GLYPHS = {"s_tilde": "s̃"}
 class TextPrinter(MatrixPrinterMixin, StrPrinter):
     """Settings: ``parameters``, the names written without a time index."""
 
-    _default_settings = {**StrPrinter._default_settings, "parameters": frozenset(), "step": "t"}
+    _default_settings: ClassVar[dict] = {
+        **StrPrinter._default_settings,
+        "parameters": frozenset(),
+        "step": "t",
+    }
 
     def _print_MatrixSymbol(self, expr):
         parameters = self._settings["parameters"]
