@@ -105,7 +105,16 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
+def playwright():
+    """One Playwright per worker: its sync API cannot be started twice in one thread."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, playwright):
     try:
         chromium = browser.find()
     except browser.BrowserMissing as missing:
@@ -128,15 +137,11 @@ def site(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
 
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
     started = chromium.launch(playwright)
     try:
         yield Site(base=f"http://127.0.0.1:{server.server_address[1]}/", browser=started)
     finally:
         started.close()
-        playwright.stop()
         server.shutdown()
         server.server_close()
 
@@ -266,23 +271,20 @@ def test_code_blocks_have_a_copy_button(visit):
     assert buttons == blocks
 
 
-def test_the_npm_packages_chromium_renders_a_page():
+def test_the_npm_packages_chromium_renders_a_page(playwright):
     """The browser a machine without one gets from `npm ci`, started as the site tests start it."""
-    from playwright.sync_api import sync_playwright
-
     chromium = browser.bundled()
-    with sync_playwright() as playwright:
-        started = chromium.launch(playwright)
-        try:
-            page = started.new_page(viewport={"width": 200, "height": 100})
-            page.set_content(
-                "<p id=out style='font: 60px sans-serif; margin: 0'>static</p>"
-                "<script>out.textContent = 6 * 7</script>"
-            )
-            assert page.text_content("#out") == "42"
-            assert started.version.split(".")[0] == chromium.version.split(".")[0]
-            # The text is drawn (the package's fonts are found): dark pixels on the white page.
-            shot = Image.open(io.BytesIO(page.screenshot())).convert("L")
-            assert sum(shot.histogram()[:128]) > 200
-        finally:
-            started.close()
+    started = chromium.launch(playwright)
+    try:
+        page = started.new_page(viewport={"width": 200, "height": 100})
+        page.set_content(
+            "<p id=out style='font: 60px sans-serif; margin: 0'>static</p>"
+            "<script>out.textContent = 6 * 7</script>"
+        )
+        assert page.text_content("#out") == "42"
+        assert started.version.split(".")[0] == chromium.version.split(".")[0]
+        # The text is drawn (the package's fonts are found): dark pixels on the white page.
+        shot = Image.open(io.BytesIO(page.screenshot())).convert("L")
+        assert sum(shot.histogram()[:128]) > 200
+    finally:
+        started.close()
