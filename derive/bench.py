@@ -65,8 +65,8 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
 
 def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7, torch_ratio=True):
     """Measure; return the record (a dict) that ``bench`` prints and saves."""
-    from .cells import CATALOGUE
-    from .modules import load, module_source
+    from .catalogue import CATALOGUE
+    from .codegen.modules import load, module_source
 
     try:
         import torch

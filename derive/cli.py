@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
-from . import files as files_mod
-from . import naming
-from . import proof as proofs
-from .cells import CATALOGUE
+from . import build, naming
+from .catalogue import CATALOGUE
 from .derivation import derive
 from .printing.text import columns, derivative, equation, text
-from .verification import CLAIMS, Report, check
+from .verification import proof as proofs
+from .verification.report import CLAIMS, Report, check
 
 
 def _cmd_equations(args) -> int:
@@ -66,7 +65,7 @@ def _cmd_equations(args) -> int:
 def _equations_latex(args) -> int:
     """The same sections as LaTeX ``aligned`` blocks, ready to paste."""
     from .render import render
-    from .site import cell_context
+    from .site.pages import cell_context
 
     print(render("equations.tex.j2", c=cell_context(CATALOGUE[args.cell])), end="")
     return 0
@@ -105,7 +104,7 @@ def _cmd_verify(args) -> int:
                 for r in results
             ],
         }
-        files_mod.write({Path(args.record): json.dumps(record, indent=2, sort_keys=True) + "\n"})
+        build.write({Path(args.record): json.dumps(record, indent=2, sort_keys=True) + "\n"})
     print(
         f"\n{len(results) - len(failed)} of {len(results)} checks hold "
         f"in {time.perf_counter() - start:.1f} s "
@@ -114,85 +113,58 @@ def _cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
-def _generated_code() -> dict:
-    from .modules import module_source
-    from .render import ROOT
+def _report_sync(files: dict, check: bool, what: str, command: str) -> int:
+    """Write the files (or, with check, only compare them) and say what happened."""
 
-    files = {
-        ROOT / "derive" / "generated" / f"{name}.py": module_source(cell) for name, cell in CATALOGUE.items()
-    }
-    files[ROOT / "derive" / "generated" / "__init__.py"] = module_source_index()
-    return files
-
-
-def module_source_index() -> str:
-    from .render import render
-
-    return render("generated_init.py.j2", cells=list(CATALOGUE.values()))
-
-
-def _sync(files: dict, check: bool, what: str, command: str) -> int:
-    from .render import ROOT
+    def shown(path: Path) -> Path:
+        return path.relative_to(build.ROOT) if path.is_relative_to(build.ROOT) else path
 
     if check:
-        old = files_mod.stale(files)
+        old = build.stale(files)
         for path in old:
-            print(f"stale: {path.relative_to(ROOT)}", file=sys.stderr)
+            print(f"stale: {shown(path)}", file=sys.stderr)
         if old:
             print(f"{len(old)} {what} out of date; run `{command}` and commit the result", file=sys.stderr)
             return 1
         print(f"{len(files)} {what} up to date")
         return 0
-    changed = files_mod.write(files)
+    changed = build.write(files)
     for path in changed:
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {shown(path)}")
     print(f"{len(files)} {what}, {len(changed)} changed")
     return 0
 
 
 def _cmd_code(args) -> int:
-    return _sync(_generated_code(), args.check, "generated modules", "python -m derive code")
+    if args.cell:
+        from .codegen.modules import module_source
+
+        source = module_source(CATALOGUE[args.cell])
+        if args.out in (None, "-"):
+            print(source, end="")
+            return 0
+        command = f"python -m derive code {args.cell} --out {args.out}"
+        return _report_sync({Path(args.out): source}, args.check, "module", command)
+    if args.out:
+        raise SystemExit("--out writes one module: name its cell, e.g. `code lstm --out lstm.py`")
+    return _report_sync(build.generated_code(), args.check, "generated modules", "python -m derive code")
 
 
 def _cmd_docs(args) -> int:
     _require("matplotlib", extra="docs")
-    from .site import pages
-
-    return _sync(pages(), args.check, "generated pages and figures", "python -m derive docs")
-
-
-def _katex_assets() -> dict:
-    """KaTeX, installed by `npm ci`, copied under docs/ so that the site serves it itself."""
-
-    from .render import ROOT
-
-    source = ROOT / "node_modules" / "katex" / "dist"
-    if not (source / "katex.min.js").exists():
-        raise SystemExit("KaTeX is not installed: run `npm ci` in the repository first")
-    wanted = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
-    wanted += [str(p.relative_to(source)) for p in sorted((source / "fonts").glob("*.woff2"))]
-    return {ROOT / "docs" / "assets" / "katex" / name: (source / name).read_bytes() for name in wanted}
+    return _report_sync(build.pages(), args.check, "generated pages and figures", "python -m derive docs")
 
 
 def _cmd_build(args) -> int:
-    import subprocess
-
-    from .render import ROOT
-
     _require("mkdocs", "material", "pymdownx", "matplotlib", extra="docs")
     start = time.perf_counter()
+    build.checkout()
     for step in (_cmd_code, _cmd_docs):
-        status = step(argparse.Namespace(check=False))
+        status = step(argparse.Namespace(check=False, cell=None, out=None))
         if status:
             return status
-    files_mod.write(_katex_assets())
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"], cwd=ROOT, env=env
-    )
-    if built.returncode:
-        print("mkdocs build --strict failed", file=sys.stderr)
-        return built.returncode
+    build.write(build.katex_assets())
+    build.site()
     print(f"built site/ in {time.perf_counter() - start:.1f} s; serve it with `mkdocs serve`")
     return 0
 
@@ -217,7 +189,7 @@ def _cmd_bench(args) -> int:
     if args.record:
         from pathlib import Path
 
-        files_mod.write({Path(args.record): bench.dumps(record)})
+        build.write({Path(args.record): bench.dumps(record)})
         print(f"wrote {args.record}")
     return 0
 
@@ -283,10 +255,13 @@ def parser() -> argparse.ArgumentParser:
 
     code = sub.add_parser(
         "code",
-        help="regenerate the NumPy modules in derive/generated/",
+        help="regenerate the NumPy modules in derive/generated/, or write one cell's module",
         description="Regenerate derive/generated/<cell>.py for every cell of the "
-        "catalogue; with --check, write nothing and exit 1 naming the stale files.",
+        "catalogue; or, given a CELL, print its module or write it to --out PATH. "
+        "With --check, write nothing and exit 1 naming the stale files.",
     )
+    code.add_argument("cell", nargs="?", choices=sorted(CATALOGUE), metavar="CELL", help="one cell only")
+    code.add_argument("--out", metavar="PATH", help="with CELL: write its module to PATH (- prints it)")
     code.add_argument(
         "--check", action="store_true", help="only check that the committed modules are current"
     )
@@ -295,7 +270,7 @@ def parser() -> argparse.ArgumentParser:
     docs = sub.add_parser(
         "docs",
         help="regenerate the pages and figures of the site under docs/",
-        description="Render templates/pages/ into docs/ with the equations, gradients and "
+        description="Render derive/site/templates/pages/ into docs/ with the equations, gradients and "
         "code of the derivation, and draw the figures by running the generated modules; "
         "with --check, write nothing and exit 1 naming the stale files.",
     )
@@ -343,4 +318,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (build.NotACheckout, OSError, RuntimeError) as problem:
+        # What the command could not do, in one line: no checkout, a file it cannot
+        # read or write, a tool that failed (whose own messages came first).
+        print(f"python -m derive {args.command}: {_one_line(problem)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(problem: BaseException) -> str:
+    if isinstance(problem, OSError) and problem.filename is not None:
+        return f"{problem.strerror or problem}: {problem.filename}"
+    return " ".join(str(problem).split())

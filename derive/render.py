@@ -6,8 +6,9 @@ from pathlib import Path
 
 import jinja2
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
+# Each stage keeps its templates beside its code; their names do not overlap.
+HERE = Path(__file__).resolve().parent
+TEMPLATES = (HERE / "codegen" / "templates", HERE / "site" / "templates")
 
 
 def _pytuple(values) -> str:
@@ -22,7 +23,7 @@ def _pydoc(text) -> str:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(list(TEMPLATES)),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -5,9 +5,9 @@ from functools import cache
 
 from cells import ALL_CELLS
 
-from derive.cells import CATALOGUE
+from derive.catalogue import CATALOGUE
+from derive.codegen.modules import load, module_source
 from derive.derivation import derive
-from derive.modules import load, module_source
 
 
 @cache

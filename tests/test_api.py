@@ -57,7 +57,7 @@ def test_generate_refuses_a_module_that_fails_its_checks(monkeypatch):
     def wrong(cell):
         return derive.derivation.derive(cell, derivatives={"tanh": Lambda(y, 1 - y)})
 
-    monkeypatch.setattr("derive.modules.derive", wrong)
+    monkeypatch.setattr("derive.codegen.modules.derive", wrong)
     with pytest.raises(
         GenerationError, match=r"cell 'mine' disagrees with finite differences in params\['W_g'\]"
     ):
@@ -65,13 +65,16 @@ def test_generate_refuses_a_module_that_fails_its_checks(monkeypatch):
 
 
 def test_report_names_a_failed_check():
-    failed = derive.proof.Proof("c", "a claim", 1, 1.0, 0.0)
+    failed = derive.verification.proof.Proof("c", "a claim", 1, 1.0, 0.0)
     report = derive.Report((failed,))
     assert not report.holds and report.failures == (failed,) and "FAILED" in str(report)
 
 
 def test_catalogue_cells_are_not_rechecked_when_generated(monkeypatch):
-    monkeypatch.setattr("derive.modules._quick_check", lambda *a: pytest.fail("checked a catalogue cell"))
+    def fail(*args):
+        pytest.fail("checked a catalogue cell")
+
+    monkeypatch.setattr("derive.codegen.modules._quick_check", fail)
     generate(CATALOGUE["gru"])
     with pytest.raises(pytest.fail.Exception):
         generate(MGU)

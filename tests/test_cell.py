@@ -8,7 +8,7 @@ from sympy import Rational
 
 from derive import Cell, CellError, Equation, Parameter, Role, affine
 from derive.algebra import split_coefficient
-from derive.cells import CATALOGUE
+from derive.catalogue import CATALOGUE
 
 G = Role.GATE
 AFFINE = affine()
@@ -319,7 +319,7 @@ def test_titles_and_meanings_are_one_line_of_text(field, text):
 
 
 def test_a_title_cannot_escape_the_generated_docstring():
-    from derive.modules import load, module_source
+    from derive.codegen.modules import load, module_source
 
     # Were the docstring closed, the code after it would run as the module loads.
     title = 'x"""; INJECTED = True; """ \\ end'

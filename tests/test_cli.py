@@ -80,11 +80,22 @@ def test_help_of_every_command():
 
 
 def test_build_without_katex_says_to_run_npm_ci(tmp_path, monkeypatch):
-    from derive import render
+    from derive import build
 
-    monkeypatch.setattr(render, "ROOT", tmp_path)
-    with pytest.raises(SystemExit, match=r"KaTeX is not installed: run `npm ci`"):
-        cli._katex_assets()
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\n")
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"KaTeX is not installed: run `npm ci`"):
+        build.katex_assets()
+
+
+def test_site_commands_outside_a_checkout_say_so(tmp_path, monkeypatch, capsys):
+    from derive import build
+
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    assert cli.main(["docs", "--check"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "works in a checkout of the project" in err
 
 
 def test_equations_in_latex(capsys):

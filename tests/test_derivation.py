@@ -5,8 +5,8 @@ from cells import ALL_CELLS
 from sympy import MatrixSymbol, ZeroMatrix
 
 from derive import Cell, Equation, Role, affine, derive
+from derive.catalogue import CATALOGUE
 from derive.cell import N_HIDDEN, N_INPUT
-from derive.cells import CATALOGUE
 from derive.printing.text import text
 
 
@@ -101,7 +101,7 @@ def test_derivation_is_deterministic():
 @pytest.mark.parametrize("text", ["s", "1 * s", "2 * s"])
 def test_an_output_that_is_another_equation_is_derived(text):
     from derive import Cell, Equation, Role, affine
-    from derive.proof import prove_bptt
+    from derive.verification.proof import prove_bptt
 
     cell = Cell(
         name="c",

@@ -5,36 +5,44 @@ import os
 import subprocess
 import sys
 
-from derive import cli, files
+from derive import build
+from derive.cli import main
 
 
 def test_committed_modules_are_current():
-    assert files.stale(cli._generated_code()) == []
+    assert build.stale(build.generated_code()) == []
 
 
-def test_check_names_stale_files_and_fails(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("derive.render.ROOT", tmp_path)
-    current, old = tmp_path / "current.py", tmp_path / "old.py"
+def test_stale_and_write(tmp_path):
+    current, old, missing = tmp_path / "current.py", tmp_path / "old.py", tmp_path / "sub" / "missing.py"
     current.write_text("same\n")
     old.write_text("before\n")
-    assert cli._sync({current: "same\n"}, check=True, what="modules", command="x") == 0
-    wanted = {current: "same\n", old: "after\n", tmp_path / "missing.py": "new\n"}
-    assert cli._sync(wanted, check=True, what="modules", command="regenerate") == 1
+    wanted = {current: "same\n", old: "after\n", missing: b"new\n"}
+    assert build.stale(wanted) == [old, missing]
+    assert build.write(wanted) == [old, missing]
+    assert old.read_text() == "after\n" and missing.read_text() == "new\n"
+    assert build.stale(wanted) == [] and not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_one_cells_module_written_and_checked(tmp_path, capsys):
+    target = tmp_path / "rnn.py"
+    assert main(["code", "rnn", "--out", str(target)]) == 0
+    assert target.read_text() == build.generated_code()[build.GENERATED / "rnn.py"]
+    assert main(["code", "rnn", "--out", str(target), "--check"]) == 0
+    target.write_text(target.read_text() + "# edited\n")
+    capsys.readouterr()
+    assert main(["code", "rnn", "--out", str(target), "--check"]) == 1
     err = capsys.readouterr().err
-    assert "stale: old.py" in err and "stale: missing.py" in err and "current.py" not in err
-    assert "run `regenerate`" in err
-    assert old.read_text() == "before\n" and not (tmp_path / "missing.py").exists()
+    assert f"stale: {target}" in err and f"run `python -m derive code rnn --out {target}`" in err
+    assert target.read_text().endswith("# edited\n")
 
 
 def test_check_command_fails_on_an_edited_module(tmp_path):
     """`python -m derive code --check` on a copy of the package with one module edited."""
     import shutil
 
-    from derive.render import ROOT
-
     copy = tmp_path / "repo"
-    shutil.copytree(ROOT / "derive", copy / "derive", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "templates", copy / "templates")
+    shutil.copytree(build.ROOT / "derive", copy / "derive", ignore=shutil.ignore_patterns("__pycache__"))
     target = copy / "derive" / "generated" / "gru.py"
     target.write_text(target.read_text() + "# edited\n")
     env = dict(os.environ, PYTHONPATH=str(copy))
@@ -53,8 +61,8 @@ def test_check_command_fails_on_an_edited_module(tmp_path):
 
 def test_regeneration_is_identical_under_different_hash_seeds():
     code = (
-        "import hashlib; from derive import cli; "
-        "print(hashlib.sha256(b''.join(v.encode() for v in cli._generated_code().values())).hexdigest())"
+        "import hashlib; from derive import build; "
+        "print(hashlib.sha256(b''.join(v.encode() for v in build.generated_code().values())).hexdigest())"
     )
     digests = set()
     for seed in ("0", "1", "12345"):
@@ -63,5 +71,5 @@ def test_regeneration_is_identical_under_different_hash_seeds():
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         digests.add(out.stdout.strip())
-    committed = hashlib.sha256(b"".join(v.encode() for v in cli._generated_code().values())).hexdigest()
+    committed = hashlib.sha256(b"".join(v.encode() for v in build.generated_code().values())).hexdigest()
     assert digests == {committed}

@@ -30,9 +30,9 @@ from hypothesis.control import currently_in_test_context, event, note
 from strategies import cells
 
 from derive import CellError, derive
-from derive.checks import finite_differences, random_problem, reference, relative_error
-from derive.modules import load, module_source
-from derive.proof import prove_bptt
+from derive.codegen.modules import load, module_source
+from derive.verification.numeric import finite_differences, random_problem, reference, relative_error
+from derive.verification.proof import prove_bptt
 
 TOLERANCE = 1e-10  # against the derivation at 30 digits, and between the two lowerings
 FINITE_DIFFERENCES = 1e-5

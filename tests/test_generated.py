@@ -12,7 +12,7 @@ from generated import derivation, module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive.checks import against_reference, finite_differences, random_problem, relative_error
+from derive.verification.numeric import against_reference, finite_differences, random_problem, relative_error
 
 CELLS = sorted(ALL_CELLS)
 sizes = st.fixed_dictionaries(

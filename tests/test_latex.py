@@ -2,7 +2,7 @@
 
 from sympy import MatrixSymbol
 
-from derive.cells import CATALOGUE
+from derive.catalogue import CATALOGUE
 from derive.derivation import derive
 from derive.printing.latex import latex
 

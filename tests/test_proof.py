@@ -6,7 +6,7 @@ from sympy import Lambda
 
 from derive import derive
 from derive.elementwise import y
-from derive.proof import TOLERANCE, prove_bptt, prove_jacobians
+from derive.verification.proof import TOLERANCE, prove_bptt, prove_jacobians
 
 
 @pytest.mark.parametrize("name", sorted(ALL_CELLS))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import linecache
 import types
 
-from . import codegen, naming
-from .cell import Cell
-from .derivation import derive
-from .printing import numpy as numpy_printer
-from .printing.text import equation, text
-from .render import render
+from .. import codegen, naming
+from ..cell import Cell
+from ..derivation import derive
+from ..printing import numpy as numpy_printer
+from ..printing.text import equation, text
+from ..render import render
 
 # Names the module template uses inside forward() and backward(), which the
 # names the plan makes must avoid (a cell may use none of them either).
@@ -38,12 +38,15 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
     a second; ``check=False`` skips it, ``check=True`` forces it.
     """
     derivation = derive(cell)
+    catalogued = _in_catalogue(cell)
     code = codegen.lower_literal(derivation) if literal else codegen.lower(derivation, TEMPLATE_NAMES)
     names = [p.name for p in cell.parameters]
     source = render(
         "numpy_module.py.j2",
         name=cell.name,
         title=cell.title,
+        command="python -m derive code" if catalogued else "derive.module_source",
+        origin=" of derive/catalogue.py" if catalogued else "",
         variant="literal: one product per gate per step"
         if literal
         else "fused: stacked products, hoisted inputs",
@@ -55,9 +58,14 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
         states=cell.states,
         code=numpy_printer.statements(code),
     )
-    if check or (check is None and not _in_catalogue(cell)):
+    if check or (check is None and not catalogued):
         _quick_check(load(source, cell.name), derivation, literal)
     return source
+
+
+def module_index(cells) -> str:
+    """The ``__init__`` of a package of generated modules, one per cell."""
+    return render("generated_init.py.j2", cells=list(cells))
 
 
 def generate(cell: Cell, literal: bool = False):
@@ -86,25 +94,25 @@ def load(source: str, name: str):
 
 
 def _in_catalogue(cell: Cell) -> bool:
-    from .cells import CATALOGUE
+    from ..catalogue import CATALOGUE
 
     return CATALOGUE.get(cell.name) == cell
 
 
 def _quick_check(module, derivation, literal: bool) -> None:
-    from . import checks
+    from ..verification import numeric
 
     steps, batch, n_input, n_hidden = QUICK_PROBLEM
-    problem = checks.random_problem(module, n_input, n_hidden, steps, batch, seed=0)
+    problem = numeric.random_problem(module, n_input, n_hidden, steps, batch, seed=0)
     kind = "literal" if literal else "fused"
     where = f"the {kind} module generated for cell {derivation.cell.name!r}"
-    error = checks.against_reference(module, derivation, *problem)
+    error = numeric.against_reference(module, derivation, *problem)
     if not error <= REFERENCE_TOLERANCE:
         raise GenerationError(
             f"{where} differs from its derivation by {error:.1e} (relative); this is a bug in "
             "derive, please report it with the cell; the module was not returned"
         )
-    errors = checks.finite_differences(module, *problem)
+    errors = numeric.finite_differences(module, *problem)
     wrong = {k: v for k, v in errors.items() if not v <= FINITE_DIFFERENCE_TOLERANCE}
     if wrong:
         listed = ", ".join(f"{k} ({v:.1e})" for k, v in wrong.items())

@@ -8,8 +8,8 @@ code run it as the independent reference.
 
 from __future__ import annotations
 
-from . import naming
-from .derivation import Derivation
+from .. import naming
+from ..derivation import Derivation
 from .explicit import evaluate
 
 

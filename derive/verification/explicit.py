@@ -25,7 +25,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from .algebra import Apply
+from ..algebra import Apply
 
 
 def evaluate(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-from . import bptt, naming
-from .cell import N_HIDDEN, N_INPUT
-from .derivation import Derivation
+from .. import naming
+from ..cell import N_HIDDEN, N_INPUT
+from ..derivation import Derivation
+from . import reference_bptt
 from .proof import mp_number, numeric_functions
 
 
@@ -58,9 +59,9 @@ def reference(derivation: Derivation, params, x, state, d_outputs, digits: int =
         for b in range(batch):
             xs = [{name: column(x[t, b]) for name in cell.inputs} for t in range(steps)]
             initial = {naming.prev(s): column(state[s][b]) for s in cell.states}
-            envs = bptt.unroll(derivation, ps, xs, initial, functions, sizes, mp_number)
+            envs = reference_bptt.unroll(derivation, ps, xs, initial, functions, sizes, mp_number)
             g = [{s: column(d_outputs[s][t, b]) for s in cell.states} for t in range(steps)]
-            dp, dxs, d0 = bptt.backpropagate(derivation, envs, g, functions, sizes, mp_number)
+            dp, dxs, d0 = reference_bptt.backpropagate(derivation, envs, g, functions, sizes, mp_number)
             for s in cell.states:
                 for t in range(steps):
                     outputs[s][t, b] = np.array(envs[t][s], dtype=np.float64)[:, 0]

@@ -1,6 +1,6 @@
 """What the pages show, computed from the derivation: LaTeX, counts, records.
 
-Templates in ``templates/pages/`` lay these out; nothing here writes prose
+Templates in ``derive/site/templates/pages/`` lay these out; nothing here writes prose
 or files.  ``pages()`` returns every generated page as {path: text}.
 """
 
@@ -13,16 +13,16 @@ import numpy as np
 from sympy import Integer, MatMul, MatrixSymbol, factor
 from sympy import latex as sympy_latex
 
-from . import naming
-from .algebra import Apply, walk
-from .cell import N_HIDDEN, N_INPUT, Cell
-from .cells import CATALOGUE
-from .derivation import Assignment, Derivation, derive
-from .printing import latex as L
-from .printing.latex import aligned_lines, latex
-from .render import ROOT, render
+from .. import naming
+from ..algebra import Apply, walk
+from ..build import GENERATED
+from ..catalogue import CATALOGUE
+from ..cell import N_HIDDEN, N_INPUT, Cell
+from ..derivation import Assignment, Derivation, derive
+from ..printing import latex as L
+from ..printing.latex import aligned_lines, latex
+from ..render import render
 
-RECORDS = ROOT / "records"
 # How the prose names the outer function of an equation.
 FUNCTION_WORDS = {"sigma": "sigmoid", "tanh": r"\(\tanh\)"}
 PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
@@ -153,8 +153,9 @@ def _counts(cell: Cell, d: Derivation) -> dict:
     }
 
 
-def _record(name: str):
-    path = RECORDS / f"{name}.json"
+def _record(root: Path, name: str):
+    """records/NAME.json of the checkout (what `verify --record` and `bench --record` wrote)."""
+    path = root / "records" / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -173,27 +174,27 @@ def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
     ]
 
 
-def context() -> dict:
-    from .cells import LSTM_WITHOUT_FORGET_GATE
+def context(root: Path) -> dict:
+    from ..catalogue import LSTM_WITHOUT_FORGET_GATE
 
     cells = {name: cell_context(cell) for name, cell in CATALOGUE.items()}
-    benchmark = _record("benchmark")
+    benchmark = _record(root, "benchmark")
     return {
         "cells": cells,
         "variant": cell_context(LSTM_WITHOUT_FORGET_GATE),
         "benchmark": benchmark,
         "timings": _timings(benchmark),
-        "checks": _record("verify"),
-        "modules": {name: (ROOT / "derive" / "generated" / f"{name}.py").read_text() for name in CATALOGUE},
+        "checks": _record(root, "verify"),
+        "modules": {name: (GENERATED / f"{name}.py").read_text() for name in CATALOGUE},
     }
 
 
-def pages() -> dict[Path, str]:
-    """Every generated file of the site: the pages and their figures."""
+def pages(root: Path) -> dict[Path, str]:
+    """Every generated file of the site under root/docs/: the pages and their figures."""
     from .figures import figures, gradient_rates, keep_rates
 
     drawn = figures()
-    ctx = context()
+    ctx = context(root)
     ctx["rates"] = [
         {
             "scale": k,
@@ -213,7 +214,7 @@ def pages() -> dict[Path, str]:
         for name, (bias, value, rate) in keep_rates().items()
     ]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
-    out = {ROOT / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
+    out = {root / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
     for page in PAGES:
-        out[ROOT / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
+        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
     return out

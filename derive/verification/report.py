@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cell import Cell
-from .printing.text import columns
+from ..cell import Cell
+from ..printing.text import columns
 from .proof import Proof
 
 
@@ -57,9 +57,9 @@ def check(cell: Cell, claim: str) -> list[Proof]:
     """One claim about ``cell``: the derivation of one step, of BPTT over three steps,
     the Jacobians (each proved by ``sympy.diff``), or the generated module (against
     the derivation at 30 digits and against finite differences)."""
+    from ..derivation import derive
     from . import proof
-    from .checks import check_module
-    from .derivation import derive
+    from .numeric import check_module
 
     d = derive(cell)
     if claim == "step":
@@ -84,8 +84,8 @@ def _module(cell):
     not checked when generated, since the checks here report on it."""
     import importlib
 
-    from .cells import CATALOGUE
-    from .modules import load, module_source
+    from ..catalogue import CATALOGUE
+    from ..codegen.modules import load, module_source
 
     if CATALOGUE.get(cell.name) == cell:
         return importlib.import_module(f"derive.generated.{cell.name}")

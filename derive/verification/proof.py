@@ -21,10 +21,10 @@ import mpmath
 import numpy as np
 from sympy import Function, Rational, Symbol, lambdify
 
-from . import bptt
-from .cell import N_HIDDEN, N_INPUT
-from .derivation import Derivation
-from .elementwise import FUNCTIONS, z
+from ..cell import N_HIDDEN, N_INPUT
+from ..derivation import Derivation
+from ..elementwise import FUNCTIONS, z
+from . import reference_bptt
 from .explicit import evaluate
 
 DIGITS = 50
@@ -128,7 +128,7 @@ class _Instance:
         params = {k: pick(v) for k, v in self.params.items()}
         xs = [{k: pick(v) for k, v in x.items()} for x in self.xs]
         initial = {k: pick(v) for k, v in self.initial.items()}
-        return bptt.unroll(self.derivation, params, xs, initial, functions, self.sizes, number)
+        return reference_bptt.unroll(self.derivation, params, xs, initial, functions, self.sizes, number)
 
     def loss(self, envs):
         total = 0
@@ -142,7 +142,7 @@ class _Instance:
         functions = numeric_functions()
         envs = self.forward(functions, mp_number, values)
         d_outputs = [{k: _at(g, values) for k, g in w.items()} for w in self.weights]
-        d_params, d_xs, d_initial = bptt.backpropagate(
+        d_params, d_xs, d_initial = reference_bptt.backpropagate(
             self.derivation, envs, d_outputs, functions, self.sizes, mp_number
         )
         grads = dict(d_params)
