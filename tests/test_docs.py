@@ -8,6 +8,8 @@ from derive import build
 from derive.build import ROOT
 from derive.site.pages import PAGES, cell_context
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def generated():

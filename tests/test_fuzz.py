@@ -203,6 +203,7 @@ def check(spec, size, proof=(1, 2), by_hand=None):
 FAMILIES = {"one state": dict(max_states=1), "several states": dict(min_states=2)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data(), size=sizes, proof=proof_sizes)

@@ -39,6 +39,8 @@ FIGURES = {"rnn", "lstm", "gru", "gradients"}  # pages with figures, SVGs under 
 FEW_FORMULAS = {"code"}  # pages with a single formula; every other page has many
 UNTYPESET = ("\\(", "\\[", "$$", "\\mathbf")
 
+pytestmark = pytest.mark.slow
+
 
 # --- building -----------------------------------------------------------------
 
