@@ -65,6 +65,7 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
 
 def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7, torch_ratio=True):
     """Measure; return the record (a dict) that ``bench`` prints and saves."""
+    from .algebra import Apply
     from .catalogue import CATALOGUE
     from .codegen.modules import load, module_source
 
@@ -79,7 +80,7 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
     for name in cells:
         fused = importlib.import_module(f"derive.generated.{name}")
         literal = load(module_source(CATALOGUE[name], literal=True), f"{name}_literal")
-        blocks = sum(1 for eq in CATALOGUE[name].equations if type(eq.rhs).__name__ == "Apply")
+        blocks = sum(1 for eq in CATALOGUE[name].equations if isinstance(eq.rhs, Apply))
         for T, B, n_input, n_hidden in sizes:
             for dtype in dtypes:
                 rng = np.random.default_rng(0)

@@ -3,7 +3,7 @@
 An equation's right-hand side is written as text in NumPy's operator
 vocabulary (``@`` matrix product, ``*`` elementwise product, ``+``, ``-``,
 a number meaning the matrix of that number, and the elementwise functions
-σ and tanh) and parsed into a SymPy matrix expression of symbolic size.
+of :mod:`derive.elementwise`, σ and tanh) and parsed into a SymPy matrix expression of symbolic size.
 Parsing the text ourselves, rather than running SymPy's operators, lets
 every mistake in a cell be reported against the equation that holds it.
 """
@@ -315,9 +315,11 @@ def _shape(expr) -> str:
     return f"{rows}×{cols}"
 
 
-_OPERATORS = "@ (matrix product), * (elementwise product), +, -, numbers, and the functions " + ", ".join(
-    sorted(SPELLINGS)
-)
+def _operators() -> str:
+    """What an equation may use; the functions as registered now (derive.elementwise.register)."""
+    return "@ (matrix product), * (elementwise product), +, -, numbers, and the functions " + ", ".join(
+        sorted(SPELLINGS)
+    )
 
 
 class _Parser:
@@ -378,7 +380,7 @@ class _Parser:
             ast.Div: "division is not supported; multiply by a number instead, e.g. 0.5 * a",
         }
         op = type(getattr(node, "op", None))
-        self.fail(f"{self.show(node)} is not supported; " + hint.get(op, f"use {_OPERATORS}"))
+        self.fail(f"{self.show(node)} is not supported; " + hint.get(op, f"use {_operators()}"))
 
     def mismatch(self, node, left, right):
         self.fail(

@@ -1,4 +1,13 @@
-"""The elementwise functions a cell may use, and their derivatives.
+"""The elementwise functions a cell may use: one entry per function, and their derivatives.
+
+Everything the project knows about a function is in its :class:`Elementwise`
+entry in :data:`FUNCTIONS`: the spellings a cell's text may use, the SymPy
+definition, the derivative written through the output, the text, LaTeX and
+NumPy spellings, the NumPy helper the generated modules define, and the words
+the site uses.  The parser, the derivation, the proof and the numeric checks,
+the printers, the code generator and the site all read the entry, so adding a
+function is one entry: one call of :func:`register`, as the table at the end of
+this file makes each of its entries.
 
 Each function is defined once, as a SymPy expression in ``z``.  Its
 derivative is not typed in: it is ``sympy.diff`` of the definition, rewritten
@@ -8,14 +17,18 @@ has the output saved and not the argument (σ' = σ(1-σ), tanh' = 1-tanh²).
 
 from __future__ import annotations
 
+import ast
+import keyword
+import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from sympy import (
     Add,
     Dummy,
     Expr,
     Lambda,
+    MatrixSymbol,
     Mul,
     Number,
     Poly,
@@ -31,6 +44,7 @@ from sympy import (
     tanh,
     together,
 )
+from sympy.polys.polyerrors import PolynomialError
 
 from . import algebra
 
@@ -40,29 +54,137 @@ y = Symbol("y")
 
 @dataclass(frozen=True)
 class Elementwise:
-    """A scalar function applied elementwise: its name and its definition in ``z``."""
+    """A scalar function applied elementwise, and everything the project says about it.
+
+    ``name``        the name the derivation knows it by (``Apply(name, X)``), one of
+                    its spellings; the generated code names values after it (``tanh_s``)
+    ``definition``  the function as a SymPy expression in :data:`z`
+    ``numpy``       the name of the helper each generated module defines for it
+                    (``_sigmoid``), starting with ``_``
+    ``helper``      the source of that helper, ``def <numpy>(z, out=None): ...``: a
+                    numerically stable evaluation with NumPy (``np``), which writes into
+                    ``out`` when it is given and returns the result
+    ``aliases``     further spellings a cell's text may use (``σ``)
+    ``text``        how the text printer writes it; the name by default
+    ``latex``       how LaTeX writes it; ``\\operatorname{name}`` by default
+    ``words``       how the site's prose names it; the LaTeX, inline, by default
+    ``in_every_module``  whether every generated module defines the helper, whether
+                    or not its cell uses the function (σ and tanh, as the modules always
+                    have); otherwise only the modules of cells that use it do, so that
+                    adding a function changes no generated module
+    ``through_output``  the derivative as a function of the output (``Lambda(y, ...)``),
+                    a polynomial in ``y``; by default derived from the definition by
+                    ``sympy.diff`` (:func:`derivative_through_output`)
+    """
 
     name: str
     definition: Expr
+    numpy: str
+    helper: str
     aliases: tuple[str, ...] = ()
+    text: str = ""
+    latex: str = ""
+    words: str = ""
+    in_every_module: bool = False
+    through_output: Lambda | None = None
 
+    def __post_init__(self):
+        defaults = {
+            "text": self.text or self.name,
+            "latex": self.latex or rf"\operatorname{{{self.name}}}",
+            "helper": self.helper.strip("\n"),
+            "aliases": tuple(self.aliases),
+        }
+        defaults["words"] = self.words or rf"\({defaults['latex']}\)"
+        for key, value in defaults.items():
+            object.__setattr__(self, key, value)
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every name a cell's text may call it by."""
+        return (self.name, *self.aliases)
+
+    @cached_property
     def derivative(self) -> Lambda:
-        """The derivative as a function of the output ``y``."""
-        return derivative_through_output(self.definition)
+        """The derivative as a function of the output ``y``: ``Lambda(y, f'(z))``."""
+        return self.through_output or derivative_through_output(self.definition)
 
 
-FUNCTIONS: dict[str, Elementwise] = {
-    f.name: f
-    for f in (
-        Elementwise("sigma", 1 / (1 + exp(-z)), aliases=("σ",)),
-        Elementwise("tanh", tanh(z)),
-    )
-}
+# The functions by name, in the order the generated modules define their helpers.
+# Change it with register() and unregister(), which keep SPELLINGS in step.
+FUNCTIONS: dict[str, Elementwise] = {}
 
 # Names a cell's text may use for each function, including the Greek letter.
-SPELLINGS: dict[str, str] = {
-    spelling: f.name for f in FUNCTIONS.values() for spelling in (f.name, *f.aliases)
-}
+SPELLINGS: dict[str, str] = {}
+
+
+def register(entry: Elementwise) -> Elementwise:
+    """Add ``entry`` to :data:`FUNCTIONS`, so that cells may use it; returns it.
+
+    Checked first, with :class:`ValueError` naming what is wrong: its name and
+    spellings are identifiers as Python reads them, none already taken; its
+    helper's source defines exactly the function ``entry.numpy``, a name no other
+    entry uses; and its derivative can be written through its output.
+
+    >>> from sympy import tanh
+    >>> double = register(Elementwise("double_tanh", 2 * tanh(z), numpy="_double_tanh",
+    ...     helper="def _double_tanh(z, out=None):\\n    return np.multiply(np.tanh(z), 2, out=out)"))
+    >>> double.derivative
+    Lambda(y, 2 - y**2/2)
+    >>> unregister("double_tanh") is double
+    True
+    """
+    if not isinstance(entry, Elementwise):
+        raise ValueError(f"register takes an Elementwise entry, not {type(entry).__name__}")
+    where = f"elementwise function {entry.name!r}"
+    for spelling in entry.spellings:
+        if not (
+            isinstance(spelling, str)
+            and spelling.isidentifier()
+            and unicodedata.normalize("NFKC", spelling) == spelling
+            and not keyword.iskeyword(spelling)
+        ):
+            raise ValueError(f"{where}: the spelling {spelling!r} is not a Python identifier as written")
+        if spelling in SPELLINGS:
+            raise ValueError(f"{where}: {spelling!r} already spells {SPELLINGS[spelling]!r}")
+    if len(set(entry.spellings)) != len(entry.spellings):
+        raise ValueError(f"{where}: a spelling is given twice")
+    if entry.name.startswith("_"):
+        raise ValueError(f"{where}: the name may not start with _")
+    if not (entry.numpy.isidentifier() and entry.numpy.startswith("_")):
+        raise ValueError(f"{where}: the helper's name {entry.numpy!r} must be an identifier starting with _")
+    if any(f.numpy == entry.numpy for f in FUNCTIONS.values()):
+        raise ValueError(f"{where}: the helper name {entry.numpy!r} is taken")
+    try:
+        tree = ast.parse(entry.helper)
+    except SyntaxError as e:
+        raise ValueError(f"{where}: the helper is not Python: {e}") from None
+    defined = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if defined != [entry.numpy] or len(tree.body) != 1:
+        raise ValueError(f"{where}: the helper must define the one function {entry.numpy} and nothing else")
+    try:
+        lift(entry.derivative(y), MatrixSymbol("y", 2, 1))
+    except (ValueError, PolynomialError) as e:
+        raise ValueError(f"{where}: its derivative cannot be written through its output: {e}") from None
+    FUNCTIONS[entry.name] = entry
+    for spelling in entry.spellings:
+        SPELLINGS[spelling] = entry.name
+    return entry
+
+
+def unregister(name: str) -> Elementwise:
+    """Remove the function ``name`` from :data:`FUNCTIONS` (as a test does with one
+    it registered); returns its entry."""
+    entry = FUNCTIONS.pop(name)
+    for spelling in entry.spellings:
+        del SPELLINGS[spelling]
+    return entry
+
+
+def helpers(used) -> list[str]:
+    """The sources of the helpers a generated module defines, in table order: those of
+    the functions named in ``used`` and those every module has."""
+    return [f.helper for f in FUNCTIONS.values() if f.in_every_module or f.name in used]
 
 
 @cache
@@ -75,7 +197,7 @@ def derivative_through_output(definition: Expr) -> Lambda:
     """
     w, d = Dummy("w"), Dummy("d")
     in_w = together(definition.rewrite(exp).subs(exp(z), w))
-    if in_w.has(z):
+    if in_w.has(z) or not in_w.is_rational_function(w):
         raise ValueError(f"{definition} is not a rational function of exp(z)")
     numerator, denominator = fraction(in_w)
     slope_numerator, slope_denominator = fraction(together(w * in_w.diff(w)))
@@ -128,8 +250,68 @@ def derivative(name: str, output, derivatives: dict[str, Lambda] | None = None):
     ``derivatives`` overrides the rule for some functions (the tests inject a
     wrong one to show that the proof catches it).
     """
-    rule = (derivatives or {}).get(name) or FUNCTIONS[name].derivative()
+    rule = (derivatives or {}).get(name) or FUNCTIONS[name].derivative
     return lift(rule(y), output)
 
 
-__all__ = ["FUNCTIONS", "SPELLINGS", "Elementwise", "derivative", "lift"]
+# The table: one entry per function, each registered as it is defined.
+
+SIGMOID = register(
+    Elementwise(
+        "sigma",
+        1 / (1 + exp(-z)),
+        aliases=("σ",),
+        text="σ",
+        latex=r"\sigma",
+        words="sigmoid",
+        numpy="_sigmoid",
+        helper='''
+def _sigmoid(z, out=None):
+    """σ(z) = 1 / (1 + exp(-z)), in place in ``out`` when given.  Where exp(-z)
+    overflows to inf (callers silence the warning), 1 / (1 + inf) is exactly 0."""
+    out = np.negative(z, out=out)
+    np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+''',
+        in_every_module=True,
+    )
+)
+
+TANH = register(
+    Elementwise(
+        "tanh",
+        tanh(z),
+        latex=r"\tanh",
+        numpy="_tanh",
+        helper='''
+def _tanh(z, out=None):
+    """tanh(z).  NumPy's own tanh is fast in float32 and on small arrays; for larger
+    float64 arrays 1 - 2 / (1 + exp(2z)), with one exp, is several times faster, with
+    an error of a few units in the last place of 1.  Where exp(2z) overflows to inf
+    (callers silence the warning), that formula gives exactly 1."""
+    if z.dtype == np.float32 or z.size < 256:
+        return np.tanh(z, out=out)
+    out = np.multiply(z, 2, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.divide(-2, out, out=out)
+    out += 1
+    return out
+''',
+        in_every_module=True,
+    )
+)
+
+__all__ = [
+    "FUNCTIONS",
+    "SIGMOID",
+    "SPELLINGS",
+    "TANH",
+    "Elementwise",
+    "derivative",
+    "helpers",
+    "lift",
+    "register",
+    "unregister",
+]

@@ -1,10 +1,28 @@
-"""The elementwise derivatives, written through the output, against hand derivations."""
+"""The elementwise functions: their derivatives, written through the output, against
+hand derivations, and the table of entries, to which one entry adds a function."""
 
 import mpmath
+import numpy as np
 import pytest
-from sympy import Lambda, MatrixSymbol, exp, lambdify, tanh
+from sympy import Lambda, MatrixSymbol, exp, lambdify, log, tanh
 
-from derive.elementwise import FUNCTIONS, derivative, derivative_through_output, y, z
+from derive import CATALOGUE, Cell, CellError, Equation, Role, affine, derive, generate, module_source, verify
+from derive.algebra import Apply
+from derive.build import GENERATED
+from derive.elementwise import (
+    FUNCTIONS,
+    SPELLINGS,
+    Elementwise,
+    derivative,
+    derivative_through_output,
+    register,
+    unregister,
+    y,
+    z,
+)
+from derive.naming import refusal
+from derive.printing.latex import latex
+from derive.printing.numpy import code
 from derive.printing.text import text
 
 
@@ -21,7 +39,7 @@ def test_derivative_through_output_matches_diff_at_points(name):
     f = FUNCTIONS[name]
     value = lambdify(z, f.definition, "mpmath")
     slope = lambdify(z, f.definition.diff(z), "mpmath")
-    through_output = lambdify(y, f.derivative()(y), "mpmath")
+    through_output = lambdify(y, f.derivative(y), "mpmath")
     for point in (-3.5, -0.2, 0, 0.7, 4):
         assert mpmath.almosteq(through_output(value(point)), slope(point), 1e-14)
 
@@ -35,3 +53,119 @@ def test_lifted_to_matrices():
     o = MatrixSymbol("o", 3, 1)
     assert text(derivative("sigma", o)) == "o_t ⊙ (1 - o_t)"
     assert text(derivative("tanh", o)) == "1 - o_t²"
+
+
+# A function outside the table, smooth so that finite differences apply: tanh scaled
+# by 2, whose derivative through its output is 2 - y²/2.
+SCALED_TANH = Elementwise(
+    "stanh",
+    2 * tanh(z),
+    numpy="_stanh",
+    helper='''
+def _stanh(z, out=None):
+    """2 tanh(z), in place in ``out`` when given."""
+    out = np.tanh(z, out=out)
+    out *= 2
+    return out
+''',
+)
+
+
+def scaled_cell():
+    """A gated cell whose candidate, and the squashed state it outputs, use stanh."""
+    return Cell(
+        name="scaled",
+        title="A cell with a function of its own",
+        parameters=(*affine("g"), *affine()),
+        states=("s",),
+        equations=(
+            Equation("g", "σ(W_g @ s_prev + U_g @ x + b_g)", Role.GATE, "gate"),
+            Equation("c", "stanh(W @ s_prev + U @ x + b)", Role.CANDIDATE, "candidate"),
+            Equation("s", "g * c + (1 - g) * s_prev", Role.STATE, "new state"),
+            Equation("h", "g * stanh(s)", Role.OUTPUT, "output"),
+        ),
+    )
+
+
+@pytest.fixture
+def scaled_tanh():
+    register(SCALED_TANH)
+    try:
+        yield SCALED_TANH
+    finally:
+        unregister(SCALED_TANH.name)
+
+
+def test_one_entry_adds_a_function(scaled_tanh):
+    """Registered, the function is spelled, derived, proved, printed and generated
+    with nothing else changed; the catalogue's modules stay as they are."""
+    assert SPELLINGS["stanh"] == "stanh" and "elementwise function" in refusal("stanh")
+    cell = scaled_cell()
+    d = derive(cell)
+    assert scaled_tanh.derivative == Lambda(y, 2 - y**2 / 2)  # from sympy.diff
+    backward = {a.target.name: text(a.value) for a in d.backward}
+    assert backward["d_z_c"].startswith("δc_t ⊙ (2") and "1/2 c_t²" in backward["d_z_c"]
+    o = MatrixSymbol("o", 3, 1)
+    assert latex(Apply("stanh", o)) == r"\operatorname{stanh}(\mathbf{o}_{t})"
+    assert text(Apply("stanh", o)) == "stanh(o_t)"
+    assert code(Apply("stanh", o)) == "_stanh(o)"
+
+    report = verify(cell)
+    assert report.holds, str(report)
+    assert {r.claim.split(" (")[0] for r in report.rows} >= {"one step", "BPTT over 3 steps"}
+
+    source = module_source(cell)  # checked against the derivation and finite differences
+    assert SCALED_TANH.helper in source and "_stanh(" in source.split("def _sigmoid")[0]
+    module = generate(cell, literal=True)
+    params = module.init_params(2, 3, rng=0)
+    outputs, _ = module.forward(params, np.zeros((1, 1, 2)))
+    assert outputs["s"].shape == (1, 1, 3)
+
+    # A function no catalogue cell uses leaves their modules alone.
+    assert module_source(CATALOGUE["rnn"]) == (GENERATED / "rnn.py").read_text()
+
+
+def test_an_unregistered_function_is_not_in_the_vocabulary(scaled_tanh):
+    unregister(SCALED_TANH.name)
+    try:
+        assert "stanh" not in SPELLINGS and refusal("stanh") is None
+        with pytest.raises(CellError, match="stanh"):
+            scaled_cell()
+    finally:
+        register(SCALED_TANH)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "tanh"}, "already spells 'tanh'"),
+        ({"aliases": ("σ",)}, "already spells 'sigma'"),
+        ({"aliases": ("two words",)}, "not a Python identifier"),
+        ({"numpy": "_tanh"}, "helper name '_tanh' is taken"),
+        ({"numpy": "stanh"}, "starting with _"),
+        ({"helper": "def _other(z, out=None):\n    return z"}, "the one function _stanh"),
+        ({"helper": "def _stanh(z, out=None) return z"}, "not Python"),
+        # softplus' derivative, σ(z) = 1 - exp(-y), is no polynomial in its output
+        ({"definition": log(1 + exp(z))}, "cannot be written through its output"),
+    ],
+)
+def test_register_refuses_a_broken_entry(change, message):
+    fields = {
+        "name": SCALED_TANH.name,
+        "definition": SCALED_TANH.definition,
+        "numpy": SCALED_TANH.numpy,
+        "helper": SCALED_TANH.helper,
+    }
+    with pytest.raises(ValueError, match=message):
+        register(Elementwise(**{**fields, **change}))
+    assert "stanh" not in FUNCTIONS and "stanh" not in SPELLINGS
+
+
+def test_entry_defaults_and_the_table_order():
+    assert list(FUNCTIONS) == ["sigma", "tanh"]
+    assert (SCALED_TANH.text, SCALED_TANH.latex, SCALED_TANH.words) == (
+        "stanh",
+        r"\operatorname{stanh}",
+        r"\(\operatorname{stanh}\)",
+    )
+    assert FUNCTIONS["sigma"].spellings == ("sigma", "σ")

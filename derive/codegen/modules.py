@@ -5,7 +5,8 @@ from __future__ import annotations
 import linecache
 import types
 
-from .. import codegen, naming
+from .. import codegen, elementwise, naming
+from ..algebra import Apply, walk
 from ..cell import Cell
 from ..derivation import derive
 from ..printing import numpy as numpy_printer
@@ -57,6 +58,9 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
         ],
         states=cell.states,
         code=numpy_printer.statements(code),
+        helpers=elementwise.helpers(
+            {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
+        ),
     )
     if check or (check is None and not catalogued):
         _quick_check(load(source, cell.name), derivation, literal)

@@ -11,9 +11,9 @@ from typing import ClassVar
 from sympy.printing.latex import LatexPrinter
 
 from .. import naming
+from ..algebra import Apply
+from ..elementwise import FUNCTIONS
 from .matrix import ATOM, MatrixPrinterMixin
-
-_FUNCTIONS = {"sigma": r"\sigma", "tanh": r"\tanh"}
 
 
 def _base(name: str) -> str:
@@ -71,12 +71,12 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         return (r"\delta " if parts["adjoint"] else "") + text
 
     def _print_Apply(self, expr):
-        return _FUNCTIONS[expr.function] + self.paren(self._print(expr.arg))
+        return FUNCTIONS[expr.function].latex + self.paren(self._print(expr.arg))
 
     def _print_HadamardPower(self, expr):
         base = expr.base
-        if type(base).__name__ == "Apply":
-            return f"{_FUNCTIONS[base.function]}^{{{int(expr.exp)}}}" + self.paren(self._print(base.arg))
+        if isinstance(base, Apply):
+            return f"{FUNCTIONS[base.function].latex}^{{{int(expr.exp)}}}" + self.paren(self._print(base.arg))
         return "{" + self.wrap(base, ATOM) + f"}}^{{{int(expr.exp)}}}"
 
     def _print_Transpose(self, expr):

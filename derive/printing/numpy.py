@@ -16,9 +16,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
 from ..algebra import split_coefficient
-
-# Elementwise functions: the name of the helper each generated module defines.
-HELPERS = {"sigma": "_sigmoid", "tanh": "_tanh"}
+from ..elementwise import FUNCTIONS
 
 ADD, PRODUCT, ATOM = 10, 20, 100
 
@@ -112,7 +110,7 @@ class BatchRowPrinter(NumPyPrinter):
         return f"{self.wrap(expr.base, ATOM)}**{int(expr.exp)}"
 
     def _print_Apply(self, expr):
-        return f"{HELPERS[expr.function]}({self._print(expr.arg)})"
+        return f"{FUNCTIONS[expr.function].numpy}({self._print(expr.arg)})"
 
     def _print_OneMatrix(self, expr):
         return "1"
@@ -231,7 +229,7 @@ class StatementPrinter:
         return f"np.multiply({self(node.a)}, {self(node.b)}, out={self(node.out)})"
 
     def _print_ApplyInto(self, node):
-        return f"{HELPERS[node.function]}({self(node.arg)}, out={self(node.out)})"
+        return f"{FUNCTIONS[node.function].numpy}({self(node.arg)}, out={self(node.out)})"
 
 
 def _times(k: int) -> str:

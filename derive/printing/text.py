@@ -45,8 +45,7 @@ class TextPrinter(MatrixPrinterMixin, StrPrinter):
         return ("δ" if parts["adjoint"] else "") + text
 
     def _print_Apply(self, expr):
-        name = FUNCTIONS[expr.function].aliases[0] if FUNCTIONS[expr.function].aliases else expr.function
-        return f"{name}({self._print(expr.arg)})"
+        return f"{FUNCTIONS[expr.function].text}({self._print(expr.arg)})"
 
     def _print_HadamardPower(self, expr):
         return self.wrap(expr.base, ATOM) + str(expr.exp).translate(_SUPERSCRIPT)

@@ -19,12 +19,11 @@ from ..build import GENERATED
 from ..catalogue import CATALOGUE
 from ..cell import N_HIDDEN, N_INPUT, Cell
 from ..derivation import Assignment, Derivation, derive
+from ..elementwise import FUNCTIONS
 from ..printing import latex as L
 from ..printing.latex import aligned_lines, latex
 from ..render import render
 
-# How the prose names the outer function of an equation.
-FUNCTION_WORDS = {"sigma": "sigmoid", "tanh": r"\(\tanh\)"}
 PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
 
 
@@ -65,7 +64,8 @@ def cell_context(cell: Cell) -> dict:
                 "latex": line(Assignment(eq.symbol, eq.rhs), aligned=False),
                 "aligned": line(Assignment(eq.symbol, eq.rhs)),
                 "symbol": show(eq.symbol),
-                "function": FUNCTION_WORDS.get(getattr(eq.rhs, "function", None), ""),
+                # How the prose names the outer function of the equation.
+                "function": FUNCTIONS[eq.rhs.function].words if isinstance(eq.rhs, Apply) else "",
                 "adjoints": [line(a) for a in own],
                 # Named sub-expressions of other equations whose adjoints this one reads.
                 "where": [

@@ -23,7 +23,7 @@ from sympy import Function, Rational, Symbol, lambdify
 
 from ..cell import N_HIDDEN, N_INPUT
 from ..derivation import Derivation
-from ..elementwise import FUNCTIONS, z
+from ..elementwise import FUNCTIONS, Elementwise, z
 from . import reference_bptt
 from .explicit import evaluate
 
@@ -48,23 +48,35 @@ class Proof:
 
 
 @cache
-def _opaque():
-    """For each elementwise function: an opaque SymPy function whose derivative is
-    another opaque function, and mpmath implementations of both from the definition."""
-    classes, implementations = {}, {}
-    for f in FUNCTIONS.values():
-        prime = type(f"{f.name}_prime", (Function,), {})
-        value = type(f"{f.name}_", (Function,), {"fdiff": lambda self, argindex=1, p=prime: p(self.args[0])})
-        classes[f.name] = value
-        implementations[value.__name__] = lambdify(z, f.definition, "mpmath")
-        implementations[prime.__name__] = lambdify(z, f.definition.diff(z), "mpmath")
-    return classes, implementations
+def _opaque(f: Elementwise):
+    """For one elementwise function: an opaque SymPy function whose derivative is
+    another opaque function, and mpmath implementations of both from the definition,
+    keyed by the two classes."""
+    prime = type(f"{f.name}_prime", (Function,), {})
+    value = type(f"{f.name}_", (Function,), {"fdiff": lambda self, argindex=1, p=prime: p(self.args[0])})
+    return value, {
+        value: lambdify(z, f.definition, "mpmath"),
+        prime: lambdify(z, f.definition.diff(z), "mpmath"),
+    }
+
+
+def _opaque_classes():
+    """The opaque SymPy function of each elementwise function, by name."""
+    return {name: _opaque(f)[0] for name, f in FUNCTIONS.items()}
+
+
+def _implementations():
+    """mpmath callables for the opaque functions and their derivatives, by class."""
+    return {cls: fn for f in FUNCTIONS.values() for cls, fn in _opaque(f)[1].items()}
 
 
 def numeric_functions():
     """The elementwise functions as mpmath callables, from their definitions."""
-    _, implementations = _opaque()
-    return {name: implementations[f"{name}_"] for name in FUNCTIONS}
+    out = {}
+    for name, f in FUNCTIONS.items():
+        value, implementations = _opaque(f)
+        out[name] = implementations[value]
+    return out
 
 
 def _symbols(name: str, rows: int, cols: int) -> np.ndarray:
@@ -162,8 +174,9 @@ def _at(array, values):
     return np.vectorize(lambda s: values[s], otypes=[object])(array)
 
 
-def _value(expr, values, memo):
-    """An explicit scalar expression at a point, each shared sub-expression once.
+def _value(expr, values, memo, functions):
+    """An explicit scalar expression at a point, each shared sub-expression once;
+    ``functions`` maps the class of each opaque function to its implementation.
 
     The unrolled expressions are DAGs with much sharing; ``lambdify`` and
     ``subs`` walk them as trees, which costs seconds.
@@ -175,13 +188,13 @@ def _value(expr, values, memo):
     elif expr.is_Rational:
         out = mp_number(expr)
     elif expr.is_Add:
-        out = mpmath.fsum(_value(a, values, memo) for a in expr.args)
+        out = mpmath.fsum(_value(a, values, memo, functions) for a in expr.args)
     elif expr.is_Mul:
-        out = mpmath.fprod(_value(a, values, memo) for a in expr.args)
+        out = mpmath.fprod(_value(a, values, memo, functions) for a in expr.args)
     elif expr.is_Pow:
-        out = _value(expr.base, values, memo) ** _value(expr.exp, values, memo)
+        out = _value(expr.base, values, memo, functions) ** _value(expr.exp, values, memo, functions)
     elif expr.is_Function:
-        out = _opaque()[1][type(expr).__name__](_value(expr.args[0], values, memo))
+        out = functions[type(expr)](_value(expr.args[0], values, memo, functions))
     else:
         raise TypeError(f"cannot evaluate {expr!r}")
     memo[expr] = out
@@ -192,10 +205,11 @@ def _compare(exact, runs):
     """The largest relative difference between the exact derivatives, evaluated
     at each run's point, and the derived values of that run."""
     worst = mpmath.mpf(0)
+    functions = _implementations()
     for values, derived in runs:
         memo = {}
         for e, got in zip(exact, derived, strict=True):
-            worst = max(worst, _relative(_value(e, values, memo), got))
+            worst = max(worst, _relative(_value(e, values, memo, functions), got))
     return worst
 
 
@@ -207,9 +221,7 @@ def prove_bptt(
     start = time.perf_counter()
     with mpmath.workdps(DIGITS):
         instance = _Instance(derivation, n_input, n_hidden, steps)
-        classes, _ = _opaque()
-        opaque = {name: cls for name, cls in classes.items()}
-        loss = instance.loss(instance.forward(opaque, Rational))
+        loss = instance.loss(instance.forward(_opaque_classes(), Rational))
         leaves = list(instance.leaves())
         exact = [loss.diff(s) for _, a in leaves for s in a.flat]
         rng = random.Random(seed)
@@ -234,8 +246,7 @@ def prove_jacobians(
     start = time.perf_counter()
     with mpmath.workdps(DIGITS):
         instance = _Instance(derivation, n_input, n_hidden, steps=1)
-        classes, _ = _opaque()
-        (env,) = instance.forward(classes, Rational)
+        (env,) = instance.forward(_opaque_classes(), Rational)
         exact = []
         for j in derivation.jacobians:
             for v in env[j.of.name].flat:
