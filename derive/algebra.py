@@ -8,7 +8,11 @@ expression the project shows reads in the order of the equations.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
 from sympy import (
+    Expr,
     HadamardPower,
     HadamardProduct,
     Identity,
@@ -33,7 +37,7 @@ class Apply(MatrixExpr):
     printed output depend on a counter; naming the function keeps both exact.
     """
 
-    def __new__(cls, function: str | Str, arg: MatrixExpr):
+    def __new__(cls, function: str | Str, arg: MatrixExpr) -> Apply:
         return MatrixExpr.__new__(cls, Str(str(function)), arg)
 
     @property
@@ -45,11 +49,11 @@ class Apply(MatrixExpr):
         return self.args[1]
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[Expr, Expr]:
         return self.arg.shape
 
 
-def walk(expr):
+def walk(expr: MatrixExpr) -> Iterator[MatrixExpr]:
     """Every matrix sub-expression of ``expr``, ``expr`` first."""
     yield expr
     for arg in expr.args:
@@ -57,15 +61,15 @@ def walk(expr):
             yield from walk(arg)
 
 
-def is_zero(expr) -> bool:
+def is_zero(expr: MatrixExpr | None) -> bool:
     return isinstance(expr, ZeroMatrix)
 
 
-def ones(shape) -> OneMatrix:
+def ones(shape: tuple[Expr, Expr]) -> OneMatrix:
     return OneMatrix(*shape)
 
 
-def split_coefficient(expr):
+def split_coefficient(expr: MatrixExpr) -> tuple[Expr, MatrixExpr | None]:
     """``c * X`` as ``(c, X)``; a matrix without a scalar factor as ``(1, X)``."""
     if isinstance(expr, MatMul):
         scalars = [a for a in expr.args if not a.is_Matrix]
@@ -78,9 +82,9 @@ def split_coefficient(expr):
     return Integer(1), expr
 
 
-def add(*terms):
+def add(*terms: MatrixExpr | None) -> MatrixExpr | None:
     """The sum of matrix terms, flattened, without zeros; ``None`` if empty."""
-    flat = []
+    flat: list[MatrixExpr] = []
     for term in terms:
         if term is None or is_zero(term):
             continue
@@ -92,7 +96,7 @@ def add(*terms):
     return flat[0] if len(flat) == 1 else MatAdd(*flat)
 
 
-def scale(coefficient, expr):
+def scale(coefficient: int | Expr, expr: MatrixExpr | None) -> MatrixExpr | None:
     """``coefficient * expr`` with numeric coefficients merged."""
     coefficient = Rational(coefficient) if isinstance(coefficient, int) else coefficient
     if expr is None or coefficient == 0:
@@ -106,10 +110,11 @@ def scale(coefficient, expr):
     return MatMul(coefficient, core)
 
 
-def matmul(*factors):
-    """The matrix product of the factors (scalars allowed), flattened."""
+def matmul(*factors: MatrixExpr | Expr | None) -> MatrixExpr | None:
+    """The matrix product of the factors (scalars allowed), flattened; ``None`` if
+    a factor is ``None`` or zero."""
     coefficient = Integer(1)
-    flat = []
+    flat: list[MatrixExpr] = []
     for factor in factors:
         if factor is None:
             return None
@@ -121,7 +126,7 @@ def matmul(*factors):
         flat.extend(core.args if isinstance(core, MatMul) else (core,))
     if any(is_zero(f) for f in flat):
         return None
-    merged = []
+    merged: list[MatrixExpr] = []
     for f in flat:
         if isinstance(f, Identity) and (merged or len(flat) > 1):
             continue
@@ -134,7 +139,7 @@ def matmul(*factors):
     return scale(coefficient, core)
 
 
-def distribute(*factors):
+def distribute(*factors: MatrixExpr | Expr | None) -> MatrixExpr | None:
     """The product of the factors with a final sum multiplied out term by term:
     ``A (B + C)`` is ``A B + A C``, so that a Jacobian reads as a flat sum."""
     *left, last = factors
@@ -148,25 +153,27 @@ def distribute(*factors):
     return matmul(*left, last)
 
 
-def hadamard(*factors):
-    """The elementwise product of the factors, flattened, without ones."""
+def hadamard(*factors: MatrixExpr | None) -> MatrixExpr | None:
+    """The elementwise product of the factors, flattened, without ones; ``None`` if
+    a factor is ``None``."""
+    present = [f for f in factors if f is not None]
+    if len(present) < len(factors):
+        return None
     coefficient = Integer(1)
-    flat = []
-    for factor in factors:
-        if factor is None:
-            return None
+    flat: list[MatrixExpr] = []
+    for factor in present:
         c, core = split_coefficient(factor)
         coefficient *= c
         for f in core.args if isinstance(core, HadamardProduct) else (core,):
             if not isinstance(f, OneMatrix):
                 flat.append(f)
     if not flat:
-        return scale(coefficient, ones(factors[0].shape))
+        return scale(coefficient, ones(present[0].shape))
     core = flat[0] if len(flat) == 1 else HadamardProduct(*flat)
     return scale(coefficient, core)
 
 
-def power(base, exponent: int):
+def power(base: MatrixExpr, exponent: int) -> MatrixExpr:
     """``base`` raised elementwise to an integer power."""
     if exponent == 0:
         return ones(base.shape)
@@ -175,39 +182,41 @@ def power(base, exponent: int):
     return HadamardPower(base, Integer(exponent))
 
 
-def diag(vector):
+def diag(vector: MatrixExpr) -> DiagMatrix:
     """The diagonal matrix whose diagonal is the column ``vector``."""
     return DiagMatrix(vector)
 
 
-def transpose(expr):
+def transpose(expr: MatrixExpr) -> MatrixExpr:
     """``exprᵀ``, kept whole: SymPy's ``.T`` would push it inside products."""
     if isinstance(expr, Transpose):
         return expr.arg
     return Transpose(expr)
 
 
-def _factors(term):
+def _factors(term: MatrixExpr) -> tuple[Expr, list[MatrixExpr]]:
     """``(coefficient, [factors])`` of a term read as an elementwise product."""
     c, core = split_coefficient(term)
     return c, list(core.args) if isinstance(core, HadamardProduct) else [core]
 
 
-def _without(factors, drop):
+def _without(factors: Iterable[MatrixExpr], drop: Iterable[MatrixExpr]) -> list[MatrixExpr]:
     rest = list(factors)
     for d in drop:
         rest.remove(d)
     return rest
 
 
-def collect(terms):
+def collect(terms: Iterable[MatrixExpr]) -> list[MatrixExpr]:
     """Simplify a list of summands the way a person would, returning a new list.
 
     ``diag(a) X + diag(b) X`` becomes ``diag(a + b) X``, and summands that share
     elementwise factors have them taken out: ``g ⊙ a - g ⊙ b`` is ``g ⊙ (a - b)``.
     """
     flat = [t for term in terms for t in (term.args if isinstance(term, MatAdd) else (term,))]
-    by_tail: dict = {}
+    # the factors after diag(v) (or a unique key for a summand of another form)
+    # -> each summand with its scaled v
+    by_tail: dict[tuple[object, ...], list[tuple[MatrixExpr, MatrixExpr | None]]] = {}
     for term in flat:
         c, core = split_coefficient(term)
         if isinstance(core, MatMul) and isinstance(core.args[0], DiagMatrix):
@@ -215,7 +224,7 @@ def collect(terms):
             by_tail.setdefault(key, []).append((term, scale(c, core.args[0].args[0])))
         else:
             by_tail[("whole", len(by_tail))] = [(term, None)]
-    out = []
+    out: list[MatrixExpr] = []
     for key, group in by_tail.items():
         if len(group) == 1:
             out.append(group[0][0])
@@ -228,29 +237,37 @@ def collect(terms):
     return _take_out_common(out)
 
 
-def _take_out_common(terms):
-    # Each group: the first summand's factors, the shared factors, and each
-    # member's coefficient and remaining factors.
-    groups: list[dict] = []
+@dataclass
+class _Group:
+    """Summands that share elementwise factors."""
+
+    first: list[MatrixExpr]  # the first summand's factors
+    common: list[MatrixExpr]  # the factors every member has
+    members: list[tuple[Expr, list[MatrixExpr]]]  # each member's coefficient and remaining factors
+
+
+def _take_out_common(terms: Iterable[MatrixExpr]) -> list[MatrixExpr]:
+    groups: list[_Group] = []
     for term in terms:
         c, factors = _factors(term)
         for group in groups:
-            shared, left = [], list(factors)  # the common factors, counted as a multiset
-            for f in group["common"]:
+            shared: list[MatrixExpr] = []  # the common factors, counted as a multiset
+            left = list(factors)
+            for f in group.common:
                 if f in left:
                     left.remove(f)
                     shared.append(f)
-            if shared and (len(group["members"]) == 1 or len(shared) == len(group["common"])):
-                dropped = _without(group["common"], shared)
-                group["common"] = shared
-                group["members"] = [(c0, rest + dropped) for c0, rest in group["members"]]
-                group["members"].append((c, _without(factors, shared)))
+            if shared and (len(group.members) == 1 or len(shared) == len(group.common)):
+                dropped = _without(group.common, shared)
+                group.common = shared
+                group.members = [(c0, rest + dropped) for c0, rest in group.members]
+                group.members.append((c, _without(factors, shared)))
                 break
         else:
-            groups.append({"first": factors, "common": factors, "members": [(c, [])]})
-    out = []
+            groups.append(_Group(first=factors, common=factors, members=[(c, [])]))
+    out: list[MatrixExpr] = []
     for group in groups:
-        common, members = group["common"], group["members"]
+        common, members = group.common, group.members
         if len(members) == 1:
             c, rest = members[0]
             out.append(scale(c, hadamard(*common, *rest)))
@@ -262,6 +279,6 @@ def _take_out_common(terms):
             continue
         summed = add(*(scale(c, hadamard(*rest) if rest else ones(common[0].shape)) for c, rest in members))
         # The sum goes where the first summand had its own factors: g ⊙ (a - b), (a - b) ⊙ g.
-        leading = group["first"][0] in common
+        leading = group.first[0] in common
         out.append(hadamard(common[0], summed, *common[1:]) if leading else hadamard(summed, *common))
     return out

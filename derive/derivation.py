@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,7 +20,7 @@ from sympy import Identity, Lambda, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMat
 from . import algebra as A
 from . import elementwise, naming
 from .cell import Cell
-from .rules import RULES
+from .rules import RULES, Slope
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def derive(cell: Cell, derivatives: dict[str, Lambda] | None = None) -> Derivati
     """
     saved = {eq.rhs: eq.symbol for eq in cell.equations}
 
-    def slope(node):
+    def slope(node: A.Apply) -> MatrixExpr:
         return elementwise.derivative(node.function, saved.get(node, node), derivatives)
 
     intermediates, backward = _reverse(cell, slope)
@@ -109,17 +110,20 @@ def derive(cell: Cell, derivatives: dict[str, Lambda] | None = None) -> Derivati
     return Derivation(cell, intermediates, backward, carries, _jacobians(cell, slope))
 
 
-def _reverse(cell: Cell, slope):
+def _reverse(cell: Cell, slope: Slope) -> tuple[tuple[Assignment, ...], tuple[Assignment, ...]]:
+    """The named sub-expressions (in the order of the equations) and the backward pass."""
     states = set(cell.state_symbols)
     order = {eq.symbol: k for k, eq in enumerate(cell.equations)}
     # symbol -> [(index of the equation that uses it, adjoint term)]
-    contributions = defaultdict(list)
-    intermediates, backward = [], []
+    contributions: defaultdict[MatrixSymbol, list[tuple[int, MatrixExpr]]] = defaultdict(list)
+    # ((index of the equation, index of the sub-expression in it), its assignment)
+    intermediates: list[tuple[tuple[int, int], Assignment]] = []
+    backward: list[Assignment] = []
 
-    def adjoint_symbol(symbol):
+    def adjoint_symbol(symbol: MatrixSymbol) -> MatrixSymbol:
         return MatrixSymbol(naming.adjoint(symbol.name), *symbol.shape)
 
-    def emit(symbol):
+    def emit(symbol: MatrixSymbol) -> MatrixExpr:
         terms = [t for _, t in sorted(contributions.pop(symbol, []), key=lambda c: c[0])]
         terms = A.collect(terms)
         if symbol in states:
@@ -128,7 +132,7 @@ def _reverse(cell: Cell, slope):
         backward.append(Assignment(adjoint_symbol(symbol), value))
         return value
 
-    def propagate(node, g, k, names):
+    def propagate(node: MatrixExpr, g: MatrixExpr, k: int, indices: Iterator[int]) -> None:
         for child, g_child in RULES[type(node)].vjp(node, g, slope):
             if g_child is None or isinstance(child, (OneMatrix, ZeroMatrix, Identity)):
                 continue
@@ -136,16 +140,13 @@ def _reverse(cell: Cell, slope):
                 contributions[child].append((k, g_child))
                 continue
             if _worth_naming(node, child, g_child):
-                name = naming.preactivation(cell.equations[k].name, next(names))
-                intermediates.append(Assignment(MatrixSymbol(name, *child.shape), child))
+                index = next(indices)
+                name = naming.preactivation(cell.equations[k].name, index)
+                intermediates.append(((k, index), Assignment(MatrixSymbol(name, *child.shape), child)))
                 d = MatrixSymbol(naming.adjoint(name), *child.shape)
                 backward.append(Assignment(d, g_child))
                 g_child = d
-            propagate(child, g_child, k, names)
-
-    def order_of_name(name):
-        index, equation = naming.subexpression(name)
-        return order[cell.equation(equation).symbol], index
+            propagate(child, g_child, k, indices)
 
     for eq in reversed(cell.equations):
         if A.is_zero(emit(eq.symbol)):
@@ -158,11 +159,11 @@ def _reverse(cell: Cell, slope):
             propagate(eq.rhs, adjoint_symbol(eq.symbol), k, itertools.count(1))
     for leaf in (*cell.input_symbols, *cell.prev_symbols, *cell.parameter_symbols):
         emit(leaf)
-    intermediates.sort(key=lambda a: order_of_name(a.target.name))
-    return tuple(intermediates), tuple(backward)
+    intermediates.sort(key=lambda item: item[0])
+    return tuple(a for _, a in intermediates), tuple(backward)
 
 
-def _worth_naming(parent, child, g_child) -> bool:
+def _worth_naming(parent: MatrixExpr, child: MatrixExpr, g_child: MatrixExpr) -> bool:
     """Name a sub-expression's adjoint when it is a pre-activation (the argument
     of an elementwise function), or when it would be written out more than once."""
     if isinstance(g_child, MatrixSymbol):
@@ -175,10 +176,10 @@ def _worth_naming(parent, child, g_child) -> bool:
     return len(varying) >= 2
 
 
-def _jacobians(cell: Cell, slope) -> tuple[Jacobian, ...]:
-    out = []
+def _jacobians(cell: Cell, slope: Slope) -> tuple[Jacobian, ...]:
+    out: list[Jacobian] = []
     for prev in cell.prev_symbols:
-        known = {prev: Identity(prev.shape[0])}
+        known: dict[MatrixSymbol, MatrixExpr | None] = {prev: Identity(prev.shape[0])}
         for eq in cell.equations:
             known[eq.symbol] = _tangent(eq.rhs, known, slope)
         for state in cell.state_symbols:
@@ -187,7 +188,9 @@ def _jacobians(cell: Cell, slope) -> tuple[Jacobian, ...]:
     return tuple(out)
 
 
-def _tangent(node, known, slope):
+def _tangent(
+    node: MatrixExpr, known: Mapping[MatrixSymbol, MatrixExpr | None], slope: Slope
+) -> MatrixExpr | None:
     """∂node/∂u given the Jacobians ``known`` of the symbols; ``None`` is zero."""
     if isinstance(node, MatrixSymbol):
         return known.get(node)

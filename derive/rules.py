@@ -10,26 +10,36 @@ Jacobians).  Elementwise functions take their derivative from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
-from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, Transpose
+from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr, Transpose
 
 from . import algebra as A
 from .algebra import Apply
 
+# f'(a) for a node y = f(a), written through y.
+Slope = Callable[[Apply], MatrixExpr]
+# Each child of a node with its adjoint; None is zero.
+Adjoints = list[tuple[MatrixExpr, MatrixExpr | None]]
+# ∂a/∂u for a child a of a node; None is zero.
+Tangent = Callable[[MatrixExpr], MatrixExpr | None]
+
 
 @dataclass(frozen=True)
 class Rule:
-    vjp: Callable  # (node, g, slope) -> [(child, adjoint of child)]
-    jvp: Callable  # (node, J, slope) -> Jacobian of node, from J(child) (None = zero)
+    # (node, g, slope) -> [(child, adjoint of child)]
+    vjp: Callable[[MatrixExpr, MatrixExpr, Slope], Adjoints]
+    # (node, J, slope) -> Jacobian of node, from J(child) (None = zero)
+    jvp: Callable[[MatrixExpr, Tangent, Slope], MatrixExpr | None]
 
 
-def _others(args, j):
+def _others(args: Sequence[MatrixExpr], j: int) -> list[MatrixExpr]:
     return [a for k, a in enumerate(args) if k != j]
 
 
-def _matmul_vjp(node, g, slope):
+def _matmul_vjp(node: MatrixExpr, g: MatrixExpr, slope: Slope) -> Adjoints:
     c, core = A.split_coefficient(node)
     factors = core.args if isinstance(core, MatMul) else (core,)
     return [
@@ -48,7 +58,7 @@ def _matmul_vjp(node, g, slope):
     ]
 
 
-def _matmul_jvp(node, J, slope):
+def _matmul_jvp(node: MatrixExpr, J: Tangent, slope: Slope) -> MatrixExpr | None:
     c, core = A.split_coefficient(node)
     factors = core.args if isinstance(core, MatMul) else (core,)
     *constant, varying = factors
@@ -57,7 +67,7 @@ def _matmul_jvp(node, J, slope):
     return A.scale(c, A.distribute(*constant, J(varying)))
 
 
-def _hadamard_jvp(node, J, slope):
+def _hadamard_jvp(node: MatrixExpr, J: Tangent, slope: Slope) -> MatrixExpr | None:
     terms = (A.distribute(A.diag(A.hadamard(*_others(node.args, j))), J(a)) for j, a in enumerate(node.args))
     return A.add(*A.collect([t for t in terms if t is not None]))
 
@@ -95,5 +105,5 @@ RULES: dict[type, Rule] = {
 }
 
 
-def _no_jvp(node):
+def _no_jvp(node: MatrixExpr) -> NoReturn:
     raise NotImplementedError(f"the Jacobian of {node} with respect to a column is not a matrix")

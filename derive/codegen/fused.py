@@ -10,16 +10,23 @@ derivation as it stands, so every term is computed exactly once.
 
 from __future__ import annotations
 
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, ZeroMatrix
+from collections.abc import Mapping
+
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, ZeroMatrix
 
 from .. import algebra as A
 from .. import elementwise, naming
 from ..cell import N_HIDDEN
-from ..derivation import Derivation
+from ..derivation import Assignment, Derivation
 from ..printing.text import derivative, equation, text
 from . import ir
 from .code import Code
-from .plan import Plan, plan, span_products
+from .plan import Piece, Plan, Pre, Span, plan, span_products
+
+# The node that holds each name's value, for ir.Math.
+Names = Mapping[str, ir.Node]
+# Sub-expression -> the symbol that already holds its value this step.
+Known = Mapping[MatrixExpr, MatrixSymbol]
 
 
 def lower(derivation: Derivation, taken: frozenset[str] = frozenset()) -> Code:
@@ -29,10 +36,10 @@ def lower(derivation: Derivation, taken: frozenset[str] = frozenset()) -> Code:
 
 
 class _Fused:
-    def __init__(self, derivation: Derivation, plan: Plan):
+    def __init__(self, derivation: Derivation, plan: Plan) -> None:
         self.d, self.plan, self.cell = derivation, plan, derivation.cell
         self.params = [p.name for p in self.cell.parameters]
-        self.pres = {pre.equation.name: pre for pre in plan.pres}
+        self.pres: dict[str, Pre] = {pre.equation.name: pre for pre in plan.pres}
         self.sequences = dict(plan.sequences)
         self.kept = dict(plan.kept)
         self.code = Code()
@@ -44,31 +51,31 @@ class _Fused:
 
     # Where values live -------------------------------------------------
 
-    def block(self, array, lead, start, stop):
+    def block(self, array: ir.Node, lead: tuple[str, ...], start: int, stop: int) -> ir.Block:
         return ir.Block(array, lead, start, stop, self.plan.width)
 
-    def columns(self, array, lead, index):
+    def columns(self, array: ir.Node, lead: tuple[str, ...], index: int) -> ir.Block:
         return self.block(array, lead, index, index + 1)
 
-    def values(self, name: str) -> str:
+    def values(self, name: str) -> ir.Node:
         """The (T, B, n) array of an equation's or a kept value's every step."""
         if name in self.pres:
             return self.columns("act", (":", ":"), self.pres[name].index)
         return self.sequences[name]
 
-    def show(self, expr, names, known) -> str:
+    def show(self, expr: MatrixExpr, names: Names, known: Known) -> ir.Math:
         """``expr`` as code, reading kept sub-expressions and earlier equations by name."""
         expr = expr.xreplace(known)
         self.read |= {s.name for s in expr.free_symbols}
         return ir.Math(expr, tuple(names.items()))
 
-    def store(self, target: str, expr, names, known) -> list[str]:
+    def store(self, target: ir.Node, expr: MatrixExpr, names: Names, known: Known) -> list[ir.Statement]:
         """``target[...] = expr`` for a view ``target``, writing the first product
         straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
         expr = expr.xreplace(known)
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
         if isinstance(first, HadamardProduct) and len(first.args) == 2:
-            out = [
+            out: list[ir.Statement] = [
                 ir.MultiplyInto(
                     self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target
                 )
@@ -77,22 +84,22 @@ class _Fused:
             return out
         return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
 
-    def comment(self, target, value) -> str:
+    def comment(self, target: MatrixExpr, value: MatrixExpr) -> ir.Comment:
         return ir.Comment(equation(text(target, self.params), text(value, self.params)))
 
-    def products(self, span) -> str:
+    def products(self, span: Span) -> str:
         """``W_o h_{t-1}, W_i h_{t-1}``: the products a span computes, as text."""
         return ", ".join(text(MatMul(m, span.operand), self.params) for m, _ in span.members)
 
     # Forward -------------------------------------------------------------
 
-    def forward(self):
+    def forward(self) -> None:
         plan, cell, code = self.plan, self.cell, self.code
         F, L = code.forward_setup, code.forward_loop
         hoisted = [s for s in plan.spans if s.hoisted]
         for span in plan.spans:
             F.append(ir.Assign(span.weights, ir.StackColumns(tuple(m.name for m, _ in span.members))))
-        folded = set()
+        folded: set[tuple[int, MatrixSymbol]] = set()
         if plan.width:
             whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == plan.width
             if not whole:
@@ -125,14 +132,14 @@ class _Fused:
         for s in cell.states:
             F.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
 
-        names = {x: ir.at(x, "t") for x in cell.inputs}
-        known: dict = {}  # sub-expression -> the symbol that already holds its value this step
+        names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
+        known: dict[MatrixExpr, MatrixSymbol] = {}
         if plan.width:
             L.append(ir.Assign("z", ir.at("act", "t")))
         for name, array in plan.sequences:
             L.append(ir.Assign(name, ir.at(array, "t")))
         runs = {run[0]: run for run in plan.forward_runs}
-        done_spans: set = set()
+        done_spans: set[str] = set()
         equations = list(cell.equations)
         k = 0
         while k < len(equations):
@@ -185,10 +192,13 @@ class _Fused:
             *(s.weights for s in plan.spans),
         ]
 
-    def keep_inside(self, expr, names, known) -> list[str]:
+    def keep_inside(
+        self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol]
+    ) -> list[ir.Statement]:
         """Statements that compute the kept sub-expressions of ``expr`` not yet computed
-        this step, innermost first, into their rows of their (T, B, n) arrays."""
-        out = []
+        this step, innermost first, into their rows of their (T, B, n) arrays; each
+        is added to ``known``."""
+        out: list[ir.Statement] = []
         for node in reversed(list(A.walk(expr))):
             symbol = self.kept.get(node)
             if symbol is None or node in known:
@@ -203,10 +213,11 @@ class _Fused:
 
     # Backward ------------------------------------------------------------
 
-    def backward(self):
+    def backward(self) -> None:
         plan, cell, d, code = self.plan, self.cell, self.d, self.code
-        S, L = code.backward_setup, []
-        known = {
+        S = code.backward_setup
+        L: list[ir.Statement] = []
+        known: dict[MatrixExpr, MatrixSymbol] = {
             **self.kept,
             **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)},
         }
@@ -216,8 +227,9 @@ class _Fused:
             S.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
         if plan.width:
             S.append(ir.Assign("dz", ir.Empty(ir.shape("T", "B", ir.Width(plan.width)))))
-        names = {x: ir.at(x, "t") for x in cell.inputs}
-        in_dz = {}  # adjoints that live in their columns of δz: δz_v, and δv in a backward run
+        names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
+        # Adjoints that live in their columns of δz: δz_v, and δv in a backward run.
+        in_dz: dict[str, ir.Block] = {}
         for pre in plan.pres:
             in_dz[pre.adjoint.name] = self.columns("dz_t", (":",), pre.index)
         remainder = dict(plan.remainder)
@@ -226,9 +238,10 @@ class _Fused:
         vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
         inputs = {naming.adjoint(x) for x in cell.inputs}
         carried = {c.carried.name for c in d.carries}
+        parameter_of = {naming.adjoint(p.name): p.name for p in cell.parameters}
         for g in d.gradients:
             if remainder[g.target.name] is not None:
-                base = naming.parse(g.target.name)["base"]
+                base = parameter_of[g.target.name]
                 self.read.add(base)
                 S.append(ir.Assign(g.target.name, ir.Zeros(ir.shape_of(base))))
         for x in inputs:
@@ -238,7 +251,7 @@ class _Fused:
         for c in d.carries:
             L.append(ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name)))
         run_of = {k: run for run in plan.backward_runs for k in run}
-        pending: dict = {}  # run -> the δz of the run written so far
+        pending: dict[tuple[int, ...], list[Assignment]] = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
             if pre.index in run_of:
                 in_dz[naming.adjoint(pre.equation.name)] = self.columns("dz_t", (":",), pre.index)
@@ -256,10 +269,10 @@ class _Fused:
                 else:
                     L.append(ir.Assign(ir.at(target, "t"), self.show(value, names, known)))
                 continue
-            pre = next((p for p in plan.pres if p.adjoint == a.target), None)
-            if pre is not None and pre.index in run_of:
+            owner = next((p for p in plan.pres if p.adjoint == a.target), None)  # a is δz_v
+            if owner is not None and owner.index in run_of:
                 # δz_v = δv ⊙ f'(v): δv is already in δz's columns; f' waits for the whole run.
-                run = run_of[pre.index]
+                run = run_of[owner.index]
                 pending.setdefault(run, []).append(a)
                 if len(pending[run]) == len(run):
                     L.extend(self.slope(run, pending.pop(run), names))
@@ -302,7 +315,7 @@ class _Fused:
                 rest_code = [self.show(rest, names, known)] if rest is not None else []
                 L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else "0"))
         assert not pending, "every backward run is complete by the end of the step"
-        bind = [ir.Assign("dz_t", ir.at("dz", "t"))] if plan.width else []
+        bind: list[ir.Statement] = [ir.Assign("dz_t", ir.at("dz", "t"))] if plan.width else []
         for eq in cell.equations:
             if eq.name in self.read:
                 where = (
@@ -320,9 +333,9 @@ class _Fused:
         code.backward_loop[:] = bind + L
         self.after_loop(after, remainder)
 
-    def slope(self, run, assignments, names) -> list[str]:
+    def slope(self, run: tuple[int, ...], assignments: list[Assignment], names: Names) -> list[ir.Statement]:
         """δz = δv ⊙ f'(v) over a run's columns, with v read from the block."""
-        out = [self.comment(a.target, a.value) for a in assignments]
+        out: list[ir.Statement] = [self.comment(a.target, a.value) for a in assignments]
         first, last = run[0], run[-1] + 1
         v = self.plan.pres[first].equation
         block = MatrixSymbol("_block", *v.shape)
@@ -337,7 +350,7 @@ class _Fused:
         self.read.discard("_block")
         return out
 
-    def rows(self, operand) -> str:
+    def rows(self, operand: MatrixExpr) -> ir.Rows:
         """The operand of a stacked product at every step, as (T*B, k) rows."""
         if operand in self.cell.input_symbols:
             return ir.Rows(operand.name)
@@ -348,7 +361,9 @@ class _Fused:
             symbol = next(eq.symbol for eq in self.cell.equations if eq.rhs == operand)
         return ir.Rows(self.values(symbol.name))
 
-    def after_loop(self, after, remainder):
+    def after_loop(
+        self, after: Mapping[str, tuple[Piece, ...]], remainder: Mapping[str, MatrixExpr | None]
+    ) -> None:
         plan, cell, code, E = self.plan, self.cell, self.code, self.code.backward_finish
         used = {piece.span for pieces in after.values() for piece in pieces if piece.span}
         if used or any(piece.span is None for pieces in after.values() for piece in pieces):
@@ -375,8 +390,9 @@ class _Fused:
             E.append(ir.Assign("d_biases", ir.BatchSum("dz_rows")))
         for x in cell.inputs:
             target = naming.adjoint(x)
-            parts = []
-            taken = [(spans[p.span], p.member) for p in after.get(target, ())]
+            parts: list[ir.Node] = []
+            # The input's pieces are all products of spans (a bias's piece is no term of it).
+            taken = [(spans[p.span], p.member) for p in after.get(target, ()) if p.span is not None]
             for span in dict.fromkeys(span for span, _ in taken):
                 members = [j for s, j in taken if s is span]
                 if len(members) == len(span.members):  # the whole span: one product with the stacked weights

@@ -13,7 +13,10 @@ Sizes: ``n`` is the hidden size, a :class:`Width` ``k`` is ``k * n`` columns
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from sympy import MatrixExpr
 
 Node = Union[str, "Expr"]  # a str is a name
 
@@ -33,7 +36,7 @@ class Width(Expr):
 class Math(Expr):
     """A matrix expression of the derivation; ``names`` says which node holds each symbol."""
 
-    expr: object
+    expr: MatrixExpr
     names: tuple[tuple[str, Node], ...] = ()
 
 

@@ -4,7 +4,9 @@ implementation of the same contract for the tests."""
 
 from __future__ import annotations
 
-from sympy import ZeroMatrix
+from collections.abc import Sequence
+
+from sympy import MatrixExpr, ZeroMatrix
 
 from .. import naming
 from ..cell import N_HIDDEN
@@ -14,7 +16,7 @@ from . import ir
 from .code import Code
 
 
-def _comment(a: Assignment, parameters) -> str:
+def _comment(a: Assignment, parameters: Sequence[str]) -> ir.Comment:
     return ir.Comment(equation(text(a.target, parameters), text(a.value, parameters)))
 
 
@@ -22,9 +24,9 @@ def lower_literal(derivation: Derivation) -> Code:
     cell = derivation.cell
     params = [p.name for p in cell.parameters]
     code = Code()
-    names = {x: ir.at(x, "t") for x in cell.inputs}
+    names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
 
-    def show(e):
+    def show(e: MatrixExpr) -> ir.Math:
         return ir.Math(e, tuple(names.items()))
 
     for eq in cell.equations:

@@ -11,12 +11,14 @@ fused product or as the derivation writes it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol
 
 from .. import algebra as A
 from .. import elementwise, naming
+from ..cell import Cell
 from ..derivation import Derivation
 
 
@@ -112,7 +114,7 @@ def plan(derivation: Derivation, taken: set[str]) -> Plan:
 class Namer:
     """Fresh names for what the generated code makes: ``base``, else ``base_2``, ..."""
 
-    def __init__(self, taken):
+    def __init__(self, taken: Iterable[str]) -> None:
         self.taken = set(taken)
 
     def __call__(self, base: str) -> str:
@@ -132,11 +134,14 @@ def _names(derivation: Derivation) -> set[str]:
     return out
 
 
-def _terms(expr) -> list:
+def _terms(expr: MatrixExpr | None) -> list[MatrixExpr]:
+    """The summands of ``expr``; none for ``None``, which is zero."""
+    if expr is None:
+        return []
     return list(expr.args) if isinstance(expr, MatAdd) else [expr]
 
 
-def _steps_with(expr, cell) -> bool:
+def _steps_with(expr: MatrixExpr, cell: Cell) -> bool:
     """Whether ``expr`` changes from step to step (reads an input, a state or an equation)."""
     parameters = set(cell.parameter_symbols)
     return any(s not in parameters for s in expr.free_symbols)
@@ -148,12 +153,14 @@ def preactivations(derivation: Derivation) -> tuple[Pre, ...]:
     named = {a.target.name: a.value for a in derivation.intermediates}
     matrices = {p.symbol for p in cell.parameters if p.cols != "1"}
     vectors = {p.symbol for p in cell.parameters if p.cols == "1"}
-    pres = []
+    pres: list[Pre] = []
     for eq in cell.equations:
         z = naming.preactivation(eq.name)
         if not isinstance(eq.rhs, A.Apply) or named.get(z) != eq.rhs.arg:
             continue
-        linear, biases, rest = [], [], []
+        linear: list[tuple[MatrixSymbol, MatrixExpr]] = []
+        biases: list[MatrixSymbol] = []
+        rest: list[MatrixExpr] = []
         for term in _terms(eq.rhs.arg):
             if (
                 isinstance(term, MatMul)
@@ -180,19 +187,20 @@ def preactivations(derivation: Derivation) -> tuple[Pre, ...]:
     return tuple(pres)
 
 
-def stack(pres, derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
+def stack(pres: Sequence[Pre], derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
     """Pass 2: the linear terms grouped by operand, each group cut into runs of
     adjacent pre-activations.  A product of the input is hoisted out of the loop."""
     cell = derivation.cell
-    by_operand: dict = {}
+    # operand -> its (weight, pre index), in block order
+    by_operand: dict[MatrixExpr, list[tuple[MatrixSymbol, int]]] = {}
     for pre in pres:
         for matrix, operand in pre.linear:
             by_operand.setdefault(operand, []).append((matrix, pre.index))
     operand_names = {a.value: a.target.name for a in derivation.intermediates}
     span_namer = Namer(())
-    spans = []
+    spans: list[Span] = []
 
-    def close(operand, run, hoisted):
+    def close(operand: MatrixExpr, run: list[tuple[MatrixSymbol, int]], hoisted: bool) -> None:
         base = span_namer(
             operand.name if isinstance(operand, MatrixSymbol) else operand_names.get(operand, "operand")
         )
@@ -220,14 +228,16 @@ def stack(pres, derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def keep(derivation: Derivation, pres, spans, namer: Namer) -> tuple[tuple[MatrixExpr, MatrixSymbol], ...]:
+def keep(
+    derivation: Derivation, pres: Sequence[Pre], spans: Sequence[Span], namer: Namer
+) -> tuple[tuple[MatrixExpr, MatrixSymbol], ...]:
     """Pass 3: sub-expressions computed once per step and kept for the backward
     pass: elementwise functions inside an equation (tanh(s) in h = o ⊙ tanh(s);
     not tanh(W), which is the same at every step and has no row per sequence),
     and operands of stacked products that are not a plain symbol (o ⊙ s_prev)."""
     top = {eq.rhs for eq in derivation.cell.equations}
     intermediates = {a.value: a.target for a in derivation.intermediates}
-    found: dict = {}
+    found: dict[MatrixExpr, MatrixSymbol] = {}
     for eq in derivation.cell.equations:
         for node in A.walk(eq.rhs):
             if (
@@ -252,13 +262,13 @@ def keep(derivation: Derivation, pres, spans, namer: Namer) -> tuple[tuple[Matri
     return tuple(found.items())
 
 
-def forward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
+def forward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int, ...], ...]:
     """Pass 4: adjacent equations that apply one function to adjacent pre-activations
     and do not read each other: one call computes them all."""
     order = [eq.symbol for eq in derivation.cell.equations]
     position = {pre.index: order.index(pre.equation) for pre in pres}
     rhs = {eq.symbol: eq.rhs for eq in derivation.cell.equations}
-    runs: list[list] = []
+    runs: list[list[int]] = []
     for pre in pres:
         run = runs[-1] if runs else None
         if (
@@ -273,25 +283,25 @@ def forward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(r) for r in runs)
 
 
-def backward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
+def backward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int, ...], ...]:
     """Pass 5: runs of pre-activations under one function whose δv is read only by
     δz_v = δv ⊙ f'(v), and whose δz nothing reads before the run's last δz is
     written.  Each δv is then written into its columns of δz, and one
     multiplication by f' over the run's columns makes them δz."""
     backward = derivation.backward
-    readers: dict = {}
+    readers: dict[MatrixSymbol, set[MatrixSymbol]] = {}  # symbol -> the adjoints that read it
     for a in backward:
         for s in a.value.free_symbols:
             readers.setdefault(s, set()).add(a.target)
     position = {a.target: k for k, a in enumerate(backward)}
-    eligible = []
+    eligible: list[bool] = []
     for pre in pres:
         d_v = MatrixSymbol(naming.adjoint(pre.equation.name), *pre.equation.shape)
         shaped = derivation_value(derivation, pre.adjoint) == A.hadamard(
             d_v, elementwise.derivative(pre.function, pre.equation)
         )
         eligible.append(shaped and readers.get(d_v) == {pre.adjoint})
-    runs: list[list] = []
+    runs: list[list[int]] = []
     for pre in pres:
         if not eligible[pre.index]:
             continue
@@ -300,7 +310,7 @@ def backward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
             run.append(pre.index)
         else:
             runs.append([pre.index])
-    out = []
+    out: list[tuple[int, ...]] = []
     for run in runs:
         # The δz of the run are complete after the last of them is written.
         written = max(position[pres[k].adjoint] for k in run)
@@ -312,24 +322,27 @@ def backward_runs(derivation: Derivation, pres) -> tuple[tuple[int, ...], ...]:
     return tuple(out)
 
 
-def derivation_value(derivation: Derivation, target: MatrixSymbol):
+def derivation_value(derivation: Derivation, target: MatrixSymbol) -> MatrixExpr | None:
+    """The value the backward pass assigns to ``target``; ``None`` if it assigns none."""
     return next((a.value for a in derivation.backward if a.target == target), None)
 
 
-def sums_after_loop(derivation: Derivation, pres, spans):
+def sums_after_loop(
+    derivation: Derivation, pres: Sequence[Pre], spans: Sequence[Span]
+) -> tuple[dict[str, tuple[Piece, ...]], dict[str, MatrixExpr | None]]:
     """Pass 6: the terms of each parameter's gradient (and of the input's, for
     hoisted products) that one product after the loop computes for every step:
     δz_k operandᵀ for a stacked weight, δz_k for a bias, Uᵀ δz_k for the input.
     Each is taken out of the derivation's sum only if it is there, once per use;
     the rest of the sum is computed in the loop."""
     cell = derivation.cell
-    gradients: dict[str, list] = {a.target.name: _terms(a.value) for a in derivation.gradients}
+    gradients: dict[str, list[MatrixExpr]] = {a.target.name: _terms(a.value) for a in derivation.gradients}
     inputs = {naming.adjoint(x.name): x for x in cell.input_symbols}
     for name in inputs:
         gradients[name] = _terms(derivation_value(derivation, MatrixSymbol(name, *inputs[name].shape)))
-    after: dict[str, list] = {}
+    after: dict[str, list[Piece]] = {}
 
-    def take(target, term, piece):
+    def take(target: str, term: MatrixExpr | None, piece: Piece) -> None:
         terms = gradients[target]
         if term in terms:
             terms.remove(term)
@@ -356,11 +369,13 @@ def sums_after_loop(derivation: Derivation, pres, spans):
     return {k: tuple(v) for k, v in after.items()}, remainder
 
 
-def span_products(value, spans, pres) -> tuple[list[Span], MatrixExpr | None]:
+def span_products(
+    value: MatrixExpr, spans: Sequence[Span], pres: Sequence[Pre]
+) -> tuple[list[Span], MatrixExpr | None]:
     """The spans whose every product Wᵀ δz_k is a term of ``value`` (one stacked
     product computes their sum), and the sum of the other terms."""
     terms = _terms(value)
-    found = []
+    found: list[Span] = []
     for span in spans:
         wanted = Counter(A.matmul(A.transpose(m), pres[k].adjoint) for m, k in span.members)
         have = Counter(terms)
