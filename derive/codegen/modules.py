@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import linecache
 import types
+from collections.abc import Iterable
 
 from .. import codegen, elementwise, naming
 from ..algebra import Apply, walk
 from ..cell import Cell
-from ..derivation import derive
+from ..derivation import Derivation, derive
 from ..printing import numpy as numpy_printer
 from ..printing.text import equation, text
 from ..render import render
@@ -67,12 +68,12 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
     return source
 
 
-def module_index(cells) -> str:
+def module_index(cells: Iterable[Cell]) -> str:
     """The ``__init__`` of a package of generated modules, one per cell."""
     return render("generated_init.py.j2", cells=list(cells))
 
 
-def generate(cell: Cell, literal: bool = False):
+def generate(cell: Cell, literal: bool = False) -> types.ModuleType:
     """The generated module of ``cell``, loaded (checked as :func:`module_source` says).
 
     It follows the contract of ``derive.generated.lstm``: ``PARAMETERS``,
@@ -87,7 +88,7 @@ def generate(cell: Cell, literal: bool = False):
     return load(module_source(cell, literal), cell.name + ("_literal" if literal else ""))
 
 
-def load(source: str, name: str):
+def load(source: str, name: str) -> types.ModuleType:
     """Import generated source as a module object, without writing a file.  The
     source is registered with :mod:`linecache`, so tracebacks show its lines."""
     filename = f"<generated {name}>"
@@ -103,7 +104,7 @@ def _in_catalogue(cell: Cell) -> bool:
     return CATALOGUE.get(cell.name) == cell
 
 
-def _quick_check(module, derivation, literal: bool) -> None:
+def _quick_check(module: types.ModuleType, derivation: Derivation, literal: bool) -> None:
     from ..verification import numeric
 
     steps, batch, n_input, n_hidden = QUICK_PROBLEM
