@@ -13,10 +13,12 @@ from __future__ import annotations
 import ast
 import math
 import unicodedata
+from collections.abc import Collection, Mapping, Set
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NoReturn, TypeAlias
 
-from sympy import Integer, MatrixExpr, MatrixSymbol, Rational, Symbol
+from sympy import Expr, Integer, MatrixExpr, MatrixSymbol, Rational, Symbol
 
 from . import algebra, naming
 from .elementwise import SPELLINGS
@@ -68,7 +70,7 @@ class Equation:
     text: str
     role: Role
     meaning: str
-    rhs: MatrixExpr = field(default=None, compare=False)
+    rhs: MatrixExpr = field(default=None, compare=False)  # parsed from ``text`` by the Cell; None before
 
     @property
     def symbol(self) -> MatrixSymbol:
@@ -91,7 +93,7 @@ class Cell:
     equations: tuple[Equation, ...]
     inputs: tuple[str, ...] = ("x",)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _checked(self)
         object.__setattr__(self, "equations", tuple(_parse_all(self)))
 
@@ -157,16 +159,16 @@ def _checked(cell: Cell) -> None:
         raise CellError(f"cell {cell.name!r} has no equations")
     seen: dict[str, str] = {"x": "input 'x'"}  # each name as Python reads it -> what it names
 
-    def name(kind, raw):
+    def name(kind: str, raw: object) -> tuple[str, str]:
         """Where ``raw`` is, for messages, and the name as Python reads it."""
         where = f"cell {cell.name!r}, {kind} {raw!r}"
         reason = naming.refusal(raw)
-        if reason:
+        if reason or not isinstance(raw, str):  # refusal() refuses anything but a string
             article = "an" if kind[0] in "aeiou" else "a"
             raise CellError(f"{where}: {_as_read(raw)} cannot name {article} {kind}: {reason}")
         return where, naming.normal(raw)
 
-    def once(where, kind, raw, normal):
+    def once(where: str, kind: str, raw: str, normal: str) -> None:
         if normal in seen:
             raise CellError(
                 f"{where}: {_as_read(raw)} is already defined, as {seen[normal]}; "
@@ -174,7 +176,7 @@ def _checked(cell: Cell) -> None:
             )
         seen[normal] = f"{kind} {raw!r}"
 
-    normal_parameters = []
+    normal_parameters: list[Parameter] = []
     for p in parameters:
         if not isinstance(p, Parameter):
             raise CellError(
@@ -190,13 +192,13 @@ def _checked(cell: Cell) -> None:
                 )
         once(where, "parameter", p.name, normal)
         normal_parameters.append(Parameter(normal, p.rows, p.cols))
-    normal_states = []
+    normal_states: list[str] = []
     for state in states:
         where, normal = name("state", state)
         if normal in normal_states:
             raise CellError(f"{where}: the state is listed twice; list each state once")
         normal_states.append(normal)
-    normal_equations = []
+    normal_equations: list[Equation] = []
     for eq in equations:
         if not isinstance(eq, Equation):
             raise CellError(
@@ -226,7 +228,7 @@ def _checked(cell: Cell) -> None:
         object.__setattr__(cell, field_name, tuple(value))
 
 
-def _tuple(cell, field_name, value, example) -> tuple:
+def _tuple(cell: Cell, field_name: str, value: object, example: str) -> tuple[object, ...]:
     """A field that lists things: a tuple or list, never a string (which would list its letters)."""
     if isinstance(value, (tuple, list)):
         return tuple(value)
@@ -236,7 +238,7 @@ def _tuple(cell, field_name, value, example) -> tuple:
     )
 
 
-def _as_read(name) -> str:
+def _as_read(name: object) -> str:
     """``name`` quoted, and as Python reads it when that differs: ``'ｇ' (which Python reads as 'g')``."""
     normal = naming.normal(name) if isinstance(name, str) else name
     return repr(name) + (f" (which Python reads as {normal!r})" if normal != name else "")
@@ -247,7 +249,7 @@ def _as_read(name) -> str:
 _NOT_PROSE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
-def _check_prose(where: str, text) -> None:
+def _check_prose(where: str, text: object) -> None:
     """Titles and meanings are printed into comments, docstrings and pages: one line of text."""
     if not isinstance(text, str):
         raise CellError(f"{where} is {type(text).__name__}; write it as a string of one line")
@@ -301,7 +303,7 @@ def _parse_all(cell: Cell) -> list[Equation]:
 MAX_DEPTH = 100
 
 
-def _depth(expr) -> int:
+def _depth(expr: MatrixExpr) -> int:
     """The number of levels of matrix sub-expressions in ``expr``, counted without recursion."""
     depth, level = 0, {expr}
     while level:
@@ -310,7 +312,7 @@ def _depth(expr) -> int:
     return depth
 
 
-def _shape(expr) -> str:
+def _shape(expr: MatrixExpr) -> str:
     rows, cols = expr.shape
     return f"{rows}×{cols}"
 
@@ -322,6 +324,10 @@ def _operators() -> str:
     )
 
 
+# What a part of an equation's text is: a matrix expression, or an exact number.
+_Value: TypeAlias = MatrixExpr | Expr
+
+
 class _Parser:
     """Turns one equation's text into a matrix expression, naming what is wrong.
 
@@ -329,11 +335,18 @@ class _Parser:
     the rational its decimal text says (0.1 is 1/10), and numbers combine exactly.
     """
 
-    def __init__(self, where, scope, later, own_name, parameters=frozenset()):
+    def __init__(
+        self,
+        where: str,
+        scope: Mapping[str, MatrixSymbol],
+        later: Collection[str],
+        own_name: str,
+        parameters: Set[MatrixSymbol] = frozenset(),
+    ) -> None:
         self.where, self.scope, self.later, self.own = where, scope, later, own_name
         self.parameters = parameters  # the symbols that are the same at every step
 
-    def fail(self, message):
+    def fail(self, message: str) -> NoReturn:
         raise CellError(f"{self.where}: {message}")
 
     def parse(self, text: str) -> MatrixExpr:
@@ -361,34 +374,34 @@ class _Parser:
             )
         return expr
 
-    def segment(self, node) -> str:
+    def segment(self, node: ast.AST) -> str:
         """The text of ``node`` as written, shortened."""
         return _excerpt(ast.get_source_segment(self.text, node) or ast.unparse(node))
 
-    def show(self, node) -> str:
+    def show(self, node: ast.AST) -> str:
         return repr(self.segment(node))
 
-    def visit(self, node):
+    def visit(self, node: ast.AST) -> _Value:
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             self.unsupported(node)
         return method(node)
 
-    def unsupported(self, node):
-        hint = {
+    def unsupported(self, node: ast.AST) -> NoReturn:
+        hint: dict[type[object], str] = {
             ast.Pow: "powers (**) are not supported; write the product out, e.g. a * a",
             ast.Div: "division is not supported; multiply by a number instead, e.g. 0.5 * a",
         }
         op = type(getattr(node, "op", None))
         self.fail(f"{self.show(node)} is not supported; " + hint.get(op, f"use {_operators()}"))
 
-    def mismatch(self, node, left, right):
+    def mismatch(self, node: ast.BinOp, left: MatrixExpr, right: MatrixExpr) -> NoReturn:
         self.fail(
             f"the sizes in {self.show(node)} do not agree: {self.segment(node.left)} is "
             f"{_shape(left)} and {self.segment(node.right)} is {_shape(right)}"
         )
 
-    def number(self, value, node):
+    def number(self, value: Expr, node: ast.AST) -> Expr:
         """``value`` if the generated code can compute with it: a finite float64."""
         try:
             finite = math.isfinite(float(value))
@@ -398,7 +411,7 @@ class _Parser:
             self.fail(f"{self.show(node)} is too large a number for float64; use a smaller one")
         return value
 
-    def visit_Name(self, node):
+    def visit_Name(self, node: ast.Name) -> MatrixSymbol:
         if node.id in self.scope:
             return self.scope[node.id]
         if node.id == self.own:
@@ -412,7 +425,7 @@ class _Parser:
             f"or an earlier equation: {', '.join(sorted(self.scope))}"
         )
 
-    def visit_Constant(self, node):
+    def visit_Constant(self, node: ast.Constant) -> Expr:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(f"{self.show(node)} is not a number")
@@ -420,14 +433,14 @@ class _Parser:
             self.fail(f"{self.show(node)} is not a finite number in float64; use a smaller one")
         return self.number(Integer(value) if isinstance(value, int) else Rational(repr(value)), node)
 
-    def visit_UnaryOp(self, node):
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> _Value:
         if not isinstance(node.op, ast.USub):
             self.unsupported(node)
         operand = self.visit(node.operand)
         return algebra.scale(-1, operand) if isinstance(operand, MatrixExpr) else -operand
 
-    def visit_Call(self, node):
-        name = getattr(node.func, "id", None)
+    def visit_Call(self, node: ast.Call) -> algebra.Apply:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in SPELLINGS or len(node.args) != 1 or node.keywords:
             self.fail(
                 f"{self.show(node)} is not supported; "
@@ -438,7 +451,7 @@ class _Parser:
             self.fail(f"{self.show(node)} applies {name} to a plain number")
         return algebra.Apply(SPELLINGS[name], arg)
 
-    def visit_BinOp(self, node):
+    def visit_BinOp(self, node: ast.BinOp) -> _Value:
         op = type(node.op)
         if op not in (ast.Add, ast.Sub, ast.MatMult, ast.Mult):
             self.unsupported(node)
@@ -472,7 +485,7 @@ class _Parser:
             self.mismatch(node, left, right)
         return algebra.hadamard(left, right)
 
-    def _broadcast(self, node, left, right):
+    def _broadcast(self, node: ast.BinOp, left: _Value, right: _Value) -> tuple[MatrixExpr, MatrixExpr]:
         """A number in a sum means the matrix of that number; a zero adds nothing."""
         if isinstance(left, MatrixExpr) and isinstance(right, MatrixExpr):
             if left.shape != right.shape:
@@ -480,7 +493,7 @@ class _Parser:
             return left, right
         shape = (left if isinstance(left, MatrixExpr) else right).shape
 
-        def as_matrix(e):
+        def as_matrix(e: _Value) -> MatrixExpr:
             return e if isinstance(e, MatrixExpr) else algebra.scale(e, algebra.ones(shape))
 
         return as_matrix(left), as_matrix(right)

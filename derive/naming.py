@@ -17,6 +17,7 @@ import builtins
 import keyword
 import re
 import unicodedata
+from typing import TypedDict
 
 from .elementwise import SPELLINGS
 
@@ -46,13 +47,24 @@ def preactivation(name: str, index: int = 1) -> str:
 _PARTS = re.compile(r"^(?P<adjoint>d_)?(?P<base>.+?)(?P<prev>_prev)?(?P<incoming>_in)?$")
 
 
-def parse(name: str) -> dict[str, str | bool]:
+class Parts(TypedDict):
+    """A name's base and which decorations it has."""
+
+    adjoint: bool
+    base: str
+    prev: bool
+    incoming: bool
+
+
+def parse(name: str) -> Parts:
     """Split a name into its base and its decorations.
 
     >>> parse("d_s_prev") == {"adjoint": True, "base": "s", "prev": True, "incoming": False}
     True
     """
     m = _PARTS.match(name)
+    if m is None:  # the empty name, or one that holds a line break
+        raise ValueError(f"{name!r} is not a name")
     return {
         "adjoint": bool(m["adjoint"]),
         "base": m["base"],
@@ -135,7 +147,7 @@ def normal(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
-def refusal(name) -> str | None:
+def refusal(name: object) -> str | None:
     """Why ``name`` cannot name a parameter, an input, a state or an equation,
     with what to do instead; ``None`` if it can.  ``name`` is compared as
     :func:`normal` leaves it, since that is how the equations' text reads it."""

@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 
 from ..cell import Cell
@@ -79,7 +80,7 @@ def verify(cell: Cell) -> Report:
     return Report(tuple(row for claim in CLAIMS for row in check(cell, claim)))
 
 
-def _module(cell):
+def _module(cell: Cell) -> types.ModuleType:
     """The committed module of a catalogue cell; for any other cell, a fresh one,
     not checked when generated, since the checks here report on it."""
     import importlib
