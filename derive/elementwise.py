@@ -13,6 +13,9 @@ Each function is defined once, as a SymPy expression in ``z``.  Its
 derivative is not typed in: it is ``sympy.diff`` of the definition, rewritten
 as a polynomial in the function's own output ``y``, because the backward pass
 has the output saved and not the argument (σ' = σ(1-σ), tanh' = 1-tanh²).
+A function whose derivative is no such polynomial gives it through its output
+itself, in terms of ``y`` and of other functions of the table applied to ``y``
+(relu' = step(y), the unit step of the output).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from sympy import (
     Add,
     Dummy,
     Expr,
+    Heaviside,
     Lambda,
     MatrixSymbol,
+    Max,
     Mul,
     Number,
     Poly,
@@ -73,7 +78,9 @@ class Elementwise:
                     have); otherwise only the modules of cells that use it do, so that
                     adding a function changes no generated module
     ``through_output``  the derivative as a function of the output (``Lambda(y, ...)``),
-                    a polynomial in ``y``; by default derived from the definition by
+                    a polynomial in ``y`` and in functions of the table applied to ``y``
+                    (written as their definitions: relu's is ``Heaviside(y, 0)``, the
+                    definition of step); by default derived from the definition by
                     ``sympy.diff`` (:func:`derivative_through_output`)
     """
 
@@ -183,8 +190,23 @@ def unregister(name: str) -> Elementwise:
 
 def helpers(used) -> list[str]:
     """The sources of the helpers a generated module defines, in table order: those of
-    the functions named in ``used`` and those every module has."""
-    return [f.helper for f in FUNCTIONS.values() if f.in_every_module or f.name in used]
+    the functions named in ``used``, of the functions their derivatives apply (relu's
+    backward pass computes step) and those every module has."""
+    needed, todo = set(), list(used)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(applied(name))
+    return [f.helper for f in FUNCTIONS.values() if f.in_every_module or f.name in needed]
+
+
+def applied(name: str) -> set[str]:
+    """The functions that the derivative of ``name``, written through its output, applies."""
+    slope = derivative(name, MatrixSymbol("y", 2, 1))
+    if slope is None:  # zero
+        return set()
+    return {e.function for e in algebra.walk(slope) if isinstance(e, algebra.Apply)}
 
 
 @cache
@@ -226,12 +248,19 @@ def lift(scalar: Expr, output):
     """Turn a polynomial in ``y`` into the matching elementwise matrix expression.
 
     ``lift(y*(1 - y), O)`` is ``O ⊙ (1 - O)``; products become ⊙, powers
-    elementwise powers, and a constant ``c`` the matrix of ``c``'s.
+    elementwise powers, and a constant ``c`` the matrix of ``c``'s (``None``
+    for 0, the algebra's zero).  A function of the table applied to ``y``,
+    written as its definition, becomes that function applied to the output:
+    ``lift(Heaviside(y, 0), O)`` is ``Apply("step", O)``.
     """
     if scalar == y:
         return output
     if isinstance(scalar, Number):
         return algebra.scale(scalar, algebra.ones(output.shape))
+    if not scalar.is_polynomial(y):
+        for f in FUNCTIONS.values():
+            if scalar == f.definition.subs(z, y):
+                return algebra.Apply(f.name, output)
     if isinstance(scalar, Add):
         # Constants first, as a person writes 1 - y².
         terms = sorted(scalar.args, key=lambda t: not isinstance(t, Number))
@@ -303,12 +332,55 @@ def _tanh(z, out=None):
     )
 )
 
+# The unit step, 1 where z > 0 and 0 elsewhere, at 0 too (SymPy's Heaviside(0) is 1/2
+# unless told): the derivative of relu, which is 0 at 0 as the frameworks make it.  It
+# is flat wherever it has a derivative, so its own is 0.
+STEP = register(
+    Elementwise(
+        "step",
+        Heaviside(z, 0),
+        latex=r"\operatorname{step}",
+        words="unit step",
+        numpy="_step",
+        helper='''
+def _step(z, out=None):
+    """The unit step of z: 1 where z > 0, else 0 (at 0 and at NaN too), in z's
+    float dtype, exactly; in place in ``out`` when given."""
+    if out is None:
+        return (z > 0).astype(z.dtype)
+    return np.greater(z, 0, out=out)
+''',
+        through_output=Lambda(y, 0),
+    )
+)
+
+# The rectifier max(0, z).  Its derivative is 1 where z > 0 and 0 where z < 0,
+# which is no polynomial in the output y but is the step of it: y > 0 exactly where
+# z > 0.  At the kink z = 0 it is taken as 0.
+RELU = register(
+    Elementwise(
+        "relu",
+        Max(0, z),
+        words="ReLU",
+        numpy="_relu",
+        helper='''
+def _relu(z, out=None):
+    """max(z, 0), exactly; in place in ``out`` when given."""
+    return np.maximum(z, 0, out=out)
+''',
+        through_output=Lambda(y, STEP.definition.subs(z, y)),
+    )
+)
+
 __all__ = [
     "FUNCTIONS",
+    "RELU",
     "SIGMOID",
     "SPELLINGS",
+    "STEP",
     "TANH",
     "Elementwise",
+    "applied",
     "derivative",
     "helpers",
     "lift",

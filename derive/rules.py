@@ -19,8 +19,8 @@ from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr, Tr
 from . import algebra as A
 from .algebra import Apply
 
-# f'(a) for a node y = f(a), written through y.
-Slope = Callable[[Apply], MatrixExpr]
+# f'(a) for a node y = f(a), written through y; None is zero.
+Slope = Callable[[Apply], MatrixExpr | None]
 # Each child of a node with its adjoint; None is zero.
 Adjoints = list[tuple[MatrixExpr, MatrixExpr | None]]
 # ∂a/∂u for a child a of a node; None is zero.
@@ -92,10 +92,10 @@ RULES: dict[type, Rule] = {
             A.diag(A.scale(y.exp, A.power(y.base, int(y.exp) - 1))), J(y.base)
         ),
     ),
-    # y = f(a) elementwise; slope(y) is f'(a) written through y
+    # y = f(a) elementwise; slope(y) is f'(a) written through y, None where it is 0 (step)
     Apply: Rule(
         vjp=lambda y, g, slope: [(y.arg, A.hadamard(g, slope(y)))],
-        jvp=lambda y, J, slope: A.distribute(A.diag(slope(y)), J(y.arg)),
+        jvp=lambda y, J, slope: None if (s := slope(y)) is None else A.distribute(A.diag(s), J(y.arg)),
     ),
     # y = aᵀ
     Transpose: Rule(

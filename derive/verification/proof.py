@@ -47,6 +47,19 @@ class Proof:
         return self.max_relative_difference <= self.tolerance
 
 
+def _dirac_delta(x):
+    """``DiracDelta``, the derivative of the unit step (and so of step, relu's
+    derivative): 0 away from 0.  At 0 there is no derivative; the points are random,
+    so an argument of exactly 0 is a coincidence, refused rather than compared."""
+    if x == 0:
+        raise ValueError("an elementwise function is evaluated at its kink, 0, where it has no derivative")
+    return mpmath.mpf(0)
+
+
+# What mpmath lacks of the definitions' derivatives (max(0, z) and Heaviside it has).
+_MPMATH = [{"DiracDelta": _dirac_delta}, "mpmath"]
+
+
 @cache
 def _opaque(f: Elementwise):
     """For one elementwise function: an opaque SymPy function whose derivative is
@@ -55,8 +68,8 @@ def _opaque(f: Elementwise):
     prime = type(f"{f.name}_prime", (Function,), {})
     value = type(f"{f.name}_", (Function,), {"fdiff": lambda self, argindex=1, p=prime: p(self.args[0])})
     return value, {
-        value: lambdify(z, f.definition, "mpmath"),
-        prime: lambdify(z, f.definition.diff(z), "mpmath"),
+        value: lambdify(z, f.definition, _MPMATH),
+        prime: lambdify(z, f.definition.diff(z), _MPMATH),
     }
 
 
