@@ -1,0 +1,165 @@
+"""Cells as TOML files: read one, with every mistake named by file and line.
+
+A cell file is the Python definition of a :class:`~derive.cell.Cell` in TOML::
+
+    title = "Minimal gated unit (MGU)"
+    states = ["s"]
+    affine = ["f", ""]          # W_f, U_f, b_f and W, U, b
+
+    [parameters]                # any others: a name and its shape
+    p = "hidden"                # a vector, hidden × 1
+    V = ["hidden", "input"]     # a matrix
+
+    [[equations]]
+    equation = "f = σ(W_f @ s_prev + U_f @ x + b_f)"
+    role = "gate"
+    meaning = "forget gate: how much of the old state to keep"
+
+The cell's name is the file's stem.  The text after ``=`` is read by the same
+parser as a cell written in Python, so the same :class:`CellError` names what is
+wrong; here it also names the file and the line.
+
+>>> from derive.cellfile import loads
+>>> loads('states = ["s"]\\naffine = [""]\\n[[equations]]\\nequation = "s = tanh(W @ s_prev + U @ x + b)"\\n'
+...       'role = "state"\\nmeaning = "new state"', "rnn").equations[0].text
+'tanh(W @ s_prev + U @ x + b)'
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from .cell import SIZES, Cell, CellError, Equation, Parameter, affine
+
+SUFFIX = ".toml"
+TOP_KEYS = {"title", "states", "inputs", "affine", "parameters", "equations"}
+EQUATION_KEYS = {"equation", "role", "meaning"}
+
+
+def load(path: str | Path) -> Cell:
+    """The cell in the file ``path``; its name is the file's stem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CellError(f"{path}: no such cell file") from None
+    except UnicodeDecodeError as e:
+        raise CellError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise CellError(f"{path}: cannot be read: {e.strerror}") from None
+    return loads(text, path.stem, str(path))
+
+
+def loads(text: str, name: str, where: str = "<cell file>") -> Cell:
+    """The cell that the TOML ``text`` defines, named ``name``; ``where`` names the text in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise CellError(f"{where}: not valid TOML: {e}") from None
+    try:
+        return _cell(data, name)
+    except CellError as e:
+        line = _line_of(text, str(e))
+        raise CellError(f"{where}{f':{line}' if line else ''}: {e}") from None
+
+
+def _cell(data: dict, name: str) -> Cell:
+    _known(data, TOP_KEYS, "the file", "title, states, affine, [parameters] and [[equations]]")
+    parameters: list[Parameter] = []
+    labels = data.get("affine", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise CellError('affine must be a list of labels, e.g. affine = ["o", ""] for W_o, U_o, b_o, W, U, b')
+    for label in labels:
+        parameters += affine(label)
+    table = data.get("parameters", {})
+    if not isinstance(table, dict):
+        raise CellError('[parameters] must be a table of name = shape, e.g. p = "hidden"')
+    for key, shape in table.items():
+        parameters.append(_parameter(key, shape))
+    equations = data.get("equations")
+    if not isinstance(equations, list) or not equations:
+        raise CellError(
+            "the cell has no [[equations]]; add one table per equation, in order, "
+            'with equation = "s = ...", role and meaning'
+        )
+    return Cell(
+        name=name,
+        title=data.get("title", name),
+        parameters=tuple(parameters),
+        states=_strings(data.get("states"), "states", '["s"]'),
+        equations=tuple(_equation(k, e) for k, e in enumerate(equations, 1)),
+        inputs=_strings(data.get("inputs", ["x"]), "inputs", '["x"]'),
+    )
+
+
+def _parameter(name: str, shape) -> Parameter:
+    """``p = "hidden"`` is a vector; ``V = ["hidden", "input"]`` a matrix."""
+    if isinstance(shape, str):
+        shape = [shape, "1"]
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 2
+        or not all(isinstance(d, str) and d in SIZES for d in shape)
+    ):
+        raise CellError(
+            f"parameter {name!r}: the shape {shape!r} is not one of the forms "
+            '"hidden" (a vector), ["hidden", "hidden"] or ["hidden", "input"]'
+        )
+    return Parameter(name, shape[0], shape[1])
+
+
+def _equation(number: int, table) -> Equation:
+    if not isinstance(table, dict):
+        raise CellError(f"equation {number} must be a [[equations]] table")
+    _known(table, EQUATION_KEYS, f"equation {number}", "equation, role and meaning")
+    text = table.get("equation")
+    if not isinstance(text, str) or "=" not in text:
+        raise CellError(
+            f'equation {number}: write it as equation = "name = expression", e.g. "s = tanh(...)"'
+        )
+    target, _, value = text.partition("=")
+    role = table.get("role")
+    if not isinstance(role, str):
+        raise CellError(f"equation {number}: role must be one of gate, candidate, state, output")
+    return Equation(target.strip(), value.strip(), role.lower(), table.get("meaning", ""))
+
+
+def _strings(value, key: str, example: str) -> tuple:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CellError(f"{key} must be a list of names, e.g. {key} = {example}")
+    return tuple(value)
+
+
+def _known(table: dict, keys: set[str], where: str, expected: str) -> None:
+    unknown = sorted(set(table) - keys)
+    if unknown:
+        raise CellError(f"{where}: unknown key {unknown[0]!r}; a cell file knows {expected}")
+
+
+def _line_of(text: str, message: str) -> int | None:
+    """The line a message is about: the key, equation or parameter it names."""
+    lines = text.splitlines()
+    start, fallback = 0, None
+    if m := re.match(r"equation (\d+)", message):  # the n-th [[equations]] table
+        headers = [k for k, line in enumerate(lines) if re.match(r"\s*\[\[\s*equations\s*\]\]", line)]
+        if int(m[1]) <= len(headers):
+            start = headers[int(m[1]) - 1]
+            fallback = start + 1
+    patterns = []
+    if m := re.search(r"unknown key '([^']+)'", message):
+        patterns.append(rf"\s*{re.escape(m[1])}\s*=")
+    if m := re.search(r"equation '([^']+)'", message):
+        patterns.append(rf"\s*equation\s*=\s*[\"']\s*{re.escape(m[1])}\s*=")
+    if m := re.search(r"parameter '([^']+)'", message):
+        patterns.append(rf"\s*{re.escape(m[1])}\s*=")
+        if re.fullmatch(r"[WUb](_\w+)?", m[1]):
+            patterns.append(r"\s*affine\s*=")
+    if m := re.match(r"(?:cell '[^']*': )?(?:the )?(states|title|inputs|affine)\b", message):
+        patterns.append(rf"\s*{m[1]}\s*=")
+    for pattern in patterns:
+        for k in range(start, len(lines)):
+            if re.match(pattern, lines[k]):
+                return k + 1
+    return fallback

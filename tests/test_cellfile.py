@@ -1,0 +1,88 @@
+"""Cells as TOML files: read like the Python definitions, every mistake named by file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from derive import CATALOGUE, CellError
+from derive.cellfile import load, loads
+
+GOOD = """\
+title = "Minimal gated unit"
+states = ["s"]
+affine = ["f", ""]
+
+[parameters]
+p = "hidden"
+V = ["hidden", "input"]
+
+[[equations]]
+equation = "f = σ(W_f @ s_prev + U_f @ x + b_f)"
+role = "gate"
+meaning = "forget gate"
+
+[[equations]]
+equation = "s_tilde = tanh(W @ (f * s_prev) + U @ x + V @ x + p * s_prev + b)"
+role = "candidate"
+meaning = "candidate"
+
+[[equations]]
+equation = "s = (1 - f) * s_prev + f * s_tilde"
+role = "state"
+meaning = "new state"
+"""
+
+
+def test_a_file_reads_as_the_python_definition(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD)
+    cell = load(path)
+    assert cell.name == "mine" and cell.title == "Minimal gated unit" and cell.states == ("s",)
+    assert [p.name for p in cell.parameters] == ["W_f", "U_f", "b_f", "W", "U", "b", "p", "V"]
+    assert [(p.rows, p.cols) for p in cell.parameters[-2:]] == [("hidden", "1"), ("hidden", "input")]
+    assert [e.name for e in cell.equations] == ["f", "s_tilde", "s"]
+    assert [e.role.value for e in cell.equations] == ["gate", "candidate", "state"]
+    assert cell.equations[2].text == "(1 - f) * s_prev + f * s_tilde"
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_the_catalogue_files_hold_the_catalogue(name):
+    from derive.build import ROOT
+
+    assert load(ROOT / "derive" / "cells" / f"{name}.toml") == CATALOGUE[name]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # A mistake in an equation: the parser's message, at the equation's line.
+        (
+            ("U @ x + V @ x", "U @ x + V @ s_prev"),
+            r"^mine\.toml:15: cell 'mine', equation 's_tilde': .*V @ s_prev",
+        ),
+        (("f = σ(", "f = sigmoid("), r"^mine\.toml:10: cell 'mine', equation 'f': .*sigmoid"),
+        (('role = "gate"', 'role = "gait"'), r"^mine\.toml:10: .*'gait' is not a role"),
+        (('p = "hidden"', 'p = "hiden"'), r"^mine\.toml:6: parameter 'p': the shape \['hiden', '1'\]"),
+        (('states = ["s"]', 'states = "s"'), r"^mine\.toml:2: states must be a list of names"),
+        (('affine = ["f", ""]', 'affine = ["f", "f"]'), r"^mine\.toml:3: .*parameter 'W_f'.*already defined"),
+        (
+            ('[[equations]]\nequation = "f', '[[equations]]\nequatoin = "f'),
+            r"^mine\.toml:10: equation 1: unknown key 'equatoin'",
+        ),
+        (('title = "Minimal', 'titel = "Minimal'), r"^mine\.toml:1: the file: unknown key 'titel'"),
+        (('meaning = "forget gate"', "meaning = forget gate"), r"^mine\.toml: not valid TOML: .*line 12"),
+    ],
+)
+def test_a_mistake_names_the_file_and_line(edit, message):
+    old, new = edit
+    assert old in GOOD
+    with pytest.raises(CellError, match=message):
+        loads(GOOD.replace(old, new, 1), "mine", "mine.toml")
+
+
+def test_a_missing_or_unreadable_file_is_a_cell_error(tmp_path):
+    with pytest.raises(CellError, match=r"nothing\.toml: no such cell file"):
+        load(tmp_path / "nothing.toml")
+    (tmp_path / "latin.toml").write_bytes(b'title = "\xe9"\n')
+    with pytest.raises(CellError, match=r"latin\.toml: not UTF-8"):
+        load(tmp_path / "latin.toml")
