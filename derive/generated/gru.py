@@ -11,12 +11,36 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+
+The range of floating point: backward multiplies cached values together (an adjoint
+by a previous state, for one), so an initial state of size S makes products of about
+S² times the size of d_outputs.  Past the square root of the dtype's largest number
+(S above about 1e19 in float32, 1e154 in float64) they overflow to inf, and inf times
+the derivative of a saturated gate, exactly 0, is NaN where the mathematics is finite:
+the float32 LSTM started from s and h of 1e30 gives NaN in d_params["W_f"], d_x and
+d_state["h"], where float64 gives finite values.  The cells of derive's catalogue give
+finite results for initial states up to 1e15 in float32 and 1e150 in float64, with
+d_outputs of order 1.  Nothing checks this on each call (that would read all the
+data): keep the state well inside the range.
 """
 
 import numpy as np
 
 PARAMETERS = ('W_o', 'U_o', 'b_o', 'W_i', 'U_i', 'b_i', 'W', 'U', 'b')
 STATES = ('s',)
+
+# The tag of every cache: the cell, the lowering and the equations, which decide what
+# the cache holds.  backward refuses a cache of another module, naming where it came from.
+_CELL = (
+    'gru',
+    'fused: stacked products, hoisted inputs',
+    (
+        'o_t = σ(W_o s_{t-1} + U_o x_t + b_o)',
+        'i_t = σ(W_i s_{t-1} + U_i x_t + b_i)',
+        's̃_t = tanh(W (o_t ⊙ s_{t-1}) + U x_t + b)',
+        's_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t',
+    ),
+)
 
 # Shapes in terms of (n_hidden, n_input); a 1 marks a vector.
 _SHAPES = {
@@ -36,9 +60,10 @@ def init_params(n_input, n_hidden, *, rng=None, dtype=np.float64):
     """Parameters drawn uniformly from [-1/sqrt(n_hidden), 1/sqrt(n_hidden)], as PyTorch does.
 
     Returns {name: array}: W_* (n_hidden, n_hidden), U_* (n_hidden, n_input), b_* (n_hidden,).
-    ``rng`` is a numpy.random.Generator or a seed.
+    ``rng`` is a numpy.random.Generator or a seed; ``dtype`` numpy.float32 or numpy.float64.
     """
     n_input, n_hidden = _positive("n_input", n_input), _positive("n_hidden", n_hidden)
+    dtype = _float_dtype(dtype)
     rng = np.random.default_rng(rng)
     bound = 1.0 / np.sqrt(n_hidden)
     sizes = {"hidden": n_hidden, "input": n_input}
@@ -53,12 +78,15 @@ def forward(params, x, state=None):
 
     params: {name: array} for every name in PARAMETERS (see init_params).
     x: (T, B, n_input).  state: {name: (B, n_hidden)} for names in STATES; zeros where
-    None or missing.  Arithmetic is done in the parameters' dtype.
+    None or missing.  Every array holds real numbers (floats or integers, not booleans
+    or complex numbers).  Arithmetic is done in the parameters' dtype.
 
     Returns (outputs, cache): outputs {name: (T, B, n_hidden)}, the state after each
     step for every name in STATES; cache, what backward needs, including
     cache["values"] = {equation: (T, B, n_hidden)}, the value of every equation
-    (gates included) at every step.
+    (gates included) at every step.  outputs and cache["values"] are read-only views
+    of what backward reads.  The cache keeps its own copy of params and state, but x
+    itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
     T, B, _ = x.shape
@@ -112,16 +140,16 @@ def forward(params, x, state=None):
             s += i * s_tilde
             s_prev = s
     outputs = {
-        's': s_seq,
+        's': _read_only(s_seq),
     }
     values = {
-        'o': act[:, :, 0:n],
-        'i': act[:, :, n:2 * n],
-        's_tilde': act[:, :, 2 * n:3 * n],
-        's': s_seq,
+        'o': _read_only(act[:, :, 0:n]),
+        'i': _read_only(act[:, :, n:2 * n]),
+        's_tilde': _read_only(act[:, :, 2 * n:3 * n]),
+        's': _read_only(s_seq),
     }
     cache = {
-        "params": params, "x": x, "state": state, "outputs": outputs, "values": values,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
         'act': act,
         's_seq': s_seq,
         'z2_s_tilde_seq': z2_s_tilde_seq,
@@ -135,8 +163,8 @@ def forward(params, x, state=None):
 def backward(cache, d_outputs):
     """Backpropagation through time.
 
-    cache: from forward.  d_outputs: {name: (T, B, n_hidden)} = ∂L/∂outputs[name];
-    a missing name counts as zero.
+    cache: from this module's forward.  d_outputs: {name: (T, B, n_hidden)} =
+    ∂L/∂outputs[name], real numbers; a missing name counts as zero.
 
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
@@ -231,10 +259,54 @@ def _tanh(z, out=None):
     return out
 
 
+def _read_only(array):
+    """A view of ``array`` that cannot be written through (the array itself stays as it is)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _positive(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _float_dtype(dtype):
+    try:
+        checked = np.dtype(dtype)
+    except (TypeError, ValueError):
+        checked = None
+    if checked not in (np.float32, np.float64):
+        got = repr(dtype) if checked is None else checked
+        raise ValueError(f"dtype must be np.float32 or np.float64, the dtypes forward computes in; got {got}")
+    return checked
+
+
+# What np.asarray makes of values that are not real numbers, which astype would turn
+# into numbers anyway (booleans, strings), into NaN (None) or, with a warning, into
+# their real part (complex numbers).
+_NOT_REAL = {
+    "b": "booleans",
+    "c": "complex numbers",
+    "O": "Python objects such as None",
+    "U": "strings",
+    "S": "bytes",
+}
+
+
+def _real(name, value):
+    """``value`` as an array of real numbers (floats or integers), or a ValueError naming it."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of real numbers ({error})") from None
+    if array.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{name} must hold real numbers (floats or integers), "
+            f"got {_NOT_REAL.get(array.dtype.kind, 'values')} (dtype {array.dtype})"
+        )
+    return array
 
 
 def _shape_text(shape):
@@ -258,13 +330,16 @@ def _signature(params):
 def _check_forward(params, x, state):
     signature = _signature(params) if isinstance(params, dict) else None
     if signature in _CHECKED:
-        params = {k: np.asarray(params[k]) for k in PARAMETERS}
-        dtype = params[PARAMETERS[0]].dtype
         n_hidden, n_input = _CHECKED[signature]
     else:
-        params, dtype, n_hidden, n_input = _check_params(params)
+        params, n_hidden, n_input = _check_params(params)
         if signature is not None:
             _CHECKED[signature] = (n_hidden, n_input)
+    # A copy for the cache, so that the caller's later writes into params (a training
+    # step, say) do not change what backward computes.  The parameters are small beside
+    # the activations: this costs little.
+    params = {k: np.array(params[k]) for k in PARAMETERS}
+    dtype = params[PARAMETERS[0]].dtype
     return params, *_check_inputs(x, state, dtype, n_hidden, n_input)
 
 
@@ -277,10 +352,13 @@ def _check_params(params):
         raise ValueError(f"params is missing {missing}; expected exactly {PARAMETERS}")
     if unknown:
         raise ValueError(f"params has unknown {unknown}; expected exactly {PARAMETERS}")
-    params = {k: np.asarray(params[k]) for k in PARAMETERS}
+    params = {k: _real(f"params[{k!r}]", params[k]) for k in PARAMETERS}
     dtype = params[PARAMETERS[0]].dtype
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"params must be float32 or float64 arrays, got {dtype} for {PARAMETERS[0]!r}")
+        raise ValueError(
+            f"params must be float32 or float64 arrays, got {dtype} for {PARAMETERS[0]!r}; "
+            "init_params(..., dtype=np.float32) makes float32 ones"
+        )
     sizes = {}
     for name in PARAMETERS:
         p, shape = params[name], [d for d in _SHAPES[name] if d != 1]
@@ -299,11 +377,11 @@ def _check_params(params):
                     f"params[{name!r}] has shape {p.shape}, but n_{d} is {sizes[d]} from the other parameters"
                     + (f"; expected {expected}" if expected else "")
                 )
-    return params, dtype, sizes["hidden"], sizes.get("input")
+    return params, sizes["hidden"], sizes.get("input")
 
 
 def _check_inputs(x, state, dtype, n_hidden, n_input):
-    x = np.asarray(x)
+    x = _real("x", x)
     if x.ndim != 3:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {x.shape}")
     if n_input is not None and x.shape[2] != n_input:
@@ -312,8 +390,6 @@ def _check_inputs(x, state, dtype, n_hidden, n_input):
         )
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"x must hold at least one step of one sequence, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"x must be numeric, got {x.dtype}")
     x = x.astype(dtype, copy=False)
     batch = x.shape[1]
     if state is None:
@@ -329,18 +405,22 @@ def _check_inputs(x, state, dtype, n_hidden, n_input):
         if value is None:
             checked[name] = np.zeros((batch, n_hidden), dtype)
             continue
-        value = np.asarray(value)
+        value = _real(f"state[{name!r}]", value)
         if value.shape != (batch, n_hidden):
             raise ValueError(
                 f"state[{name!r}] must have shape (B, n_hidden) = {(batch, n_hidden)}, got {value.shape}"
             )
-        checked[name] = value.astype(dtype, copy=False)
+        # A copy (a small one), so that the caller may write into its state arrays.
+        checked[name] = value.astype(dtype)
     return x, checked
 
 
 def _check_backward(cache, d_outputs):
-    if not isinstance(cache, dict) or "outputs" not in cache:
+    tag = cache.get("cell") if isinstance(cache, dict) else None
+    if not (isinstance(tag, tuple) and len(tag) == len(_CELL)):
         raise ValueError("cache must be the second value returned by forward")
+    if tag != _CELL:
+        raise ValueError(_foreign(tag))
     if d_outputs is None:
         d_outputs = {}
     if not isinstance(d_outputs, dict):
@@ -355,10 +435,29 @@ def _check_backward(cache, d_outputs):
         if value is None:
             checked[name] = np.zeros(reference.shape, reference.dtype)
             continue
-        value = np.asarray(value)
+        value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:
             raise ValueError(
                 f"d_outputs[{name!r}] must have shape (T, B, n_hidden) = {reference.shape}, got {value.shape}"
             )
         checked[name] = value.astype(reference.dtype, copy=False)
     return checked
+
+
+def _foreign(tag):
+    """Where a cache that backward refuses came from (``tag``, its cache["cell"])."""
+    name, variant = tag[0], tag[1]
+    if name != _CELL[0]:
+        return (
+            f"cache comes from the {name!r} module's forward, but this is the {_CELL[0]!r} module; "
+            f"pass it to the backward of the {name!r} module"
+        )
+    if variant != _CELL[1]:
+        return (
+            f"cache comes from the {name!r} module generated as {variant!r}, but this one is "
+            f"{_CELL[1]!r}; pass it to the backward of the module whose forward made it"
+        )
+    return (
+        f"cache comes from a module of another cell named {name!r}, whose equations differ from "
+        "this module's; pass it to the backward of the module whose forward made it"
+    )
