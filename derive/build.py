@@ -10,11 +10,13 @@ previous ``site/`` as it was.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +26,44 @@ KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
 
 class NotACheckout(RuntimeError):
     """The command writes into the project's tree, and there is none (e.g. installed from a wheel)."""
+
+
+class CannotWrite(OSError):
+    """A file that cannot be written; the message names it, what is in the way, and the fix."""
+
+
+class BrokenModule(RuntimeError):
+    """A generated module that cannot be imported; the message names it and how to regenerate it."""
+
+
+def shown(path: Path) -> Path:
+    """``path`` as a user reads it: relative to the checkout when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def obstacle(path: Path) -> str | None:
+    """What stops ``path`` from being written as a file, with the fix, if the tree shows it
+    now: a folder at ``path``, a file where one of its folders should be, or a folder
+    without write permission (which does not stop root)."""
+    if path.is_dir():
+        return f"{shown(path)} is a folder, not a file; move it away or name another file"
+    for folder in path.parents:
+        if not folder.exists():
+            continue
+        if not folder.is_dir():
+            return f"{shown(folder)} is a file where a folder should be; move it away"
+        if not os.access(folder, os.W_OK):
+            return f"{shown(folder)} is not writable; make it writable (chmod u+w) or work in a copy you own"
+        return None
+    return None
+
+
+def writable(folder: Path) -> None:
+    """Raise :class:`CannotWrite` now if files cannot be written into ``folder`` (so that a
+    command stops before its work, not after it)."""
+    problem = obstacle(folder / ".probe")
+    if problem:
+        raise CannotWrite(f"cannot write into {shown(folder)}: {problem}")
 
 
 def checkout() -> Path:
@@ -46,7 +86,7 @@ def generated_code() -> dict[Path, str]:
     return files
 
 
-def pages() -> dict[Path, str | bytes]:
+def pages() -> dict[Path, str]:
     """docs/: every page and figure of the site."""
     from .site.pages import pages
 
@@ -63,47 +103,92 @@ def katex_assets() -> dict[Path, bytes]:
     return {root / "docs" / "assets" / "katex" / name: (source / name).read_bytes() for name in wanted}
 
 
-def stale(files: dict[Path, str | bytes]) -> list[Path]:
-    """The files whose content on disk differs from what they should be."""
+def stale(files: Mapping[Path, str | bytes]) -> list[Path]:
+    """The files whose content on disk differs from what they should be (a folder in
+    a file's place, or a file under a file, counts as differing)."""
     return [
-        path for path, content in files.items() if not path.exists() or path.read_bytes() != _bytes(content)
+        path for path, content in files.items() if not path.is_file() or path.read_bytes() != _bytes(content)
     ]
 
 
-def write(files: dict[Path, str | bytes]) -> list[Path]:
-    """Write the files that changed, each atomically; return them."""
+def write(files: Mapping[Path, str | bytes]) -> list[Path]:
+    """Write the files that changed, each atomically; return them.  A file that cannot
+    be written raises :class:`CannotWrite`, naming it and what is in the way."""
     changed = stale(files)
     for path in changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_bytes(files[path]))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+            _write(path, _bytes(files[path]))
+        except OSError as error:
+            why = obstacle(path) or error.strerror or str(error)
+            raise CannotWrite(f"cannot write {shown(path)}: {why}") from error
     return changed
 
 
+def _write(path: Path, content: bytes) -> None:
+    """Write to a temporary neighbour, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def import_generated(names: Iterable[str]) -> None:
+    """Import derive.generated and the named modules, or raise :class:`BrokenModule`
+    naming the file that fails (a syntax error, an error at import, a missing file)
+    and the command that regenerates it."""
+    package = f"{__package__}.generated"
+    modules = [(package, GENERATED / "__init__.py")]
+    modules += [(f"{package}.{name}", GENERATED / f"{name}.py") for name in names]
+    for module, path in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:
+            if isinstance(error, ModuleNotFoundError) and error.name == module:
+                what = f"{shown(path)} is missing"
+            else:
+                what = f"{shown(path)} is broken ({type(error).__name__}: {' '.join(str(error).split())})"
+            fix = "run `python -m derive code` to regenerate it" if _in_checkout() else "reinstall derive"
+            raise BrokenModule(f"{what}; {fix}") from error
+
+
+def _in_checkout() -> bool:
+    try:
+        checkout()
+    except NotACheckout:
+        return False
+    return True
+
+
 def site() -> Path:
-    """`mkdocs build --strict` into a fresh folder beside site/, then swapped in; returns site/."""
+    """`mkdocs build --strict` into a fresh folder beside site/, then swapped in; returns site/.
+
+    If mkdocs fails or the build is interrupted, site/ is left as it was and the
+    fresh folder is removed."""
     root = checkout()
     final = root / "site"
+    old = root / f".site-old-{os.getpid()}"
     fresh = Path(tempfile.mkdtemp(prefix=".site-", dir=root))
     try:
         env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
         command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(fresh)]
         built = subprocess.run(command, cwd=root, env=env)
         if built.returncode:
-            raise RuntimeError("mkdocs build --strict failed (its messages are above)")
-        old = root / f".site-old-{os.getpid()}"
+            kept = "site/ is unchanged" if final.exists() else "no site/ was written"
+            raise RuntimeError(f"mkdocs build --strict failed (its messages are above); {kept}")
         if final.exists():
             final.rename(old)
         fresh.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
     finally:
+        # Interrupted between the two renames: the previous site/ goes back.
+        if old.exists() and not final.exists():
+            old.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(fresh, ignore_errors=True)
     return final
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import build, naming
-from .catalogue import CATALOGUE
-from .derivation import derive
-from .printing.text import columns, derivative, equation, text
-from .verification import proof as proofs
-from .verification.report import CLAIMS, Report, check
+from . import build
+
+# The rest of derive (SymPy with it) is imported inside main(), so that an
+# interrupt while it loads is the same clean exit as one while a command runs.
 
 
 def _cmd_equations(args) -> int:
     if args.latex:
         return _equations_latex(args)
+    from . import naming
+    from .catalogue import CATALOGUE
+    from .derivation import derive
+    from .printing.text import columns, derivative, equation, text
+
     cell = CATALOGUE[args.cell]
     d = derive(cell)
     params = [p.name for p in cell.parameters]
@@ -64,6 +68,7 @@ def _cmd_equations(args) -> int:
 
 def _equations_latex(args) -> int:
     """The same sections as LaTeX ``aligned`` blocks, ready to paste."""
+    from .catalogue import CATALOGUE
     from .render import render
     from .site.pages import cell_context
 
@@ -72,24 +77,40 @@ def _equations_latex(args) -> int:
 
 
 def _prove(task):
+    from .catalogue import CATALOGUE
+    from .verification.report import check
+
     name, claim = task
     return check(CATALOGUE[name], claim)
 
 
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C is the parent's to handle (it stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _cmd_verify(args) -> int:
+    import multiprocessing
+
+    from .catalogue import CATALOGUE
+    from .verification import proof as proofs
+    from .verification.report import CLAIMS, Report
+
     start = time.perf_counter()
-    tasks = [(cell, claim) for cell in args.cells or CATALOGUE for claim in CLAIMS]
+    cells = list(dict.fromkeys(args.cells)) or list(CATALOGUE)
+    build.import_generated(cells)
+    tasks = [(cell, claim) for cell in cells for claim in CLAIMS]
     if args.jobs == 1:
         outcomes = [_prove(t) for t in tasks]
     else:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            outcomes = list(pool.map(_prove, tasks))
+        # Leaving the block (at the end, on an error or on Ctrl-C) terminates the workers.
+        with multiprocessing.Pool(args.jobs, initializer=_ignore_interrupts) as pool:
+            outcomes = pool.map(_prove, tasks, chunksize=1)
     report = Report(tuple(r for o in outcomes for r in o))
     print(report)
     results, failed = report.rows, report.failures
     if args.record:
         import json
-        from pathlib import Path
 
         record = {
             "generated_by": "python -m derive verify --record records/verify.json",
@@ -104,7 +125,7 @@ def _cmd_verify(args) -> int:
                 for r in results
             ],
         }
-        build.write({Path(args.record): json.dumps(record, indent=2, sort_keys=True) + "\n"})
+        build.write({args.record: json.dumps(record, indent=2, sort_keys=True) + "\n"})
     print(
         f"\n{len(results) - len(failed)} of {len(results)} checks hold "
         f"in {time.perf_counter() - start:.1f} s "
@@ -115,10 +136,7 @@ def _cmd_verify(args) -> int:
 
 def _report_sync(files: dict, check: bool, what: str, command: str) -> int:
     """Write the files (or, with check, only compare them) and say what happened."""
-
-    def shown(path: Path) -> Path:
-        return path.relative_to(build.ROOT) if path.is_relative_to(build.ROOT) else path
-
+    shown = build.shown
     if check:
         old = build.stale(files)
         for path in old:
@@ -137,8 +155,14 @@ def _report_sync(files: dict, check: bool, what: str, command: str) -> int:
 
 def _cmd_code(args) -> int:
     if args.cell:
+        from .catalogue import CATALOGUE
         from .codegen.modules import module_source
 
+        if args.check and args.out in (None, "-"):
+            args.usage_error(
+                "--check compares a file with what it should be: with a CELL, name the file with "
+                "--out PATH (`python -m derive code --check` checks derive/generated/)"
+            )
         source = module_source(CATALOGUE[args.cell])
         if args.out in (None, "-"):
             print(source, end="")
@@ -146,12 +170,22 @@ def _cmd_code(args) -> int:
         command = f"python -m derive code {args.cell} --out {args.out}"
         return _report_sync({Path(args.out): source}, args.check, "module", command)
     if args.out:
-        raise SystemExit("--out writes one module: name its cell, e.g. `code lstm --out lstm.py`")
+        args.usage_error(
+            "--out writes one cell's module: name the cell, e.g. `python -m derive code lstm --out lstm.py`"
+        )
+    if not args.check:
+        build.writable(build.GENERATED)
     return _report_sync(build.generated_code(), args.check, "generated modules", "python -m derive code")
 
 
 def _cmd_docs(args) -> int:
+    from .catalogue import CATALOGUE
+
     _require("matplotlib", extra="docs")
+    if not args.check:
+        build.writable(build.checkout() / "docs")
+    # The figures run every generated module.
+    build.import_generated(CATALOGUE)
     return _report_sync(build.pages(), args.check, "generated pages and figures", "python -m derive docs")
 
 
@@ -175,21 +209,37 @@ def _cmd_bench(args) -> int:
     from . import bench
 
     if args.kernels:
+        ignored = [
+            option
+            for option, given in [
+                ("CELL", args.cells),
+                ("--record", args.record),
+                ("--quick", args.quick),
+                ("--rounds", args.rounds),
+                ("--no-torch", args.no_torch),
+            ]
+            if given
+        ]
+        if ignored:
+            args.usage_error(
+                f"--kernels times the pieces of one LSTM step alone, on --threads only; "
+                f"drop {', '.join(ignored)}"
+            )
         with threadpool_limits(limits=args.threads):
             print(bench.kernels_table(bench.kernels()))
         return 0
+    cells = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "rnn"]
+    build.import_generated(cells)
     with threadpool_limits(limits=args.threads):
         record = bench.run(
-            cells=args.cells or ("lstm", "gru", "rnn"),
-            rounds=args.rounds,
+            cells=cells,
+            rounds=args.rounds or 7,
             sizes=bench.SIZES if not args.quick else bench.SIZES[-1:],
             torch_ratio=not args.no_torch,
         )
     print(bench.table(record))
     if args.record:
-        from pathlib import Path
-
-        build.write({Path(args.record): bench.dumps(record)})
+        build.write({args.record: bench.dumps(record)})
         print(f"wrote {args.record}")
     return 0
 
@@ -204,6 +254,34 @@ def _positive(text: str) -> int:
     return value
 
 
+def _cell(name: str) -> str:
+    from .catalogue import CATALOGUE
+
+    if name not in CATALOGUE:
+        raise argparse.ArgumentTypeError(
+            f"unknown cell {name!r}; the cells are {', '.join(sorted(CATALOGUE))}"
+        )
+    return name
+
+
+def _file_to_write(example: str, stdout: bool = False):
+    """An argument type: a path that can be written as a file (checked before any work
+    is done), or ``-`` for standard output when ``stdout``."""
+
+    def path(text: str) -> Path | str:
+        if stdout and text == "-":
+            return text
+        target = Path(text)
+        if target.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a folder; name the file to write, e.g. {example}")
+        problem = build.obstacle(target)
+        if problem:
+            raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
+        return target
+
+    return path
+
+
 def _require(*modules: str, extra: str) -> None:
     """Stop with the install command when an optional dependency is missing."""
     import importlib.util
@@ -213,11 +291,22 @@ def _require(*modules: str, extra: str) -> None:
         raise SystemExit(f"{', '.join(missing)} not installed: run `pip install -e '.[{extra}]'`")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake in one line on stderr, and where to read the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from .catalogue import CATALOGUE
+
+    cells = ", ".join(CATALOGUE)
+    p = _Parser(
         prog="python -m derive",
         description="RNN, LSTM and GRU as SymPy equations: derive their BPTT gradients, "
         "prove them, and print them.",
+        epilog="`python -m derive COMMAND --help` shows a command's arguments.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -227,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
         description="Print a cell's forward equations, the adjoint equations of one "
         "backward step, the BPTT recurrences and the state-to-state Jacobians.",
     )
-    eq.add_argument("cell", choices=sorted(CATALOGUE), help="the cell")
+    eq.add_argument("cell", type=_cell, metavar="CELL", help=f"the cell: one of {cells}")
     eq.add_argument("--latex", action="store_true", help="print LaTeX (aligned blocks) instead of text")
     eq.set_defaults(run=_cmd_equations)
 
@@ -239,16 +328,13 @@ def parser() -> argparse.ArgumentParser:
         "the derivation (30 digits) and against finite differences; exit 1 if any fails.",
     )
     ver.add_argument(
-        "cells",
-        nargs="*",
-        choices=[[], *sorted(CATALOGUE)],
-        metavar="CELL",
-        help=f"cells to prove (default: all of {', '.join(CATALOGUE)})",
+        "cells", nargs="*", type=_cell, metavar="CELL", help=f"cells to prove (default: all of {cells})"
     )
     ver.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
     ver.add_argument(
         "--record",
         metavar="PATH",
+        type=_file_to_write("records/verify.json"),
         help="also write the table as JSON to PATH (records/verify.json is what the site shows)",
     )
     ver.set_defaults(run=_cmd_verify)
@@ -260,12 +346,19 @@ def parser() -> argparse.ArgumentParser:
         "catalogue; or, given a CELL, print its module or write it to --out PATH. "
         "With --check, write nothing and exit 1 naming the stale files.",
     )
-    code.add_argument("cell", nargs="?", choices=sorted(CATALOGUE), metavar="CELL", help="one cell only")
-    code.add_argument("--out", metavar="PATH", help="with CELL: write its module to PATH (- prints it)")
+    code.add_argument("cell", nargs="?", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}")
     code.add_argument(
-        "--check", action="store_true", help="only check that the committed modules are current"
+        "--out",
+        metavar="PATH",
+        type=_file_to_write("lstm.py", stdout=True),
+        help="with CELL: write its module to PATH (- prints it)",
     )
-    code.set_defaults(run=_cmd_code)
+    code.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the files are current: derive/generated/, or with CELL the --out PATH",
+    )
+    code.set_defaults(run=_cmd_code, usage_error=code.error)
 
     docs = sub.add_parser(
         "docs",
@@ -281,7 +374,8 @@ def parser() -> argparse.ArgumentParser:
         "build",
         help="regenerate code and pages, then build the static site in site/",
         description="Run `code` and `docs`, copy KaTeX from node_modules (run `npm ci` "
-        "first) and run `mkdocs build --strict` into site/.",
+        "first) and run `mkdocs build --strict` into site/.  The site is built in a "
+        "temporary folder and swapped in: if mkdocs fails, site/ is left as it was.",
     )
     build.set_defaults(run=_cmd_build)
 
@@ -293,38 +387,78 @@ def parser() -> argparse.ArgumentParser:
         "step, and the ratio to torch.nn.LSTM/GRU/RNN when PyTorch is installed.",
     )
     b.add_argument(
-        "cells",
-        nargs="*",
-        choices=[[], *sorted(CATALOGUE)],
-        metavar="CELL",
-        help="cells to time (default: lstm gru rnn)",
+        "cells", nargs="*", type=_cell, metavar="CELL", help="cells to time (default: lstm gru rnn)"
     )
     b.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
-    b.add_argument(
-        "--rounds", type=_positive, default=7, help="interleaved rounds per measurement (default: 7)"
-    )
+    b.add_argument("--rounds", type=_positive, help="interleaved rounds per measurement (default: 7)")
     b.add_argument("--quick", action="store_true", help="only the smallest size")
     b.add_argument(
         "--kernels",
         action="store_true",
         help="instead, time the pieces of one LSTM step alone: the stacked product in both "
-        "layouts and exp, beside PyTorch's",
+        "layouts and exp, beside PyTorch's (takes --threads only)",
     )
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
-    b.add_argument("--record", metavar="PATH", help="also write the figures as JSON to PATH")
-    b.set_defaults(run=_cmd_bench)
+    b.add_argument(
+        "--record",
+        metavar="PATH",
+        type=_file_to_write("records/benchmark.json"),
+        help="also write the figures as JSON to PATH (records/benchmark.json is what the site shows)",
+    )
+    b.set_defaults(run=_cmd_bench, usage_error=b.error)
     return p
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    command = "python -m derive"
     try:
+        args = parser().parse_args(argv)
+        command = f"python -m derive {args.command}"
         return args.run(args)
-    except (build.NotACheckout, OSError, RuntimeError) as problem:
-        # What the command could not do, in one line: no checkout, a file it cannot
-        # read or write, a tool that failed (whose own messages came first).
-        print(f"python -m derive {args.command}: {_one_line(problem)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`): nothing to say, and nothing
+        # is to be flushed into the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as problem:
+        # What the command could not do, in one line: no checkout, a file it cannot
+        # read or write, a broken install or generated module, a tool that failed
+        # (whose own messages came first).  Anything else is a bug: its traceback.
+        message = _explain(problem)
+        if message is None:
+            raise
+        print(f"{command}: {message}", file=sys.stderr)
+        return 1
+
+
+def _explain(problem: Exception) -> str | None:
+    """One line saying what went wrong and what to do, or None for an unexpected error."""
+    # A template error comes from jinja2, a GenerationError from derive.codegen.modules:
+    # both are loaded when one is raised, and nothing is imported here.
+    jinja2 = sys.modules.get("jinja2")
+    modules = sys.modules.get(f"{__package__}.codegen.modules")
+    if jinja2 and isinstance(problem, jinja2.TemplateNotFound):
+        from .render import TEMPLATES
+
+        folders = " and ".join(str(build.shown(folder)) for folder in TEMPLATES)
+        return (
+            f"template {problem.name} is missing (looked in {folders}): this install of derive is "
+            "broken; reinstall it (in a checkout, `git checkout -- derive` restores the file)"
+        )
+    if jinja2 and isinstance(problem, jinja2.TemplateSyntaxError):
+        where = build.shown(Path(problem.filename)) if problem.filename else problem.name
+        return (
+            f"template {where}, line {problem.lineno}: {problem.message}; this is a bug in derive's templates"
+        )
+    if modules and isinstance(problem, modules.GenerationError):
+        line = _one_line(problem)
+        return line if "bug in derive" in line else f"{line}; this is a bug in derive, please report it"
+    if isinstance(problem, OSError | RuntimeError):
+        return _one_line(problem)
+    return None
 
 
 def _one_line(problem: BaseException) -> str:
