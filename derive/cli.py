@@ -19,11 +19,11 @@ def _cmd_equations(args) -> int:
     if args.latex:
         return _equations_latex(args)
     from . import naming
-    from .catalogue import CATALOGUE
+    from .catalogue import resolve
     from .derivation import derive
     from .printing.text import columns, derivative, equation, text
 
-    cell = CATALOGUE[args.cell]
+    cell = resolve(args.cell)
     d = derive(cell)
     params = [p.name for p in cell.parameters]
 
@@ -68,20 +68,20 @@ def _cmd_equations(args) -> int:
 
 def _equations_latex(args) -> int:
     """The same sections as LaTeX ``aligned`` blocks, ready to paste."""
-    from .catalogue import CATALOGUE
+    from .catalogue import resolve
     from .render import render
     from .site.pages import cell_context
 
-    print(render("equations.tex.j2", c=cell_context(CATALOGUE[args.cell])), end="")
+    print(render("equations.tex.j2", c=cell_context(resolve(args.cell))), end="")
     return 0
 
 
 def _prove(task):
-    from .catalogue import CATALOGUE
+    from .catalogue import resolve
     from .verification.report import check
 
     name, claim = task
-    return check(CATALOGUE[name], claim)
+    return check(resolve(name), claim)
 
 
 def _ignore_interrupts() -> None:
@@ -98,7 +98,7 @@ def _cmd_verify(args) -> int:
 
     start = time.perf_counter()
     cells = list(dict.fromkeys(args.cells)) or list(CATALOGUE)
-    build.import_generated(cells)
+    build.import_generated([name for name in cells if name in CATALOGUE])
     tasks = [(cell, claim) for cell in cells for claim in CLAIMS]
     if args.jobs == 1:
         outcomes = [_prove(t) for t in tasks]
@@ -155,7 +155,7 @@ def _report_sync(files: dict, check: bool, what: str, command: str) -> int:
 
 def _cmd_code(args) -> int:
     if args.cell:
-        from .catalogue import CATALOGUE
+        from .catalogue import resolve
         from .codegen.modules import module_source
 
         if args.check and args.out in (None, "-"):
@@ -163,7 +163,7 @@ def _cmd_code(args) -> int:
                 "--check compares a file with what it should be: with a CELL, name the file with "
                 "--out PATH (`python -m derive code --check` checks derive/generated/)"
             )
-        source = module_source(CATALOGUE[args.cell])
+        source = module_source(resolve(args.cell))
         if args.out in (None, "-"):
             print(source, end="")
             return 0
@@ -255,12 +255,22 @@ def _positive(text: str) -> int:
 
 
 def _cell(name: str) -> str:
+    """An argument type: a catalogue name or a cell file, which must read as a cell."""
+    from .catalogue import resolve
+    from .cell import CellError
+
+    try:
+        resolve(name)
+    except CellError as error:
+        raise argparse.ArgumentTypeError(" ".join(str(error).split())) from None
+    return name
+
+
+def _catalogue_cell(name: str) -> str:
     from .catalogue import CATALOGUE
 
     if name not in CATALOGUE:
-        raise argparse.ArgumentTypeError(
-            f"unknown cell {name!r}; the cells are {', '.join(sorted(CATALOGUE))}"
-        )
+        raise argparse.ArgumentTypeError(f"unknown cell {name!r}; the cells are {', '.join(CATALOGUE)}")
     return name
 
 
@@ -316,7 +326,7 @@ def parser() -> argparse.ArgumentParser:
         description="Print a cell's forward equations, the adjoint equations of one "
         "backward step, the BPTT recurrences and the state-to-state Jacobians.",
     )
-    eq.add_argument("cell", type=_cell, metavar="CELL", help=f"the cell: one of {cells}")
+    eq.add_argument("cell", type=_cell, metavar="CELL", help=f"the cell: one of {cells}, or a cell file")
     eq.add_argument("--latex", action="store_true", help="print LaTeX (aligned blocks) instead of text")
     eq.set_defaults(run=_cmd_equations)
 
@@ -328,7 +338,11 @@ def parser() -> argparse.ArgumentParser:
         "the derivation (30 digits) and against finite differences; exit 1 if any fails.",
     )
     ver.add_argument(
-        "cells", nargs="*", type=_cell, metavar="CELL", help=f"cells to prove (default: all of {cells})"
+        "cells",
+        nargs="*",
+        type=_cell,
+        metavar="CELL",
+        help=f"cells to prove, by name or cell file (default: all of {cells})",
     )
     ver.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
     ver.add_argument(
@@ -346,7 +360,9 @@ def parser() -> argparse.ArgumentParser:
         "catalogue; or, given a CELL, print its module or write it to --out PATH. "
         "With --check, write nothing and exit 1 naming the stale files.",
     )
-    code.add_argument("cell", nargs="?", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}")
+    code.add_argument(
+        "cell", nargs="?", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or a cell file"
+    )
     code.add_argument(
         "--out",
         metavar="PATH",
@@ -387,7 +403,11 @@ def parser() -> argparse.ArgumentParser:
         "step, and the ratio to torch.nn.LSTM/GRU/RNN when PyTorch is installed.",
     )
     b.add_argument(
-        "cells", nargs="*", type=_cell, metavar="CELL", help="cells to time (default: lstm gru rnn)"
+        "cells",
+        nargs="*",
+        type=_catalogue_cell,
+        metavar="CELL",
+        help="catalogue cells to time (default: lstm gru rnn)",
     )
     b.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
     b.add_argument("--rounds", type=_positive, help="interleaved rounds per measurement (default: 7)")

@@ -45,11 +45,23 @@ def test_a_file_reads_as_the_python_definition(tmp_path):
     assert cell.equations[2].text == "(1 - f) * s_prev + f * s_tilde"
 
 
-@pytest.mark.parametrize("name", sorted(CATALOGUE))
-def test_the_catalogue_files_hold_the_catalogue(name):
-    from derive.build import ROOT
+def test_the_catalogue_is_its_files_in_order():
+    from derive.catalogue import CORE, FOLDER, VARIANTS
 
-    assert load(ROOT / "derive" / "cells" / f"{name}.toml") == CATALOGUE[name]
+    assert tuple(CATALOGUE) == (*CORE, *VARIANTS)
+    assert sorted(p.stem for p in FOLDER.glob("*.toml")) == sorted(CATALOGUE)
+    assert all(cell.name == name for name, cell in CATALOGUE.items())
+
+
+def test_a_name_or_a_path_resolves(tmp_path):
+    from derive.catalogue import resolve
+
+    assert resolve("lstm") is CATALOGUE["lstm"]
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD)
+    assert resolve(str(path)) == load(path)
+    with pytest.raises(CellError, match=r"no cell 'lstn': name one of the catalogue \(rnn, lstm, gru, "):
+        resolve("lstn")
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ def test_unknown_cell_is_a_clear_error():
     out = run("equations", "transformer")
     assert out.returncode == 2
     assert out.stderr == (
-        "python -m derive equations: argument CELL: unknown cell 'transformer'; the cells are gru, lstm, rnn "
+        "python -m derive equations: argument CELL: no cell 'transformer': name one of the catalogue "
+        "(rnn, lstm, gru, lstm_without_forget_gate, lstm_peephole, lstm_coupled, gru_torch, mgu, indrnn) "
+        "or a cell file such as my_cell.toml (`python -m derive new my_cell` writes one) "
         "(see `python -m derive equations --help`)\n"
     )
 
@@ -142,10 +144,11 @@ def usage_mistake(capsys, *args) -> str:
     [
         (
             ["verify", "nosuchcell"],
-            "python -m derive verify: argument CELL: unknown cell 'nosuchcell'; the cells ",
+            "python -m derive verify: argument CELL: no cell 'nosuchcell': name one of the catalogue ",
         ),
-        (["bench", "transformer"], "unknown cell 'transformer'; the cells are gru, lstm, rnn"),
-        (["code", "nosuch"], "unknown cell 'nosuch'"),
+        (["bench", "transformer"], "unknown cell 'transformer'; the cells are rnn, lstm, gru, "),
+        (["code", "nosuch"], "no cell 'nosuch'"),
+        (["code", "mine.toml"], "argument CELL: mine.toml: no such cell file"),
         (["equations"], "python -m derive equations: the following arguments are required: CELL"),
         ([], "python -m derive: the following arguments are required: COMMAND"),
         (["code", "--out", "x.py"], "--out writes one cell's module: name the cell, e.g. "),

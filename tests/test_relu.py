@@ -1,5 +1,5 @@
 """relu and its derivative, the unit step, as entries of the table, and IndRNN (Li et al.
-2018), the cell in derive/cells/indrnn.toml that uses relu, end to end: derived, proved,
+2018), the cell in derive/catalogue/indrnn.toml that uses relu, end to end: derived, proved,
 generated, and checked against finite differences away from the kink and exactly at
 negative pre-activations, where every gradient through relu is 0."""
 
@@ -19,7 +19,7 @@ from derive.printing.numpy import code
 from derive.printing.text import text
 from derive.verification import numeric, proof
 
-INDRNN = Path(__file__).parent.parent / "derive" / "cells" / "indrnn.toml"
+INDRNN = Path(__file__).parent.parent / "derive" / "catalogue" / "indrnn.toml"
 
 
 def test_relu_and_step_entries():

@@ -48,7 +48,7 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
         name=cell.name,
         title=cell.title,
         command="python -m derive code" if catalogued else "derive.module_source",
-        origin=" of derive/catalogue.py" if catalogued else "",
+        origin=f" of derive/catalogue/{cell.name}.toml" if catalogued else "",
         variant="literal: one product per gate per step"
         if literal
         else "fused: stacked products, hoisted inputs",

@@ -175,13 +175,11 @@ def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
 
 
 def context(root: Path) -> dict:
-    from ..catalogue import LSTM_WITHOUT_FORGET_GATE
-
     cells = {name: cell_context(cell) for name, cell in CATALOGUE.items()}
     benchmark = _record(root, "benchmark")
     return {
         "cells": cells,
-        "variant": cell_context(LSTM_WITHOUT_FORGET_GATE),
+        "variant": cells["lstm_without_forget_gate"],
         "benchmark": benchmark,
         "timings": _timings(benchmark),
         "checks": _record(root, "verify"),
