@@ -38,6 +38,60 @@ TOP_KEYS = {"title", "states", "inputs", "affine", "parameters", "equations"}
 EQUATION_KEYS = {"equation", "role", "meaning"}
 
 
+# What `python -m derive new NAME` writes: a working cell (a minimal gated unit) that
+# says, in comments, how to change it.
+STARTER = """\
+# A recurrent cell for derive: `python -m derive equations {name}.toml` prints its
+# gradients, `verify {name}.toml` proves them, `code {name}.toml --out {name}.py` writes
+# its NumPy module. As written it is a minimal gated unit (one gate, one state); change
+# the equations to make it your own.
+
+title = "{title}"
+
+# The equations whose values are carried to the next step. Inside an equation,
+# s_prev is the value of state s at the previous step and x the input at this step.
+states = ["s"]
+
+# Affine blocks: each label gives W_label (hidden × hidden, multiplies a state),
+# U_label (hidden × input, multiplies x) and b_label (a bias); "" gives W, U and b.
+affine = ["f", ""]
+
+# Any other parameters, by shape: "hidden" is a vector (one weight per unit),
+# ["hidden", "hidden"] or ["hidden", "input"] a matrix. For example:
+# [parameters]
+# p = "hidden"
+
+# The equations, in the order a step computes them. Operators: @ (matrix product),
+# * (elementwise product), +, -, numbers, and the functions {functions}.
+# role is gate, candidate, state or output; meaning is one line for the reader.
+
+[[equations]]
+equation = "f = σ(W_f @ s_prev + U_f @ x + b_f)"
+role = "gate"
+meaning = "forget gate: how much of the old state to keep, and how much of the candidate to take in"
+
+[[equations]]
+equation = "s_tilde = tanh(W @ (f * s_prev) + U @ x + b)"
+role = "candidate"
+meaning = "candidate state, computed from the gated old state and the input"
+
+[[equations]]
+equation = "s = (1 - f) * s_prev + f * s_tilde"
+role = "state"
+meaning = "the new state: what the gate takes in replaces what it forgets"
+"""
+
+
+def starter(name: str) -> str:
+    """The text of a starter cell file for a cell called ``name``."""
+    from .elementwise import FUNCTIONS
+
+    spellings = [" or ".join(f.spellings) for f in FUNCTIONS.values()]
+    return STARTER.format(
+        name=name, title=name.replace("_", " ").capitalize(), functions=", ".join(spellings)
+    )
+
+
 def load(path: str | Path) -> Cell:
     """The cell in the file ``path``; its name is the file's stem."""
     path = Path(path)

@@ -178,6 +178,26 @@ def _cmd_code(args) -> int:
     return _report_sync(build.generated_code(), args.check, "generated modules", "python -m derive code")
 
 
+def _cmd_new(args) -> int:
+    from .cell import CellError
+    from .cellfile import SUFFIX, loads, starter
+
+    target = Path(args.name + SUFFIX)
+    text = starter(args.name)
+    try:
+        loads(text, args.name, str(target))  # the name must be one a cell can have
+    except CellError as error:
+        args.usage_error(f"{args.name!r} cannot name a cell: {' '.join(str(error).split())}")
+    if target.exists():
+        args.usage_error(f"{target} exists; choose another name or move it away")
+    build.write({target: text})
+    print(
+        f"wrote {target}: try `python -m derive equations {target}`, `verify {target}`, "
+        f"`code {target} --out {args.name}.py`"
+    )
+    return 0
+
+
 def _cmd_docs(args) -> int:
     from .catalogue import CATALOGUE
 
@@ -375,6 +395,16 @@ def parser() -> argparse.ArgumentParser:
         help="only check that the files are current: derive/generated/, or with CELL the --out PATH",
     )
     code.set_defaults(run=_cmd_code, usage_error=code.error)
+
+    new = sub.add_parser(
+        "new",
+        help="write a starter cell file NAME.toml to edit",
+        description="Write NAME.toml in the current folder: a working cell (a minimal gated "
+        "unit) with comments on the format, to change into your own. Every command that "
+        "takes a CELL takes the file.",
+    )
+    new.add_argument("name", metavar="NAME", help="the cell's name, an identifier such as my_cell")
+    new.set_defaults(run=_cmd_new, usage_error=new.error)
 
     docs = sub.add_parser(
         "docs",

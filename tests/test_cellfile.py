@@ -98,3 +98,34 @@ def test_a_missing_or_unreadable_file_is_a_cell_error(tmp_path):
     (tmp_path / "latin.toml").write_bytes(b'title = "\xe9"\n')
     with pytest.raises(CellError, match=r"latin\.toml: not UTF-8"):
         load(tmp_path / "latin.toml")
+
+
+def test_new_writes_a_starter_that_every_command_takes(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from derive.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "my_cell"]) == 0
+    assert load(tmp_path / "my_cell.toml").title == "My cell"
+    assert main(["equations", "my_cell.toml"]) == 0
+    assert main(["equations", "my_cell.toml", "--latex"]) == 0
+    assert main(["code", "my_cell.toml", "--out", "my_cell.py"]) == 0
+    spec = importlib.util.spec_from_file_location("my_cell", tmp_path / "my_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.PARAMETERS == ("W_f", "U_f", "b_f", "W", "U", "b")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as again:
+        main(["new", "my_cell"])
+    assert again.value.code == 2 and "my_cell.toml exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_verify_proves_a_starter(tmp_path, monkeypatch, capsys):
+    from derive.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "mine"]) == 0
+    assert main(["verify", "mine.toml", "--jobs", "1"]) == 0
+    assert "5 of 5 checks hold" in capsys.readouterr().out
