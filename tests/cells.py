@@ -15,4 +15,7 @@ MGU = Cell(
     ),
 )
 
-ALL_CELLS = {**CATALOGUE, MGU.name: MGU}
+# The explainer's three and one cell defined in Python: what the detailed tests run on.
+# The catalogue's variants are each proved and checked whole by `verify`
+# (tests/test_catalogue.py), which keeps the fast run fast.
+ALL_CELLS = {**{name: CATALOGUE[name] for name in ("rnn", "lstm", "gru")}, MGU.name: MGU}

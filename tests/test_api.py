@@ -43,6 +43,7 @@ def test_generate_gives_a_module_with_the_contract():
     assert "def forward" in module_source(GATED_RESIDUAL)
 
 
+@pytest.mark.slow
 def test_verify_reports_every_claim_and_raises_nothing():
     report = verify(MGU)
     assert report.holds and not report.failures

@@ -202,6 +202,7 @@ def test_interrupt_is_one_line_and_exit_130(monkeypatch, capsys):
     assert capsys.readouterr().err == "python -m derive code: interrupted\n"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_verify_and_its_workers():
     """Ctrl-C reaches the whole process group, the workers of verify --jobs 2 too."""
     # As a terminal starts it: SIGINT raises KeyboardInterrupt (a test runner may ignore it).

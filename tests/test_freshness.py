@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from derive import build
 from derive.cli import main
 
@@ -37,6 +39,7 @@ def test_one_cells_module_written_and_checked(tmp_path, capsys):
     assert target.read_text().endswith("# edited\n")
 
 
+@pytest.mark.slow
 def test_check_command_fails_on_an_edited_module(tmp_path):
     """`python -m derive code --check` on a copy of the package with one module edited."""
     import shutil
@@ -59,6 +62,7 @@ def test_check_command_fails_on_an_edited_module(tmp_path):
     assert not list((copy / "derive" / "generated").glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_regeneration_is_identical_under_different_hash_seeds():
     code = (
         "import hashlib; from derive import build; "

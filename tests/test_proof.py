@@ -44,6 +44,7 @@ def test_a_wrong_rule_is_caught(name, wrong):
     assert proof.max_relative_difference > 1e-6
 
 
+@pytest.mark.slow
 def test_a_wrong_recurrence_is_caught():
     """Carrying δh back into s (and δs into h) is invisible in one step, not in three."""
     from derive.derivation import Carry, Derivation

@@ -239,6 +239,7 @@ def test_indrnn_float32(indrnn):
     assert all(g.dtype == np.float32 for g in d_params.values())
 
 
+@pytest.mark.slow
 def test_a_cell_may_use_step_through_which_nothing_flows():
     """A gate that is the step of its argument: its derivative is 0, so its parameters'
     gradients are 0, and the proof (where sympy.diff gives DiracDelta, 0 away from the
