@@ -92,6 +92,16 @@ def starter(name: str) -> str:
     )
 
 
+def header(path: str | Path) -> str:
+    """The comment at the top of a cell file, as one paragraph (what the cell is)."""
+    lines = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(" ".join(lines).split())
+
+
 def load(path: str | Path) -> Cell:
     """The cell in the file ``path``; its name is the file's stem."""
     path = Path(path)

@@ -198,6 +198,24 @@ def _cmd_new(args) -> int:
     return 0
 
 
+def _cmd_page(args) -> int:
+    from .catalogue import CATALOGUE, FOLDER, resolve
+    from .cellfile import header
+    from .render import render
+    from .site.pages import cell_context
+
+    cell = resolve(args.cell)
+    path = FOLDER / f"{args.cell}.toml" if args.cell in CATALOGUE else Path(args.cell)
+    about = header(path) if path.is_file() else ""
+    text = render("cell.md.j2", c=cell_context(cell), about=about, source=args.cell)
+    if args.out in (None, "-"):
+        print(text, end="")
+        return 0
+    build.write({Path(args.out): text})
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_docs(args) -> int:
     from .catalogue import CATALOGUE
 
@@ -405,6 +423,19 @@ def parser() -> argparse.ArgumentParser:
     )
     new.add_argument("name", metavar="NAME", help="the cell's name, an identifier such as my_cell")
     new.set_defaults(run=_cmd_new, usage_error=new.error)
+
+    page = sub.add_parser(
+        "page",
+        help="write a Markdown page for one cell: its equations, gradients and Jacobians",
+        description="Render one cell (a catalogue name or a cell file) as a Markdown page with "
+        "LaTeX math: the forward step, the backward step, the recurrences through time, the "
+        "parameters' gradients and the state-to-state Jacobians.",
+    )
+    page.add_argument("cell", type=_cell, metavar="CELL", help=f"one of {cells}, or a cell file")
+    page.add_argument(
+        "--out", metavar="PATH", type=_file_to_write("my_cell.md", stdout=True), help="write it to PATH"
+    )
+    page.set_defaults(run=_cmd_page)
 
     docs = sub.add_parser(
         "docs",

@@ -34,8 +34,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
-FIGURES = {"rnn", "lstm", "gru", "gradients"}  # pages with figures, SVGs under figures/
+PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "variants", "code", "notation")
+FIGURES = {"rnn", "lstm", "gru", "gradients", "variants"}  # pages with figures, SVGs under figures/
 FEW_FORMULAS = {"code"}  # pages with a single formula; every other page has many
 UNTYPESET = ("\\(", "\\[", "$$", "\\mathbf")
 

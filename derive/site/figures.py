@@ -220,6 +220,47 @@ def candidate_sweep(name):
     return _svg(fig)
 
 
+# One colour per catalogue cell, in the catalogue's order (the three first, then the variants).
+PALETTE = (
+    "#3949ab",
+    "#00897b",
+    "#e53935",
+    "#8e24aa",
+    "#f4511e",
+    "#6d4c41",
+    "#546e7a",
+    "#c0ca33",
+    "#1e88e5",
+)
+
+
+def variant_gradients():
+    """How much of the last step's gradient reaches each earlier state, for every
+    catalogue cell at its default initialisation (init_params) and the same inputs."""
+    from ..catalogue import CATALOGUE, CORE
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.2, 3.4))
+    for (name, cell), colour in zip(CATALOGUE.items(), PALETTE, strict=False):
+        module = importlib.import_module(f"derive.generated.{name}")
+        params, x, g = _problem(module)
+        norms = state_gradients(module, params, x, g, state=cell.states[0])
+        label = name
+        if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
+            label += f" (exactly 0 from {int(np.argmax(norms == 0))} steps back)"
+            norms = np.where(norms == 0, np.nan, norms)
+        ax.plot(
+            np.arange(STEPS),
+            norms,
+            color=colour,
+            linestyle="-" if name in CORE else "--",
+            label=label,
+        )
+    _log_axis(ax, r"$\Vert\partial L_T / \partial s_k\Vert$")
+    ax.legend(frameon=False, fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return _svg(fig)
+
+
 SPECS = {
     "rnn_gradient": ("rnn", lambda: gradient_flow(("rnn",))),
     "gradient_flow": ("rnn, lstm, gru", gradient_flow),
@@ -230,6 +271,7 @@ SPECS = {
     "gru_o": ("gru", lambda: gate_sweep("gru", "o", "x")),
     "gru_i": ("gru", lambda: gate_sweep("gru", "i", "s")),
     "gru_s_tilde": ("gru", lambda: candidate_sweep("gru")),
+    "variants": ("*", variant_gradients),
 }
 
 

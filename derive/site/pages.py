@@ -24,7 +24,17 @@ from ..printing import latex as L
 from ..printing.latex import aligned_lines, latex
 from ..render import render
 
-PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "code", "notation")
+PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "variants", "code", "notation")
+
+# The catalogue cell each variant changes, for the variants page's comparison.
+BASES = {
+    "lstm_without_forget_gate": "lstm",
+    "lstm_peephole": "lstm",
+    "lstm_coupled": "lstm",
+    "gru_torch": "gru",
+    "mgu": "gru",
+    "indrnn": "rnn",
+}
 
 
 def cell_context(cell: Cell) -> dict:
@@ -153,6 +163,46 @@ def _counts(cell: Cell, d: Derivation) -> dict:
     }
 
 
+def comparison(variant: dict, base: dict) -> list[dict]:
+    """The equations that differ between two cells' contexts, side by side, in the
+    variant's order and then the base's equations that the variant drops."""
+    names = [e["name"] for e in variant["equations"]]
+    names += [e["name"] for e in base["equations"] if e["name"] not in names]
+    rows = []
+    for name in names:
+        mine, theirs = variant["equation"].get(name), base["equation"].get(name)
+        if mine and theirs and mine["text"] == theirs["text"]:
+            continue
+        rows.append(
+            {
+                "symbol": (mine or theirs)["symbol"],
+                "variant": mine["latex"] if mine else "",
+                "base": theirs["latex"] if theirs else "",
+            }
+        )
+    return rows
+
+
+def variants(cells: dict[str, dict]) -> list[dict]:
+    """What the variants page says about each variant: its description (the comment
+    at the top of its file), the equations it changes, and its counts beside its base's."""
+    from ..catalogue import FOLDER, VARIANTS
+    from ..cellfile import header
+
+    out = []
+    for name in VARIANTS:
+        base = cells[BASES[name]]
+        out.append(
+            {
+                "cell": cells[name],
+                "base": base,
+                "about": header(FOLDER / f"{name}.toml"),
+                "changes": comparison(cells[name], base),
+            }
+        )
+    return out
+
+
 def _record(root: Path, name: str):
     """records/NAME.json of the checkout (what `verify --record` and `bench --record` wrote)."""
     path = root / "records" / f"{name}.json"
@@ -180,6 +230,7 @@ def context(root: Path) -> dict:
     return {
         "cells": cells,
         "variant": cells["lstm_without_forget_gate"],
+        "variants": variants(cells),
         "benchmark": benchmark,
         "timings": _timings(benchmark),
         "checks": _record(root, "verify"),
