@@ -95,3 +95,12 @@ def test_site_commands_say_they_need_a_checkout(installed):
     out = run([python, "-m", "derive", "docs"], cwd=work, check=False)
     assert out.returncode == 1 and "works in a checkout of the project" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_users_cell_file_to_a_module(installed):
+    python, work = installed
+    run([python, "-m", "derive", "new", "my_cell"], cwd=work)
+    run([python, "-m", "derive", "code", "my_cell.toml", "--out", "my_cell.py"], cwd=work)
+    assert run([python, "-c", "import my_cell; print(my_cell.STATES)"], cwd=work) == "('s',)"
+    out = run([python, "-m", "derive", "equations", "indrnn", "--latex"], cwd=work)
+    assert r"\operatorname{relu}" in out
