@@ -65,6 +65,33 @@ def test_generate_refuses_a_module_that_fails_its_checks(monkeypatch):
         generate(GATED_RESIDUAL)
 
 
+def test_a_finite_difference_across_a_kink_is_tried_at_other_points(monkeypatch):
+    """A disagreement at one random point only (as a finite difference across relu's kink
+    gives) is no bug; one at every point is."""
+    from derive.verification import numeric
+
+    real, calls = numeric.finite_differences, []
+
+    def first_point_fails(module, *problem):
+        calls.append(1)
+        errors = real(module, *problem)
+        return {**errors, "d_x": 0.5} if len(calls) == 1 else errors
+
+    monkeypatch.setattr(numeric, "finite_differences", first_point_fails)
+    assert "def forward" in module_source(GATED_RESIDUAL)
+    assert len(calls) == 2
+
+    def every_point_fails(module, *problem):
+        calls.append(1)
+        return {**real(module, *problem), "d_x": 0.5}
+
+    calls.clear()
+    monkeypatch.setattr(numeric, "finite_differences", every_point_fails)
+    with pytest.raises(GenerationError, match=r"disagrees with finite differences in d_x \(5\.0e-01\)"):
+        module_source(GATED_RESIDUAL)
+    assert len(calls) == 3
+
+
 def test_report_names_a_failed_check():
     failed = derive.verification.proof.Proof("c", "a claim", 1, 1.0, 0.0)
     report = derive.Report((failed,))
