@@ -95,7 +95,7 @@ def derive(cell: Cell, derivatives: dict[str, Lambda] | None = None) -> Derivati
     """
     saved = {eq.rhs: eq.symbol for eq in cell.equations}
 
-    def slope(node: A.Apply) -> MatrixExpr:
+    def slope(node: A.Apply) -> MatrixExpr | None:  # None where the derivative is 0 (a step)
         return elementwise.derivative(node.function, saved.get(node, node), derivatives)
 
     intermediates, backward = _reverse(cell, slope)
