@@ -36,6 +36,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "variants", "code", "notation")
 FIGURES = {"rnn", "lstm", "gru", "gradients", "variants"}  # pages with figures, SVGs under figures/
+# The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
+DIAGRAMS = {
+    "rnn": {"diagram_rnn"},
+    "lstm": {"diagram_lstm", "diagram_lstm_o", "diagram_lstm_i", "diagram_lstm_f", "diagram_lstm_s_tilde"},
+    "gru": {"diagram_gru", "diagram_gru_o", "diagram_gru_i", "diagram_gru_s_tilde"},
+    "variants": {
+        f"diagram_{name}"
+        for name in ("lstm_without_forget_gate", "lstm_peephole", "lstm_coupled", "gru_torch", "mgu")
+    }
+    | {"diagram_indrnn"},
+}
 FEW_FORMULAS = {"code"}  # pages with a single formula; every other page has many
 UNTYPESET = ("\\(", "\\[", "$$", "\\mathbf")
 
@@ -233,6 +244,10 @@ def test_page_loads_offline_with_math_and_figures(visit, site, name):
     assert [i["src"] for i in images if not i["ok"]] == [], "images that did not load"
     figures = [i["src"] for i in images if i["src"].startswith("figures/") and i["src"].endswith(".svg")]
     assert len(figures) >= (1 if name in FIGURES else 0)
+    shown = {src.removeprefix("figures/").removesuffix(".svg") for src in figures}
+    assert DIAGRAMS.get(name, set()) <= shown, "cell diagrams missing"
+    alts = page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.alt])")
+    assert all(alt.startswith("Data flow of one step") for src, alt in alts if "/diagram_" in src)
 
 
 def test_palette_toggle_switches_to_dark_and_back(visit):

@@ -238,8 +238,23 @@ def context(root: Path) -> dict:
     }
 
 
+def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
+    """(key, cell, highlighted equations) of each cell diagram: every catalogue cell's, and
+    the LSTM's and GRU's once per gate and candidate, that one emphasised."""
+    specs = [(f"diagram_{name}", cell, ()) for name, cell in CATALOGUE.items()]
+    for name in ("lstm", "gru"):
+        cell = CATALOGUE[name]
+        specs += [
+            (f"diagram_{name}_{eq.name}", cell, (eq.name,))
+            for eq in cell.equations
+            if eq.role.value in ("gate", "candidate")
+        ]
+    return specs
+
+
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
+    from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
 
     drawn = figures()
@@ -264,6 +279,10 @@ def pages(root: Path) -> dict[Path, str]:
     ]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
     out = {root / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
+    ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
+    for key, cell, highlight in diagram_specs():
+        out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)
+        ctx["diagrams"][key] = describe(cell, highlight)
     for page in PAGES:
         out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
     return out

@@ -1,0 +1,637 @@
+"""Cell diagrams drawn from a cell's equations: the data flow of one step, as SVG.
+
+``graph(cell)`` turns the equations into a small graph: the inputs and previous
+states, one node per elementwise function (its matrix products folded into it:
+a gate is a "σ" node whose incoming edges are what its affine map reads), one
+node per elementwise product (⊙), sum (+) and complement (1 − ·), and edges
+along which values flow.  Each equation's last node carries the equation's
+name.  ``diagram(cell, highlight)`` lays the graph out and writes the SVG.
+
+The layout is a layered one of our own (the graphs have a few dozen nodes at
+most): columns from the longest path, each node as late as its uses allow so
+that a gate sits just before the product it drives; a value used further right
+runs on as one line that its uses branch off; the first state's path from
+``s_prev`` to the new ``s`` runs straight along the top row, as in colah's LSTM
+figures; the other rows are chosen column by column to keep lines straight
+(an exact small dynamic programme per column, a few sweeps); edges are
+orthogonal with rounded corners, each vertical run on a track of its own.
+Everything is ordered by the equations' order, never by hashing, so the same
+cell gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
+
+from .. import naming
+from ..algebra import Apply, split_coefficient
+from ..cell import Cell, Role
+from ..elementwise import FUNCTIONS
+
+# --- the graph ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node: an input or previous state, or an operation of an equation.
+
+    ``id`` is the value's name for inputs, previous states and each equation's
+    last node, and ``<equation>.<k>`` for the operations inside an equation."""
+
+    id: str
+    kind: str  # "input", "function", "product", "sum", "complement", "negate", "linear", "scale"
+    label: str  # what the node shows: "σ", "tanh", "⊙", "+", "1 −", ...
+    equation: str | None = None  # the equation it belongs to; None for inputs
+    role: str = ""  # the equation's role ("gate", "candidate", ...) on its last node
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...]
+    edges: tuple[tuple[str, str], ...]  # (from, to), each once
+    states: tuple[str, ...]  # the new states, leaving on the right, in the cell's order
+
+    def node(self, id: str) -> Node:
+        return next(n for n in self.nodes if n.id == id)
+
+
+class _Builder:
+    """The nodes of one equation, made from its right-hand side."""
+
+    def __init__(self, cell: Cell, equation: str, known: set[str]):
+        self.parameters = {p.name for p in cell.parameters}
+        self.equation = equation
+        self.known = known
+        self.nodes: list[Node] = []
+        self.edges: list[tuple[str, str]] = []
+        self.memo: dict[MatrixExpr, str] = {}
+
+    def make(self, kind: str, label: str, sources: Iterable[str]) -> str:
+        id = f"{self.equation}.{len(self.nodes) + 1}"
+        self.nodes.append(Node(id, kind, label, self.equation))
+        for s in dict.fromkeys(sources):
+            self.edges.append((s, id))
+        return id
+
+    def is_parameter(self, e) -> bool:
+        return isinstance(e, MatrixSymbol) and e.name in self.parameters
+
+    def constant(self, e) -> bool:
+        return (
+            not e.is_Matrix
+            or isinstance(e, OneMatrix)
+            or (isinstance(e, MatMul) and all(self.constant(a) for a in e.args))
+        )
+
+    def complement(self, e) -> bool:
+        """``1 - v``: a constant less one value."""
+        terms = [t for t in e.args if not self.constant(t)]
+        return (
+            len(terms) == 1
+            and len(terms) < len(e.args)
+            and split_coefficient(terms[0])[0].is_negative is True
+            and not any(self.is_parameter(a) for a in terms[0].args)
+        )
+
+    def linear(self, e) -> list[str]:
+        """What an affine map of ``e`` reads: parameters and constants folded away."""
+        if self.is_parameter(e) or self.constant(e):
+            return []
+        if isinstance(e, MatrixSymbol):
+            return [e.name]
+        if isinstance(e, MatAdd) and not self.complement(e):
+            return list(dict.fromkeys(s for t in e.args for s in self.linear(t)))
+        if isinstance(e, (MatMul, HadamardProduct)):
+            rest = [a for a in e.args if a.is_Matrix and not self.is_parameter(a) and not self.constant(a)]
+            if len(rest) == 1:
+                return self.linear(rest[0])
+            if not rest:
+                return []
+        return [self.node(e)]
+
+    def one(self, e) -> str:
+        """A single node for ``e`` read linearly: a sum node when it reads several."""
+        sources = self.linear(e)
+        if len(sources) == 1:
+            return sources[0]
+        return self.make("sum", "+", sources)
+
+    def node(self, e) -> str:
+        """The node that computes ``e`` (a name for an input, state or equation)."""
+        if isinstance(e, MatrixSymbol) and not self.is_parameter(e):
+            return e.name
+        if e in self.memo:
+            return self.memo[e]
+        if isinstance(e, Apply):
+            out = self.make("function", FUNCTIONS[e.function].text, self.linear(e.arg))
+        elif isinstance(e, HadamardProduct):
+            factors = [a for a in e.args if not self.is_parameter(a) and not self.constant(a)]
+            if len(factors) == 1:
+                out = self.make("scale", "×", [self.one(factors[0])])
+            else:
+                out = self.make("product", "⊙", [self.one(f) for f in factors])
+        elif isinstance(e, MatAdd):
+            terms = [t for t in e.args if not self.constant(t)]
+            if self.complement(e):
+                out = self.make("complement", "1 −", [self.one(split_coefficient(terms[0])[1])])
+            else:
+                sources = []
+                for t in terms:
+                    c, core = split_coefficient(t)
+                    sources.append(
+                        self.make("negate", "−", [self.one(core)]) if c.is_negative else self.one(t)
+                    )
+                out = self.make("sum", "+", sources)
+        elif isinstance(e, MatMul):
+            c, core = split_coefficient(e)
+            if c != 1 and core is not None and not any(self.is_parameter(a) for a in core.args):
+                out = self.make("scale", "×", [self.one(core)])
+            else:
+                out = self.make("linear", "·", self.linear(e))
+        else:
+            out = self.make("linear", "·", self.linear(e))
+        self.memo[e] = out
+        return out
+
+
+def graph(cell: Cell) -> Graph:
+    """The data flow of one step of ``cell``."""
+    nodes = [Node(naming.prev(s), "input", naming.prev(s)) for s in cell.states]
+    nodes += [Node(x, "input", x) for x in cell.inputs]
+    edges: list[tuple[str, str]] = []
+    known = {n.id for n in nodes}
+    for eq in cell.equations:
+        b = _Builder(cell, eq.name, known)
+        top = b.node(eq.rhs)
+        if top in known:  # the equation only renames or scales a known value
+            top = b.make("linear", "·", [top])
+        rename = {top: eq.name}
+        for n in b.nodes:
+            role = eq.role.value if n.id == top else ""
+            nodes.append(Node(rename.get(n.id, n.id), n.kind, n.label, eq.name, role))
+        edges += [(rename.get(u, u), rename.get(v, v)) for u, v in b.edges]
+        known.add(eq.name)
+    return Graph(tuple(nodes), tuple(dict.fromkeys(edges)), tuple(cell.states))
+
+
+# --- layout ---------------------------------------------------------------------
+
+ROW = 46  # between rows
+MARGIN = 10
+TOP = 30  # room above the top row for its names
+BOX_H = 26  # function boxes
+RADIUS = 10  # operation circles
+TRACK = 7  # between vertical runs in one gap
+GAP = 30  # the least room between two columns
+PORT = 6  # between the entry points of a node's inputs, on its side
+SANS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+def _text_width(text: str, size: float) -> float:
+    return sum((0.35 if ch in "ilt1()" else 0.0 if ch == "\u0303" else 0.62) * size for ch in text)
+
+
+@dataclass
+class _Place:
+    id: str
+    kind: str  # a Node's kind, or "dummy" (a line passing a column), or "exit"
+    column: int = 0
+    row: int = 0
+    width: float = 0.0
+    height: float = 0.0
+    x: float = 0.0
+    y: float = 0.0
+    value: str = ""  # the node whose value a dummy or exit carries
+    preds: list[str] = field(default_factory=list)
+    succs: list[str] = field(default_factory=list)
+
+    @property
+    def circle(self) -> bool:
+        return self.kind in ("product", "sum", "complement", "negate", "scale", "linear")
+
+
+def _display(name: str) -> tuple[str, str]:
+    """(base, subscript) as the diagram writes a value's name: s̃ and t, h and t−1."""
+    parts = naming.parse(name)
+    base = parts["base"]
+    for suffix, mark in (("_tilde", "\u0303"), ("_hat", "\u0302"), ("_bar", "\u0304")):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)] + mark
+    return base, "t−1" if parts["prev"] else "t"
+
+
+def _layout(g: Graph):
+    places: dict[str, _Place] = {}
+    for n in g.nodes:
+        p = _Place(n.id, n.kind, value=n.id)
+        if n.kind == "input":
+            base, sub = _display(n.id)
+            p.width = _text_width(base, 15) + _text_width(sub, 11) + 6
+            p.height = 18
+        elif n.kind == "function":
+            p.width, p.height = max(30.0, _text_width(n.label, 15) + 14), BOX_H
+        else:
+            p.width = p.height = 2 * RADIUS
+        places[n.id] = p
+    succs: dict[str, list[str]] = {n.id: [] for n in g.nodes}
+    for u, v in g.edges:
+        succs[u].append(v)
+    order = [n.id for n in g.nodes]  # inputs first, then each equation's nodes as made: a topological order
+    column = {}
+    for id in order:
+        preds = [u for u, v in g.edges if v == id]
+        column[id] = 1 + max((column[u] for u in preds), default=-1)
+    last = max(column.values()) + 1  # where the new states leave
+    for s in g.states:
+        succs[s].append("exit:" + s)
+        places["exit:" + s] = _Place("exit:" + s, "exit", column=last, value=s)
+        column["exit:" + s] = last
+    preds: dict[str, list[str]] = {id: [] for id in column}
+    for u in succs:
+        for w in succs[u]:
+            preds[w].append(u)
+
+    def passing() -> int:
+        """How many columns the values' lines pass without a use there."""
+        return sum(max(0, max((column[w] for w in succs[u]), default=0) - column[u] - 1) for u in succs)
+
+    # Each node in the column, between its inputs' and its uses', where the fewest lines pass
+    # other columns; of those the latest: a gate sits just before what it drives.
+    for _ in range(2):
+        for id in reversed(order):
+            if places[id].kind == "input" or not succs[id]:
+                continue
+            low = 1 + max(column[u] for u in preds[id])
+            best = None
+            for c in range(min(column[w] for w in succs[id]) - 1, low - 1, -1):
+                column[id] = c
+                if best is None or passing() < best[0]:
+                    best = (passing(), c)
+            column[id] = best[1]
+    for id, c in column.items():
+        places[id].column = c
+
+    # One line per value across the columns it passes; its uses branch off it.
+    segments: list[tuple[str, str, tuple[str, ...]]] = []  # (from, to, the graph edges it carries)
+    for u in order:
+        far = [w for w in succs[u] if column[w] > column[u] + 1]
+        chain = {}
+        if far:
+            for c in range(column[u] + 1, max(column[w] for w in far)):
+                d = f"pass:{u}:{c}"
+                places[d] = _Place(d, "dummy", column=c, value=u)
+                chain[c] = d
+        carried: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for w in succs[u]:
+            edge = (u, w)
+            hops = [u] + [chain[c] for c in range(column[u] + 1, column[w])] + [w]
+            for a, b in itertools.pairwise(hops):
+                carried.setdefault((a, b), []).append(edge)
+        segments += [(a, b, tuple(e)) for (a, b), e in carried.items()]
+    for a, b, _ in segments:
+        places[a].succs.append(b)
+        places[b].preds.append(a)
+
+    columns: list[list[str]] = [[] for _ in range(last + 1)]
+    for id, p in places.items():
+        columns[p.column].append(id)
+
+    # The first state's line: the shortest path from its previous value to where it leaves.
+    first = g.states[0]
+    start, goal = naming.prev(first), "exit:" + first
+    # Fewest operations on the way (a line passing a column costs nothing): for the GRU the
+    # path through the blend, not through the candidate.
+    back: dict[str, str | None] = {start: None}
+    cost = {start: 0}
+    for c in range(places[start].column, last):
+        for a in sorted((id for id in cost if places[id].column == c), key=lambda id: (cost[id], id)):
+            for b in places[a].succs:
+                step = cost[a] + (0 if places[b].kind in ("dummy", "exit") else 1)
+                if b not in cost or step < cost[b]:
+                    cost[b], back[b] = step, a
+    spine = set()
+    at: str | None = goal if goal in back else None
+    while at is not None:
+        spine.add(at)
+        at = back[at]
+
+    rows = 1 + max(sum(1 for id in col if id not in spine) for col in columns)
+    # Start: the inputs at the bottom of the first column, everything else in making order.
+    for col in columns:
+        rest = [id for id in col if id not in spine]
+        for k, id in enumerate(rest):
+            places[id].row = rows - len(rest) + k if places[id].column == 0 else k + 1
+        for id in col:
+            if id in spine:
+                places[id].row = 0
+
+    def settle(col: list[str], use_preds: bool, use_succs: bool) -> None:
+        rest = [id for id in col if id not in spine]
+        if not rest:
+            return
+        wanted = {}
+        for id in rest:
+            p = places[id]
+            near = (p.preds if use_preds else []) + (p.succs if use_succs else [])
+            weights = [3.0 if places[n].kind == "dummy" or p.kind == "dummy" else 1.0 for n in near]
+            if near:
+                wanted[id] = sum(w * places[n].row for w, n in zip(weights, near, strict=True)) / sum(weights)
+            else:
+                wanted[id] = float(p.row)
+        rest.sort(key=lambda id: (wanted[id], places[id].row))
+        # Rows 1 .. rows-1, increasing in that order, as close to the wanted rows as can be.
+        k, options = len(rest), range(1, rows)
+        cost = {(0, r): abs(r - wanted[rest[0]]) for r in options}
+        for i in range(1, k):
+            for r in options:
+                best = min((cost[i - 1, q] for q in options if q < r and (i - 1, q) in cost), default=None)
+                if best is not None:
+                    cost[i, r] = best + abs(r - wanted[rest[i]])
+        r = min((q for q in options if (k - 1, q) in cost), key=lambda q: (cost[k - 1, q], q))
+        for i in range(k - 1, -1, -1):
+            places[rest[i]].row = r
+            if i:
+                r = min(
+                    (q for q in options if q < r and (i - 1, q) in cost),
+                    key=lambda q: (cost[i - 1, q] + abs(r - wanted[rest[i]]), -q),
+                )
+
+    for _ in range(4):
+        for col in columns[1:]:
+            settle(col, True, False)
+        for col in reversed(columns[1:-1]):
+            settle(col, True, True)
+    return places, columns, segments, rows
+
+
+# --- drawing --------------------------------------------------------------------
+
+STYLE = (
+    "text{font-family:" + SANS + ";fill:#263238}"
+    ".e{fill:none;stroke:#546e7a;stroke-width:1.6}"
+    ".e.hl{stroke:#d81b60;stroke-width:3}"
+    ".n rect,.n circle{stroke:#37474f;stroke-width:1.4;fill:#fff}"
+    ".gate rect{fill:#ffe082}.candidate rect{fill:#80cbc4}.fn rect{fill:#c5cae9}"
+    ".n.hl rect,.n.hl circle{stroke:#d81b60;stroke-width:3}"
+    ".dot{fill:#37474f;stroke:none}.hl .dot{fill:#d81b60}"
+    ".op{stroke:#37474f;stroke-width:1.6}.hl .op{stroke:#d81b60}"
+    ".f{font-size:15px;text-anchor:middle}"
+    ".v{font-size:14px;font-style:italic}.hl .v,.hl.v{fill:#d81b60;font-weight:bold}"
+    ".s{font-size:10px;font-style:normal}"
+)
+
+
+def _num(v: float) -> str:
+    v = round(v, 1)
+    return str(int(v)) if v == int(v) else f"{v:.1f}"
+
+
+def _name(id: str, x: float, y: float, anchor: str, cls: str = "v", extra: str = "") -> str:
+    base, sub = _display(id)
+    return (
+        f'<text class="{cls}" x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}"{extra}>{base}'
+        f'<tspan class="s" dy="3">{sub}</tspan></text>'
+    )
+
+
+def _path(points: list[tuple[float, float]]) -> str:
+    """An orthogonal polyline with rounded corners."""
+    points = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
+    out = [f"M{_num(points[0][0])} {_num(points[0][1])}"]
+    for i in range(1, len(points)):
+        (x0, y0), (x1, y1) = points[i - 1], points[i]
+        if i + 1 < len(points):
+            x2, y2 = points[i + 1]
+            r = min(5.0, abs(x1 - x0 + y1 - y0) / 2, abs(x2 - x1 + y2 - y1) / 2)
+            sx = (x1 > x0) - (x1 < x0)
+            sy = (y1 > y0) - (y1 < y0)
+            tx = (x2 > x1) - (x2 < x1)
+            ty = (y2 > y1) - (y2 < y1)
+            out.append(f"L{_num(x1 - sx * r)} {_num(y1 - sy * r)}")
+            out.append(f"Q{_num(x1)} {_num(y1)} {_num(x1 + tx * r)} {_num(y1 + ty * r)}")
+        else:
+            out.append(f"L{_num(x1)} {_num(y1)}")
+    return "".join(out)
+
+
+def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
+    """The data flow of one step of ``cell`` as SVG text; the equations named in
+    ``highlight``, the lines into them and the lines from their values are emphasised."""
+    g = graph(cell)
+    lit = set(highlight)
+    unknown = lit - {eq.name for eq in cell.equations}
+    if unknown:
+        raise KeyError(f"{cell.name} has no equation {', '.join(sorted(unknown))}")
+    places, columns, segments, rows = _layout(g)
+    owner = {n.id: n.equation for n in g.nodes}
+
+    def lit_edge(edge: tuple[str, str]) -> bool:
+        u, v = edge
+        return owner.get(v) in lit or (u in lit) or (v.startswith("exit:") and u in lit)
+
+    # Vertical runs: each segment between rows on a track of its own in the gap before its end.
+    entries: dict[str, list[str]] = {}  # node: the segments' sources, in port order
+    for a, b, _ in segments:
+        entries.setdefault(b, []).append(a)
+    gap_tracks: dict[int, list[tuple]] = {}
+    for a, b, _ in segments:
+        if places[a].row != places[b].row:
+            gap_tracks.setdefault(places[b].column, []).append((a, b))
+    widths = [max((places[id].width for id in col), default=0.0) for col in columns]
+    xs, x = [], MARGIN
+    for c in range(len(columns)):
+        if c:
+            runs = {places[a].value for a, _ in gap_tracks.get(c, [])}
+            x += widths[c - 1] / 2 + GAP + TRACK * max(len(runs) - 1, 0) + widths[c] / 2
+        else:
+            x += widths[0] / 2
+        xs.append(x)
+    for p in places.values():
+        p.x, p.y = xs[p.column], TOP + p.row * ROW
+        if p.kind == "input":  # right-aligned in the first column
+            p.x = xs[0] + widths[0] / 2 - p.width / 2
+
+    def port(b: str, a: str) -> float:
+        """Where the segment from ``a`` enters ``b``, as a y offset: the same row at the middle."""
+        p = places[b]
+        if p.kind in ("dummy", "exit"):
+            return 0.0
+        ins = sorted(entries[b], key=lambda s: (places[s].row, s))
+        same = [s for s in ins if places[s].row == p.row]
+        above = [s for s in ins if places[s].row < p.row]
+        below = [s for s in ins if places[s].row > p.row]
+        room = (p.height / 2 - 3) if p.kind == "function" else RADIUS - 3
+        if a in same:
+            return 0.0
+        if not same and len(ins) % 2:  # an odd number: the middle one enters at the middle
+            ins_mid = ins[len(ins) // 2]
+            if a == ins_mid:
+                return 0.0
+            above = [s for s in above if s != ins_mid]
+            below = [s for s in below if s != ins_mid]
+        step = min(PORT, room / max(len(above), len(below), 1))
+        if a in above:
+            return -step * (len(above) - above.index(a))
+        return step * (below.index(a) + 1)
+
+    # One vertical run per value and gap, that its lines into that column branch off.  Runs
+    # downwards first, the lowest source leftmost; then upwards, the highest source leftmost:
+    # the runs then cross the fewest lines into their targets.
+    track_x: dict[tuple[str, str], float] = {}
+    for c, segs in gap_tracks.items():
+        runs: dict[str, list[tuple[str, str]]] = {}
+        for a, b in segs:
+            runs.setdefault(places[a].value if places[a].kind == "dummy" else a, []).append((a, b))
+
+        def key(item):
+            source, group = item
+            row = places[group[0][0]].row
+            down = all(places[b].row > row for _, b in group)
+            return (0, -row, source) if down else (1, row, source)
+
+        left = xs[c - 1] + widths[c - 1] / 2 + GAP / 2
+        for k, (_, group) in enumerate(sorted(runs.items(), key=key)):
+            for s in group:
+                track_x[s] = left + k * TRACK
+
+    def right(p: _Place) -> float:
+        if p.kind == "dummy":
+            return p.x
+        if p.kind == "input":
+            return p.x + p.width / 2 + 2
+        return p.x + p.width / 2
+
+    def left(p: _Place) -> float:
+        if p.kind == "dummy" or p.kind == "exit":
+            return p.x
+        return p.x - p.width / 2
+
+    lines: list[str] = []
+    nodes: list[str] = []
+    labels: list[str] = []
+    for a, b, carried in segments:
+        pa, pb = places[a], places[b]
+        y0, y1 = pa.y, pb.y + port(b, a)
+        if (a, b) in track_x:
+            tx = track_x[a, b]
+            pts = [(right(pa), y0), (tx, y0), (tx, y1), (left(pb), y1)]
+        else:
+            pts = [(right(pa), y0), (left(pb), y1)]
+        hl = any(lit_edge(e) for e in carried)
+        cls = "e hl" if hl else "e"
+        marker = "" if pb.kind == "dummy" else f' marker-end="url(#{"ah" if hl else "a"})"'
+        edges = " ".join(f"{u}>{'exit' if v.startswith('exit:') else v}" for u, v in carried)
+        lines.append(
+            f'<path class="{cls}" data-line="{a}>{b}" data-edges="{edges}" d="{_path(pts)}"{marker}/>'
+        )
+    # Emphasised lines last, over the plain ones that share their runs.
+    lines.sort(key=lambda line: 'class="e hl"' in line)
+
+    for n in g.nodes:
+        p = places[n.id]
+        hl = n.equation in lit
+        if n.kind == "input":
+            labels.append(_name(n.id, p.x + p.width / 2 - 2, p.y + 5, "end", extra=f' data-node="{n.id}"'))
+            continue
+        classes = ["n"]
+        if n.kind == "function":
+            classes.append(n.role if n.role in (Role.GATE.value, Role.CANDIDATE.value) else "fn")
+        if hl:
+            classes.append("hl")
+        parts = []
+        if n.kind == "function":
+            parts.append(
+                f'<rect x="{_num(p.x - p.width / 2)}" y="{_num(p.y - p.height / 2)}" width="{_num(p.width)}"'
+                f' height="{_num(p.height)}" rx="6"/>'
+            )
+            parts.append(f'<text class="f" x="{_num(p.x)}" y="{_num(p.y + 5)}">{n.label}</text>')
+        else:
+            parts.append(f'<circle cx="{_num(p.x)}" cy="{_num(p.y)}" r="{RADIUS}"/>')
+            parts.append(_glyph(n.kind, p.x, p.y, n.label))
+        if n.equation is not None and n.id == n.equation:
+            parts.append(_name(n.id, p.x + p.width / 2 + 3, p.y - p.height / 2 - 3, "start"))
+        head = f'<g class="{" ".join(classes)}" data-node="{n.id}" data-equation="{n.equation}">'
+        nodes.append(head + "".join(parts) + "</g>")
+    for s in g.states:
+        p = places["exit:" + s]
+        cls = "v hl" if s in lit else "v"
+        labels.append(_name(s, p.x + 4, p.y + 5, "start", cls, f' data-out="{s}"'))
+
+    width = xs[-1] + max((_text_width(_display(s)[0], 14) for s in g.states), default=0) + 24 + MARGIN
+    height = TOP + (rows - 1) * ROW + 24
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        "<!-- Generated by `python -m derive docs` (derive/site/diagrams.py) from the cell's equations. "
+        "Do not edit. -->\n"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}"'
+        f' viewBox="0 0 {_num(width)} {_num(height)}" role="img">\n'
+        f"<title>{describe(cell)}</title>\n"
+        f"<style>{STYLE}</style>\n"
+        "<defs>"
+        '<marker id="a" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6"'
+        ' orient="auto"><path d="M0 0L8 4L0 8z" fill="#546e7a"/></marker>'
+        '<marker id="ah" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="5" markerHeight="5"'
+        ' orient="auto"><path d="M0 0L8 4L0 8z" fill="#d81b60"/></marker>'
+        "</defs>\n" + "\n".join(lines + nodes + labels) + "\n</svg>\n"
+    )
+
+
+def _glyph(kind: str, x: float, y: float, label: str) -> str:
+    """The sign inside an operation's circle, drawn as paths where a font might lack it."""
+    if kind == "product":
+        return f'<circle class="dot" cx="{_num(x)}" cy="{_num(y)}" r="2.6"/>'
+    bar = f"M{_num(x - 5.5)} {_num(y)}H{_num(x + 5.5)}"
+    if kind == "sum":
+        return f'<path class="op" d="{bar}M{_num(x)} {_num(y - 5.5)}V{_num(y + 5.5)}"/>'
+    if kind == "negate":
+        return f'<path class="op" d="{bar}"/>'
+    text = label.replace(" ", "")
+    return f'<text class="f" x="{_num(x)}" y="{_num(y + 4.5)}" style="font-size:11px">{text}</text>'
+
+
+# --- words ----------------------------------------------------------------------
+
+
+def _spoken(id: str) -> str:
+    base, sub = _display(id)
+    base = base.replace("\u0303", " tilde").replace("\u0302", " hat").replace("\u0304", " bar")
+    return f"previous {base}" if sub == "t−1" else base
+
+
+def formula(g: Graph, id: str, top: bool = True) -> str:
+    """A node's value in words and signs, from the graph: σ(previous h, x)."""
+    n = g.node(id)
+    if not top and (n.kind == "input" or n.id == n.equation):
+        return _spoken(id)
+    ins = [formula(g, u, top=False) for u, v in g.edges if v == id]
+    if n.kind == "function":
+        return f"{n.label}({', '.join(ins)})"
+    if n.kind == "product":
+        return "(" + " ⊙ ".join(ins) + ")" if not top else " ⊙ ".join(ins)
+    if n.kind == "sum":
+        return "(" + " + ".join(ins) + ")" if not top else " + ".join(ins)
+    if n.kind == "complement":
+        return f"(1 − {ins[0]})"
+    if n.kind == "negate":
+        return f"(−{ins[0]})"
+    return f"{n.label}({', '.join(ins)})"
+
+
+def describe(cell: Cell, highlight: Iterable[str] = ()) -> str:
+    """The diagram in one sentence, for its alt text."""
+    g = graph(cell)
+    parts = "; ".join(f"{_spoken(eq.name)} = {formula(g, eq.name)}" for eq in cell.equations)
+    states = " and ".join(_spoken(s) for s in cell.states)
+    leave = "leaves" if len(cell.states) == 1 else "leave"
+    text = (
+        f"Data flow of one step of the {cell.title}, drawn from its equations: {parts}. "
+        f"The new {states} {leave} on the right; {_spoken(cell.states[0])} runs along the top."
+    )
+    lit = [_spoken(eq.name) for eq in cell.equations if eq.name in set(highlight)]
+    if lit:
+        text += f" Emphasised: {' and '.join(lit)}, with the lines into and out of it."
+    return text

@@ -1,0 +1,221 @@
+"""Cell diagrams drawn from the equations (derive/site/diagrams.py), read back from their SVG."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from sympy import MatrixSymbol
+
+from derive import naming
+from derive.catalogue import CATALOGUE
+from derive.cellfile import loads
+from derive.site.diagrams import describe, diagram, graph
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+USER_CELL = """
+title = "A two-gate toy"
+states = ["s"]
+affine = ["a", "g"]
+
+[[equations]]
+equation = "a = σ(W_a @ s_prev + U_a @ x + b_a)"
+role = "gate"
+meaning = "first gate"
+
+[[equations]]
+equation = "g = relu(W_g @ (a * s_prev) + U_g @ x + b_g)"
+role = "gate"
+meaning = "second gate"
+
+[[equations]]
+equation = "s = (1 - a) * s_prev + a * g"
+role = "state"
+meaning = "new state"
+"""
+
+
+def read(svg: str) -> ET.Element:
+    assert svg.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+    return ET.fromstring(svg.split("\n", 1)[1])
+
+
+def drawn_nodes(root) -> set[str]:
+    return {e.get("data-node") for e in root.iter() if e.get("data-node")}
+
+
+def drawn_edges(root) -> set[tuple[str, str]]:
+    """Every edge of the graph that some line carries (lines to where a state leaves left out)."""
+    out = set()
+    for path in root.iter(SVG + "path"):
+        for edge in (path.get("data-edges") or "").split():
+            u, v = edge.split(">")
+            if v != "exit":
+                out.add((u, v))
+    return out
+
+
+def reads(root, cell) -> dict[str, set[str]]:
+    """For each equation, the named values that reach its node through its own operations."""
+    edges = drawn_edges(root)
+    into: dict[str, set[str]] = {}
+    for u, v in edges:
+        into.setdefault(v, set()).add(u)
+    named = {eq.name for eq in cell.equations} | {s.name for s in cell.prev_symbols} | set(cell.inputs)
+
+    def sources(node):
+        found = set()
+        for u in into.get(node, ()):
+            found |= {u} if u in named else sources(u)
+        return found
+
+    return {eq.name: sources(eq.name) for eq in cell.equations}
+
+
+def dependencies(cell) -> dict[str, set[str]]:
+    parameters = {p.name for p in cell.parameters}
+    return {
+        eq.name: {s.name for s in eq.rhs.free_symbols if isinstance(s, MatrixSymbol)} - parameters
+        for eq in cell.equations
+    }
+
+
+def user_cell():
+    return loads(USER_CELL, "toy")
+
+
+CELLS = {**CATALOGUE, "toy": None}
+
+
+def cell_named(name):
+    return user_cell() if name == "toy" else CATALOGUE[name]
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_nodes_are_the_equations_inputs_and_previous_states(name):
+    cell = cell_named(name)
+    root = read(diagram(cell))
+    named = {n for n in drawn_nodes(root) if "." not in n}
+    expected = {eq.name for eq in cell.equations} | {naming.prev(s) for s in cell.states} | set(cell.inputs)
+    assert named == expected
+    # Every other node is an operation inside one equation: <equation>.<k>.
+    assert all(n.split(".")[0] in {eq.name for eq in cell.equations} for n in drawn_nodes(root) - named)
+    # The new states leave on the right, labelled.
+    assert {e.get("data-out") for e in root.iter() if e.get("data-out")} == set(cell.states)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_edges_follow_the_equations(name):
+    cell = cell_named(name)
+    root = read(diagram(cell))
+    assert reads(root, cell) == dependencies(cell)
+    # The lines carry exactly the graph's edges.
+    assert drawn_edges(root) == set(graph(cell).edges)
+
+
+def test_gates_fold_their_matrix_products():
+    """A gate is one σ node whose incoming edges are what its affine map reads."""
+    g = graph(CATALOGUE["lstm"])
+    f = g.node("f")
+    assert (f.kind, f.label, f.role) == ("function", "σ", "gate")
+    assert [u for u, v in g.edges if v == "f"] == ["h_prev", "x"]
+    s = graph(CATALOGUE["gru"])
+    complement = [n for n in s.nodes if n.kind == "complement"]
+    assert [n.label for n in complement] == ["1 −"]
+    assert [u for u, v in s.edges if v == complement[0].id] == ["i"]
+
+
+def changed(plain: str, lit: str) -> set[str]:
+    """The keys (node, lines' edges, state label) of the elements that differ."""
+
+    def elements(svg):
+        root = read(svg)
+        out = {}
+        for e in root.iter():
+            out_key = e.get("data-out") and "out:" + e.get("data-out")
+            key = e.get("data-node") or e.get("data-line") or out_key
+            if key:
+                assert key not in out
+                out[key] = ET.tostring(e)
+        return out
+
+    a, b = elements(plain), elements(lit)
+    assert a.keys() == b.keys()
+    return {k for k in a if a[k] != b[k]}
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "toy"])
+def test_highlighting_changes_only_the_highlighted_elements(name):
+    cell = cell_named(name)
+    plain = diagram(cell)
+    g = graph(cell)
+    owner = {n.id: n.equation for n in g.nodes}
+    for eq in cell.equations:
+        lit = diagram(cell, (eq.name,))
+        assert lit != plain
+        expected = {n for n, e in owner.items() if e == eq.name and g.node(n).kind != "input"}
+        for path in read(plain).iter(SVG + "path"):
+            edges = [tuple(e.split(">")) for e in (path.get("data-edges") or "").split()]
+            if any(owner.get(v) == eq.name or u == eq.name for u, v in edges):
+                expected.add(path.get("data-line"))
+        if eq.name in cell.states:
+            expected.add("out:" + eq.name)  # its label where it leaves
+        assert changed(plain, lit) == expected
+        # The other elements are the same bytes, in the same order.
+        strip = lambda svg: sorted(line for line in svg.splitlines() if " hl" not in line)  # noqa: E731
+        assert set(strip(lit)) <= set(plain.splitlines())
+
+
+def test_unknown_highlight_is_refused():
+    with pytest.raises(KeyError, match="no equation q"):
+        diagram(CATALOGUE["lstm"], ("q",))
+
+
+def test_the_same_cell_gives_the_same_bytes():
+    for cell in CATALOGUE.values():
+        assert diagram(cell) == diagram(cell)
+    assert diagram(user_cell(), ("a",)) == diagram(user_cell(), ("a",))
+
+
+def _digest(seed: str) -> str:
+    code = (
+        "import hashlib; from derive.catalogue import CATALOGUE; from derive.site.diagrams import diagram;"
+        "print(hashlib.sha256(''.join(diagram(c) + diagram(c, (c.equations[0].name,))"
+        " for c in CATALOGUE.values()).encode()).hexdigest())"
+    )
+    env = dict(os.environ, PYTHONHASHSEED=seed)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return run.stdout
+
+
+def test_bytes_do_not_depend_on_the_hash_seed():
+    digests = {_digest(seed) for seed in ("0", "1", "12345")}
+    assert len(digests) == 1
+    here = "".join(diagram(c) + diagram(c, (c.equations[0].name,)) for c in CATALOGUE.values())
+    assert digests == {hashlib.sha256(here.encode()).hexdigest() + "\n"}
+
+
+def test_a_users_cell_gets_a_diagram_and_words():
+    cell = user_cell()
+    svg = diagram(cell, ("g",))
+    root = read(svg)
+    functions = {e.get("data-node"): e for e in root.iter(SVG + "g") if "n" in (e.get("class") or "").split()}
+    assert {"a", "g", "s"} <= functions.keys()
+    assert "relu" in ET.tostring(functions["g"], encoding="unicode")
+    text = describe(cell, ("g",))
+    assert "g = relu((a ⊙ previous s), x)" in text
+    assert "s = ((1 − a) ⊙ previous s) + (a ⊙ g)" in text
+
+
+def test_the_svg_is_self_contained_and_follows_no_link():
+    for cell in CATALOGUE.values():
+        svg = diagram(cell)
+        assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert "@import" not in svg and "url(#" in svg and "href" not in svg
+        root = read(svg)
+        assert float(root.get("width")) <= 560  # scales to a phone's width without shrinking much
