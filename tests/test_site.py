@@ -34,7 +34,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "variants", "code", "notation")
+PAGES = ("index", "rnn", "lstm", "gru", "worked", "bptt", "gradients", "variants", "code", "notation")
 FIGURES = {"rnn", "lstm", "gru", "gradients", "variants"}  # pages with figures, SVGs under figures/
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {

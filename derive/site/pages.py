@@ -24,7 +24,7 @@ from ..printing import latex as L
 from ..printing.latex import aligned_lines, latex
 from ..render import render
 
-PAGES = ("index", "rnn", "lstm", "gru", "bptt", "gradients", "variants", "code", "notation")
+PAGES = ("index", "rnn", "lstm", "gru", "worked", "bptt", "gradients", "variants", "code", "notation")
 
 # The catalogue cell each variant changes, for the variants page's comparison.
 BASES = {
@@ -254,6 +254,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
+    from . import worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
 
@@ -278,6 +279,7 @@ def pages(root: Path) -> dict[Path, str]:
         for name, (bias, value, rate) in keep_rates().items()
     ]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
+    ctx["worked"] = worked.context(ctx["cells"])
     out = {root / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():

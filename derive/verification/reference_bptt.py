@@ -31,12 +31,14 @@ def unroll(derivation: Derivation, params, xs, initial, functions, sizes, number
     return envs
 
 
-def backpropagate(derivation: Derivation, envs, d_outputs, functions, sizes, number=lambda c: c):
+def backpropagate(derivation: Derivation, envs, d_outputs, functions, sizes, number=lambda c: c, steps=None):
     """Backpropagation through time over the steps of ``envs``.
 
     ``d_outputs`` is one {state: ∂L/∂state_t} per step.  Returns
     (d_params, d_xs, d_initial): parameter gradients summed over t, one
     {input: adjoint} per step, and {v_prev: adjoint} of the initial state.
+    A list given as ``steps`` receives each step's environment with every
+    adjoint of the backward step, last step first.
     """
     cell = derivation.cell
     carried = {c.carried.name: None for c in derivation.carries}
@@ -54,5 +56,7 @@ def backpropagate(derivation: Derivation, envs, d_outputs, functions, sizes, num
             d_params[p.name] = term if p.name not in d_params else d_params[p.name] + term
         d_xs[t] = {x: env[naming.adjoint(x)] for x in cell.inputs}
         carried = {c.carried.name: env[c.carried.name] for c in derivation.carries}
+        if steps is not None:
+            steps.append(env)
     d_initial = {naming.prev(s): carried[naming.adjoint(naming.prev(s))] for s in cell.states}
     return d_params, d_xs, d_initial
