@@ -6,6 +6,8 @@ from pathlib import Path
 
 import jinja2
 
+from .printing import layout
+
 # Each stage keeps its templates beside its code; their names do not overlap.
 HERE = Path(__file__).resolve().parent
 TEMPLATES = (HERE / "codegen" / "templates", HERE / "site" / "templates")
@@ -21,6 +23,17 @@ def _pydoc(text) -> str:
     return str(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _pyline(line, indent: int) -> str:
+    """One line of Python written at column ``indent``, wrapped to fit (:func:`layout.python`)."""
+    return layout.python(str(line), indent)
+
+
+def _prose(text, indent: int = 0, hanging: int = 0) -> str:
+    """A line of a docstring at column ``indent``, wrapped between words to fit; the
+    lines it continues on are indented ``hanging`` columns more."""
+    return layout.words(str(text), indent, then=" " * hanging)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(list(TEMPLATES)),
@@ -33,6 +46,8 @@ def environment() -> jinja2.Environment:
     env.filters["pytuple"] = _pytuple
     env.filters["pyrepr"] = repr
     env.filters["pydoc"] = _pydoc
+    env.filters["pyline"] = _pyline
+    env.filters["prose"] = _prose
     return env
 
 

@@ -352,6 +352,11 @@ FOUND = [
             parameters=params("W1", "U1", "U2"),
         ),
     ),
+    # Found by the lint of the generated modules (test_generated_lint.py).
+    Entry(
+        "a state that is zero whatever came before: backward reads neither d_outputs nor the step",
+        cell(("g", "σ(W @ s_prev)"), ("s", "2 * (s_prev - s_prev)"), parameters=params("W")),
+    ),
 ]
 
 CORPUS = [*KNOWN, *FOUND, *CONTROLS]

@@ -3,8 +3,8 @@
 from sympy import MatrixSymbol, Symbol
 
 from derive import algebra as A
-from derive.codegen import ir
-from derive.printing.numpy import StatementPrinter
+from derive.codegen import Code, ir
+from derive.printing.numpy import StatementPrinter, statements
 
 show = StatementPrinter()
 n = Symbol("n")
@@ -46,3 +46,40 @@ def test_chains_of_products_print_by_their_factors_shapes():
     assert show(ir.Math(A.matmul(A.transpose(U), A.transpose(W), g))) == "g @ W @ U"
     assert show(ir.Math(A.matmul(g, A.transpose(x), A.transpose(U)))) == "(g.T @ x) @ U.T"
     assert show(ir.Math(A.matmul(A.transpose(W), g, A.transpose(g)))) == "W.T @ (g.T @ g)"
+
+
+def test_statements_leave_out_assignments_nothing_reads_with_their_comments():
+    code = Code(
+        forward_setup=[ir.Assign("s_prev", ir.at("state", ir.Key("s")))],
+        forward_loop=[
+            ir.Assign("z", ir.at("act", "t")),
+            ir.ApplyInto("tanh", "z", "z"),
+            ir.Assign("s", "z"),
+            ir.Assign("s_prev", "s"),  # read by nothing: the cell does not recur
+        ],
+        backward_setup=[
+            ir.Assign("d_out_s", ir.at("d_out", ir.Key("s"))),
+            ir.Assign("s_prev_seq", ir.PreviousAll(ir.at("state", ir.Key("s")), "act")),
+            ir.Assign("d_s_prev", ir.Zeros(ir.BATCH)),
+        ],
+        backward_loop=[
+            ir.Assign("d_s_in", ir.add(ir.at("d_out_s", "t"), "d_s_prev")),
+            ir.Comment("δg_t = 0"),
+            ir.Assign("d_g", "0"),  # the adjoint of a value nothing reads
+            ir.Comment("δs_{t-1} = 0"),
+            ir.Assign("d_s_prev", ir.Zeros(ir.BATCH)),
+        ],
+        cache=["act"],
+        outputs={"s": "act"},
+        values={"s": "act"},
+        d_state={"s": "d_s_prev"},
+        d_x="d_x",
+    )
+    printed = statements(code)
+    assert printed.forward_loop == ["z = act[t]", "_tanh(z, out=z)"]
+    assert printed.forward_setup == []
+    assert printed.backward_setup == ["d_s_prev = np.zeros((B, n), dtype)"]
+    assert printed.backward_loop == ["# δs_{t-1} = 0", "d_s_prev = np.zeros((B, n), dtype)"]
+    assert "dtype" not in printed.forward_reads and "dtype" in printed.backward_reads
+    assert "d_out" not in printed.backward_reads and printed.backward_cache == []
+    assert printed.step == {"forward_loop": "t", "backward_loop": "_"}

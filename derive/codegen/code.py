@@ -1,6 +1,6 @@
 """What a lowering hands to the module template: statements of :mod:`.ir`, and the
 nodes that hold the outputs and gradients.  :func:`derive.printing.numpy.statements`
-prints it."""
+prints it, leaving out the assignments that nothing reads."""
 
 from __future__ import annotations
 

@@ -217,6 +217,8 @@ class _Fused:
         plan, cell, d, code = self.plan, self.cell, self.d, self.code
         S = code.backward_setup
         L: list[ir.Statement] = []
+        for s in cell.states:
+            S.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
         known: dict[MatrixExpr, MatrixSymbol] = {
             **self.kept,
             **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)},

@@ -46,6 +46,8 @@ def lower_literal(derivation: Derivation) -> Code:
 
     # Backward: the same names, read at step t.
     for s in cell.states:
+        code.backward_setup.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
+    for s in cell.states:
         prev = naming.prev(s)
         code.backward_setup.append(
             ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq"))

@@ -79,7 +79,6 @@ def forward(params, x, state=None):
     params, x, state = _check_forward(params, x, state)
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
-    dtype = x.dtype
     u = params['u']
     U = params['U']
     b = params['b']

@@ -28,7 +28,9 @@ data): keep the state well inside the range.
 
 import numpy as np
 
-PARAMETERS = ('W_o', 'U_o', 'b_o', 'W_i', 'U_i', 'b_i', 'W_f', 'U_f', 'b_f', 'W', 'U', 'b', 'p_i', 'p_f', 'p_o')
+PARAMETERS = (
+    'W_o', 'U_o', 'b_o', 'W_i', 'U_i', 'b_i', 'W_f', 'U_f', 'b_f', 'W', 'U', 'b', 'p_i', 'p_f', 'p_o'
+)
 STATES = ('s', 'h')
 
 # The tag of every cache: the cell, the lowering and the equations, which decide what

@@ -9,6 +9,8 @@ Parameter vectors (biases) are 1-D and broadcast over the rows.
 
 from __future__ import annotations
 
+import ast
+from collections import Counter
 from types import SimpleNamespace
 from typing import ClassVar
 
@@ -16,6 +18,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
 from ..algebra import split_coefficient
+from ..codegen import ir
 from ..elementwise import FUNCTIONS
 
 ADD, PRODUCT, ATOM = 10, 20, 100
@@ -236,9 +239,23 @@ def _times(k: int) -> str:
     return "0" if k == 0 else "n" if k == 1 else f"{k} * n"
 
 
+# The sections of each function, in the order they run.
+FORWARD = ("forward_setup", "forward_loop", "forward_finish")
+BACKWARD = ("backward_setup", "backward_loop", "backward_finish")
+
+
 def statements(code) -> SimpleNamespace:
     """The statements and values of a lowering (:class:`derive.codegen.Code`), printed,
-    for the module template."""
+    for the module template.
+
+    Only what is read is kept: an assignment to a name that nothing else in its
+    function reads (a previous state that a cell without that recurrence never
+    reads, the adjoint of a value nothing reads, an array only such statements
+    read) is left out, with the comments that stand for it alone.  ``forward_reads``
+    and ``backward_reads`` are the names each function's statements and results
+    read, so that the template binds only those (``dtype``, ``n``, a parameter, an
+    entry of the cache, ``d_out``); ``step`` names each loop's variable.
+    """
     show = StatementPrinter()
     out = {}
     for name, value in vars(code).items():
@@ -248,4 +265,74 @@ def statements(code) -> SimpleNamespace:
             out[name] = [show(v) for v in value]
         else:
             out[name] = show(value)
+    forward_results = [*out["outputs"].values(), *out["values"].values(), *out["cache"]]
+    backward_results = [*out["d_params"].values(), *out["d_state"].values(), out["d_x"]]
+    out["forward_reads"] = _keep_read(code, out, FORWARD, forward_results)
+    out["backward_reads"] = _keep_read(code, out, BACKWARD, backward_results)
+    # The step of each loop, ``t``, or ``_`` where nothing in the loop reads it.
+    out["step"] = {
+        loop: "t" if any("t" in reads(line) for line in out[loop]) else "_"
+        for loop in ("forward_loop", "backward_loop")
+    }
+    out["backward_params"] = [p for p in out["backward_params"] if p in out["backward_reads"]]
+    out["backward_cache"] = [c for c in out["cache"] if c in out["backward_reads"]]
     return SimpleNamespace(**out)
+
+
+def reads(line: str) -> set[str]:
+    """The names a printed statement or expression reads (an augmented assignment,
+    ``z += ...``, reads its target).
+
+    >>> sorted(reads("d_s = d_out_s[t] + d_s_prev"))
+    ['d_out_s', 'd_s_prev', 't']
+    >>> sorted(reads("np.multiply(a, b, out=c)"))
+    ['a', 'b', 'c', 'np']
+    """
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        tree = ast.parse(line, mode="eval")
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    names |= {
+        n.target.id for n in ast.walk(tree) if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+    }
+    return names
+
+
+def _keep_read(code, out: dict, sections: tuple[str, ...], results: list[str]) -> set[str]:
+    """Drop from ``out``'s sections the assignments to names nothing reads (until
+    none is left), and the comments of the statements dropped; the names read."""
+    lines = [(section, k) for section in sections for k in range(len(out[section]))]
+    used = {place: reads(out[place[0]][place[1]]) for place in lines}
+    binds = {}
+    for section, k in lines:
+        node = getattr(code, section)[k]
+        if isinstance(node, ir.Assign) and node.op == "=" and isinstance(node.target, str):
+            binds[(section, k)] = node.target
+    needed = set().union(*(reads(r) for r in results))
+    dropped: set[tuple[str, int]] = set()
+    while True:
+        read = Counter(name for place in lines if place not in dropped for name in used[place])
+        dead = {
+            place
+            for place, name in binds.items()
+            if place not in dropped and name not in needed and read[name] == (name in used[place])
+        }
+        if not dead:
+            break
+        dropped |= dead
+    for section in sections:
+        # A block: comments, then the statements they describe (its places in the
+        # section).  Its comments go when every one of its statements has gone.
+        blocks: list[tuple[list[int], list[int]]] = []
+        for k, node in enumerate(getattr(code, section)):
+            comment = isinstance(node, ir.Comment)
+            if not blocks or (comment and blocks[-1][1]):
+                blocks.append(([], []))
+            blocks[-1][0 if comment else 1].append(k)
+        kept = []
+        for comments, body in blocks:
+            live = [k for k in body if (section, k) not in dropped]
+            kept += (comments if live or not body else []) + live
+        out[section] = [out[section][k] for k in kept]
+    return needed.union(*(used[place] for place in lines if place not in dropped))
