@@ -128,14 +128,22 @@ def gradient_rates(name="rnn"):
     }
 
 
+# The gate through which the state keeps itself: the LSTM's f, the GRU's 1 - i.
+KEEP_GATE = {"lstm": lambda values: values["f"], "gru": lambda values: 1 - values["i"]}
+
+
 def keep_rates():
-    """{cell: (bias, value, factor per step)} for the dashed curves: the keep gate near 0.95."""
+    """{cell: (bias, value, factor per step, keep gate's factor)} for the dashed curves:
+    the fitted factor of the whole gradient, and the geometric mean of the keep gate over
+    the same run, which is what the state's own path (diag of the gate) contributes."""
     out = {}
     for name, (bias, value) in KEEP.items():
         module = importlib.import_module(f"derive.generated.{name}")
         params, x, g = _problem(module)
         kept = dict(params, **{bias: np.full_like(params[bias], value)})
-        out[name] = (bias, value, _rate(state_gradients(module, kept, 0.1 * x, g)))
+        _, cache = module.forward(kept, 0.1 * x)
+        gate = float(np.exp(np.log(KEEP_GATE[name](cache["values"])).mean()))
+        out[name] = (bias, value, _rate(state_gradients(module, kept, 0.1 * x, g)), gate)
     return out
 
 

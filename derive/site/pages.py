@@ -273,10 +273,11 @@ def pages(root: Path) -> dict[Path, str]:
         {
             "cell": CATALOGUE[name].title,
             "factor": rate,
+            "gate": gate,
             "value": value,
             "bias": latex(MatrixSymbol(bias, N_HIDDEN, 1), [p.name for p in CATALOGUE[name].parameters]),
         }
-        for name, (bias, value, rate) in keep_rates().items()
+        for name, (bias, value, rate, gate) in keep_rates().items()
     ]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
     ctx["worked"] = worked.context(ctx["cells"])
