@@ -357,6 +357,14 @@ FOUND = [
         "a state that is zero whatever came before: backward reads neither d_outputs nor the step",
         cell(("g", "σ(W @ s_prev)"), ("s", "2 * (s_prev - s_prev)"), parameters=params("W")),
     ),
+    Entry(
+        "a stacked product's operand that is also a later equation's whole value",
+        cell(
+            ("s", "σ(W2 @ σ(W1 @ s_prev) + U @ x)"),
+            ("q", "σ(W1 @ s_prev)"),
+            parameters=params("W1", "W2", "U"),
+        ),
+    ),
 ]
 
 CORPUS = [*KNOWN, *FOUND, *CONTROLS]

@@ -359,7 +359,11 @@ class _Fused:
         if operand in self.cell.prev_symbols:
             return ir.Rows(operand.name + "_seq")
         symbol = dict(self.plan.kept).get(operand, operand)
-        if symbol.name not in self.sequences and symbol.name not in self.pres:
+        if not isinstance(symbol, MatrixSymbol) or (
+            symbol.name not in self.sequences and symbol.name not in self.pres
+        ):
+            # An operand that is also a whole equation's value (σ(W_1 s_prev) when an
+            # equation q says just that) is read from that equation's kept values.
             symbol = next(eq.symbol for eq in self.cell.equations if eq.rhs == operand)
         return ir.Rows(self.values(symbol.name))
 
