@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from derive import bench
 
 
+@pytest.mark.slow
 def test_run_records_every_cell_size_and_dtype():
     record = bench.run(
         cells=("rnn", "gru"),
@@ -28,6 +31,7 @@ def test_run_records_every_cell_size_and_dtype():
     assert "gru" in bench.table(record)
 
 
+@pytest.mark.slow
 def test_kernels_time_each_piece_in_both_dtypes():
     rows = bench.kernels(batch=2, hidden=4, repeat=1)
     assert [dtype for _, dtype, _, _ in rows] == ["float64"] * 3 + ["float32"] * 3

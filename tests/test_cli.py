@@ -179,6 +179,7 @@ def test_record_under_a_file_is_refused_before_the_work(capsys, tmp_path):
     assert f"{tmp_path / 'records'} is a file where a folder should be; move it away" in line
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly():
     with subprocess.Popen(
         [sys.executable, "-m", "derive", "equations", "lstm"],
@@ -267,6 +268,7 @@ def run_in(tree: Path, *args: str):
     )
 
 
+@pytest.mark.slow
 def test_code_into_a_file_where_its_folder_should_be(tmp_path):
     tree = copy_of_the_tree(tmp_path)
     shutil.rmtree(tree / "derive" / "generated")
@@ -279,6 +281,7 @@ def test_code_into_a_file_where_its_folder_should_be(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_code_over_a_folder_where_a_module_should_be(tmp_path):
     tree = copy_of_the_tree(tmp_path)
     (tree / "derive" / "generated" / "lstm.py").unlink()
@@ -315,6 +318,7 @@ def test_code_into_a_read_only_folder(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_docs_into_a_file_where_docs_should_be(tmp_path):
     pytest.importorskip("matplotlib")
     tree = copy_of_the_tree(tmp_path, "records")
@@ -326,6 +330,7 @@ def test_docs_into_a_file_where_docs_should_be(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "template, args",
     [
@@ -353,6 +358,7 @@ BREAKAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, breakage",
     [

@@ -193,6 +193,7 @@ def _digest(seed: str) -> str:
     return run.stdout
 
 
+@pytest.mark.slow
 def test_bytes_do_not_depend_on_the_hash_seed():
     digests = {_digest(seed) for seed in ("0", "1", "12345")}
     assert len(digests) == 1

@@ -100,6 +100,7 @@ def scaled_tanh():
         unregister(SCALED_TANH.name)
 
 
+@pytest.mark.slow
 def test_one_entry_adds_a_function(scaled_tanh):
     """Registered, the function is spelled, derived, proved, printed and generated
     with nothing else changed; the catalogue's modules stay as they are."""

@@ -212,6 +212,7 @@ def test_every_cell_is_refused_or_derived_proved_and_lowered_correctly(family, d
     check(spec, size, proof_size(spec, *proof))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", CORPUS, ids=[e.id for e in CORPUS])
 def test_corpus(entry):
     size = {"n_input": 2, "n_hidden": 3, "steps": 3, "batch": 2, "seed": 0}

@@ -39,6 +39,7 @@ def ruff_check(*paths) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("source", "key"), CELLS)
 def test_generated_modules_pass_the_lint(source, key, tmp_path):
     if source == "catalogue":

@@ -16,6 +16,7 @@ def test_one_step_is_proved(name):
     assert proof.entries > 0 and proof.max_relative_difference < 1e-40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ALL_CELLS))
 def test_bptt_through_three_steps_is_proved(name):
     proof = prove_bptt(derive(ALL_CELLS[name]), n_input=1, n_hidden=1, steps=3)
