@@ -288,6 +288,76 @@ def test_code_blocks_have_a_copy_button(visit):
     assert buttons == blocks
 
 
+# The site's own search worker (lunr, as mkdocs-material configures it) run by Node on the
+# built search_index.json: the ranking the search box shows, without a browser.
+SEARCH = """
+const fs = require("fs"), path = require("path"), vm = require("vm");
+const [site, ...queries] = process.argv.slice(2);
+const dir = path.join(site, "assets/javascripts/workers");
+const worker = fs.readdirSync(dir).find(f => /^search\\..*\\.js$/.test(f));
+let handler; const out = [];
+const scope = { console, addEventListener: (type, f) => { handler = f; }, postMessage: m => out.push(m) };
+scope.self = scope;
+vm.createContext(scope);
+vm.runInContext(fs.readFileSync(path.join(dir, worker), "utf8"), scope);
+const index = JSON.parse(fs.readFileSync(path.join(site, "search/search_index.json"), "utf8"));
+(async () => {
+  await handler({ data: { type: 0, data: { ...index, options: { suggest: false } } } });  // SETUP
+  const pages = {};
+  for (const query of queries) {
+    await handler({ data: { type: 2, data: query } });  // QUERY
+    pages[query] = out.pop().data.items.map(group => group[0].location.split("#")[0]);
+  }
+  console.log(JSON.stringify(pages));
+})();
+"""
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The built site's folder (the same build the browser tests serve)."""
+    if os.environ.get("DERIVE_TEST_SITE"):
+        return Path(os.environ["DERIVE_TEST_SITE"]).resolve()
+    base = tmp_path_factory.getbasetemp()
+    built = _build(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    if not built["ok"]:
+        pytest.fail(f"`python -m derive build` failed:\n{built['output']}", pytrace=False)
+    return Path(built["site"])
+
+
+def _search(site: Path, queries, tmp_path) -> dict[str, list[str]]:
+    """{query: the pages the search box lists for it, best first}."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("no `node` on PATH (the one `npm ci` uses runs the site's search worker)", pytrace=False)
+    script = tmp_path / "search.js"
+    script.write_text(SEARCH)
+    out = subprocess.run([node, str(script), str(site), *queries], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_search_finds_the_page_that_defines_a_word_first(built_site, tmp_path):
+    found = _search(built_site, ["peephole", "reset gate", "update gate", "rnn"], tmp_path)
+    assert found["peephole"][0] == "variants.html", found
+    assert found["reset gate"][0] == "gru.html", found
+    assert found["update gate"][0] == "gru.html", found
+    assert found["rnn"][0] == "rnn.html", found
+
+
+def test_search_previews_show_no_raw_tex(built_site):
+    index = json.loads((built_site / "search" / "search_index.json").read_text())
+    raw = [
+        f"{entry['location']}: ...{text[max(0, text.find(mark) - 40) : text.find(mark) + 60]}..."
+        for entry in index["docs"]
+        for text in (entry["title"], entry["text"])
+        for mark in UNTYPESET
+        if mark in text
+    ]
+    assert raw == [], "raw TeX in search previews:\n" + "\n".join(raw)
+    # inline math is there as text: the GRU's reset gate is r_t
+    assert any("reset gate, r_t" in entry["text"] for entry in index["docs"])
+
+
 def test_the_npm_packages_chromium_renders_a_page(playwright):
     """The browser a machine without one gets from `npm ci`, started as the site tests start it."""
     chromium = browser.bundled()

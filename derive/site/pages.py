@@ -224,6 +224,27 @@ def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
     ]
 
 
+def literal_listing(cell: Cell) -> str:
+    """forward() and backward() of the cell's literal module (one product per gate per step),
+    without their docstrings: the short, readable version of what the code page lists."""
+    import ast
+
+    from ..codegen.modules import module_source
+
+    source = module_source(cell, literal=True)
+    lines = source.splitlines()
+    out = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in ("forward", "backward"):
+            doc = node.body[0]
+            assert isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+            assert doc.end_lineno is not None and node.end_lineno is not None
+            out.append(
+                "\n".join(lines[node.lineno - 1 : doc.lineno - 1] + lines[doc.end_lineno : node.end_lineno])
+            )
+    return "\n\n\n".join(out)
+
+
 def context(root: Path) -> dict:
     cells = {name: cell_context(cell) for name, cell in CATALOGUE.items()}
     benchmark = _record(root, "benchmark")
@@ -235,6 +256,7 @@ def context(root: Path) -> dict:
         "timings": _timings(benchmark),
         "checks": _record(root, "verify"),
         "modules": {name: (GENERATED / f"{name}.py").read_text() for name in CATALOGUE},
+        "literal": literal_listing(CATALOGUE["rnn"]),
     }
 
 
