@@ -89,3 +89,18 @@ def test_search_previews_read_inline_math_as_text():
         r"<p>gate \(\tilde{\mathbf{s}}_{t}\), \(\delta\mathbf{v}^{\top}\), \(10^{-15}\)</p> \[ \frac{a}{b} \]"
     )
     assert searchable(html) == "<p>gate s̃_t, δvᵀ, 10⁻¹⁵</p> "
+
+
+def test_every_reference_is_cited_and_every_citation_has_its_entry(generated):
+    references = generated[ROOT / "docs" / "references.md"]
+    entries = set(re.findall(r"^\{ #([\w-]+) \}$", references, re.M))
+    assert len(entries) >= 18
+    cited = {
+        (page, anchor)
+        for page in PAGES
+        for anchor in re.findall(r"\]\(references\.md#([\w-]+)\)", generated[ROOT / "docs" / f"{page}.md"])
+    }
+    assert {anchor for _, anchor in cited} - entries == set(), "links to no entry"
+    elsewhere = {anchor for page, anchor in cited if page != "references"}
+    assert entries - elsewhere == set(), "entries that no other page cites"
+    assert "://" not in references

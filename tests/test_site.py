@@ -34,7 +34,19 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-PAGES = ("index", "rnn", "lstm", "gru", "worked", "bptt", "gradients", "variants", "code", "notation")
+PAGES = (
+    "index",
+    "rnn",
+    "lstm",
+    "gru",
+    "worked",
+    "bptt",
+    "gradients",
+    "variants",
+    "code",
+    "notation",
+    "references",
+)
 FIGURES = {"rnn", "lstm", "gru", "gradients", "variants"}  # pages with figures, SVGs under figures/
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
@@ -47,7 +59,7 @@ DIAGRAMS = {
     }
     | {"diagram_indrnn"},
 }
-FEW_FORMULAS = {"code"}  # pages with a single formula; every other page has many
+FEW_FORMULAS = {"code", "references"}  # pages with few formulas; every other page has many
 UNTYPESET = ("\\(", "\\[", "$$", "\\mathbf")
 
 pytestmark = pytest.mark.slow

@@ -24,7 +24,19 @@ from ..printing import latex as L
 from ..printing.latex import aligned_lines, latex
 from ..render import render
 
-PAGES = ("index", "rnn", "lstm", "gru", "worked", "bptt", "gradients", "variants", "code", "notation")
+PAGES = (
+    "index",
+    "rnn",
+    "lstm",
+    "gru",
+    "worked",
+    "bptt",
+    "gradients",
+    "variants",
+    "code",
+    "notation",
+    "references",
+)
 
 # The catalogue cell each variant changes, for the variants page's comparison.
 BASES = {
