@@ -40,6 +40,7 @@ PAGES = (
     "lstm",
     "gru",
     "worked",
+    "exercises",
     "bptt",
     "gradients",
     "variants",

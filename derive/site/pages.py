@@ -30,6 +30,7 @@ PAGES = (
     "lstm",
     "gru",
     "worked",
+    "exercises",
     "bptt",
     "gradients",
     "variants",
@@ -288,7 +289,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import worked
+    from . import exercises, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
 
@@ -315,6 +316,7 @@ def pages(root: Path) -> dict[Path, str]:
     ]
     ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
     ctx["worked"] = worked.context(ctx["cells"])
+    ctx["exercises"] = exercises.context(ctx["cells"])
     out = {root / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():
