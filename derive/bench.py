@@ -5,8 +5,13 @@ forward plus backward pass of the generated module; the matrix-product work
 it does (3 passes × 2·T·B·(inputs + hidden)·k·hidden flops for k stacked
 blocks) as GFLOP/s and as a fraction of this machine's GEMM rate measured in
 the same run; the speed-up over the literal lowering (one product per gate
-per step); and, when PyTorch is installed, the ratio of times to
-``torch.nn.LSTM/GRU/RNN``, measured interleaved (median of per-round ratios).
+per step); the time as a multiple of the floor, the time of exactly the
+matrix products the algorithm must do, each timed alone at its real shape and
+dtype (:func:`floor_products` lists them from the cell's plan); and, when
+PyTorch is installed, the ratio of times to ``torch.nn.LSTM/GRU/RNN``.  The
+ratios are measured interleaved, one round after another, as the median of
+per-round ratios; the floor and the generated time it divides use this
+thread's CPU time (``time.thread_time``), the others wall-clock time.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import time
 
 import numpy as np
 
-SIZES = ((64, 32, 128, 256), (128, 16, 64, 128), (32, 1, 16, 32))
+# (T, B, inputs, hidden); the last is the smallest, the one --quick times.
+SIZES = ((64, 32, 128, 256), (128, 16, 64, 128), (100, 64, 256, 512), (32, 1, 16, 32))
 DTYPES = ("float64", "float32")
 TORCH = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
@@ -32,6 +38,100 @@ def _seconds(fn, repeat: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - start)
     return out
+
+
+def _clocks(fn, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and this thread's CPU seconds of each of ``repeat`` calls of
+    ``fn``, after one call not timed."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(time.thread_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+    return wall, cpu
+
+
+def _cpu_seconds(fn, number: int) -> float:
+    """This thread's CPU seconds per call of ``fn``, over ``number`` calls in a row."""
+    start = time.thread_time()
+    for _ in range(number):
+        fn()
+    return (time.thread_time() - start) / number
+
+
+def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tuple]:
+    """The matrix products one forward plus backward pass must do, from the plan of
+    ``cell`` (a :class:`~derive.Cell` or the name of a catalogue cell): a list of
+    ``(shape_a, shape_b, repeats, what)``, the product of a ``shape_a`` by a
+    ``shape_b`` matrix done ``repeats`` times.
+
+    For each stacked product of the plan (a span of k members), with an operand of
+    m rows (n_input for the input, n_hidden for a state or a kept value): forward,
+    (T·B × m)·(m × k·n_hidden) once when it is hoisted (the input), else
+    (B × m)·(m × k·n_hidden) at each of the T steps; backward, for a span in the
+    loop, the carried adjoint's product through the stacked weights,
+    (B × k·n_hidden)·(k·n_hidden × m) at each step; after the loop the stacked
+    weights' gradient, (k·n_hidden × T·B)·(T·B × m), and for a hoisted span the
+    input's gradient, (T·B × k·n_hidden)·(k·n_hidden × m).  Products the plan
+    leaves outside its spans (inside a term it does not stack) are not counted.
+    """
+    from .cell import N_HIDDEN, N_INPUT
+    from .codegen.plan import plan
+    from .derivation import derive
+    from .printing.text import text
+
+    if isinstance(cell, str):
+        from .catalogue import CATALOGUE
+
+        cell = CATALOGUE[cell]
+    names = [p.name for p in cell.parameters]
+    sizes = {N_INPUT: n_input, N_HIDDEN: n_hidden}
+
+    def size(dim) -> int:
+        return int(dim.subs(sizes))
+
+    rows = T * B
+    forward, hoisted, loop, weights, inputs = [], [], [], [], []
+    for span in plan(derive(cell), set()).spans:
+        m = size(span.operand.shape[0])
+        k = sum(size(w.shape[0]) for w, _ in span.members)
+        operand = text(span.operand, names)
+        operand = operand if " " not in operand else f"({operand})"
+        stacked = "[" + " ".join(text(w, names) for w, _ in span.members) + "]"
+        if span.hoisted:
+            hoisted.append(((rows, m), (m, k), 1, f"forward: {operand} {stacked}ᵀ, all T·B rows at once"))
+            inputs.append(((rows, k), (k, m), 1, f"gradient of {operand}: δz {stacked}, all T·B rows"))
+        else:
+            forward.append(((B, m), (m, k), T, f"forward step: {operand} {stacked}ᵀ"))
+            loop.append(((B, k), (k, m), T, f"backward step: δz {stacked} → δ({operand})"))
+        weights.append(((k, rows), (rows, m), 1, f"gradient of {stacked}: δzᵀ {operand}, all T·B rows"))
+    return [*hoisted, *forward, *loop, *weights, *inputs]
+
+
+def _floor(products, dtype, rng):
+    """One call per product of ``products`` (see :func:`floor_products`): its
+    ``repeats`` matrix products in a row, on random arrays of ``dtype`` (one array
+    per shape, shared) into an output made once."""
+    arrays: dict[tuple, np.ndarray] = {}
+
+    def array(shape):
+        if shape not in arrays:
+            arrays[shape] = rng.normal(size=shape).astype(dtype)
+        return arrays[shape]
+
+    calls = []
+    for shape_a, shape_b, repeats, _ in products:
+        a, b = array(shape_a), array(shape_b)
+        out = np.empty((shape_a[0], shape_b[1]), dtype)
+
+        def call(a=a, b=b, out=out, repeats=repeats):
+            for _ in range(repeats):
+                np.matmul(a, b, out=out)
+
+        calls.append(call)
+    return calls
 
 
 def gemm_rate(dtype, n: int = 768, repeat: int = 5) -> float:
@@ -94,14 +194,24 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     if torch is not None and torch_ratio
                     else None
                 )
+                floor = _floor(floor_products(name, T, B, n_input, n_hidden), dtype, rng)
                 repeat = max(1, int(0.05 / max(min(_seconds(ours, 1)), 1e-6)))
-                times, literal_ratios, torch_ratios = [], [], []
+                # Each product of the floor is timed over enough calls to last about 10 ms.
+                numbers = [max(1, int(0.01 / max(_cpu_seconds(call, 1), 1e-7))) for call in floor]
+                times, cpu_times, floors = [], [], []
+                literal_ratios, torch_ratios, floor_ratios = [], [], []
                 for _ in range(rounds):
-                    t_ours = statistics.median(_seconds(ours, repeat))
+                    wall, cpu = _clocks(ours, repeat)
+                    t_ours = statistics.median(wall)
                     times.append(t_ours)
+                    cpu_times.append(statistics.median(cpu))
                     literal_ratios.append(statistics.median(_seconds(theirs, repeat)) / t_ours)
                     if reference is not None:
                         torch_ratios.append(t_ours / statistics.median(_seconds(reference, repeat)))
+                    t_floor = sum(_cpu_seconds(call, k) for call, k in zip(floor, numbers, strict=True))
+                    floors.append(t_floor)
+                    floor_ratios.append(cpu_times[-1] / t_floor)
+                del floor
                 seconds = statistics.median(times)
                 flops = 3 * 2 * T * B * (n_input + n_hidden) * blocks * n_hidden
                 rows.append(
@@ -116,6 +226,9 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                         "gflops": flops / seconds / 1e9,
                         "gemm_fraction": flops / seconds / 1e9 / rates[dtype],
                         "speedup_over_literal": statistics.median(literal_ratios),
+                        "thread_cpu_seconds": statistics.median(cpu_times),
+                        "floor_seconds": statistics.median(floors),
+                        "multiple_of_floor": statistics.median(floor_ratios),
                         "ratio_to_torch": statistics.median(torch_ratios) if torch_ratios else None,
                     }
                 )
@@ -200,7 +313,21 @@ def kernels_table(rows) -> str:
 
 def table(record) -> str:
     """The record as a plain-text table."""
-    header = ("cell", "T", "B", "in", "hidden", "dtype", "ms", "GFLOP/s", "of GEMM", "× literal", "/ torch")
+    header = (
+        "cell",
+        "T",
+        "B",
+        "in",
+        "hidden",
+        "dtype",
+        "ms",
+        "GFLOP/s",
+        "of GEMM",
+        "× literal",
+        "floor ms",
+        "× floor",
+        "/ torch",
+    )
     lines = [header]
     for r in record["rows"]:
         lines.append(
@@ -215,6 +342,8 @@ def table(record) -> str:
                 f"{r['gflops']:.1f}",
                 f"{r['gemm_fraction']:.2f}",
                 f"{r['speedup_over_literal']:.1f}",
+                "-" if r.get("floor_seconds") is None else f"{r['floor_seconds'] * 1e3:.2f}",
+                "-" if r.get("multiple_of_floor") is None else f"{r['multiple_of_floor']:.2f}",
                 "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}",
             )
         )
@@ -226,7 +355,11 @@ def table(record) -> str:
     m = record["machine"]
     rates = ", ".join(f"{d} {g:.1f}" for d, g in m["gemm_gflops"].items())
     out.append(
-        f"\nGEMM rate of this machine (GFLOP/s): {rates}; "
+        "\nfloor: the matrix products the algorithm must do, each timed alone (thread CPU time); "
+        "× floor: the generated time over it, measured in the same rounds"
+    )
+    out.append(
+        f"GEMM rate of this machine (GFLOP/s): {rates}; "
         f"numpy {m['numpy']}, torch {m['torch'] or 'not installed'}"
     )
     return "\n".join(out)

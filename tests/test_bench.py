@@ -37,3 +37,67 @@ def test_kernels_time_each_piece_in_both_dtypes():
     assert [dtype for _, dtype, _, _ in rows] == ["float64"] * 3 + ["float32"] * 3
     assert all(ours > 0 for _, _, ours, _ in rows)
     assert "feature-major" in bench.kernels_table(rows)
+
+
+def test_the_floor_of_the_lstm_is_the_hand_count_of_its_products():
+    T, B, n_in, n = 5, 3, 2, 7
+    products = bench.floor_products("lstm", T, B, n_in, n)
+    # (shape_a, shape_b, repeats): forward x [U_o U_i U_f U]ᵀ over all T·B rows, then
+    # h_{t-1} [W_o W_i W_f W]ᵀ at each step; backward δz [W_o W_i W_f W] at each step;
+    # after the loop the two stacked weight gradients and the input's gradient.
+    assert [(a, b, repeats) for a, b, repeats, _ in products] == [
+        ((T * B, n_in), (n_in, 4 * n), 1),
+        ((B, n), (n, 4 * n), T),
+        ((B, 4 * n), (4 * n, n), T),
+        ((4 * n, T * B), (T * B, n), 1),
+        ((4 * n, T * B), (T * B, n_in), 1),
+        ((T * B, 4 * n), (4 * n, n_in), 1),
+    ]
+    assert "forward" in products[0][3] and "backward step" in products[2][3]
+    # The same work the bench counts for its GFLOP/s: 3 passes × 2·T·B·(inputs + hidden)·4·hidden.
+    flops = sum(2 * a[0] * a[1] * b[1] * repeats for a, b, repeats, _ in products)
+    assert flops == 3 * 2 * T * B * (n_in + n) * 4 * n
+
+
+def test_the_floor_follows_each_cells_plan():
+    from derive import CATALOGUE
+
+    gru = bench.floor_products(CATALOGUE["gru"], 4, 2, 3, 5)
+    # Two recurrent stacked products (s_{t-1} by [W_o W_i], o ⊙ s_{t-1} by W), each
+    # forward and backward at every step; the input's product is hoisted.
+    assert sorted((a, b) for a, b, repeats, _ in gru if repeats == 4) == [
+        ((2, 5), (5, 5)),
+        ((2, 5), (5, 5)),
+        ((2, 5), (5, 10)),
+        ((2, 10), (10, 5)),
+    ]
+    # A cell with no recurrent product (IndRNN: u ⊙ s_{t-1}) has none in the loop.
+    assert all(repeats == 1 for _, _, repeats, _ in bench.floor_products("indrnn", 4, 2, 3, 5))
+
+
+def test_quick_times_only_the_smallest_size(monkeypatch, capsys):
+    from derive import cli
+
+    assert (100, 64, 256, 512) in bench.SIZES
+    smallest = min(bench.SIZES, key=lambda size: size[0] * size[1] * (size[2] + size[3]) * size[3])
+    seen = []
+
+    def run(**kwargs):
+        seen.append(kwargs["sizes"])
+        return {"rows": [], "machine": {"gemm_gflops": {}, "numpy": "-", "torch": None}}
+
+    monkeypatch.setattr(bench, "run", run)
+    assert cli.main(["bench", "lstm", "--quick", "--no-torch"]) == 0
+    assert seen == [(smallest,)]
+
+
+def test_the_floor_is_recorded_and_printed():
+    record = bench.run(
+        cells=("rnn",), sizes=((2, 1, 2, 3),), dtypes=("float32",), rounds=1, torch_ratio=False
+    )
+    (row,) = record["rows"]
+    assert row["floor_seconds"] > 0 and row["multiple_of_floor"] > 0 and row["thread_cpu_seconds"] > 0
+    # one round: the multiple is the generated module's CPU time over the floor's
+    assert abs(row["multiple_of_floor"] - row["thread_cpu_seconds"] / row["floor_seconds"]) < 1e-9
+    text = bench.table(record)
+    assert "× floor" in text and f"{row['multiple_of_floor']:.2f}" in text
