@@ -10,8 +10,9 @@ matrix products the algorithm must do, each timed alone at its real shape and
 dtype (:func:`floor_products` lists them from the cell's plan); and, when
 PyTorch is installed, the ratio of times to ``torch.nn.LSTM/GRU/RNN``.  The
 ratios are measured interleaved, one round after another, as the median of
-per-round ratios; the floor and the generated time it divides use this
-thread's CPU time (``time.thread_time``), the others wall-clock time.
+per-round ratios, and every time is this thread's CPU time
+(``time.thread_time``, with one BLAS thread): on a shared machine wall-clock
+time swings by 2× or more with what else runs, CPU time much less.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ TORCH = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
 def _seconds(fn, repeat: int) -> list[float]:
+    """This thread's CPU seconds of each of ``repeat`` calls of ``fn``, after one call not timed."""
     fn()
     out = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.thread_time()
         fn()
-        out.append(time.perf_counter() - start)
+        out.append(time.thread_time() - start)
     return out
 
 
@@ -201,10 +203,10 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                 times, cpu_times, floors = [], [], []
                 literal_ratios, torch_ratios, floor_ratios = [], [], []
                 for _ in range(rounds):
-                    wall, cpu = _clocks(ours, repeat)
-                    t_ours = statistics.median(wall)
+                    _, cpu = _clocks(ours, repeat)
+                    t_ours = statistics.median(cpu)
                     times.append(t_ours)
-                    cpu_times.append(statistics.median(cpu))
+                    cpu_times.append(t_ours)
                     literal_ratios.append(statistics.median(_seconds(theirs, repeat)) / t_ours)
                     if reference is not None:
                         torch_ratios.append(t_ours / statistics.median(_seconds(reference, repeat)))
@@ -355,8 +357,8 @@ def table(record) -> str:
     m = record["machine"]
     rates = ", ".join(f"{d} {g:.1f}" for d, g in m["gemm_gflops"].items())
     out.append(
-        "\nfloor: the matrix products the algorithm must do, each timed alone (thread CPU time); "
-        "× floor: the generated time over it, measured in the same rounds"
+        "\nall times are this thread's CPU time, medians of interleaved rounds; floor: the matrix "
+        "products the algorithm must do, each timed alone; × floor: the generated time over it"
     )
     out.append(
         f"GEMM rate of this machine (GFLOP/s): {rates}; "
