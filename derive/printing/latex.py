@@ -111,9 +111,9 @@ def equation(lhs: str, rhs: str, aligned: bool = False) -> str:
     return f"{lhs} {'&=' if aligned else '='} {rhs}"
 
 
-def summed(term: str, limits: bool = True) -> str:
-    """``term`` summed over the steps t."""
-    return (r"\sum_{t=1}^{T} " if limits else r"\sum_t ") + term
+def summed(term: str) -> str:
+    """``term`` summed over the steps t, written with its limits on every page."""
+    return r"\sum_{t=1}^{T} " + term
 
 
 def from_step(value: str, step: str) -> str:

@@ -64,11 +64,11 @@ def cell_context(cell: Cell) -> dict:
     def line(a, aligned=True):
         return L.equation(show(a.target), show(a.value), aligned)
 
-    def gradient(a, limits=True):
-        """∂L/∂P = Σ_t (this step's term)."""
+    def gradient(a):
+        """∂L/∂P = Σ_{t=1}^T (this step's term): the sum written one way on every page."""
         base = naming.parse(a.target.name)["base"]
         parameter = next(p.symbol for p in cell.parameters if p.name == base)
-        return L.equation(L.derivative("L", show(parameter)), L.summed(show(a.value), limits), aligned=True)
+        return L.equation(L.derivative("L", show(parameter)), L.summed(show(a.value)), aligned=True)
 
     equations = []
     for eq in cell.equations:
@@ -99,9 +99,7 @@ def cell_context(cell: Cell) -> dict:
                     and name not in mine
                 ],
                 "gradients": [
-                    gradient(a, limits=False)
-                    for a in d.gradients
-                    if naming.parse(a.target.name)["base"] in uses
+                    gradient(a) for a in d.gradients if naming.parse(a.target.name)["base"] in uses
                 ],
             }
         )
