@@ -104,3 +104,22 @@ def test_every_reference_is_cited_and_every_citation_has_its_entry(generated):
     elsewhere = {anchor for page, anchor in cited if page != "references"}
     assert entries - elsewhere == set(), "entries that no other page cites"
     assert "://" not in references
+
+
+def test_the_check_table_has_a_row_per_cell_and_flags_a_failure():
+    from derive.site.pages import check_table
+
+    rows = [
+        {"cell": c, "claim": k, "entries": 1, "max_relative_difference": d, "tolerance": t}
+        for c, k, d, t in [
+            ("a", "one", 1e-40, 1e-30),
+            ("a", "two", 1e-3, 1e-6),
+            ("b", "one", 1e-35, 1e-30),
+        ]
+    ]
+    table = check_table({"rows": rows})
+    assert [c["name"] for c in table["claims"]] == ["one", "two"]
+    assert [r["cell"] for r in table["rows"]] == ["a", "b"]
+    assert [v and v["holds"] for v in table["rows"][0]["results"]] == [True, False]
+    assert table["rows"][1]["results"][1] is None
+    assert check_table(None) is None

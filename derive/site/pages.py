@@ -214,6 +214,36 @@ def variants(cells: dict[str, dict]) -> list[dict]:
     return out
 
 
+def check_table(checks: dict | None) -> dict | None:
+    """The verify record as one row per cell and one column per claim: the largest
+    relative difference of each, and whether it is within the claim's tolerance."""
+    if checks is None:
+        return None
+    claims = list(dict.fromkeys(r["claim"] for r in checks["rows"]))
+    cells: dict[str, dict] = {}
+    for r in checks["rows"]:
+        cells.setdefault(r["cell"], {})[r["claim"]] = r
+    tolerances = {r["claim"]: r["tolerance"] for r in checks["rows"]}
+    return {
+        "claims": [{"name": c, "tolerance": tolerances[c]} for c in claims],
+        "rows": [
+            {
+                "cell": cell,
+                "results": [
+                    {
+                        "difference": by_claim[c]["max_relative_difference"],
+                        "holds": by_claim[c]["max_relative_difference"] <= by_claim[c]["tolerance"],
+                    }
+                    if c in by_claim
+                    else None
+                    for c in claims
+                ],
+            }
+            for cell, by_claim in cells.items()
+        ],
+    }
+
+
 def _record(root: Path, name: str):
     """records/NAME.json of the checkout (what `verify --record` and `bench --record` wrote)."""
     path = root / "records" / f"{name}.json"
@@ -266,6 +296,7 @@ def context(root: Path) -> dict:
         "benchmark": benchmark,
         "timings": _timings(benchmark),
         "checks": _record(root, "verify"),
+        "check_table": check_table(_record(root, "verify")),
         "modules": {name: (GENERATED / f"{name}.py").read_text() for name in CATALOGUE},
         "literal": literal_listing(CATALOGUE["rnn"]),
     }
