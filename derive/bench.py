@@ -42,19 +42,6 @@ def _seconds(fn, repeat: int) -> list[float]:
     return out
 
 
-def _clocks(fn, repeat: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and this thread's CPU seconds of each of ``repeat`` calls of
-    ``fn``, after one call not timed."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.thread_time()
-        fn()
-        cpu.append(time.thread_time() - start_cpu)
-        wall.append(time.perf_counter() - start)
-    return wall, cpu
-
-
 def _cpu_seconds(fn, number: int) -> float:
     """This thread's CPU seconds per call of ``fn``, over ``number`` calls in a row."""
     start = time.thread_time()
@@ -200,19 +187,17 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                 repeat = max(1, int(0.05 / max(min(_seconds(ours, 1)), 1e-6)))
                 # Each product of the floor is timed over enough calls to last about 10 ms.
                 numbers = [max(1, int(0.01 / max(_cpu_seconds(call, 1), 1e-7))) for call in floor]
-                times, cpu_times, floors = [], [], []
+                times, floors = [], []
                 literal_ratios, torch_ratios, floor_ratios = [], [], []
                 for _ in range(rounds):
-                    _, cpu = _clocks(ours, repeat)
-                    t_ours = statistics.median(cpu)
+                    t_ours = statistics.median(_seconds(ours, repeat))
                     times.append(t_ours)
-                    cpu_times.append(t_ours)
                     literal_ratios.append(statistics.median(_seconds(theirs, repeat)) / t_ours)
                     if reference is not None:
                         torch_ratios.append(t_ours / statistics.median(_seconds(reference, repeat)))
                     t_floor = sum(_cpu_seconds(call, k) for call, k in zip(floor, numbers, strict=True))
                     floors.append(t_floor)
-                    floor_ratios.append(cpu_times[-1] / t_floor)
+                    floor_ratios.append(t_ours / t_floor)
                 del floor
                 seconds = statistics.median(times)
                 flops = 3 * 2 * T * B * (n_input + n_hidden) * blocks * n_hidden
@@ -228,7 +213,6 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                         "gflops": flops / seconds / 1e9,
                         "gemm_fraction": flops / seconds / 1e9 / rates[dtype],
                         "speedup_over_literal": statistics.median(literal_ratios),
-                        "thread_cpu_seconds": statistics.median(cpu_times),
                         "floor_seconds": statistics.median(floors),
                         "multiple_of_floor": statistics.median(floor_ratios),
                         "ratio_to_torch": statistics.median(torch_ratios) if torch_ratios else None,
