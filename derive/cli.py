@@ -110,22 +110,7 @@ def _cmd_verify(args) -> int:
     print(report)
     results, failed = report.rows, report.failures
     if args.record:
-        import json
-
-        record = {
-            "generated_by": "python -m derive verify --record records/verify.json",
-            "rows": [
-                {
-                    "cell": r.cell,
-                    "claim": r.claim,
-                    "entries": r.entries,
-                    "max_relative_difference": float(f"{r.max_relative_difference:.2e}"),
-                    "tolerance": r.tolerance,
-                }
-                for r in results
-            ],
-        }
-        build.write({args.record: json.dumps(record, indent=2, sort_keys=True) + "\n"})
+        build.write({args.record: report.dumps()})
     print(
         f"\n{len(results) - len(failed)} of {len(results)} checks hold "
         f"in {time.perf_counter() - start:.1f} s "

@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+import json
 import types
 from dataclasses import dataclass
 
@@ -29,6 +30,22 @@ class Report:
     @property
     def failures(self) -> tuple[Proof, ...]:
         return tuple(r for r in self.rows if not r.holds)
+
+    def dumps(self) -> str:
+        """The report as the JSON that `verify --record` keeps and the site reads
+        (differences to three digits, no times: the record changes only with the results)."""
+        rows = [
+            {
+                "cell": r.cell,
+                "claim": r.claim,
+                "entries": r.entries,
+                "max_relative_difference": float(f"{r.max_relative_difference:.2e}"),
+                "tolerance": r.tolerance,
+            }
+            for r in self.rows
+        ]
+        record = {"generated_by": "python -m derive verify --record records/verify.json", "rows": rows}
+        return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
     def __str__(self) -> str:
         header = ("cell", "claim", "entries", "max rel. diff", "tolerance", "seconds", "")
