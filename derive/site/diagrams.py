@@ -230,7 +230,7 @@ def _layout(g: Graph):
         p = _Place(n.id, n.kind, value=n.id)
         if n.kind == "input":
             base, sub = _display(n.id)
-            p.width = _text_width(base, 15) + _text_width(sub, 11) + 6
+            p.width = _text_width(base, 15) + _text_width(sub, 12) + 6
             p.height = 18
         elif n.kind == "function":
             p.width, p.height = max(30.0, _text_width(n.label, 15) + 14), BOX_H
@@ -380,8 +380,8 @@ STYLE = (
     ".dot{fill:#37474f;stroke:none}.hl .dot{fill:#d81b60}"
     ".op{stroke:#37474f;stroke-width:1.6}.hl .op{stroke:#d81b60}"
     ".f{font-size:15px;text-anchor:middle}"
-    ".v{font-size:14px;font-style:italic}.hl .v,.hl.v{fill:#d81b60;font-weight:bold}"
-    ".s{font-size:10px;font-style:normal}"
+    ".v{font-size:15px;font-style:italic}.hl .v,.hl.v{fill:#d81b60;font-weight:bold}"
+    ".s{font-size:12px;font-style:normal}"
 )
 
 
@@ -561,7 +561,7 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
         cls = "v hl" if s in lit else "v"
         labels.append(_name(s, p.x + 4, p.y + 5, "start", cls, f' data-out="{s}"'))
 
-    width = xs[-1] + max((_text_width(_display(s)[0], 14) for s in g.states), default=0) + 24 + MARGIN
+    width = xs[-1] + max((_text_width(_display(s)[0], 15) for s in g.states), default=0) + 24 + MARGIN
     height = TOP + (rows - 1) * ROW + 24
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -590,7 +590,7 @@ def _glyph(kind: str, x: float, y: float, label: str) -> str:
     if kind == "negate":
         return f'<path class="op" d="{bar}"/>'
     text = label.replace(" ", "")
-    return f'<text class="f" x="{_num(x)}" y="{_num(y + 4.5)}" style="font-size:11px">{text}</text>'
+    return f'<text class="f" x="{_num(x)}" y="{_num(y + 4.5)}" style="font-size:12px">{text}</text>'
 
 
 # --- words ----------------------------------------------------------------------

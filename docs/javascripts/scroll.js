@@ -1,0 +1,30 @@
+// A block wider than the screen scrolls sideways inside the page. Mark each one that does
+// (equations, tables, diagrams) so that the stylesheet shows it: a shadow at the edge that
+// hides more, and a hint under the block. Rechecked on every page load and resize.
+var SCROLLERS = ".arithmatex, .md-typeset__scrollwrap, figure.diagram > p";
+
+function markScrollers() {
+  document.querySelectorAll(SCROLLERS).forEach(function (element) {
+    var wider = element.scrollWidth > element.clientWidth + 1;
+    element.classList.toggle("scrolls", wider);
+    var hint = element.nextElementSibling;
+    var hinted = hint !== null && hint.classList.contains("scroll-hint");
+    if (wider && !hinted) {
+      hint = document.createElement("div");
+      hint.className = "scroll-hint";
+      hint.setAttribute("aria-hidden", "true");
+      hint.textContent = "\u21c6 wider than the screen: scroll sideways";
+      element.after(hint);
+    } else if (!wider && hinted) {
+      hint.remove();
+    }
+  });
+}
+
+// After KaTeX has typeset the page (javascripts/katex.js runs first), and on resize.
+if (typeof document$ !== "undefined") {
+  document$.subscribe(function () { requestAnimationFrame(markScrollers); });
+} else {
+  document.addEventListener("DOMContentLoaded", function () { requestAnimationFrame(markScrollers); });
+}
+window.addEventListener("resize", markScrollers);
