@@ -189,7 +189,6 @@ class _Fused:
         code.cache = [
             *(["act"] if plan.width else []),
             *(a for _, a in plan.sequences),
-            *(s.weights for s in plan.spans),
         ]
 
     def keep_inside(
@@ -219,6 +218,11 @@ class _Fused:
         L: list[ir.Statement] = []
         for s in cell.states:
             S.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
+        # The stacked weights as rows, for the products through them; assignments that
+        # nothing reads are left out when the module is printed.
+        for span in plan.spans:
+            S.append(ir.Assign(span.rows, ir.StackRows(tuple(m.name for m, _ in span.members))))
+            self.read |= {m.name for m, _ in span.members}
         known: dict[MatrixExpr, MatrixSymbol] = {
             **self.kept,
             **{eq.rhs: eq.symbol for eq in cell.equations if not isinstance(eq.rhs, MatrixSymbol)},
@@ -280,9 +284,7 @@ class _Fused:
                     L.extend(self.slope(run, pending.pop(run), names))
                 continue
             spans, rest = span_products(a.value, plan.spans, plan.pres)
-            pieces = [
-                ir.MatMul(self.block("dz_t", (":",), s.start, s.stop), ir.Transpose(s.weights)) for s in spans
-            ]
+            pieces = [ir.MatMul(self.block("dz_t", (":",), s.start, s.stop), s.rows) for s in spans]
             L.append(self.comment(a.target, a.value))
             if target in in_dz:
                 view = in_dz[target]
@@ -302,7 +304,7 @@ class _Fused:
                     L.append(
                         ir.MatMulInto(
                             self.block("dz_t", (":",), first.start, first.stop),
-                            ir.Transpose(first.weights),
+                            first.rows,
                             target,
                         )
                     )
@@ -402,11 +404,7 @@ class _Fused:
             for span in dict.fromkeys(span for span, _ in taken):
                 members = [j for s, j in taken if s is span]
                 if len(members) == len(span.members):  # the whole span: one product with the stacked weights
-                    parts.append(
-                        ir.MatMul(
-                            self.block("dz_rows", (":",), span.start, span.stop), ir.Transpose(span.weights)
-                        )
-                    )
+                    parts.append(ir.MatMul(self.block("dz_rows", (":",), span.start, span.stop), span.rows))
                     continue
                 for j in members:  # Uᵀ δz_k for the members taken alone
                     matrix, k = span.members[j]

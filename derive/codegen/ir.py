@@ -130,6 +130,14 @@ class StackColumns(Expr):
 
 
 @dataclass(frozen=True)
+class StackRows(Expr):
+    """The matrices one above the other, a contiguous array: ``δz @ stack`` is the sum of
+    every ``δz_k @ W_k``, a product BLAS runs faster than through the transposed columns."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Concat(Expr):
     """Vectors end to end."""
 

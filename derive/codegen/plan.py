@@ -48,7 +48,8 @@ class Span:
     operand: MatrixExpr
     members: tuple[tuple[MatrixSymbol, int], ...]  # (weight, pre index), in block order
     hoisted: bool  # the operand is the input: one product for every step, before the loop
-    weights: str = ""  # the stacked weights' array
+    weights: str = ""  # the stacked weights' array, (operand rows, k·n): operand @ weights
+    rows: str = ""  # the same weights stacked as rows, (k·n, operand rows), for the backward products
     product: str = ""  # the product's array inside the loop
     gradient: str = ""  # the stacked weights' gradient, after the loop
 
@@ -211,6 +212,7 @@ def stack(pres: Sequence[Pre], derivation: Derivation, namer: Namer) -> tuple[Sp
                 tuple(run),
                 hoisted,
                 weights=namer("weights_" + base),
+                rows=namer("weights_" + base + "_rows"),
                 product=namer("z_" + base),
                 gradient=namer("d_weights_" + base),
             )

@@ -153,9 +153,6 @@ def forward(params, x, state=None):
         'act': act,
         's_seq': s_seq,
         'z2_s_tilde_seq': z2_s_tilde_seq,
-        'weights_s_prev': weights_s_prev,
-        'weights_x': weights_x,
-        'weights_z2_s_tilde': weights_z2_s_tilde,
     }
     return outputs, cache
 
@@ -171,16 +168,23 @@ def backward(cache, d_outputs):
     """
     d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
+    params = cache["params"]
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
+    W_o = params['W_o']
+    U_o = params['U_o']
+    W_i = params['W_i']
+    U_i = params['U_i']
+    W = params['W']
+    U = params['U']
     act = cache['act']
     s_seq = cache['s_seq']
     z2_s_tilde_seq = cache['z2_s_tilde_seq']
-    weights_s_prev = cache['weights_s_prev']
-    weights_x = cache['weights_x']
-    weights_z2_s_tilde = cache['weights_z2_s_tilde']
     d_out_s = d_out['s']
+    weights_s_prev_rows = np.concatenate((W_o, W_i))
+    weights_x_rows = np.concatenate((U_o, U_i, U))
+    weights_z2_s_tilde_rows = W
     s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 3 * n), dtype)
@@ -198,7 +202,7 @@ def backward(cache, d_outputs):
         # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
         np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz_t[:, 2 * n:3 * n])
         # δz2_s̃,t = Wᵀ δz_s̃,t
-        d_z2_s_tilde = dz_t[:, 2 * n:3 * n] @ weights_z2_s_tilde.T
+        d_z2_s_tilde = dz_t[:, 2 * n:3 * n] @ weights_z2_s_tilde_rows
         # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
         np.multiply(d_s, s_tilde - s_prev, out=dz_t[:, n:2 * n])
         # δo_t = δz2_s̃,t ⊙ s_{t-1}
@@ -207,7 +211,7 @@ def backward(cache, d_outputs):
         # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
         dz_t[:, 0:2 * n] *= act[t, :, 0:2 * n] * (1 - act[t, :, 0:2 * n])
         # δs_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz2_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
-        np.matmul(dz_t[:, 0:2 * n], weights_s_prev.T, out=d_s_prev)
+        np.matmul(dz_t[:, 0:2 * n], weights_s_prev_rows, out=d_s_prev)
         d_s_prev += d_z2_s_tilde * o + d_s * (1 - i)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
@@ -217,7 +221,7 @@ def backward(cache, d_outputs):
     # ∂L/∂W = Σ_t (one product)
     d_weights_z2_s_tilde = dz_rows[:, 2 * n:3 * n].T @ z2_s_tilde_seq.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'W_o': d_weights_s_prev[0:n],
         'U_o': d_weights_x[0:n],

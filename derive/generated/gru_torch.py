@@ -147,8 +147,6 @@ def forward(params, x, state=None):
         "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
         'act': act,
         's_seq': s_seq,
-        'weights_s_prev': weights_s_prev,
-        'weights_x': weights_x,
     }
     return outputs, cache
 
@@ -168,13 +166,18 @@ def backward(cache, d_outputs):
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
+    W_o = params['W_o']
+    U_o = params['U_o']
+    W_i = params['W_i']
+    U_i = params['U_i']
     W = params['W']
+    U = params['U']
     c = params['c']
     act = cache['act']
     s_seq = cache['s_seq']
-    weights_s_prev = cache['weights_s_prev']
-    weights_x = cache['weights_x']
     d_out_s = d_out['s']
+    weights_s_prev_rows = np.concatenate((W_o, W_i))
+    weights_x_rows = np.concatenate((U_o, U_i, U))
     s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 3 * n), dtype)
@@ -203,7 +206,7 @@ def backward(cache, d_outputs):
         # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
         dz_t[:, 0:2 * n] *= act[t, :, 0:2 * n] * (1 - act[t, :, 0:2 * n])
         # δs_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz2_s̃,t + δs_t ⊙ (1 - i_t)
-        np.matmul(dz_t[:, 0:2 * n], weights_s_prev.T, out=d_s_prev)
+        np.matmul(dz_t[:, 0:2 * n], weights_s_prev_rows, out=d_s_prev)
         d_s_prev += d_z2_s_tilde @ W + d_s * (1 - i)
         # δW = δz2_s̃,t s_{t-1}ᵀ
         d_W += d_z2_s_tilde.T @ s_prev
@@ -215,7 +218,7 @@ def backward(cache, d_outputs):
     # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'W_o': d_weights_s_prev[0:n],
         'U_o': d_weights_x[0:n],

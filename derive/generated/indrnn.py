@@ -106,7 +106,6 @@ def forward(params, x, state=None):
     cache = {
         "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
         'act': act,
-        'weights_x': weights_x,
     }
     return outputs, cache
 
@@ -127,9 +126,10 @@ def backward(cache, d_outputs):
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
     u = params['u']
+    U = params['U']
     act = cache['act']
-    weights_x = cache['weights_x']
     d_out_s = d_out['s']
+    weights_x_rows = U
     s_prev_seq = np.concatenate((state['s'][None], act[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, n), dtype)
@@ -151,7 +151,7 @@ def backward(cache, d_outputs):
     # ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'u': d_u,
         'U': d_weights_x[0:n],

@@ -181,8 +181,6 @@ def forward(params, x, state=None):
         's_seq': s_seq,
         'h_seq': h_seq,
         'tanh_s_seq': tanh_s_seq,
-        'weights_h_prev': weights_h_prev,
-        'weights_x': weights_x,
     }
     return outputs, cache
 
@@ -202,6 +200,14 @@ def backward(cache, d_outputs):
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
+    W_o = params['W_o']
+    U_o = params['U_o']
+    W_i = params['W_i']
+    U_i = params['U_i']
+    W_f = params['W_f']
+    U_f = params['U_f']
+    W = params['W']
+    U = params['U']
     p_i = params['p_i']
     p_f = params['p_f']
     p_o = params['p_o']
@@ -209,10 +215,10 @@ def backward(cache, d_outputs):
     s_seq = cache['s_seq']
     h_seq = cache['h_seq']
     tanh_s_seq = cache['tanh_s_seq']
-    weights_h_prev = cache['weights_h_prev']
-    weights_x = cache['weights_x']
     d_out_s = d_out['s']
     d_out_h = d_out['h']
+    weights_h_prev_rows = np.concatenate((W_i, W_f, W, W_o))
+    weights_x_rows = np.concatenate((U_i, U_f, U, U_o))
     s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     h_prev_seq = np.concatenate((state['h'][None], h_seq[:-1]))
@@ -254,7 +260,7 @@ def backward(cache, d_outputs):
         # δs_{t-1} = δz_i,t ⊙ p_i + δz_f,t ⊙ p_f + δs_t ⊙ f_t
         d_s_prev = dz_t[:, 0:n] * p_i + dz_t[:, n:2 * n] * p_f + d_s * f
         # δh_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
-        np.matmul(dz_t, weights_h_prev.T, out=d_h_prev)
+        np.matmul(dz_t, weights_h_prev_rows, out=d_h_prev)
         # δp_i = δz_i,t ⊙ s_{t-1}
         d_p_i += (dz_t[:, 0:n] * s_prev).sum(axis=0)
         # δp_f = δz_f,t ⊙ s_{t-1}
@@ -267,7 +273,7 @@ def backward(cache, d_outputs):
     # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'W_o': d_weights_h_prev[3 * n:4 * n],
         'U_o': d_weights_x[3 * n:4 * n],

@@ -158,8 +158,6 @@ def forward(params, x, state=None):
         's_seq': s_seq,
         'h_seq': h_seq,
         'tanh_s_seq': tanh_s_seq,
-        'weights_h_prev': weights_h_prev,
-        'weights_x': weights_x,
     }
     return outputs, cache
 
@@ -175,16 +173,23 @@ def backward(cache, d_outputs):
     """
     d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
+    params = cache["params"]
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
+    W_o = params['W_o']
+    U_o = params['U_o']
+    W_i = params['W_i']
+    U_i = params['U_i']
+    W = params['W']
+    U = params['U']
     act = cache['act']
     h_seq = cache['h_seq']
     tanh_s_seq = cache['tanh_s_seq']
-    weights_h_prev = cache['weights_h_prev']
-    weights_x = cache['weights_x']
     d_out_s = d_out['s']
     d_out_h = d_out['h']
+    weights_h_prev_rows = np.concatenate((W_o, W_i, W))
+    weights_x_rows = np.concatenate((U_o, U_i, U))
     d_s_prev = np.zeros((B, n), dtype)
     h_prev_seq = np.concatenate((state['h'][None], h_seq[:-1]))
     d_h_prev = np.zeros((B, n), dtype)
@@ -215,14 +220,14 @@ def backward(cache, d_outputs):
         # δs_{t-1} = δs_t
         d_s_prev = d_s
         # δh_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz_s̃,t
-        np.matmul(dz_t, weights_h_prev.T, out=d_h_prev)
+        np.matmul(dz_t, weights_h_prev_rows, out=d_h_prev)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W = Σ_t (one product)
     d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
     # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'W_o': d_weights_h_prev[0:n],
         'U_o': d_weights_x[0:n],

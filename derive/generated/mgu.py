@@ -142,9 +142,6 @@ def forward(params, x, state=None):
         'act': act,
         's_seq': s_seq,
         'z2_s_tilde_seq': z2_s_tilde_seq,
-        'weights_s_prev': weights_s_prev,
-        'weights_x': weights_x,
-        'weights_z2_s_tilde': weights_z2_s_tilde,
     }
     return outputs, cache
 
@@ -160,16 +157,21 @@ def backward(cache, d_outputs):
     """
     d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
+    params = cache["params"]
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
+    W_f = params['W_f']
+    U_f = params['U_f']
+    W = params['W']
+    U = params['U']
     act = cache['act']
     s_seq = cache['s_seq']
     z2_s_tilde_seq = cache['z2_s_tilde_seq']
-    weights_s_prev = cache['weights_s_prev']
-    weights_x = cache['weights_x']
-    weights_z2_s_tilde = cache['weights_z2_s_tilde']
     d_out_s = d_out['s']
+    weights_s_prev_rows = W_f
+    weights_x_rows = np.concatenate((U_f, U))
+    weights_z2_s_tilde_rows = W
     s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 2 * n), dtype)
@@ -186,13 +188,13 @@ def backward(cache, d_outputs):
         # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
         np.multiply(d_s_tilde, 1 - s_tilde**2, out=dz_t[:, n:2 * n])
         # δz2_s̃,t = Wᵀ δz_s̃,t
-        d_z2_s_tilde = dz_t[:, n:2 * n] @ weights_z2_s_tilde.T
+        d_z2_s_tilde = dz_t[:, n:2 * n] @ weights_z2_s_tilde_rows
         # δf_t = (δz2_s̃,t - δs_t) ⊙ s_{t-1} + δs_t ⊙ s̃_t
         d_f = (d_z2_s_tilde - d_s) * s_prev + d_s * s_tilde
         # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
         dz_t[:, 0:n][...] = d_f * f * (1 - f)
         # δs_{t-1} = W_fᵀ δz_f,t + δz2_s̃,t ⊙ f_t + δs_t ⊙ (1 - f_t)
-        np.matmul(dz_t[:, 0:n], weights_s_prev.T, out=d_s_prev)
+        np.matmul(dz_t[:, 0:n], weights_s_prev_rows, out=d_s_prev)
         d_s_prev += d_z2_s_tilde * f + d_s * (1 - f)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_f = Σ_t (one product)
@@ -202,7 +204,7 @@ def backward(cache, d_outputs):
     # ∂L/∂W = Σ_t (one product)
     d_weights_z2_s_tilde = dz_rows[:, n:2 * n].T @ z2_s_tilde_seq.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'W_f': d_weights_s_prev[0:n],
         'U_f': d_weights_x[0:n],

@@ -111,8 +111,6 @@ def forward(params, x, state=None):
     cache = {
         "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
         'act': act,
-        'weights_s_prev': weights_s_prev,
-        'weights_x': weights_x,
     }
     return outputs, cache
 
@@ -128,13 +126,16 @@ def backward(cache, d_outputs):
     """
     d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
+    params = cache["params"]
     T, B, _ = x.shape
     n = state[STATES[0]].shape[1]
     dtype = x.dtype
+    W = params['W']
+    U = params['U']
     act = cache['act']
-    weights_s_prev = cache['weights_s_prev']
-    weights_x = cache['weights_x']
     d_out_s = d_out['s']
+    weights_s_prev_rows = W
+    weights_x_rows = U
     s_prev_seq = np.concatenate((state['s'][None], act[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, n), dtype)
@@ -147,14 +148,14 @@ def backward(cache, d_outputs):
         # δz_s,t = δs_t ⊙ (1 - s_t²)
         np.multiply(d_s, 1 - s**2, out=dz_t)
         # δs_{t-1} = Wᵀ δz_s,t
-        np.matmul(dz_t, weights_s_prev.T, out=d_s_prev)
+        np.matmul(dz_t, weights_s_prev_rows, out=d_s_prev)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)
     d_weights_s_prev = dz_rows.T @ s_prev_seq.reshape(T * B, -1)
     # ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
     d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x.T).reshape(T, B, -1)
+    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
     d_params = {
         'W': d_weights_s_prev[0:n],
         'U': d_weights_x[0:n],

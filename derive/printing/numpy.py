@@ -200,6 +200,11 @@ class StatementPrinter:
             return f"{node.names[0]}.T"
         return f"np.concatenate(({', '.join(n + '.T' for n in node.names)}), axis=1)"
 
+    def _print_StackRows(self, node):
+        if len(node.names) == 1:
+            return node.names[0]
+        return f"np.concatenate(({', '.join(node.names)}))"
+
     def _print_Concat(self, node):
         if len(node.names) == 1:
             return node.names[0]
