@@ -321,6 +321,8 @@ def pages(root: Path) -> dict[Path, str]:
     from . import exercises, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
+    from .unrolled import describe as describe_unrolled
+    from .unrolled import paths, unrolled
 
     drawn = figures()
     ctx = context(root)
@@ -351,6 +353,25 @@ def pages(root: Path) -> dict[Path, str]:
     for key, cell, highlight in diagram_specs():
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)
         ctx["diagrams"][key] = describe(cell, highlight)
+    ctx["unrolled"] = {}  # {cell: what the unrolled diagrams figures/unrolled_<cell>[_tall].svg show}
+    for name in ("rnn", "lstm", "gru"):
+        cell = CATALOGUE[name]
+        for tall in (False, True):
+            key = f"unrolled_{name}_tall" if tall else f"unrolled_{name}"
+            out[root / "docs" / "figures" / f"{key}.svg"] = unrolled(cell, tall)
+        found = paths(cell)
+
+        def show(state: str, cell: Cell = cell) -> str:
+            symbol = MatrixSymbol(state, N_HIDDEN, 1)
+            return latex(symbol, [p.name for p in cell.parameters]).removesuffix("_{t}")  # no step
+
+        ctx["unrolled"][name] = {
+            "alt": describe_unrolled(cell),
+            "states": [
+                {"tex": show(s), "elementwise": found.elementwise[s], "matrix": found.matrix[s]}
+                for s in cell.states
+            ],
+        }
     for page in PAGES:
         out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
     return out
