@@ -267,6 +267,128 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+class _Progress:
+    """A progress bar on stderr, drawn only when stderr is a terminal (logs stay clean)."""
+
+    def __init__(self, total: int, width: int = 30):
+        self.total, self.width, self.done = total, width, 0
+        self.shown = sys.stderr.isatty()
+
+    def advance(self, steps: int, note: str = "") -> None:
+        self.done += steps
+        if self.shown:
+            filled = self.width * self.done // self.total
+            bar = "#" * filled + "." * (self.width - filled)
+            print(f"\r[{bar}] {self.done}/{self.total} steps {note}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
+def _train_one(task):
+    """In a worker: one run of the experiment, with BLAS on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    from .training import experiments
+
+    kind, cell, lag, seed, steps = task
+    with threadpool_limits(limits=1):
+        if kind == "adding":
+            return experiments.adding_run(cell, lag, seed, steps), None
+        return experiments.review_run(cell, steps, seed)
+
+
+def _cmd_train(args) -> int:
+    import json
+    import multiprocessing
+
+    from .training import experiments
+
+    if args.record and (args.cell or args.lag):
+        args.usage_error("--record writes the whole experiment, every cell and lag: drop --cell and --lag")
+    if args.task == "review" and args.lag:
+        args.usage_error("--lag sets the adding problem's length; the review task has none")
+    settings = experiments.RACE if args.task == "adding" else experiments.REVIEW
+    cells = [args.cell] if args.cell else list(settings["cells"])
+    steps = args.steps or settings["steps"]
+    if args.task == "adding":
+        seeds = [args.seed] if args.seed is not None else list(settings["seeds"])
+        lags = [args.lag] if args.lag else list(settings["lags"])
+        tasks = [("adding", c, lag, s, steps) for c in cells for lag in lags for s in seeds]
+    else:
+        seed = settings["seed"] if args.seed is None else args.seed
+        tasks = [("review", c, 0, seed, steps) for c in cells]
+    if args.record:
+        records = build.checkout() / "records"
+        build.writable(records)
+    # A cell file is read and generated now, so that a bad one stops before any training.
+    for c in cells:
+        experiments.cell_module(c)
+    start = time.perf_counter()
+    bar = _Progress(steps * len(tasks))
+    try:
+        if len(tasks) == 1 or args.jobs == 1:
+            results = []
+            for kind, cell, lag, seed, n in tasks:
+                note = f"{cell}" + (f" lag {lag} seed {seed}" if kind == "adding" else "")
+
+                def step(k, loss, note=note):
+                    bar.advance(1, f"{note} loss {loss:.4f}")
+
+                if kind == "adding":
+                    results.append((experiments.adding_run(cell, lag, seed, n, on_step=step), None))
+                else:
+                    results.append(experiments.review_run(cell, n, seed, on_step=step))
+        else:
+            results = []
+            with multiprocessing.Pool(args.jobs, initializer=_ignore_interrupts) as pool:
+                for result in pool.imap(_train_one, tasks, chunksize=1):
+                    results.append(result)
+                    bar.advance(steps, result[0]["cell"])
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    runs = [r for r, _ in results]
+    cpu = sum(r["seconds"] for r in runs)
+    if args.task == "adding":
+        print(experiments.race_table(runs))
+    else:
+        print(experiments.review_table(runs))
+    runs_trained = f"{len(tasks)} run{'s' * (len(tasks) > 1)}"
+    print(f"trained {runs_trained} in {seconds:.0f} s ({cpu:.0f} s of CPU time)", file=sys.stderr)
+    if args.record:
+        command = f"python -m derive train {args.task} --record" + "".join(
+            f" --{option} {value}" for option, value in (("seed", args.seed), ("steps", args.steps)) if value
+        )
+        meta = {
+            "command": command,
+            "settings": dict(
+                settings,
+                cells=cells,
+                steps=steps,
+                **({"seeds": seeds} if args.task == "adding" else {"seed": seed}),
+            ),
+            "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu, 1),
+            "jobs": min(args.jobs, len(tasks)),
+            "machine": experiments.machine(),
+        }
+        files = {}
+        if args.task == "adding":
+            meta["solved_below"] = experiments.SOLVED
+            meta["runs"] = runs
+        else:
+            meta["data"] = experiments.review_data_note(meta["settings"])
+            meta["runs"] = runs
+            for record, params in results:
+                files[records / f"review_{record['cell']}.npz"] = experiments.npz_bytes(params)
+        files[records / f"{args.task}.json"] = json.dumps(meta, indent=1, ensure_ascii=False) + "\n"
+        for path in build.write(files):
+            print(f"wrote {build.shown(path)}")
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -274,6 +396,25 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
+    return value
+
+
+def _lag(text: str) -> int:
+    value = _positive(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"the adding problem marks two steps: the lag must be 2 or more, got {text}"
+        )
     return value
 
 
@@ -440,6 +581,26 @@ def parser() -> argparse.ArgumentParser:
         "temporary folder and swapped in: if mkdocs fails, site/ is left as it was.",
     )
     build.set_defaults(run=_cmd_build)
+
+    t = sub.add_parser(
+        "train",
+        help="train cells with their generated gradients: the adding problem or the review corpus",
+        description="Train with the generated modules' backward (NumPy only, Adam, gradient clipping), "
+        "the same numbers for the same seed.  adding: the long-lag race, every cell at every lag (or "
+        "the one --cell and --lag); review: the LSTM and GRU on the corpus of film reviews.  --record "
+        "writes the records the site reads (records/adding.json, records/review.json and the review's "
+        "weights).",
+    )
+    t.add_argument("task", choices=("adding", "review"), metavar="TASK", help="adding or review")
+    t.add_argument(
+        "--cell", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or a cell file"
+    )
+    t.add_argument("--lag", type=_lag, help="adding only: one sequence length (at least 2)")
+    t.add_argument("--seed", type=_natural, help="one seed (default: the experiment's)")
+    t.add_argument("--steps", type=_positive, help="training steps per run (default: the experiment's)")
+    t.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
+    t.add_argument("--record", action="store_true", help="write the experiment's records under records/")
+    t.set_defaults(run=_cmd_train, usage_error=t.error)
 
     b = sub.add_parser(
         "bench",

@@ -1,0 +1,235 @@
+"""The runs whose records the site reads: the long-lag race and the review.
+
+Each function trains, measures and returns a record (plain JSON-able data, and for
+the review the trained weights); writing the files is the command line's job
+(``python -m derive train adding --record``, ``python -m derive train review --record``).
+The same seed gives the same numbers; only the times and the machine differ between runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import platform
+import time
+import types
+import zipfile
+from collections.abc import Callable
+
+import numpy as np
+
+from . import corpus
+from .corpus import split
+from .loop import train
+from .model import Model, sigmoid
+from .tasks import ADDING_BASELINE, adding, encode, vocabulary
+
+# The race: every cell gets the same budget at every lag.
+RACE = {
+    "cells": ("rnn", "lstm", "gru"),
+    "lags": (10, 50, 100),
+    "seeds": (0, 1),
+    "steps": 1000,
+    "batch": 32,
+    "learning_rate": 0.01,
+    "hidden": 32,
+    "test_size": 1000,
+}
+# A lag counts as solved when the held-out error falls below a tenth of the baseline's.
+SOLVED = ADDING_BASELINE / 10
+EVERY = 10  # the records keep the mean of each EVERY steps
+
+REVIEW = {
+    "cells": ("lstm", "gru"),
+    "seed": 0,
+    "size": 3000,
+    "held_out": 0.2,
+    "steps": 1500,
+    "batch": 32,
+    "learning_rate": 0.01,
+    "hidden": 16,
+    "embedding": 16,
+}
+
+
+def cell_module(name: str) -> types.ModuleType:
+    """The generated module of a catalogue cell (derive.generated), or of a cell file
+    generated in memory."""
+    from ..catalogue import CATALOGUE
+
+    if name in CATALOGUE:
+        from ..build import import_generated
+
+        import_generated([name])
+        return importlib.import_module(f"derive.generated.{name}")
+    from ..catalogue import resolve
+    from ..codegen.modules import generate
+
+    return generate(resolve(name))
+
+
+def machine() -> str:
+    """What the times were measured on (no host name)."""
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, one BLAS thread per run"
+    )
+
+
+def _windows(values: list[float]) -> list[float]:
+    """The mean of each EVERY consecutive values (the last window may be shorter)."""
+    return [float(np.mean(values[k : k + EVERY])) for k in range(0, len(values), EVERY)]
+
+
+def adding_run(
+    cell: str,
+    lag: int,
+    seed: int,
+    steps: int,
+    on_step: Callable[[int, float], None] | None = None,
+    settings: dict = RACE,
+) -> dict:
+    """One cell trained on the adding problem at one lag, and its error on a held-out
+    set of sequences (the same set for every cell and seed at that lag)."""
+    start = time.process_time()
+    model = Model(cell_module(cell), n_input=2, n_hidden=settings["hidden"], n_output=1, loss="mse")
+    run = train(
+        model,
+        lambda rng: adding(lag, settings["batch"], rng),
+        steps,
+        settings["learning_rate"],
+        seed,
+        on_step=on_step,
+    )
+    test = adding(lag, settings["test_size"], np.random.default_rng(lag))
+    error = float(np.mean((model.predict(run.params, test.data, test.lengths) - test.targets) ** 2))
+    return {
+        "cell": cell,
+        "lag": lag,
+        "seed": seed,
+        "test_mse": error,
+        "solved": error < SOLVED,
+        "loss": _windows(run.log["loss"]),
+        "first_step_norm": _windows(run.log["first_step_norm"]),
+        "seconds": time.process_time() - start,
+    }
+
+
+def review_data(settings: dict = REVIEW):
+    """(vocabulary, training set, held-out set), encoded."""
+    words = vocabulary()
+    training, held_out = split(settings["size"], settings["held_out"], settings["seed"])
+    return words, encode(training, words), encode(held_out, words)
+
+
+def review_model(cell: str, settings: dict = REVIEW) -> Model:
+    return Model(
+        cell_module(cell),
+        n_input=settings["embedding"],
+        n_hidden=settings["hidden"],
+        n_output=1,
+        loss="logistic",
+        vocabulary=len(vocabulary()),
+    )
+
+
+def accuracy(model: Model, params: dict[str, np.ndarray], data) -> float:
+    """The share of reviews whose predicted label (σ(y) > 1/2) is right."""
+    y = model.predict(params, data.tokens, data.lengths)
+    return float(np.mean((y > 0) == (data.labels > 0.5)))
+
+
+def review_predictions(model: Model, params: dict[str, np.ndarray]) -> list[float]:
+    """P(positive) after each word of the seed's review."""
+    words = vocabulary()
+    tokens = np.array([[words[w]] for w in corpus.tokenize(corpus.REVIEW)])
+    _, _, y = model.run(params, tokens)
+    return [float(p) for p in sigmoid(y[:, 0, 0])]
+
+
+def review_run(
+    cell: str, steps: int, seed: int, on_step: Callable[[int, float], None] | None = None
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """One cell trained on the review corpus: (its record, its trained parameters)."""
+    start = time.process_time()
+    settings = dict(REVIEW, seed=seed)
+    _, training, held_out = review_data(settings)
+    model = review_model(cell, settings)
+    batch = settings["batch"]
+
+    def batches(rng):
+        return training.batch(rng.choice(len(training), batch, replace=False))
+
+    run = train(model, batches, steps, settings["learning_rate"], seed, on_step=on_step)
+    record = {
+        "cell": cell,
+        "held_out_accuracy": accuracy(model, run.params, held_out),
+        "training_accuracy": accuracy(model, run.params, training),
+        "loss": _windows(run.log["loss"]),
+        "review": corpus.tokenize(corpus.REVIEW),
+        "predictions": review_predictions(model, run.params),
+        "seconds": time.process_time() - start,
+    }
+    return record, run.params
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """The arrays as an .npz file (what numpy.load reads), byte for byte the same for
+    the same arrays: the zip entries carry a fixed date instead of the time of writing."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(arrays):
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, entry.getvalue())
+    return buffer.getvalue()
+
+
+def review_data_note(settings: dict) -> dict:
+    """What the review's corpus was: its sizes and where its rules are."""
+    _, training, held_out = review_data(settings)
+    return {
+        "rules": "derive/training/corpus.py",
+        "training": len(training),
+        "held_out": len(held_out),
+        "vocabulary": len(vocabulary()),
+        "seed": settings["seed"],
+    }
+
+
+def solved_lags(runs: list[dict]) -> dict[str, dict[int, tuple[int, int]]]:
+    """{cell: {lag: (seeds solved, seeds run)}} from the race's runs."""
+    out: dict[str, dict[int, tuple[int, int]]] = {}
+    for r in runs:
+        solved, total = out.setdefault(r["cell"], {}).get(r["lag"], (0, 0))
+        out[r["cell"]][r["lag"]] = (solved + r["solved"], total + 1)
+    return out
+
+
+def race_table(runs: list[dict]) -> str:
+    """The race's runs as a text table, and the lags each cell solved."""
+    lines = [f"{'cell':<10} {'lag':>5} {'seed':>5} {'held-out MSE':>13}  solved (below {SOLVED:.4f})"]
+    for r in runs:
+        lines.append(
+            f"{r['cell']:<10} {r['lag']:>5} {r['seed']:>5} {r['test_mse']:>13.5f}  "
+            + ("yes" if r["solved"] else "no")
+        )
+    for cell, lags in solved_lags(runs).items():
+        shown = ", ".join(f"{lag} ({k} of {n} seeds)" for lag, (k, n) in lags.items() if k)
+        lines.append(f"{cell} solved lags: {shown or 'none'}")
+    return "\n".join(lines)
+
+
+def review_table(runs: list[dict]) -> str:
+    lines = [
+        f"{'cell':<10} {'held-out accuracy':>18} {'training accuracy':>18}  P(positive) after the review"
+    ]
+    for r in runs:
+        lines.append(
+            f"{r['cell']:<10} {r['held_out_accuracy']:>18.4f} {r['training_accuracy']:>18.4f}  "
+            f"{r['predictions'][-1]:.4f}"
+        )
+    return "\n".join(lines)
