@@ -128,6 +128,8 @@ GENERATED = frozenset(
         "dz_t",
         "dz_rows",
         "d_biases",
+        "chunk",
+        "first",
         # the checks
         "reference",
         "checked",

@@ -3,18 +3,20 @@ generated module shows it, and its forward values and every gradient agree with
 the literal lowering (one product per gate per step, none of them) to 1e-12."""
 
 import re
+from functools import cache
 
 import pytest
 from cells import ALL_CELLS
 from generated import cell, module
 
 from derive.catalogue import CATALOGUE
-from derive.codegen.modules import module_source
+from derive.codegen.modules import CHUNK_ENTRIES, module_source
 from derive.verification.numeric import random_problem, relative_error
 
 CELLS = sorted(set(ALL_CELLS) | set(CATALOGUE))
 
 
+@cache
 def source(name):
     """The source of the fused module of ``name``."""
     return module_source(cell(name))
@@ -46,3 +48,15 @@ def test_backward_products_use_the_weights_stacked_as_contiguous_rows(name):
     assert not re.search(r"weights_\w+\.T", text)
     problem = random_problem(fused, 5, 33, 7, 4, seed=11)
     assert_same_as_literal(name, problem, problem[3])
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name):
+    fused, text = module(name), source(name)
+    assert "for first in reversed(range(0, T, chunk)):" in text and "factor_seq" in text
+    # B·n = 6400: chunks of 2 steps, the first of them one step long
+    assert CHUNK_ENTRIES // (64 * 100) == 2
+    problem = random_problem(fused, 3, 100, 5, 64, seed=12)
+    assert_same_as_literal(name, problem, problem[3])
+    last = fused.STATES[-1]
+    assert_same_as_literal(name, problem, {last: problem[3][last]})

@@ -17,6 +17,7 @@ class Code:
     forward_loop: list[Statement] = field(default_factory=list)
     forward_finish: list[Statement] = field(default_factory=list)
     backward_setup: list[Statement] = field(default_factory=list)
+    backward_chunk: list[Statement] = field(default_factory=list)  # for each chunk of steps, ahead of them
     backward_loop: list[Statement] = field(default_factory=list)
     backward_finish: list[Statement] = field(default_factory=list)
     cache: list[str] = field(default_factory=list)  # names saved by forward for backward

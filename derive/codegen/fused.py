@@ -21,7 +21,7 @@ from ..derivation import Assignment, Derivation
 from ..printing.text import derivative, equation, text
 from . import ir
 from .code import Code
-from .plan import Piece, Plan, Pre, Span, plan, span_products
+from .plan import Namer, Piece, Plan, Pre, Span, derivation_names, plan, span_products
 
 # The node that holds each name's value, for ir.Math.
 Names = Mapping[str, ir.Node]
@@ -32,12 +32,21 @@ Known = Mapping[MatrixExpr, MatrixSymbol]
 def lower(derivation: Derivation, taken: frozenset[str] = frozenset()) -> Code:
     """The fused statements of ``derivation``; ``taken`` are the names the module
     template uses for itself."""
-    return _Fused(derivation, plan(derivation, set(taken))).code
+    return _Fused(derivation, plan(derivation, set(taken)), taken).code
 
 
 class _Fused:
-    def __init__(self, derivation: Derivation, plan: Plan) -> None:
+    def __init__(self, derivation: Derivation, plan: Plan, taken: frozenset[str]) -> None:
         self.d, self.plan, self.cell = derivation, plan, derivation.cell
+        made = [name for _, name in plan.sequences] + [s.name for _, s in plan.kept]
+        made += [name for s in plan.spans for name in (s.weights, s.rows, s.product, s.gradient)]
+        self.namer = Namer({*taken, *made, *derivation_names(derivation)})
+        # The backward loop's factors computed ahead: value -> symbol, and the
+        # names that read each at its step; forward_values is set while backward is built.
+        self.forward_values: set[str] | None = None
+        self.factors: dict[MatrixExpr, MatrixSymbol] = {}
+        self.factor_steps: dict[str, ir.Node] = {}
+        self.slopes: list[ir.Statement] = []
         self.params = [p.name for p in self.cell.parameters]
         self.pres: dict[str, Pre] = {pre.equation.name: pre for pre in plan.pres}
         self.sequences = dict(plan.sequences)
@@ -64,15 +73,16 @@ class _Fused:
         return self.sequences[name]
 
     def show(self, expr: MatrixExpr, names: Names, known: Known) -> ir.Math:
-        """``expr`` as code, reading kept sub-expressions and earlier equations by name."""
-        expr = expr.xreplace(known)
+        """``expr`` as code, reading kept sub-expressions and earlier equations by name
+        (and, in the backward loop, factors computed ahead by name)."""
+        expr = self.ahead(expr.xreplace(known))
         self.read |= {s.name for s in expr.free_symbols}
-        return ir.Math(expr, tuple(names.items()))
+        return ir.Math(expr, tuple({**names, **self.factor_steps}.items()))
 
     def store(self, target: ir.Node, expr: MatrixExpr, names: Names, known: Known) -> list[ir.Statement]:
         """``target[...] = expr`` for a view ``target``, writing the first product
         straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
-        expr = expr.xreplace(known)
+        expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
         if isinstance(first, HadamardProduct) and len(first.args) == 2:
             out: list[ir.Statement] = [
@@ -83,6 +93,58 @@ class _Fused:
             out += [ir.Assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
             return out
         return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
+
+    # Factors ahead of the backward loop ---------------------------------
+
+    def ahead(self, expr: MatrixExpr) -> MatrixExpr:
+        """``expr`` with each largest part that does not read an adjoint (a product or
+        sum of forward values, ``o ⊙ (1 - tanh(s)²)``) replaced by a factor that is
+        computed for a chunk of steps at once, ahead of the steps that read it.
+        Outside the backward loop (``self.forward_values`` unset) ``expr`` itself."""
+        if self.forward_values is None or self.is_ahead(expr):
+            return expr
+        if isinstance(expr, (HadamardProduct, MatAdd)):
+            ahead = [a for a in expr.args if self.is_ahead(a)]
+            rest = [self.ahead(a) for a in expr.args if not self.is_ahead(a)]
+            if isinstance(expr, HadamardProduct):
+                grouped = A.hadamard(*ahead) if ahead else None
+                return A.hadamard(*rest, *([self.factor(grouped)] if grouped is not None else []))
+            grouped = A.add(*ahead)
+            return A.add(*rest, *([self.factor(grouped)] if grouped is not None else []))
+        if isinstance(expr, (MatMul, A.Apply)) or expr.args:
+            args = [
+                self.factor(a)
+                if isinstance(a, MatrixExpr) and self.is_ahead(a)
+                else self.ahead(a)
+                if isinstance(a, MatrixExpr)
+                else a
+                for a in expr.args
+            ]
+            return expr.func(*args)
+        return expr
+
+    def is_ahead(self, expr: MatrixExpr) -> bool:
+        """Whether ``expr`` reads only forward values and parameters."""
+        assert self.forward_values is not None
+        return all(s.name in self.forward_values or s.name in self.params for s in expr.atoms(MatrixSymbol))
+
+    def factor(self, expr: MatrixExpr) -> MatrixExpr:
+        """The factor that holds ``expr`` at each step, where it is worth one: a
+        column of hidden size that changes from step to step and is not a plain value."""
+        assert self.forward_values is not None
+        if (
+            isinstance(expr, MatrixSymbol)
+            or expr.shape[1] != 1
+            or expr.shape[0] != N_HIDDEN
+            or not any(s.name in self.forward_values for s in expr.atoms(MatrixSymbol))
+        ):
+            return expr
+        if expr not in self.factors:
+            name = self.namer("factor_seq")
+            self.factors[expr] = MatrixSymbol(name, *expr.shape)
+            self.factor_steps[name] = ir.at(name, "t - first")
+            self.read |= {s.name for s in expr.atoms(MatrixSymbol) if s.name in self.params}
+        return self.factors[expr]
 
     def comment(self, target: MatrixExpr, value: MatrixExpr) -> ir.Comment:
         return ir.Comment(equation(text(target, self.params), text(value, self.params)))
@@ -254,6 +316,12 @@ class _Fused:
             if remainder[x] is not None:
                 S.append(ir.Assign(x, ir.Empty(ir.shape_of("x"))))
 
+        self.forward_values = {
+            *(eq.name for eq in cell.equations),
+            *(symbol.name for _, symbol in plan.kept),
+            *(naming.prev(s) for s in cell.states),
+            *cell.inputs,
+        }
         for c in d.carries:
             L.append(ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name)))
         run_of = {k: run for run in plan.backward_runs for k in run}
@@ -335,7 +403,28 @@ class _Fused:
             if naming.prev(s) in self.read:
                 bind.append(ir.Assign(naming.prev(s), ir.at(naming.prev(s) + "_seq", "t")))
         code.backward_loop[:] = bind + L
+        code.backward_chunk = [
+            ir.Assign(symbol.name, ir.Math(value, tuple(self.chunk_names(value).items())))
+            for value, symbol in self.factors.items()
+        ] + self.slopes
+        self.forward_values = None
         self.after_loop(after, remainder)
+
+    def chunk_names(self, expr: MatrixExpr) -> dict[str, ir.Node]:
+        """The nodes that hold the forward values ``expr`` reads, at a chunk of steps."""
+        chunk = "first:first + chunk"
+        out: dict[str, ir.Node] = {}
+        for symbol in expr.free_symbols:
+            name = symbol.name
+            if name in self.params:
+                continue
+            if name in self.pres:
+                out[name] = self.columns("act", (chunk, ":"), self.pres[name].index)
+            elif name in self.sequences:
+                out[name] = ir.at(self.sequences[name], chunk)
+            else:  # a previous state or an input
+                out[name] = ir.at(name + "_seq" if name not in self.cell.inputs else name, chunk)
+        return out
 
     def slope(self, run: tuple[int, ...], assignments: list[Assignment], names: Names) -> list[ir.Statement]:
         """δz = δv ⊙ f'(v) over a run's columns, with v read from the block."""
@@ -344,14 +433,11 @@ class _Fused:
         v = self.plan.pres[first].equation
         block = MatrixSymbol("_block", *v.shape)
         slope = elementwise.derivative(self.plan.pres[first].function, block)
-        out.append(
-            ir.Assign(
-                self.block("dz_t", (":",), first, last),
-                self.show(slope, {**names, "_block": self.block("act", ("t", ":"), first, last)}, {}),
-                "*=",
-            )
-        )
-        self.read.discard("_block")
+        # f'(v) reads forward values alone: computed ahead, for a chunk of steps at once.
+        name = self.namer("factor_seq")
+        chunk = self.block("act", ("first:first + chunk", ":"), first, last)
+        self.slopes.append(ir.Assign(name, ir.Math(slope, (("_block", chunk),))))
+        out.append(ir.Assign(self.block("dz_t", (":",), first, last), ir.at(name, "t - first"), "*="))
         return out
 
     def rows(self, operand: MatrixExpr) -> ir.Rows:

@@ -18,6 +18,11 @@ from ..render import render
 # names the plan makes must avoid (a cell may use none of them either).
 TEMPLATE_NAMES = naming.GENERATED | {"x"}
 
+# The entries (steps × batch × hidden) of each array computed ahead of a chunk of
+# backward steps: small enough to stay in a core's cache, large enough that a chunk
+# is few NumPy calls.
+CHUNK_ENTRIES = 16384
+
 # The quick check of a module generated for a cell outside the catalogue:
 # (steps, batch, n_input, n_hidden) and the tolerances of derive verify.
 QUICK_PROBLEM = (3, 2, 2, 3)
@@ -60,6 +65,7 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
         ],
         states=cell.states,
         code=numpy_printer.statements(code),
+        chunk_entries=CHUNK_ENTRIES,
         helpers=elementwise.helpers(
             {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
         ),

@@ -92,7 +92,7 @@ class Plan:
 def plan(derivation: Derivation, taken: set[str]) -> Plan:
     """The plan of ``derivation``; ``taken`` holds the names already used in the
     generated code, so that the names the plan makes do not collide with them."""
-    namer = Namer(taken | _names(derivation))
+    namer = Namer(taken | derivation_names(derivation))
     pres = preactivations(derivation)
     spans = stack(pres, derivation, namer)
     kept = keep(derivation, pres, spans, namer)
@@ -127,7 +127,7 @@ class Namer:
         return name
 
 
-def _names(derivation: Derivation) -> set[str]:
+def derivation_names(derivation: Derivation) -> set[str]:
     cell = derivation.cell
     out = {s.name for s in (*cell.parameter_symbols, *cell.input_symbols, *cell.prev_symbols)}
     out |= {a.target.name for a in (*derivation.forward, *derivation.intermediates, *derivation.backward)}
@@ -389,4 +389,4 @@ def span_products(
     return found, A.add(*terms)
 
 
-__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "plan"]
+__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "derivation_names", "plan"]

@@ -246,7 +246,7 @@ def _times(k: int) -> str:
 
 # The sections of each function, in the order they run.
 FORWARD = ("forward_setup", "forward_loop", "forward_finish")
-BACKWARD = ("backward_setup", "backward_loop", "backward_finish")
+BACKWARD = ("backward_setup", "backward_chunk", "backward_loop", "backward_finish")
 
 
 def statements(code) -> SimpleNamespace:
