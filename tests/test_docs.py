@@ -37,6 +37,22 @@ def test_figures_are_svg_without_timestamps(generated):
         assert "<dc:date>" not in text and "<metadata>" not in text and "DOCTYPE" not in text
 
 
+def test_figure_panels_keep_their_text_readable_on_a_phone(generated):
+    """A panel is shown at least as wide as the stylesheet's min-width for panels; drawn in
+    points, its smallest text must stay at 12 px or more there."""
+    css = (ROOT / "docs" / "stylesheets" / "extra.css").read_text()
+    narrowest = float(re.search(r"figure\.derived \.panels img \{[^}]*min-width: (\d+)px", css)[1])
+    assert narrowest <= 358  # a 390 px phone's column: a panel fits it
+    panels = {p: t for p, t in generated.items() if p.suffix == ".svg" and "data-smallest-text" in t}
+    assert len(panels) >= 15
+    for path, text in panels.items():
+        root = text[text.index("<svg") :]
+        smallest = float(re.search(r'data-smallest-text="([\d.]+)"', root)[1])
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', root)[1])
+        shown = smallest * narrowest / width
+        assert shown >= 12, f"{path.name}: {smallest} pt in {width} pt at {narrowest} px"
+
+
 def test_lstm_page_has_every_gate_with_its_equation_and_adjoints(generated):
     text = generated[ROOT / "docs" / "lstm.md"]
     lstm = cell_context(__import__("derive.catalogue", fromlist=["CATALOGUE"]).CATALOGUE["lstm"])
@@ -58,7 +74,7 @@ def test_lstm_page_has_every_gate_with_its_equation_and_adjoints(generated):
     )
     # the variant without a forget gate, derived: the identity
     assert r"\frac{\partial \mathbf{s}_{t}}{\partial \mathbf{s}_{t-1}} &= I" in text
-    assert text.count("figures/lstm_") == 4
+    assert len(set(re.findall(r"figures/(lstm_[a-z_]+)-\d\.svg", text))) == 4  # one figure per equation
 
 
 def test_gru_page_compares_counts_derived_from_the_model(generated):

@@ -192,7 +192,7 @@ def visit(site):
 
     def open_page(name: str, **context_options) -> Visit:
         site.require()
-        context = site.browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        context = site.browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
         contexts.append(context)
         page = context.new_page()
         record = Visit(page, None)
@@ -261,6 +261,111 @@ def test_page_loads_offline_with_math_and_figures(visit, site, name):
     assert DIAGRAMS.get(name, set()) <= shown, "cell diagrams missing"
     alts = page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.alt])")
     assert all(alt.startswith("Data flow of one step") for src, alt in alts if "/diagram_" in src)
+
+
+PHONE = {"width": 390, "height": 844}
+# Blocks that may scroll sideways inside a page (docs/javascripts/scroll.js marks them).
+SCROLLERS = "div.arithmatex, .md-typeset__scrollwrap, figure.diagram > p"
+
+# Each drawing on the page: its rendered width, and from its SVG the drawn width and the
+# smallest text (a diagram's style sheet, a figure's data-smallest-text), in the SVG's units.
+DRAWINGS = """async () => {
+  const out = [];
+  for (const img of document.querySelectorAll("figure img")) {
+    const src = img.currentSrc || img.src;
+    if (!src.endsWith(".svg")) continue;
+    const svg = await (await fetch(src)).text();
+    const box = svg.match(/viewBox="0 0 ([0-9.]+) /);
+    const sizes = [...svg.matchAll(/font-size:\\s*([0-9.]+)px/g)].map(m => parseFloat(m[1]));
+    const marked = svg.match(/data-smallest-text="([0-9.]+)"/);
+    if (marked) sizes.push(parseFloat(marked[1]));
+    out.push({src: src.split("/").pop(), shown: img.getBoundingClientRect().width,
+              drawn: parseFloat(box[1]), smallest: Math.min(...sizes)});
+  }
+  return out;
+}"""
+
+
+def _small_text(drawings) -> list[str]:
+    return [
+        f"{d['src']}: {d['smallest'] * d['shown'] / d['drawn']:.1f} px"
+        for d in drawings
+        if d["smallest"] * d["shown"] / d["drawn"] < 11.95  # rounding of the rendered width
+    ]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_phone_sees_every_page_whole_with_text_of_12_px(visit, name):
+    v = visit(name, viewport=PHONE)
+    page = v.page
+    page.wait_for_timeout(100)  # scroll.js runs on the frame after typesetting
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= PHONE["width"], "the page scrolls sideways"
+    unmarked = page.evaluate(
+        """s => [...document.querySelectorAll(s)]
+            .filter(e => e.scrollWidth > e.clientWidth + 1)
+            .filter(e => !e.classList.contains("scrolls")
+                         || !(e.nextElementSibling && e.nextElementSibling.classList.contains("scroll-hint")))
+            .map(e => e.className + ": " + e.innerText.slice(0, 60))""",
+        SCROLLERS,
+    )
+    assert unmarked == [], "blocks that scroll sideways with no cue"
+    drawings = page.evaluate(DRAWINGS)
+    assert _small_text(drawings) == [], "text under 12 px at 390 px wide"
+    if name == "bptt":  # the unrolled diagrams switch to their tall form
+        assert {d["src"] for d in drawings} >= {f"unrolled_{c}_tall.svg" for c in ("rnn", "lstm", "gru")}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-390.png"), full_page=True)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "bptt", "gradients", "variants"])
+def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name):
+    page = visit(name).page
+    drawings = page.evaluate(DRAWINGS)
+    assert drawings
+    assert _small_text(drawings) == []
+    if name == "bptt":
+        assert {d["src"] for d in drawings} >= {f"unrolled_{c}.svg" for c in ("rnn", "lstm", "gru")}
+    if name == "lstm":  # a figure's two panels side by side
+        tops = page.evaluate(
+            "[...document.querySelectorAll('figure.derived')[0].querySelectorAll('img')]"
+            ".map(i => i.getBoundingClientRect().top)"
+        )
+        assert len(tops) == 2 and tops[0] == tops[1]
+
+
+def test_dark_palette_turns_diagrams_light_and_keeps_figures_on_white(visit):
+    page = visit("bptt", color_scheme="dark").page
+    assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
+    filters = page.evaluate(
+        "[...document.querySelectorAll('figure.diagram img')].map(i => getComputedStyle(i).filter)"
+    )
+    assert filters and all("invert(1)" in f for f in filters)
+    page = visit("lstm", color_scheme="dark").page
+    backgrounds = page.evaluate(
+        "[...document.querySelectorAll('figure.derived img')].map(i => getComputedStyle(i).backgroundColor)"
+    )
+    assert backgrounds and set(backgrounds) == {"rgb(255, 255, 255)"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lstm-dark-figures.png"), full_page=True)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_worked_example_shows_the_modules_numbers(visit, cell):
+    """The worked page, read in the browser, holds the numbers the generated module computes
+    for the same problem, here redone in the test: the last state and every parameter's
+    gradient, as the page rounds them."""
+    from derive.site import worked
+
+    params, x, state, d_outputs = worked.problem(cell)
+    module = worked.module(cell)
+    outputs, cache = module.forward(params, x, state)
+    d_params, _, _ = module.backward(cache, d_outputs)
+    text = visit("worked", viewport=PHONE).page.evaluate("document.body.innerText")
+    cells = set(text.split())
+    wanted = [worked.number(float(v)) for v in outputs[worked.LOSS[cell]][-1].ravel()]
+    wanted += [worked.number(float(v)) for v in d_params["b"].ravel()]
+    assert [w for w in wanted if w not in cells] == []
 
 
 def test_palette_toggle_switches_to_dark_and_back(visit):

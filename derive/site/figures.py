@@ -1,8 +1,11 @@
 """Figures for the site, drawn by running the generated modules.
 
 Every figure is an SVG made with fixed seeds and no timestamp, so that
-regenerating it gives the same bytes.  ``figures()`` returns
-{name: (svg text, module that drew it)}.
+regenerating it gives the same bytes.  A figure of several panels is one SVG per
+panel, which the page sets side by side and a phone stacks; each panel is sized so
+that its smallest text is at least 12 px at a phone's column width (358 px) and
+records that size in ``data-smallest-text`` for the browser test.  ``figures()``
+returns {name: (panels, module that drew them)}, each panel a (title, svg text).
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ def _plt():
         {
             "svg.hashsalt": "derive",
             "svg.fonttype": "path",
-            "font.size": 9,
+            "font.size": 13,
+            "axes.titlesize": 13,
+            "axes.labelsize": 13,
+            "xtick.labelsize": 12,
+            "ytick.labelsize": 12,
+            "legend.fontsize": 12,
+            "mathtext.fontset": "dejavusans",
             "axes.spines.top": False,
             "axes.spines.right": False,
             "figure.dpi": 100,
@@ -43,7 +52,19 @@ MARK = (
 )
 
 
+PANEL = (4.4, 3.2)  # inches: 317 pt wide, shown at 300-360 px, so 12 pt text stays >= 12 px
+
+
+def _smallest_text(fig) -> float:
+    from matplotlib.text import Text
+
+    return min(
+        text.get_fontsize() for text in fig.findobj(Text) if text.get_visible() and text.get_text().strip()
+    )
+
+
 def _svg(fig) -> str:
+    smallest = _smallest_text(fig)
     buffer = io.StringIO()
     # No date, creator or RDF block: nothing that changes between runs or names other sites.
     metadata = {"Date": None, "Creator": None, "Type": None, "Format": None}
@@ -54,6 +75,7 @@ def _svg(fig) -> str:
         rest = rest.split("\n", 1)[1]
     else:
         rest = doctype + "\n" + rest
+    rest = rest.replace("<svg ", f'<svg data-smallest-text="{smallest:g}" ', 1)
     return declaration + "\n" + MARK + "\n" + rest
 
 
@@ -98,9 +120,18 @@ def input_gradients(module, params, x, g):
 
 def _log_axis(ax, ylabel):
     ax.set_yscale("log")
-    ax.set_xlabel(r"steps back from the last, $T - k$")
+    ax.set_xlabel(r"$k$, steps back from the last")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
+
+
+STATE_GRADIENT = r"$\Vert\partial L_T / \partial \mathbf{s}_{T-k}\Vert$"
+INPUT_GRADIENT = r"$\Vert\partial L_T / \partial \mathbf{x}_{T-k}\Vert$"
+
+
+def _panel():
+    plt = _plt()
+    return plt.subplots(figsize=PANEL, layout="constrained")
 
 
 RECURRENT_SCALES = (1.0, 2.0, 4.0)
@@ -148,84 +179,114 @@ def keep_rates():
 
 
 def gradient_flow(names=("rnn", "lstm", "gru")):
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 2.9), sharey=True, squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    """One panel per cell, on the same axes: the gradient reaching k steps back, for the
+    matrices on the state scaled, and for a gated cell's keep gate opened."""
+    curves = {}
+    for name in names:
         module = importlib.import_module(f"derive.generated.{name}")
         params, x, g = _problem(module)
         x = 0.1 * x  # small inputs: the tanh works near its linear range
-        for scale, colour in zip(RECURRENT_SCALES, COLOURS, strict=True):
-            norms = state_gradients(module, _recurrent(params, scale), x, g)
-            ax.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour, label=f"W × {scale:g}")
+        curves[name] = [
+            (rf"$W \times {scale:g}$", colour, "-", state_gradients(module, _recurrent(params, scale), x, g))
+            for scale, colour in zip(RECURRENT_SCALES, COLOURS, strict=True)
+        ]
         if name in KEEP:
             bias, value = KEEP[name]
             kept = dict(params, **{bias: np.full_like(params[bias], value)})
-            norms = state_gradients(module, kept, x, g)
-            ax.plot(np.arange(STEPS), norms, color="black", linestyle="--", label=f"{bias} = {value:g}")
-        _log_axis(ax, r"$\Vert\partial L_T / \partial s_k\Vert$")
+            label = f"${bias[0]}_{{{bias[2:]}}} = {value:g}$"
+            curves[name].append((label, "black", "--", state_gradients(module, kept, x, g)))
+    shown = np.concatenate([norms[norms > 0] for lines in curves.values() for *_, norms in lines])
+    limits = (shown.min() / 3, shown.max() * 3)
+    panels = []
+    for name in names:
+        fig, ax = _panel()
+        for label, colour, style, norms in curves[name]:
+            shown = np.where(norms > 0, norms, np.nan)
+            ax.plot(np.arange(STEPS), shown, color=colour, linestyle=style, label=label)
+        _log_axis(ax, STATE_GRADIENT)
+        ax.set_ylim(*limits)
         ax.set_title(name.upper())
-        ax.legend(frameon=False, fontsize=8)
-    return _svg(fig)
+        ax.legend(frameon=False)
+        panels.append((f"{name.upper()}: the gradient reaching k steps back", _svg(fig)))
+    return panels
 
 
-def gate_sweep(name, gate, gradient_of):
-    """A gate's bias set to close it, leave it neutral, or open it: its mean value per
-    step, and how much of the gradient of the last loss reaches back."""
-    plt = _plt()
+PULSE = 5  # the step whose input is nudged in the gate figures' left panels
+
+
+def trace(module, params, x, state, step=PULSE):
+    """‖Δv_t‖ for t = step, ..., T: the change that adding e (a fixed random vector of norm 1,
+    the same for every sequence of the batch) to one step's input makes to the value v at each
+    later step, the mean over the batch. Below 1e-12 the change is lost in rounding: NaN."""
+    e = np.random.default_rng(1).normal(size=x.shape[-1])
+    e /= np.linalg.norm(e)
+    nudged = x.copy()
+    nudged[step - 1] += e
+    values = []
+    for inputs in (x, nudged):
+        outputs, cache = module.forward(params, inputs)
+        values.append(cache["values"][state] if state in cache["values"] else outputs[state])
+    change = np.linalg.norm(values[1] - values[0], axis=2).mean(axis=1)[step - 1 :]
+    return np.where(change > 1e-12, change, np.nan)
+
+
+def _bias_label(bias: str, value: float) -> str:
+    return f"${bias[0]}_{{{bias[2:]}}} = {value:g}$"
+
+
+def gate_sweep(name, gate, gradient_of, traced):
+    """A gate's bias set to close it, leave it neutral, or open it. Left: how much a nudge to
+    step 5's input changes ``traced`` at each later step. Right: how much of the
+    gradient of the last loss reaches back to the input or the state k steps earlier."""
     module = importlib.import_module(f"derive.generated.{name}")
     bias = "b_" + gate
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    (fig_l, left), (fig_r, right) = _panel(), _panel()
     for value, colour in zip(BIASES, COLOURS, strict=True):
         params, x, g = _problem(module, bias=(bias, value))
-        _, cache = module.forward(params, x)
-        left.plot(
-            np.arange(1, STEPS + 1),
-            cache["values"][gate].mean(axis=(1, 2)),
-            color=colour,
-            label=f"{bias} = {value:g}",
-        )
+        label = _bias_label(bias, value)
+        left.plot(np.arange(PULSE, STEPS + 1), trace(module, params, x, traced), color=colour, label=label)
         norms = (
             input_gradients(module, params, x, g)
             if gradient_of == "x"
             else state_gradients(module, params, x, g)
         )
-        right.plot(np.arange(STEPS), np.maximum(norms, 1e-300), color=colour)
-    left.set_ylim(0, 1)
-    left.set_xlabel("step t")
-    left.set_ylabel(f"mean ${gate}_t$")
-    left.legend(frameon=False, loc="center right", bbox_to_anchor=(1.0, 0.74))
-    _log_axis(
-        right,
-        r"$\Vert\partial L_T / \partial x_k\Vert$"
-        if gradient_of == "x"
-        else r"$\Vert\partial L_T / \partial s_k\Vert$",
-    )
-    return _svg(fig)
+        right.plot(np.arange(STEPS), np.where(norms > 0, norms, np.nan), color=colour, label=label)
+    left.set_yscale("log")
+    left.set_xlabel("step $t$")
+    left.set_ylabel(rf"$\Vert \Delta \mathbf{{{traced[0]}}}_t \Vert$")
+    left.grid(True, which="major", alpha=0.3)
+    left.set_title(f"A nudge to step {PULSE}'s input, in ${traced[0]}_t$")
+    left.legend(frameon=False)
+    _log_axis(right, INPUT_GRADIENT if gradient_of == "x" else STATE_GRADIENT)
+    right.set_title("The last loss's gradient, back")
+    right.legend(frameon=False)
+    return [
+        (f"How much of a nudge to step {PULSE}'s input is still in {traced} at each later step", _svg(fig_l)),
+        ("How much of the last loss's gradient reaches k steps back", _svg(fig_r)),
+    ]
 
 
 def candidate_sweep(name):
-    plt = _plt()
     module = importlib.import_module(f"derive.generated.{name}")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    (fig_l, left), (fig_r, right) = _panel(), _panel()
     bins = np.linspace(-1, 1, 41)
     for scale, colour in zip(SCALES, COLOURS, strict=True):
         params, x, _ = _problem(module, scale=scale, gate_params=("W", "U", "b"))
         _, cache = module.forward(params, x)
         values = cache["values"]["s_tilde"].ravel()
-        left.hist(values, bins=bins, histtype="step", color=colour, density=True)
-        right.hist(
-            1 - values**2,
-            bins=np.linspace(0, 1, 41),
-            histtype="step",
-            color=colour,
-            density=True,
-            label=f"W, U, b × {scale:g}",
-        )
+        label = rf"$W, U, \mathbf{{b}} \times {scale:g}$"
+        left.hist(values, bins=bins, histtype="step", color=colour, density=True, label=label)
+        slopes = 1 - values**2
+        right.hist(slopes, np.linspace(0, 1, 41), histtype="step", color=colour, density=True, label=label)
     left.set_xlabel(r"candidate $\tilde{s}$")
     left.set_ylabel("density")
-    right.legend(frameon=False, loc="upper left")
+    left.set_title("The candidate's values")
+    left.legend(frameon=False, loc="upper center")
     right.set_xlabel(r"slope $1 - \tilde{s}^2$")
-    return _svg(fig)
+    right.set_ylabel("density")
+    right.set_title("Its slope, which scales its gradient")
+    right.legend(frameon=False, loc="upper left")
+    return [("The candidate's values", _svg(fig_l)), ("The candidate's slope", _svg(fig_r))]
 
 
 # One colour per catalogue cell, in the catalogue's order (the three first, then the variants).
@@ -248,7 +309,7 @@ def variant_gradients():
     from ..catalogue import CATALOGUE, CORE
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.2, 3.4))
+    fig, ax = plt.subplots(figsize=(PANEL[0], 6.2), layout="constrained")
     for (name, cell), colour in zip(CATALOGUE.items(), PALETTE, strict=False):
         module = importlib.import_module(f"derive.generated.{name}")
         params, x, g = _problem(module)
@@ -264,26 +325,26 @@ def variant_gradients():
             linestyle="-" if name in CORE else "--",
             label=label,
         )
-    _log_axis(ax, r"$\Vert\partial L_T / \partial s_k\Vert$")
-    ax.legend(frameon=False, fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    return _svg(fig)
+    _log_axis(ax, STATE_GRADIENT)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), handlelength=1.6)
+    return [("Every catalogue cell: the gradient reaching k steps back", _svg(fig))]
 
 
 SPECS = {
     "rnn_gradient": ("rnn", lambda: gradient_flow(("rnn",))),
     "gradient_flow": ("rnn, lstm, gru", gradient_flow),
-    "lstm_o": ("lstm", lambda: gate_sweep("lstm", "o", "x")),
-    "lstm_i": ("lstm", lambda: gate_sweep("lstm", "i", "x")),
-    "lstm_f": ("lstm", lambda: gate_sweep("lstm", "f", "s")),
+    "lstm_o": ("lstm", lambda: gate_sweep("lstm", "o", "x", "h")),
+    "lstm_i": ("lstm", lambda: gate_sweep("lstm", "i", "x", "s")),
+    "lstm_f": ("lstm", lambda: gate_sweep("lstm", "f", "s", "s")),
     "lstm_s_tilde": ("lstm", lambda: candidate_sweep("lstm")),
-    "gru_o": ("gru", lambda: gate_sweep("gru", "o", "x")),
-    "gru_i": ("gru", lambda: gate_sweep("gru", "i", "s")),
+    "gru_o": ("gru", lambda: gate_sweep("gru", "o", "x", "s")),
+    "gru_i": ("gru", lambda: gate_sweep("gru", "i", "s", "s")),
     "gru_s_tilde": ("gru", lambda: candidate_sweep("gru")),
     "variants": ("*", variant_gradients),
 }
 
 
-def figures() -> dict[str, tuple[str, str]]:
+def figures() -> dict[str, tuple[list[tuple[str, str]], str]]:
     return {
         key: (draw(), ", ".join(f"derive.generated.{m}" for m in modules.split(", ")))
         for key, (modules, draw) in SPECS.items()

@@ -345,10 +345,17 @@ def pages(root: Path) -> dict[Path, str]:
         }
         for name, (bias, value, rate, gate) in keep_rates().items()
     ]
-    ctx["figures"] = {key: module for key, (_, module) in drawn.items()}
+    # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
+    # are figures/<key>-1.svg, figures/<key>-2.svg, ...
+    ctx["figures"] = {}
+    out = {}
+    for key, (panels, module) in drawn.items():
+        files = [f"{key}.svg"] if len(panels) == 1 else [f"{key}-{n}.svg" for n in range(1, len(panels) + 1)]
+        named = list(zip(files, panels, strict=True))
+        ctx["figures"][key] = {"module": module, "panels": [(f, title) for f, (title, _) in named]}
+        out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
     ctx["worked"] = worked.context(ctx["cells"])
     ctx["exercises"] = exercises.context(ctx["cells"])
-    out = {root / "docs" / "figures" / f"{key}.svg": svg for key, (svg, _) in drawn.items()}
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)

@@ -26,8 +26,8 @@ from ..derivation import derive
 from .diagrams import SANS, _display, _num, _spoken
 
 STEPS = 3
-BOX_ALONG, GAP = 96, 118  # a step's box and the space between boxes, along time
-EDGE = 58  # room for the first and last states' names
+BOX_ALONG, GAP = 80, 90  # a step's box and the space between boxes, along time
+EDGE = 40  # room for the first and last states' names
 ROW = 34  # between two state lines, across
 ELEMENTWISE, MATRIX, PARAMETERS, FORWARD, LOSS = "#00897b", "#d81b60", "#3949ab", "#546e7a", "#ef6c00"
 

@@ -1,7 +1,7 @@
 // A block wider than the screen scrolls sideways inside the page. Mark each one that does
 // (equations, tables, diagrams) so that the stylesheet shows it: a shadow at the edge that
 // hides more, and a hint under the block. Rechecked on every page load and resize.
-var SCROLLERS = ".arithmatex, .md-typeset__scrollwrap, figure.diagram > p";
+var SCROLLERS = "div.arithmatex, .md-typeset__scrollwrap, figure.diagram > p";
 
 function markScrollers() {
   document.querySelectorAll(SCROLLERS).forEach(function (element) {
@@ -21,10 +21,17 @@ function markScrollers() {
   });
 }
 
-// After KaTeX has typeset the page (javascripts/katex.js runs first), and on resize.
-if (typeof document$ !== "undefined") {
-  document$.subscribe(function () { requestAnimationFrame(markScrollers); });
-} else {
-  document.addEventListener("DOMContentLoaded", function () { requestAnimationFrame(markScrollers); });
+// After KaTeX has typeset the page (javascripts/katex.js runs first), again once its fonts
+// have loaded (they change the widths), and on resize.
+function markSoon() {
+  requestAnimationFrame(markScrollers);
+  document.fonts.ready.then(markScrollers);
 }
+
+if (typeof document$ !== "undefined") {
+  document$.subscribe(markSoon);
+} else {
+  document.addEventListener("DOMContentLoaded", markSoon);
+}
+window.addEventListener("load", markScrollers);
 window.addEventListener("resize", markScrollers);
