@@ -455,7 +455,9 @@ def _search(site: Path, queries, tmp_path) -> dict[str, list[str]]:
 
 
 def test_search_finds_the_page_that_defines_a_word_first(built_site, tmp_path):
-    found = _search(built_site, ["peephole", "reset gate", "update gate", "rnn"], tmp_path)
+    gates = ["forget gate", "input gate", "output gate"]
+    found = _search(built_site, ["peephole", "reset gate", "update gate", "rnn", *gates], tmp_path)
+    assert all(found[gate][0] == "lstm.html" for gate in gates), found
     assert found["peephole"][0] == "variants.html", found
     assert found["reset gate"][0] == "gru.html", found
     assert found["update gate"][0] == "gru.html", found
