@@ -32,22 +32,10 @@ import browser
 import pytest
 from PIL import Image
 
+from derive.site.pages import PAGES  # every page the site has
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-PAGES = (
-    "index",
-    "rnn",
-    "lstm",
-    "gru",
-    "worked",
-    "exercises",
-    "bptt",
-    "gradients",
-    "variants",
-    "code",
-    "notation",
-    "references",
-)
 FIGURES = {"rnn", "lstm", "gru", "gradients", "variants"}  # pages with figures, SVGs under figures/
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
