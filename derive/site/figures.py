@@ -90,8 +90,12 @@ def _problem(module, seed=0, scale=1.0, bias=None, gate_params=()):
     return params, x, g
 
 
+BACK = np.arange(1, STEPS + 1)  # how many steps back each entry of state_gradients is
+
+
 def state_gradients(module, params, x, g, state="s"):
-    """‖∂L_T/∂v_k‖ for k = T-1, ..., 0 steps back, with L_T = ⟨g, last output⟩.
+    """‖∂L_T/∂v_(T-k)‖ for k = 1, ..., T steps back (v_0 the initial state), with
+    L_T = ⟨g, last output⟩.
 
     The gradient with respect to the state after step k is the gradient with
     respect to the initial state of the same cell run from step k."""
@@ -105,7 +109,7 @@ def state_gradients(module, params, x, g, state="s"):
         d[last][-1] = g
         _, _, d_state = module.backward(cache, d)
         norms.append(np.linalg.norm(d_state[state]) / np.sqrt(x.shape[1]))
-    return np.array(norms[::-1])  # index j: j steps back from T
+    return np.array(norms[::-1])  # index j: the state j + 1 steps back, v_(T-1-j)
 
 
 def input_gradients(module, params, x, g):
@@ -202,7 +206,7 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
         fig, ax = _panel()
         for label, colour, style, norms in curves[name]:
             shown = np.where(norms > 0, norms, np.nan)
-            ax.plot(np.arange(STEPS), shown, color=colour, linestyle=style, label=label)
+            ax.plot(BACK, shown, color=colour, linestyle=style, label=label)
         _log_axis(ax, STATE_GRADIENT)
         ax.set_ylim(*limits)
         ax.set_title(name.upper())
@@ -250,7 +254,8 @@ def gate_sweep(name, gate, gradient_of, traced):
             if gradient_of == "x"
             else state_gradients(module, params, x, g)
         )
-        right.plot(np.arange(STEPS), np.where(norms > 0, norms, np.nan), color=colour, label=label)
+        back = np.arange(STEPS) if gradient_of == "x" else BACK  # x_T is 0 steps back, s_(T-1) one
+        right.plot(back, np.where(norms > 0, norms, np.nan), color=colour, label=label)
     left.set_yscale("log")
     left.set_xlabel("step $t$")
     left.set_ylabel(rf"$\Vert \Delta \mathbf{{{traced[0]}}}_t \Vert$")
@@ -316,10 +321,10 @@ def variant_gradients():
         norms = state_gradients(module, params, x, g, state=cell.states[0])
         label = name
         if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
-            label += f" (exactly 0 from {int(np.argmax(norms == 0))} steps back)"
+            label += f" (exactly 0 from {BACK[np.argmax(norms == 0)]} steps back)"
             norms = np.where(norms == 0, np.nan, norms)
         ax.plot(
-            np.arange(STEPS),
+            BACK,
             norms,
             color=colour,
             linestyle="-" if name in CORE else "--",

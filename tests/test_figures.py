@@ -1,0 +1,50 @@
+"""What the site's figures plot, recomputed by hand-written NumPy (derive/site/figures.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from derive.generated import lstm, rnn
+from derive.site.figures import PULSE, _problem, state_gradients, trace
+
+
+def rnn_states(params, x):
+    s = np.zeros((x.shape[1], params["b"].shape[0]))
+    out = []
+    for x_t in x:
+        s = np.tanh(s @ params["W"].T + x_t @ params["U"].T + params["b"])
+        out.append(s)
+    return np.array(out)
+
+
+def test_the_nudge_trace_is_the_change_a_hand_written_rnn_shows():
+    params, x, _ = _problem(rnn)
+    e = np.random.default_rng(1).normal(size=x.shape[-1])
+    nudged = x.copy()
+    nudged[PULSE - 1] += e / np.linalg.norm(e)
+    change = np.linalg.norm(rnn_states(params, nudged) - rnn_states(params, x), axis=2).mean(axis=1)
+    want = change[PULSE - 1 :]
+    got = trace(rnn, params, x, "s")
+    shown = ~np.isnan(got)
+    assert shown[:10].all() and np.allclose(got[shown], want[shown], rtol=1e-9, atol=1e-14)
+    assert (want[~shown] <= 1e-12).all()  # what the figure leaves out is below rounding
+
+
+def test_an_open_forget_gate_keeps_the_nudge_and_a_closed_one_wipes_it_out():
+    kept = trace(lstm, *_problem(lstm, bias=("b_f", 3.0))[:2], "s")
+    wiped = trace(lstm, *_problem(lstm, bias=("b_f", -3.0))[:2], "s")
+    assert kept[-1] > 0.1 * kept[0]
+    assert np.isnan(wiped[-1]) or wiped[-1] < 1e-9 * wiped[0]
+
+
+def test_the_gradient_k_steps_back_is_the_rnns_transposed_jacobians_applied_by_hand():
+    params, x, g = _problem(rnn)
+    states = rnn_states(params, x)
+    T = len(x)
+    d = g.copy()  # the adjoint of s_T under L_T = <g, s_T>
+    want = [np.linalg.norm(d) / np.sqrt(x.shape[1])]
+    for t in range(T - 1, 0, -1):  # carry it to s_(t-1): W^T (d * (1 - s_t^2))
+        d = (d * (1 - states[t] ** 2)) @ params["W"]
+        want.append(np.linalg.norm(d) / np.sqrt(x.shape[1]))
+    got = state_gradients(rnn, params, x, g)  # entry j: j + 1 steps back
+    assert np.allclose(got[: T - 1], want[1:], rtol=1e-9)
