@@ -2,9 +2,9 @@
 
 Everything the project knows about a function is in its :class:`Elementwise`
 entry in :data:`FUNCTIONS`: the spellings a cell's text may use, the SymPy
-definition, the derivative written through the output, the text, LaTeX and
-NumPy spellings, the NumPy helper the generated modules define, and the words
-the site uses.  The parser, the derivation, the proof and the numeric checks,
+definition, the derivative written through the output, the text, LaTeX,
+NumPy and JavaScript spellings, the NumPy helper the generated modules define,
+and the words the site uses.  The parser, the derivation, the proof and the numeric checks,
 the printers, the code generator and the site all read the entry, so adding a
 function is one entry: one call of :func:`register`, as the table at the end of
 this file makes each of its entries.
@@ -77,6 +77,11 @@ class Elementwise:
                     or not its cell uses the function (σ and tanh, as the modules always
                     have); otherwise only the modules of cells that use it do, so that
                     adding a function changes no generated module
+    ``javascript``  how the generated JavaScript (:mod:`derive.printing.javascript`) computes
+                    it for one number: an expression in ``z`` (``Math.tanh(z)``); by
+                    default SymPy's JavaScript printer of the definition, and where that
+                    cannot print it, the JavaScript of a cell that uses the function is
+                    refused with a message that asks for this spelling
     ``through_output``  the derivative as a function of the output (``Lambda(y, ...)``),
                     a polynomial in ``y`` and in functions of the table applied to ``y``
                     (written as their definitions: relu's is ``Heaviside(y, 0)``, the
@@ -93,6 +98,7 @@ class Elementwise:
     latex: str = ""
     words: str = ""
     in_every_module: bool = False
+    javascript: str = ""
     through_output: Lambda | None = None
 
     def __post_init__(self):
@@ -160,6 +166,8 @@ def register(entry: Elementwise) -> Elementwise:
         raise ValueError(f"{where}: the name may not start with _")
     if not (entry.numpy.isidentifier() and entry.numpy.startswith("_")):
         raise ValueError(f"{where}: the helper's name {entry.numpy!r} must be an identifier starting with _")
+    if not isinstance(entry.javascript, str) or "\n" in entry.javascript:
+        raise ValueError(f"{where}: the JavaScript spelling must be one line of text, an expression in z")
     if any(f.numpy == entry.numpy for f in FUNCTIONS.values()):
         raise ValueError(f"{where}: the helper name {entry.numpy!r} is taken")
     try:
@@ -303,6 +311,7 @@ def _sigmoid(z, out=None):
     out += 1
     return np.reciprocal(out, out=out)
 ''',
+        javascript="1 / (1 + Math.exp(-z))",
         in_every_module=True,
     )
 )
@@ -328,6 +337,7 @@ def _tanh(z, out=None):
     out += 1
     return out
 ''',
+        javascript="Math.tanh(z)",
         in_every_module=True,
     )
 )
@@ -350,6 +360,7 @@ def _step(z, out=None):
         return (z > 0).astype(z.dtype)
     return np.greater(z, 0, out=out)
 ''',
+        javascript="z > 0 ? 1 : 0",
         through_output=Lambda(y, 0),
     )
 )
@@ -368,6 +379,7 @@ def _relu(z, out=None):
     """max(z, 0), exactly; in place in ``out`` when given."""
     return np.maximum(z, 0, out=out)
 ''',
+        javascript="Math.max(z, 0)",
         through_output=Lambda(y, STEP.definition.subs(z, y)),
     )
 )

@@ -1,0 +1,70 @@
+"""Generated JavaScript run under Node, on the arrays the NumPy modules take."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Loads a generated file with require(), runs forward then backward on the problem read
+# from stdin (batch 1: x (T, n_input), states (n_hidden,), d_outputs (T, n_hidden)), and
+# prints every result as nested lists.
+RUNNER = """
+const fs = require("fs");
+const cell = require(process.argv[2]);
+const problem = JSON.parse(fs.readFileSync(0, "utf8"));
+const vec = (a) => Float64Array.from(a);
+const map = (o, f) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
+const list = (a) => Array.from(a);
+const steps = (s) => s.map(list);
+const params = map(problem.params, vec);
+const x = problem.x.map(vec);
+const state = problem.state && map(problem.state, vec);
+const { outputs, values, cache } = cell.forward(params, x, state);
+const d_outputs = map(problem.d_outputs, (s) => s.map(vec));
+const { d_params, d_x, d_state, carried } = cell.backward(cache, d_outputs);
+console.log(JSON.stringify({
+  outputs: map(outputs, steps), values: map(values, steps), d_params: map(d_params, list),
+  d_x: steps(d_x), d_state: map(d_state, list), carried: map(carried, steps),
+}));
+"""
+
+
+def node() -> str:
+    found = shutil.which("node")
+    if found is None:
+        pytest.fail("no `node` on PATH (the one `npm ci` uses runs the generated JavaScript)", pytrace=False)
+    return found
+
+
+def run(source: str, params, x, state=None, d_outputs=None) -> dict:
+    """forward and backward of the JavaScript ``source`` on one sequence; the results
+    as NumPy arrays: {outputs, values, d_params, d_x, d_state, carried}."""
+    problem = {
+        "params": {k: np.asarray(v, dtype=np.float64).ravel().tolist() for k, v in params.items()},
+        "x": np.asarray(x, dtype=np.float64).tolist(),
+        "state": None if state is None else {k: np.asarray(v).tolist() for k, v in state.items()},
+        "d_outputs": {k: np.asarray(v).tolist() for k, v in (d_outputs or {}).items()},
+    }
+    with tempfile.TemporaryDirectory(prefix="derive-js-") as folder:
+        module, runner = Path(folder) / "cell.js", Path(folder) / "run.js"
+        module.write_text(source)
+        runner.write_text(RUNNER)
+        out = subprocess.run(
+            [node(), str(runner), str(module)], input=json.dumps(problem), capture_output=True, text=True
+        )
+    if out.returncode:
+        raise RuntimeError(out.stderr.strip())
+    result = json.loads(out.stdout)
+    arrays = {
+        k: {name: np.array(v) for name, v in value.items()} for k, value in result.items() if k != "d_x"
+    }
+    arrays["d_x"] = np.array(result["d_x"])
+    for name, value in arrays["d_params"].items():
+        arrays["d_params"][name] = value.reshape(np.shape(params[name]))
+    return arrays
