@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import http.server
+import importlib
 import io
 import json
 import os
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import browser
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -382,6 +384,105 @@ def test_search_box_finds_pages_offline(visit, site):
     results.first.wait_for(timeout=10_000)
     assert v.console_errors == [] and v.page_errors == []
     assert all(u.startswith(site.base) or u.startswith("data:") for u in v.requests)
+
+
+# --- the gate explorer -----------------------------------------------------------
+
+
+def _expected(name, biases, scale):
+    """The explorer's two plots as the NumPy module computes them for these sliders: the
+    first state at every step (T, n) and ‖∂L/∂s_{T-k}‖ for k = 1..T, L = gᵀ(last output)."""
+    from derive.site.explorer import problem
+
+    m = importlib.import_module(f"derive.generated.{name}")
+    params, x, g = problem(name)
+    params = {k: v * scale if k == "W" or k.startswith("W_") else v for k, v in params.items()}
+    params |= {k: np.full_like(params[k], v) for k, v in biases.items()}
+    outputs, _ = m.forward(params, x)
+    norms = []
+    for k in range(1, len(x) + 1):  # the state after step T-k is where a run of k steps starts
+        start = {s: outputs[s][len(x) - k - 1] for s in m.STATES} if k < len(x) else None
+        _, cache = m.forward(params, x[len(x) - k :], start)
+        d = np.zeros((k, *g.shape))
+        d[-1] = g
+        _, _, d_state = m.backward(cache, {m.STATES[-1]: d})
+        norms.append(np.linalg.norm(d_state[m.STATES[0]]))
+    return outputs[m.STATES[0]][:, 0], np.array(norms)
+
+
+def _plotted(page):
+    """What the explorer's plots draw, read from their lines: (T, n) states and the norms."""
+    units = page.locator("svg[data-plot=state] path.gate-explorer__unit")
+    states = np.array([json.loads(units.nth(j).get_attribute("data-values")) for j in range(units.count())]).T
+    norms = page.locator("svg[data-plot=gradient] path.gate-explorer__norm").get_attribute("data-values")
+    return states, np.array(json.loads(norms))
+
+
+def _agrees(page, name, biases, scale):
+    from derive.verification.numeric import relative_error
+
+    states, norms = _plotted(page)
+    want_states, want_norms = _expected(name, biases, scale)
+    assert relative_error(states, want_states) <= 1e-12
+    # Relative to each norm: they span ten orders of magnitude.
+    assert np.max(np.abs(norms / want_norms - 1)) <= 1e-9
+    return norms
+
+
+def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit):
+    v = visit("explorer")
+    page = v.page
+    assert page.locator("div.gate-explorer[data-cell=lstm]").count() == 1
+    start = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 0.0}, 1.0)
+    page.locator("input[data-name=b_f]").fill("3")
+    held = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 1.0)
+    # The forget gate held near σ(3) carries the gradient 50 steps back a million times better.
+    assert held[-1] > 1e6 * start[-1]
+    page.locator("input[data-name=scale]").fill("2")
+    _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 2.0)
+
+    page.locator("input[name=gate-explorer-cell][value=gru]").check()
+    assert page.locator("input[data-name=b_f]").count() == 0  # the GRU has no forget gate
+    gru_start = _agrees(page, "gru", {"b_o": 0.0, "b_i": 0.0}, 1.0)
+    page.locator("input[data-name=b_i]").fill("-3")
+    gru_kept = _agrees(page, "gru", {"b_o": 0.0, "b_i": -3.0}, 1.0)
+    assert gru_kept[-1] > 1e6 * gru_start[-1]
+    # Each cell keeps its own sliders.
+    page.locator("input[name=gate-explorer-cell][value=lstm]").check()
+    norms = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 2.0)
+    # The caption prints the last norm with two digits.
+    caption = page.locator("svg[data-plot=gradient] + figcaption").inner_text()
+    assert abs(float(caption.split("k = 50: ")[1].rstrip(".")) / norms[-1] - 1) < 0.05
+    assert v.console_errors == [] and v.page_errors == []
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(c) for c in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def test_explorer_in_the_dark_palette_at_390_pixels(visit):
+    v = visit("explorer", color_scheme="dark")
+    page = v.page
+    assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("document.querySelector('svg[data-plot=state]').getAttribute('width') < 390")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.locator("div.gate-explorer").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    for plot in ("state", "gradient"):
+        svg = page.locator(f"svg[data-plot={plot}]").bounding_box()
+        assert svg["x"] >= box["x"] and svg["x"] + svg["width"] <= box["x"] + box["width"] + 0.5
+    for slider in page.locator("input[type=range]").all():
+        r = slider.bounding_box()
+        assert r["x"] + r["width"] <= 390
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    text = page.evaluate("getComputedStyle(document.querySelector('svg[data-plot=state] text')).fill")
+    unit = page.evaluate("getComputedStyle(document.querySelector('path.gate-explorer__unit')).stroke")
+    assert _luminance(background) < 0.25 and _luminance(text) > 0.6 and _luminance(unit) > 0.4
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "explorer-dark-390.png"), full_page=True)
+    assert v.console_errors == [] and v.page_errors == []
 
 
 def test_code_blocks_have_a_copy_button(visit):

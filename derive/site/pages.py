@@ -33,6 +33,7 @@ PAGES = (
     "exercises",
     "bptt",
     "gradients",
+    "explorer",
     "variants",
     "code",
     "notation",
@@ -318,7 +319,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import exercises, worked
+    from . import exercises, explorer, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
     from .unrolled import describe as describe_unrolled
@@ -356,6 +357,7 @@ def pages(root: Path) -> dict[Path, str]:
         out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
     ctx["worked"] = worked.context(ctx["cells"])
     ctx["exercises"] = exercises.context(ctx["cells"])
+    ctx["explorer"] = explorer.context()
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)
@@ -379,6 +381,7 @@ def pages(root: Path) -> dict[Path, str]:
                 for s in cell.states
             ],
         }
+    out.update(explorer.files(root))
     for page in PAGES:
         out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
     return out

@@ -1,0 +1,270 @@
+// The gate explorer (explorer.md): sliders for the gate biases and for the scale of the
+// matrices that multiply the previous state, and two plots redrawn on every change by
+// running the cell's generated forward and backward (javascripts/generated/<cell>.js,
+// printed from the derivation) on the problem in javascripts/generated/explorer-data.js.
+// Plain DOM and SVG, nothing loaded from elsewhere.  Each plotted line carries the numbers
+// it draws in data-values, so a test can read what the page shows.
+(function () {
+  "use strict";
+
+  const SVG = "http://www.w3.org/2000/svg";
+  const MARGIN = { left: 52, right: 12, top: 12, bottom: 40 };
+  const HEIGHT = 240;
+
+  function make(tag, attrs, parent, namespace) {
+    const node = namespace ? document.createElementNS(namespace, tag) : document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "text") node.textContent = value;
+      else node.setAttribute(key, value);
+    }
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  const svg = (tag, attrs, parent) => make(tag, attrs, parent, SVG);
+
+  // A name such as W_o written with its subscript: W<sub>o</sub>.
+  function symbol(name, parent) {
+    const [base, ...rest] = name.split("_");
+    const node = make("span", { class: "gate-explorer__symbol", text: base }, parent);
+    if (rest.length) make("sub", { text: rest.join("_") }, node);
+    return node;
+  }
+
+  // The parameters the sliders ask for: every entry of each gate's bias set to its
+  // slider's value, the recurrent matrices times the scale.
+  function settle(cell, values) {
+    const params = {};
+    for (const [name, entries] of Object.entries(cell.params)) {
+      const scale = cell.recurrent.includes(name) ? values.scale : 1;
+      params[name] = Float64Array.from(entries, (v) => v * scale);
+    }
+    for (const slider of cell.sliders) params[slider.name].fill(values[slider.name]);
+    return params;
+  }
+
+  function norm(v) {
+    let sum = 0;
+    for (const e of v) sum += e * e;
+    return Math.sqrt(sum);
+  }
+
+  // The state over the steps, and ‖∂L/∂s_{T-k}‖ for k = 1..T with L = gᵀ (last output).
+  function run(data, name, values) {
+    const cell = data.cells[name];
+    const code = globalThis.deriveCells[name];
+    const x = data.x.map((v) => Float64Array.from(v));
+    const T = x.length;
+    const { outputs, cache } = code.forward(settle(cell, values), x);
+    const d = Array.from({ length: T }, () => new Float64Array(data.hidden));
+    d[T - 1] = Float64Array.from(data.g);
+    const { carried } = code.backward(cache, { [cell.loss]: d });
+    const norms = [];
+    for (let k = 1; k <= T; k++) norms.push(norm(carried[cell.state][T - k]));
+    return { states: outputs[cell.state], norms };
+  }
+
+  // The smallest of 1, 2, 5 times a power of ten that is at least v.
+  function nice(v) {
+    const power = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 5, 10]) if (m * power >= v * (1 - 1e-12)) return m * power;
+    return 10 * power;
+  }
+
+  const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+  const decade = (e) => (e === 0 ? "1" : "10" + String(e).replace(/./g, (c) => SUPERSCRIPT[c]));
+
+  // Text with subscripts: parts alternate plain text and a subscript ("s", "T−k", "‖").
+  function write(node, parts, inSvg) {
+    parts.forEach((part, j) => {
+      if (!part) return;
+      if (j % 2 === 0) {
+        if (inSvg) svg("tspan", { dy: j ? -4 : 0, text: part }, node);
+        else node.append(part);
+      } else if (inSvg) {
+        svg("tspan", { dy: 4, "font-size": "10", text: part }, node);
+      } else {
+        make("sub", { text: part }, node);
+      }
+    });
+    return node;
+  }
+
+  // An empty plot: axes, grid and labels; returns where to draw and how to place points.
+  function frame(plot, width, xs, ys, xlabel, ylabel) {
+    plot.replaceChildren();
+    plot.setAttribute("viewBox", `0 0 ${width} ${HEIGHT}`);
+    plot.setAttribute("width", width);
+    plot.setAttribute("height", HEIGHT);
+    const inner = { w: width - MARGIN.left - MARGIN.right, h: HEIGHT - MARGIN.top - MARGIN.bottom };
+    const px = (v) => MARGIN.left + ((v - xs.min) / (xs.max - xs.min)) * inner.w;
+    const py = (v) => MARGIN.top + (1 - (v - ys.min) / (ys.max - ys.min)) * inner.h;
+    const grid = svg("g", { class: "gate-explorer__grid" }, plot);
+    for (const t of xs.ticks) {
+      svg("line", { x1: px(t), x2: px(t), y1: MARGIN.top, y2: MARGIN.top + inner.h }, grid);
+      svg("text", { x: px(t), y: MARGIN.top + inner.h + 16, "text-anchor": "middle", text: t }, plot);
+    }
+    for (const [v, label] of ys.ticks) {
+      svg("line", { x1: MARGIN.left, x2: MARGIN.left + inner.w, y1: py(v), y2: py(v) }, grid);
+      svg("text", { x: MARGIN.left - 6, y: py(v) + 4, "text-anchor": "end", text: label }, plot);
+    }
+    svg("rect", { class: "gate-explorer__box", x: MARGIN.left, y: MARGIN.top, width: inner.w, height: inner.h }, plot);
+    svg("text", { x: MARGIN.left + inner.w / 2, y: HEIGHT - 4, "text-anchor": "middle", text: xlabel }, plot);
+    const title = write(svg("text", { x: 12, y: MARGIN.top + inner.h / 2, "text-anchor": "middle" }, plot), ylabel, true);
+    title.setAttribute("transform", `rotate(-90 12 ${MARGIN.top + inner.h / 2})`);
+    return { px, py, lines: svg("g", { class: "gate-explorer__lines" }, plot) };
+  }
+
+  function path(points) {
+    return points.map(([x, y], j) => `${j ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join("");
+  }
+
+  function stepTicks(T) {
+    const ticks = [1];
+    for (let t = 10; t <= T; t += 10) ticks.push(t);
+    return { min: 1, max: T, ticks };
+  }
+
+  function drawStates(plot, width, states, name) {
+    const T = states.length, n = states[0].length;
+    let largest = 0;
+    for (const s of states) for (const v of s) largest = Math.max(largest, Math.abs(v));
+    const top = nice(Math.max(largest, 1e-3));
+    const ys = { min: -top, max: top, ticks: [-top, -top / 2, 0, top / 2, top].map((v) => [v, String(+v.toPrecision(3))]) };
+    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "step t", ["entries of " + name, "t"]);
+    for (let j = 0; j < n; j++) {
+      const values = states.map((s) => s[j]);
+      svg("path", {
+        class: "gate-explorer__unit",
+        style: `--hue: ${(j * 360) / n}`,
+        d: path(values.map((v, t) => [px(t + 1), py(v)])),
+        "data-unit": j,
+        "data-values": JSON.stringify(values),
+      }, lines);
+    }
+  }
+
+  function drawNorms(plot, width, norms) {
+    const T = norms.length;
+    const positive = norms.filter((v) => v > 0);
+    const lowest = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -1;
+    let highest = positive.length ? Math.ceil(Math.log10(Math.max(...positive))) : 0;
+    if (highest === lowest) highest += 1;
+    const every = Math.ceil((highest - lowest) / 6);
+    const ticks = [];
+    for (let e = highest; e >= lowest; e -= every) ticks.push([e, decade(e)]);
+    if (highest - lowest <= 2) {
+      // Few decades: 2 and 5 times each power of ten too.
+      for (let e = lowest; e < highest; e++) {
+        for (const m of [2, 5]) ticks.push([e + Math.log10(m), String(+(m * Math.pow(10, e)).toPrecision(1))]);
+      }
+    }
+    const ys = { min: lowest, max: highest, ticks };
+    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "steps back k", ["‖∂L/∂s", "T−k", "‖"]);
+    // An exact zero (an underflow) is drawn on the bottom edge.
+    const points = norms.map((v, j) => [px(j + 1), py(v > 0 ? Math.log10(v) : lowest)]);
+    svg("path", { class: "gate-explorer__norm", d: path(points), "data-values": JSON.stringify(norms) }, lines);
+  }
+
+  function start() {
+    const root = document.querySelector("div.gate-explorer");
+    const data = globalThis.deriveExplorer;
+    if (!root || !data || !globalThis.deriveCells) return;
+    root.replaceChildren();
+    const values = {};
+    for (const [name, cell] of Object.entries(data.cells)) {
+      values[name] = { scale: 1 };
+      for (const slider of cell.sliders) values[name][slider.name] = slider.value;
+    }
+    let current = Object.keys(data.cells)[0];
+
+    const choice = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "cell" }, root);
+    for (const name of Object.keys(data.cells)) {
+      const label = make("label", {}, choice);
+      const input = make("input", { type: "radio", name: "gate-explorer-cell", value: name }, label);
+      input.checked = name === current;
+      label.append(" " + name.toUpperCase());
+      input.addEventListener("change", () => {
+        current = name;
+        sliders();
+        update();
+      });
+    }
+    const controls = make("div", { class: "gate-explorer__sliders" }, root);
+    const statePlot = svg("svg", { class: "gate-explorer__plot", "data-plot": "state", role: "img" });
+    const normPlot = svg("svg", { class: "gate-explorer__plot", "data-plot": "gradient", role: "img" });
+    const first = make("figure", { class: "gate-explorer__figure" }, root);
+    first.appendChild(statePlot);
+    const stateCaption = make("figcaption", {}, first);
+    const second = make("figure", { class: "gate-explorer__figure" }, root);
+    second.appendChild(normPlot);
+    const normCaption = make("figcaption", {}, second);
+
+    function slider(spec, label) {
+      const row = make("label", { class: "gate-explorer__slider" }, controls);
+      const head = make("span", { class: "gate-explorer__label" }, row);
+      head.appendChild(label);
+      const shown = make("output", {}, head);
+      const input = make("input", {
+        type: "range", min: spec.min, max: spec.max, step: spec.step, value: values[current][spec.name],
+        "data-name": spec.name,
+      }, row);
+      const show = () => { shown.textContent = Number(input.value).toFixed(2); };
+      show();
+      input.addEventListener("input", () => {
+        values[current][spec.name] = Number(input.value);
+        show();
+        update();
+      });
+    }
+
+    function sliders() {
+      controls.replaceChildren();
+      const cell = data.cells[current];
+      for (const s of cell.sliders) {
+        const label = document.createDocumentFragment();
+        symbol(s.name, label);
+        label.append(`, ${s.meaning.split(":")[0]} `);
+        slider({ ...data.biases, name: s.name }, label);
+      }
+      const label = document.createDocumentFragment();
+      label.append("scale of ");
+      cell.recurrent.forEach((name, j) => {
+        if (j) label.append(", ");
+        symbol(name, label);
+      });
+      label.append(" ");
+      slider({ ...data.scales, name: "scale" }, label);
+    }
+
+    function update() {
+      const cell = data.cells[current];
+      const { states, norms } = run(data, current, values[current]);
+      const width = Math.max(280, Math.floor(root.clientWidth));
+      root.dataset.cell = current;
+      drawStates(statePlot, width, states, cell.state);
+      drawNorms(normPlot, width, norms);
+      const settings = Object.entries(values[current]).map(([k, v]) => `${k} = ${v}`).join(", ");
+      statePlot.setAttribute("aria-label", `The ${data.hidden} entries of ${cell.state} over ${states.length} steps (${settings})`);
+      normPlot.setAttribute("aria-label", `Gradient norm against steps back, logarithmic (${settings})`);
+      stateCaption.replaceChildren();
+      write(stateCaption, [`The ${data.hidden} entries of the ${current.toUpperCase()}'s state ${cell.state}`, "t", " after each step t."]);
+      const at = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${norms[k - 1].toPrecision(2)}`);
+      normCaption.replaceChildren();
+      write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a logarithmic scale; ${at.join(", ")}.`]);
+    }
+
+    sliders();
+    update();
+    let width = root.clientWidth;
+    new ResizeObserver(() => {
+      if (root.clientWidth !== width) {
+        width = root.clientWidth;
+        update();
+      }
+    }).observe(root);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
