@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import unicodedata
-from collections.abc import Collection, Mapping, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NoReturn, TypeAlias
@@ -264,6 +264,27 @@ def _check_prose(where: str, text: object) -> None:
 def _excerpt(text: str, limit: int = 60) -> str:
     """At most ``limit`` characters of ``text``, for quoting it in a message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_equations(
+    equations: Sequence[tuple[str, str]],
+    given: Mapping[str, MatrixSymbol],
+    parameters: Set[MatrixSymbol] = frozenset(),
+    where: str = "equations",
+) -> tuple[tuple[MatrixSymbol, MatrixExpr], ...]:
+    """``(name, text)`` pairs parsed in order as a cell's equations are, each reading the
+    symbols of ``given`` (``parameters`` among them) and the equations above it:
+    ``((symbol, expression), ...)``.  The names are not checked: a cell checks them for
+    its generated module; this serves equations that are only printed and evaluated,
+    such as another text's GRU in its own letters (which uses z and n)."""
+    later = {name for name, _ in equations}
+    scope = dict(given)
+    out = []
+    for name, text in equations:
+        rhs = _Parser(f"{where}, equation {name!r}", scope, later, name, parameters).parse(text)
+        scope[name] = MatrixSymbol(name, *rhs.shape)
+        out.append((scope[name], rhs))
+    return tuple(out)
 
 
 def _parse_all(cell: Cell) -> list[Equation]:
