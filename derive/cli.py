@@ -42,13 +42,15 @@ def _cmd_equations(args) -> int:
         print(f"  {equation(show(eq.symbol), show(eq.rhs))}\n      {eq.role.value}: {eq.meaning}")
     section("Named sub-expressions", [(show(a.target), show(a.value)) for a in d.intermediates])
     section(
-        "Backward, one step (δv = ∂L/∂v)",
+        "Backward, one step (δv = ∂L/∂v; δ̄v_{t-1} = what the step hands back to v_{t-1})",
         [(show(a.target), show(a.value)) for a in d.backward if a not in d.gradients],
     )
+    # δ̄v_t, what step t+1 hands back to v_t, is the carried adjoint δ̄v_{t-1} of step t+1.
     rows = [
         (
             show(c.incoming),
-            derivative("ℓ_t", show(c.state)) + f" + ({show(c.carried)} from step t+1; 0 after step T)",
+            derivative("ℓ_t", show(c.state))
+            + f" + {text(c.carried, params, step='t+1')} (from step t+1; 0 at t = T)",
         )
         for c in d.carries
     ]
@@ -56,7 +58,11 @@ def _cmd_equations(args) -> int:
         (derivative("L", naming.parse(g.target.name)["base"]), "Σ_t " + show(g.value)) for g in d.gradients
     ]
     rows += [
-        (derivative("L", text(c.state, params, step="0")), f"{show(c.carried)} at t = 1") for c in d.carries
+        (
+            derivative("L", text(c.state, params, step="0")),
+            f"{text(c.carried, params, step='1')} (from step 1)",
+        )
+        for c in d.carries
     ]
     section("Through time, t = T, ..., 1", rows)
     section(

@@ -1,10 +1,13 @@
 """Every name the project makes from another name, in one place.
 
 A variable ``v`` of the step at time t is ``v``; the same variable one step
-earlier is ``v_prev``.  The adjoint ∂L/∂v is ``d_v``.  For a state output,
-``d_v_in`` is the part of its adjoint that enters the step from outside: the
-loss at time t plus what flows back from step t+1.  The pre-activation (the
-argument of the outer elementwise function) of equation ``v`` is ``z_v``.
+earlier is ``v_prev``.  The adjoint ∂L/∂v is ``d_v``.  For a state ``v``,
+``d_v_prev`` is what the backward step hands back to the step before it, the
+part of ∂L/∂v_{t-1} that passes through step t (the printers write it δ̄v_{t-1},
+the carried adjoint, apart from the whole δv_{t-1}), and ``d_v_in`` is what
+enters the step from outside: the loss at time t plus what step t+1 handed back.
+The pre-activation (the argument of the outer elementwise function) of equation
+``v`` is ``z_v``; a second named sub-expression of it is ``z2_v`` (printed z⁽²⁾).
 
 The generated NumPy module makes a few more (``v_seq``, ``weights_v``) and
 binds some names of its own (:data:`GENERATED`); a cell may use none of them,

@@ -41,7 +41,10 @@ def test_equations_prints_forward_backward_bptt_and_jacobians(capsys):
     out = capsys.readouterr().out
     assert "f_t = σ(W_f h_{t-1} + U_f x_t + b_f)" in out
     assert "forget gate (selective forget)" in out
-    assert "δs_{t-1} = δs_t ⊙ f_t" in out
+    assert "δ̄s_{t-1} = δs_t ⊙ f_t" in out
+    # What arrives at a step is the loss there plus what the step after it hands back.
+    assert "δs_t^in = ∂ℓ_t/∂s_t + δ̄s_t (from step t+1; 0 at t = T)" in out
+    assert "∂L/∂h_0 = δ̄h_0 (from step 1)" in out
     assert "∂L/∂W_f = Σ_t δz_f,t h_{t-1}ᵀ" in out
     assert "∂s_t/∂s_{t-1} = diag(f_t)" in out
 
@@ -112,7 +115,7 @@ def test_equations_in_latex(capsys):
     assert cli.main(["equations", "lstm", "--latex"]) == 0
     out = capsys.readouterr().out
     assert r"\mathbf{f}_{t} &= \sigma(W_{f} \mathbf{h}_{t-1} + U_{f} \mathbf{x}_{t} + \mathbf{b}_{f})" in out
-    assert r"\delta \mathbf{s}_{t-1} &= \delta \mathbf{s}_{t} \odot \mathbf{f}_{t}" in out
+    assert r"\bar{\delta}\mathbf{s}_{t-1} &= \delta \mathbf{s}_{t} \odot \mathbf{f}_{t}" in out
     assert out.count(r"\begin{aligned}") == out.count(r"\end{aligned}") >= 5
 
 

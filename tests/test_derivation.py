@@ -27,7 +27,7 @@ def test_rnn_by_hand():
         "δs_t": "δs_t^in",
         "δz_s,t": "δs_t ⊙ (1 - s_t²)",
         "δx_t": "Uᵀ δz_s,t",
-        "δs_{t-1}": "Wᵀ δz_s,t",
+        "δ̄s_{t-1}": "Wᵀ δz_s,t",
         "δW": "δz_s,t s_{t-1}ᵀ",
         "δU": "δz_s,t x_tᵀ",
         "δb": "δz_s,t",
@@ -45,8 +45,8 @@ def test_lstm_by_hand():
     assert eq["δs̃_t"] == "δs_t ⊙ i_t"
     assert eq["δz_f,t"] == "δf_t ⊙ f_t ⊙ (1 - f_t)"
     assert eq["δz_s̃,t"] == "δs̃_t ⊙ (1 - s̃_t²)"
-    assert eq["δs_{t-1}"] == "δs_t ⊙ f_t"
-    assert eq["δh_{t-1}"] == "W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t"
+    assert eq["δ̄s_{t-1}"] == "δs_t ⊙ f_t"
+    assert eq["δ̄h_{t-1}"] == "W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t"
     assert eq["δx_t"] == "U_oᵀ δz_o,t + U_iᵀ δz_i,t + U_fᵀ δz_f,t + Uᵀ δz_s̃,t"
     assert eq["δW_f"] == "δz_f,t h_{t-1}ᵀ"
     jac = {(j.of.name, j.wrt.name): show(j.value) for j in d.jacobians}
@@ -61,10 +61,10 @@ def test_lstm_by_hand():
 def test_gru_by_hand():
     d, eq, show = lines("gru")
     assert eq["δi_t"] == "δs_t ⊙ (s̃_t - s_{t-1})"
-    assert eq["z2_s̃,t"] == "o_t ⊙ s_{t-1}"
-    assert eq["δz2_s̃,t"] == "Wᵀ δz_s̃,t"
-    assert eq["δo_t"] == "δz2_s̃,t ⊙ s_{t-1}"
-    assert eq["δs_{t-1}"] == "W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz2_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)"
+    assert eq["z⁽²⁾_s̃,t"] == "o_t ⊙ s_{t-1}"
+    assert eq["δz⁽²⁾_s̃,t"] == "Wᵀ δz_s̃,t"
+    assert eq["δo_t"] == "δz⁽²⁾_s̃,t ⊙ s_{t-1}"
+    assert eq["δ̄s_{t-1}"] == "W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz⁽²⁾_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)"
     assert eq["δW"] == "δz_s̃,t (o_t ⊙ s_{t-1})ᵀ"
     [j] = d.jacobians
     assert show(j.value).startswith("diag(1 - i_t) + diag((s̃_t - s_{t-1}) ⊙ i_t ⊙ (1 - i_t)) W_i")

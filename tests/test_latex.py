@@ -44,7 +44,7 @@ def test_adjoints_transposes_and_powers():
         r"(\mathbf{1} - {\tilde{\mathbf{s}}_{t}}^{2})"
     )
     assert lines["d_h_prev"].startswith(
-        r"\delta \mathbf{h}_{t-1} = {W_{o}}^{\top} \delta \mathbf{z}_{o,t} + "
+        r"\bar{\delta}\mathbf{h}_{t-1} = {W_{o}}^{\top} \delta \mathbf{z}_{o,t} + "
     )
     assert lines["d_W_f"] == r"\delta W_{f} = \delta \mathbf{z}_{f,t} {\mathbf{h}_{t-1}}^{\top}"
     assert lines["d_b"] == r"\delta \mathbf{b} = \delta \mathbf{z}_{\tilde{s},t}"
@@ -56,6 +56,8 @@ def test_jacobian_uses_diag():
     assert jac["s", "s_prev"] == r"\operatorname{diag}(\mathbf{f}_{t})"
 
 
-def test_second_named_subexpression_is_primed():
-    assert latex(MatrixSymbol("z2_s_tilde", 3, 1)) == r"\mathbf{z}'_{\tilde{s},t}"
+def test_second_named_subexpression_is_numbered_not_primed():
+    # A prime would read as a derivative.
+    assert latex(MatrixSymbol("z2_s_tilde", 3, 1)) == r"\mathbf{z}^{(2)}_{\tilde{s},t}"
+    assert latex(MatrixSymbol("d_z3_s", 3, 1)) == r"\delta \mathbf{z}^{(3)}_{s,t}"
     assert latex(MatrixSymbol("d_z_o", 3, 1)) == r"\delta \mathbf{z}_{o,t}"

@@ -114,7 +114,7 @@ def test_indrnn_derives(indrnn):
     names = [p.name for p in indrnn.parameters]
     backward = {text(a.target, names): text(a.value, names) for a in d.backward}
     assert backward["δz_s,t"] == "δs_t ⊙ step(s_t)"
-    assert backward["δs_{t-1}"] == "δz_s,t ⊙ u"
+    assert backward["δ̄s_{t-1}"] == "δz_s,t ⊙ u"
     assert backward["δu"] == "δz_s,t ⊙ s_{t-1}"
     assert backward["δU"] == "δz_s,t x_tᵀ"
 

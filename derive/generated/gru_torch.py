@@ -204,7 +204,7 @@ def backward(cache, d_outputs):
             d_s_tilde = d_s * i
             # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
             np.multiply(d_s_tilde, factor_seq[t - first], out=dz_t[:, 2 * n:3 * n])
-            # δz2_s̃,t = δz_s̃,t ⊙ o_t
+            # δz⁽²⁾_s̃,t = δz_s̃,t ⊙ o_t
             d_z2_s_tilde = dz_t[:, 2 * n:3 * n] * o
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
             np.multiply(d_s, factor_seq_2[t - first], out=dz_t[:, n:2 * n])
@@ -213,12 +213,12 @@ def backward(cache, d_outputs):
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
             dz_t[:, 0:2 * n] *= factor_seq_4[t - first]
-            # δs_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz2_s̃,t + δs_t ⊙ (1 - i_t)
+            # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
             np.matmul(dz_t[:, 0:2 * n], weights_s_prev_rows, out=d_s_prev)
             d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_5[t - first]
-            # δW = δz2_s̃,t s_{t-1}ᵀ
+            # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
             d_W += d_z2_s_tilde.T @ s_prev
-            # δc = δz2_s̃,t
+            # δc = δz⁽²⁾_s̃,t
             d_c += d_z2_s_tilde.sum(axis=0)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

@@ -147,7 +147,7 @@ def backward(cache, d_outputs):
             d_s = d_s_in
             # δz_s,t = δs_t ⊙ step(s_t)
             np.multiply(d_s, factor_seq[t - first], out=dz_t)
-            # δs_{t-1} = δz_s,t ⊙ u
+            # δ̄s_{t-1} = δz_s,t ⊙ u
             d_s_prev = dz_t * u
             # δu = δz_s,t ⊙ s_{t-1}
             d_u += (dz_t * s_prev).sum(axis=0)

@@ -226,9 +226,9 @@ def backward(cache, d_outputs):
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
             dz_t[:, 0:2 * n] *= factor_seq_4[t - first]
-            # δs_{t-1} = δs_t ⊙ (1 - i_t)
+            # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
             d_s_prev = d_s * factor_seq_5[t - first]
-            # δh_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz_s̃,t
+            # δ̄h_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz_s̃,t
             np.matmul(dz_t, weights_h_prev_rows, out=d_h_prev)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W = Σ_t (one product)

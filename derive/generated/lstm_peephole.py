@@ -264,9 +264,9 @@ def backward(cache, d_outputs):
             # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             dz_t[:, 0:2 * n] *= factor_seq_4[t - first]
-            # δs_{t-1} = δz_i,t ⊙ p_i + δz_f,t ⊙ p_f + δs_t ⊙ f_t
+            # δ̄s_{t-1} = δz_i,t ⊙ p_i + δz_f,t ⊙ p_f + δs_t ⊙ f_t
             d_s_prev = dz_t[:, 0:n] * p_i + dz_t[:, n:2 * n] * p_f + d_s * f
-            # δh_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
+            # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
             np.matmul(dz_t, weights_h_prev_rows, out=d_h_prev)
             # δp_i = δz_i,t ⊙ s_{t-1}
             d_p_i += (dz_t[:, 0:n] * s_prev).sum(axis=0)

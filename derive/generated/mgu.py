@@ -117,7 +117,7 @@ def forward(params, x, state=None):
             # f_t = σ(W_f s_{t-1} + U_f x_t + b_f)
             _sigmoid(z[:, 0:n], out=z[:, 0:n])
             f = z[:, 0:n]
-            # z2_s̃,t = f_t ⊙ s_{t-1}
+            # z⁽²⁾_s̃,t = f_t ⊙ s_{t-1}
             np.multiply(f, s_prev, out=z2_s_tilde)
             # W (f_t ⊙ s_{t-1}): one product
             np.matmul(z2_s_tilde, weights_z2_s_tilde, out=z_z2_s_tilde)
@@ -194,13 +194,13 @@ def backward(cache, d_outputs):
             d_s_tilde = d_s * f
             # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
             np.multiply(d_s_tilde, factor_seq[t - first], out=dz_t[:, n:2 * n])
-            # δz2_s̃,t = Wᵀ δz_s̃,t
+            # δz⁽²⁾_s̃,t = Wᵀ δz_s̃,t
             d_z2_s_tilde = dz_t[:, n:2 * n] @ weights_z2_s_tilde_rows
-            # δf_t = (δz2_s̃,t - δs_t) ⊙ s_{t-1} + δs_t ⊙ s̃_t
+            # δf_t = (δz⁽²⁾_s̃,t - δs_t) ⊙ s_{t-1} + δs_t ⊙ s̃_t
             d_f = (d_z2_s_tilde - d_s) * s_prev + d_s * s_tilde
             # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
             np.multiply(d_f, factor_seq_2[t - first], out=dz_t[:, 0:n])
-            # δs_{t-1} = W_fᵀ δz_f,t + δz2_s̃,t ⊙ f_t + δs_t ⊙ (1 - f_t)
+            # δ̄s_{t-1} = W_fᵀ δz_f,t + δz⁽²⁾_s̃,t ⊙ f_t + δs_t ⊙ (1 - f_t)
             np.matmul(dz_t[:, 0:n], weights_s_prev_rows, out=d_s_prev)
             d_s_prev += d_z2_s_tilde * f + d_s * factor_seq_3[t - first]
     dz_rows = dz.reshape(T * B, -1)

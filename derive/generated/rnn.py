@@ -151,7 +151,7 @@ def backward(cache, d_outputs):
             d_s = d_s_in
             # δz_s,t = δs_t ⊙ (1 - s_t²)
             np.multiply(d_s, factor_seq[t - first], out=dz_t)
-            # δs_{t-1} = Wᵀ δz_s,t
+            # δ̄s_{t-1} = Wᵀ δz_s,t
             np.matmul(dz_t, weights_s_prev_rows, out=d_s_prev)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)

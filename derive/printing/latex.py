@@ -2,6 +2,9 @@
 
 ``latex(expr, parameters)`` prints an expression; ``parameters`` are the names
 written without a time index.  Vectors (one column) are bold, matrices italic.
+The adjoint of a state's previous value, what a backward step hands to the step
+before it, is the carried adjoint ``\\bar{\\delta}``: ``d_s_prev`` is
+``\\bar{\\delta}\\mathbf{s}_{t-1}``, never the whole of ∂L/∂s_{t-1}.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from sympy.printing.latex import LatexPrinter
 from .. import naming
 from ..algebra import Apply
 from ..elementwise import FUNCTIONS
-from .matrix import ATOM, MatrixPrinterMixin
+from .matrix import ATOM, MatrixPrinterMixin, previous
+
+ADJOINT = r"\delta "  # δv = ∂L/∂v
+CARRIED = r"\bar{\delta}"  # δ̄v_{t-1}: the part of ∂L/∂v_{t-1} that a backward step hands back
 
 
 def _base(name: str) -> str:
@@ -57,18 +63,22 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         parts = naming.parse(expr.name)
         base = parts["base"]
         if base in parameters:
-            return r"\delta " + self.parameter(base, vector)
+            return ADJOINT + self.parameter(base, vector)
         step = self._settings["step"]
-        time = f"{step}-1" if parts["prev"] else step
+        time = previous(step) if parts["prev"] else step
         named = naming.subexpression(base)
-        if named:  # z_v, z2_v: named sub-expressions of equation v
+        if named:  # z_v, z2_v: named sub-expressions of equation v, z^{(2)} for the second
             index, equation = named
-            text = r"\mathbf{z}" + ("'" * (index - 1)) + f"_{{{_label(equation)},{time}}}"
+            text = (
+                r"\mathbf{z}" + (f"^{{({index})}}" if index > 1 else "") + f"_{{{_label(equation)},{time}}}"
+            )
         else:
             text = _base(base) + f"_{{{time}}}"
         if parts["incoming"]:
             text += r"^{\mathrm{in}}"
-        return (r"\delta " if parts["adjoint"] else "") + text
+        if not parts["adjoint"]:
+            return text
+        return (CARRIED if parts["prev"] else ADJOINT) + text
 
     def _print_Apply(self, expr):
         return FUNCTIONS[expr.function].latex + self.paren(self._print(expr.arg))
@@ -111,14 +121,9 @@ def equation(lhs: str, rhs: str, aligned: bool = False) -> str:
     return f"{lhs} {'&=' if aligned else '='} {rhs}"
 
 
-def summed(term: str) -> str:
-    """``term`` summed over the steps t, written with its limits on every page."""
-    return r"\sum_{t=1}^{T} " + term
-
-
-def from_step(value: str, step: str) -> str:
-    """``value`` as computed at ``step``: ``\\left.value\\right|_{step}``."""
-    return rf"\left.{value}\right|_{{{step}}}"
+def summed(term: str, last: str = "T") -> str:
+    """``term`` summed over the steps t = 1, ..., ``last``, written with its limits on every page."""
+    return rf"\sum_{{t=1}}^{{{last}}} " + term
 
 
 def aligned_lines(lhs: str, expr, parameters=(), per_line: int = 1) -> list[str]:

@@ -14,6 +14,17 @@ from ..algebra import split_coefficient
 ADD, PRODUCT, ATOM = 10, 20, 100
 
 
+def previous(step: str) -> str:
+    """The index of the step before ``step``: ``t`` → ``t-1``, ``t+1`` → ``t``, ``4`` → ``3``.
+
+    >>> [previous(s) for s in ("t", "t+1", "4", "T")]
+    ['t-1', 't', '3', 'T-1']
+    """
+    if step.isdigit():
+        return str(int(step) - 1)
+    return step.removesuffix("+1") if step.endswith("+1") else f"{step}-1"
+
+
 def _level(expr) -> int:
     if isinstance(expr, MatAdd):
         return ADD

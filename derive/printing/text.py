@@ -1,4 +1,9 @@
-"""Plain-text printing for the terminal: ``δo_t = δh_t ⊙ tanh(s_t)``."""
+"""Plain-text printing for the terminal: ``δo_t = δh_t ⊙ tanh(s_t)``.
+
+The names are those of the LaTeX printer (:mod:`derive.printing.latex`): ``δ̄s_{t-1}``
+is the carried adjoint, what a backward step hands back to the step before it, and
+``z⁽²⁾_s̃,t`` the second named sub-expression of the equation of s̃.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ from sympy.printing.str import StrPrinter
 
 from .. import naming
 from ..elementwise import FUNCTIONS
-from .matrix import ATOM, MatrixPrinterMixin
+from .matrix import ATOM, MatrixPrinterMixin, previous
 
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUPERSCRIPT = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+ADJOINT = "δ"
+CARRIED = "δ\u0304"  # δ̄: δ with a combining macron, as the LaTeX printer's \bar{\delta}
 _GLYPHS = {"s_tilde": "s̃"}
 
 
@@ -30,19 +37,23 @@ class TextPrinter(MatrixPrinterMixin, StrPrinter):
             return expr.name
         parts = naming.parse(expr.name)
         if parts["base"] in parameters:
-            return "δ" + parts["base"]
+            return ADJOINT + parts["base"]
         base = parts["base"]
         named = naming.subexpression(base)
-        if named:  # z_v, z2_v: a named sub-expression of equation v
+        if named:  # z_v, z2_v: a named sub-expression of equation v, z⁽²⁾ for the second
             index, equation = named
-            base = ("z" if index == 1 else f"z{index}") + "_" + _GLYPHS.get(equation, equation) + ","
+            order = f"({index})".translate(_SUPERSCRIPT) if index > 1 else ""
+            base = "z" + order + "_" + _GLYPHS.get(equation, equation) + ","
         else:
             base = _GLYPHS.get(base, base) + "_"
         step = self._settings["step"]
-        text = base + ("{" + step + "-1}" if parts["prev"] else step)
+        time = previous(step) if parts["prev"] else step
+        text = base + ("{" + time + "}" if len(time) > 1 else time)
         if parts["incoming"]:
             text += "^in"
-        return ("δ" if parts["adjoint"] else "") + text
+        if not parts["adjoint"]:
+            return text
+        return (CARRIED if parts["prev"] else ADJOINT) + text
 
     def _print_Apply(self, expr):
         return f"{FUNCTIONS[expr.function].text}({self._print(expr.arg)})"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sympy import Integer, MatMul, MatrixSymbol, factor
+from sympy import Integer, MatMul, MatrixSymbol, Transpose, factor
 from sympy import latex as sympy_latex
 
 from .. import naming
@@ -18,10 +18,11 @@ from ..algebra import Apply, walk
 from ..build import GENERATED
 from ..catalogue import CATALOGUE
 from ..cell import N_HIDDEN, N_INPUT, Cell
-from ..derivation import Assignment, Derivation, derive
+from ..derivation import Assignment, Carry, Derivation, derive
 from ..elementwise import FUNCTIONS
 from ..printing import latex as L
-from ..printing.latex import aligned_lines, latex
+from ..printing.latex import ProjectLatexPrinter, aligned_lines, latex
+from ..printing.matrix import PRODUCT
 from ..render import render
 
 PAGES = (
@@ -74,7 +75,7 @@ def cell_context(cell: Cell) -> dict:
     equations = []
     for eq in cell.equations:
         mine = {naming.adjoint(eq.name)} | {
-            naming.adjoint(naming.preactivation(eq.name, k)) for k in range(1, 10)
+            naming.adjoint(naming.preactivation(eq.name, index)) for index in range(1, 10)
         }
         own = [a for a in d.backward if a.target.name in mine]
         read = {s.name for a in own for s in a.value.free_symbols}
@@ -123,25 +124,79 @@ def cell_context(cell: Cell) -> dict:
         "intermediates": [line(a) for a in d.intermediates],
         "backward": [line(a) for a in d.backward if a.target.name not in gradients],
         "gradients": [gradient(a) for a in d.gradients],
-        "carries": [
-            L.equation(
-                show(c.incoming),
-                L.derivative(r"\ell_t", show(c.state))
-                + " + "
-                + L.from_step(show(c.carried), r"\text{step } t+1"),
-                aligned=True,
-            )
-            for c in d.carries
-        ],
-        "initial": [
-            L.equation(
-                L.derivative("L", show(c.state, step="0")), L.from_step(show(c.carried), "t=1"), aligned=True
-            )
-            for c in d.carries
-        ],
+        "carries": [carry(c, params) for c in d.carries],
+        "initial": [initial(c, params) for c in d.carries],
         "jacobians": jacobians,
         "jacobian": {(j["of"], j["wrt"]): j["lines"] for j in jacobians},
         "counts": _counts(cell, d),
+    }
+
+
+def carry(c: Carry, parameters=()) -> str:
+    """δv_t^in = ∂ℓ_t/∂v_t + δ̄v_t: what enters step t for state v, where δ̄v_t is the
+    carried adjoint δ̄v_{t-1} of step t+1 (printed at t+1, it is v_t's)."""
+    return L.equation(
+        latex(c.incoming, parameters),
+        L.derivative(r"\ell_t", latex(c.state, parameters)) + " + " + latex(c.carried, parameters, "t+1"),
+        aligned=True,
+    )
+
+
+def initial(c: Carry, parameters=()) -> str:
+    """∂L/∂v_0 = δ̄v_0: the gradient of the initial state is what step 1 hands back."""
+    return L.equation(
+        L.derivative("L", latex(c.state, parameters, "0")), latex(c.carried, parameters, "1"), aligned=True
+    )
+
+
+def generic_carry() -> Carry:
+    """The carry of a state called v, for the equations that hold for every state."""
+    v = MatrixSymbol("v", N_HIDDEN, 1)
+    return Carry(
+        v,
+        MatrixSymbol(naming.incoming(v.name), *v.shape),
+        MatrixSymbol(naming.adjoint(naming.prev(v.name)), *v.shape),
+    )
+
+
+def adjoint_chain(cell: Cell, state: str, last: int) -> dict:
+    """The adjoint of ``state`` at step 1 for a loss at step ``last`` only, as the product of
+    the transposed derived Jacobians ∂v_t/∂v_{t-1}, t = last, ..., 2, in the column layout
+    (δv_1 = (∂v_2/∂v_1)ᵀ ⋯ (∂v_last/∂v_{last-1})ᵀ δv_last); and the gradient of each
+    parameter as its derived term summed over the steps 1, ..., last."""
+    d = derive(cell)
+    params = [p.name for p in cell.parameters]
+    jacobian = next(j for j in d.jacobians if (j.of.name, j.wrt.name) == (state, naming.prev(state)))
+    v = jacobian.of
+
+    def at(step: int) -> str:
+        return latex(v, params, str(step))
+
+    steps = range(2, last + 1)
+    symbolic = " ".join(r"\left(" + L.derivative(at(t), at(t - 1)) + r"\right)^{\top}" for t in steps)
+    derived = " ".join(
+        ProjectLatexPrinter({"parameters": frozenset(params), "step": str(t)}).wrap(
+            Transpose(jacobian.value).doit(), PRODUCT
+        )
+        for t in steps
+    )
+    adjoint = MatrixSymbol(naming.adjoint(v.name), *v.shape)
+    end = latex(adjoint, params, str(last))
+    return {
+        "last": last,
+        "lines": [
+            L.equation(latex(adjoint, params, "1"), f"{symbolic}\\,{end}", aligned=True),
+            f"&= {derived}\\,{end}",
+        ],
+        # {parameter: ∂L_last/∂P = Σ_{t=1}^{last} (the derived term of step t)}
+        "gradient": {
+            p.name: L.equation(
+                L.derivative(f"L_{{{last}}}", latex(p.symbol, params)),
+                L.summed(latex(d.adjoint(p.symbol), params), str(last)),
+                aligned=True,
+            )
+            for p in cell.parameters
+        },
     }
 
 
@@ -300,6 +355,9 @@ def context(root: Path) -> dict:
         "check_table": check_table(_record(root, "verify")),
         "modules": {name: (GENERATED / f"{name}.py").read_text() for name in CATALOGUE},
         "literal": literal_listing(CATALOGUE["rnn"]),
+        # The BPTT page's recurrence for any state v, and the RNN page's loss at step 4.
+        "recurrence": {"carry": carry(generic_carry()), "initial": initial(generic_carry())},
+        "chain": adjoint_chain(CATALOGUE["rnn"], "s", 4),
     }
 
 
@@ -319,14 +377,16 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import exercises, explorer, worked
+    from . import conventions, exercises, explorer, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
     from .unrolled import describe as describe_unrolled
     from .unrolled import paths, unrolled
 
+    checked = conventions.context()  # cheap, so first: a failed check stops the build early
     drawn = figures()
     ctx = context(root)
+    ctx["conventions"] = checked
     ctx["rates"] = [
         {
             "scale": k,

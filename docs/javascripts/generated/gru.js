@@ -129,19 +129,19 @@
       let d_s_tilde = _mul(d_s, i_seq[t]);
       // δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
       let d_z_s_tilde = _mul(d_s_tilde, _sub(_full(n, 1), _pow(s_tilde_seq[t], 2)));
-      // δz2_s̃,t = Wᵀ δz_s̃,t
+      // δz⁽²⁾_s̃,t = Wᵀ δz_s̃,t
       let d_z2_s_tilde = _mtv(W, d_z_s_tilde);
       // δi_t = δs_t ⊙ (s̃_t - s_{t-1})
       let d_i = _mul(d_s, _sub(s_tilde_seq[t], s_prev_seq[t]));
       // δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
       let d_z_i = _mul(d_i, i_seq[t], _sub(_full(n, 1), i_seq[t]));
-      // δo_t = δz2_s̃,t ⊙ s_{t-1}
+      // δo_t = δz⁽²⁾_s̃,t ⊙ s_{t-1}
       let d_o = _mul(d_z2_s_tilde, s_prev_seq[t]);
       // δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
       let d_z_o = _mul(d_o, o_seq[t], _sub(_full(n, 1), o_seq[t]));
       // δx_t = U_oᵀ δz_o,t + U_iᵀ δz_i,t + Uᵀ δz_s̃,t
       d_x[t] = _add(_mtv(U_o, d_z_o), _mtv(U_i, d_z_i), _mtv(U, d_z_s_tilde));
-      // δs_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz2_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
+      // δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz⁽²⁾_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
       d_s_prev = _add(_mtv(W_o, d_z_o), _mtv(W_i, d_z_i), _mul(d_z2_s_tilde, o_seq[t]), _mul(d_s, _sub(_full(n, 1), i_seq[t])));
       // δW_o = δz_o,t s_{t-1}ᵀ
       _addInto(d_W_o, _outer(d_z_o, s_prev_seq[t]));

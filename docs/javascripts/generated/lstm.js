@@ -179,9 +179,9 @@
       let d_z_o = _mul(d_o, o_seq[t], _sub(_full(n, 1), o_seq[t]));
       // δx_t = U_oᵀ δz_o,t + U_iᵀ δz_i,t + U_fᵀ δz_f,t + Uᵀ δz_s̃,t
       d_x[t] = _add(_mtv(U_o, d_z_o), _mtv(U_i, d_z_i), _mtv(U_f, d_z_f), _mtv(U, d_z_s_tilde));
-      // δs_{t-1} = δs_t ⊙ f_t
+      // δ̄s_{t-1} = δs_t ⊙ f_t
       d_s_prev = _mul(d_s, f_seq[t]);
-      // δh_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
+      // δ̄h_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
       d_h_prev = _add(_mtv(W_o, d_z_o), _mtv(W_i, d_z_i), _mtv(W_f, d_z_f), _mtv(W, d_z_s_tilde));
       // δW_o = δz_o,t h_{t-1}ᵀ
       _addInto(d_W_o, _outer(d_z_o, h_prev_seq[t]));
