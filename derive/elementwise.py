@@ -87,6 +87,10 @@ class Elementwise:
                     (written as their definitions: relu's is ``Heaviside(y, 0)``, the
                     definition of step); by default derived from the definition by
                     ``sympy.diff`` (:func:`derivative_through_output`)
+    ``through_exp``  ``(a, b, c)`` when the function is ``a + b / (1 + exp(c z))``
+                    (σ: (0, 1, -1), tanh: (1, -2, 2)): the fused code scales the
+                    pre-activation by ``c`` inside the weights and computes a run of
+                    such functions with one exp, one addition and one reciprocal
     """
 
     name: str
@@ -100,6 +104,7 @@ class Elementwise:
     in_every_module: bool = False
     javascript: str = ""
     through_output: Lambda | None = None
+    through_exp: tuple[int, int, int] | None = None
 
     def __post_init__(self):
         defaults = {
@@ -177,6 +182,10 @@ def register(entry: Elementwise) -> Elementwise:
     defined = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     if defined != [entry.numpy] or len(tree.body) != 1:
         raise ValueError(f"{where}: the helper must define the one function {entry.numpy} and nothing else")
+    if entry.through_exp is not None:
+        a, b, c = entry.through_exp
+        if (a + b / (1 + exp(c * z)) - entry.definition).rewrite(exp).simplify() != 0:
+            raise ValueError(f"{where}: it is not {a} + {b} / (1 + exp({c} z)), as through_exp says")
     try:
         lift(entry.derivative(y), MatrixSymbol("y", 2, 1))
     except (ValueError, PolynomialError) as e:
@@ -313,6 +322,7 @@ def _sigmoid(z, out=None):
 ''',
         javascript="1 / (1 + Math.exp(-z))",
         in_every_module=True,
+        through_exp=(0, 1, -1),
     )
 )
 
@@ -339,6 +349,7 @@ def _tanh(z, out=None):
 ''',
         javascript="Math.tanh(z)",
         in_every_module=True,
+        through_exp=(1, -2, 2),
     )
 )
 

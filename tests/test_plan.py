@@ -37,7 +37,9 @@ def test_products_of_one_operand_are_stacked_and_the_input_is_hoisted():
 
 def test_gates_with_one_function_are_one_run_forward_and_backward():
     p = lstm_plan()
-    assert p.forward_runs == ((0, 1, 2), (3,))
+    # forward, σ and tanh together: both are a + b / (1 + exp(c z)), computed with one exp
+    assert p.forward_runs == ((0, 1, 2, 3),)
+    assert p.scales == (-1, -1, -1, 2)
     assert p.backward_runs == ((0, 1, 2),)
 
 

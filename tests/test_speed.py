@@ -3,8 +3,10 @@ generated module shows it, and its forward values and every gradient agree with
 the literal lowering (one product per gate per step, none of them) to 1e-12."""
 
 import re
+import warnings
 from functools import cache
 
+import numpy as np
 import pytest
 from cells import ALL_CELLS
 from generated import cell, module
@@ -60,3 +62,33 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
     assert_same_as_literal(name, problem, problem[3])
     last = fused.STATES[-1]
     assert_same_as_literal(name, problem, {last: problem[3][last]})
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_sigmoid_and_tanh_gates_share_one_exp_over_pre_scaled_blocks(name):
+    fused, text = module(name), source(name)
+    if name in ("rnn", "indrnn"):  # tanh alone: its own helper, which picks the faster tanh
+        assert "np.exp(z" not in text
+    else:
+        assert "np.exp(z" in text and "np.reciprocal(z" in text
+    for shape, seed in (((4, 3, 2, 33), 13), ((3, 2, 5, 300), 14)):  # small blocks and large
+        n_input, n_hidden, steps, batch = shape
+        problem = random_problem(fused, n_input, n_hidden, steps, batch, seed=seed)
+        assert_same_as_literal(name, problem, problem[3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_gates_through_one_exp_are_exact_limits_without_warnings(dtype):
+    lstm = module("lstm")
+    params = lstm.init_params(2, 3, rng=0, dtype=dtype)
+    x = np.full((2, 1, 2), 1e4, dtype)
+    params = {k: np.abs(v) for k, v in params.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, cache = lstm.forward(params, x)
+        _, cache_low = lstm.forward(params, -x)
+    for k in ("o", "i", "f", "s_tilde"):
+        assert np.all(cache["values"][k] == 1)
+    for k in ("o", "i", "f"):
+        assert np.all(cache_low["values"][k] == 0)
+    assert np.all(cache_low["values"]["s_tilde"] == -1)

@@ -18,10 +18,11 @@ from .. import algebra as A
 from .. import elementwise, naming
 from ..cell import N_HIDDEN
 from ..derivation import Assignment, Derivation
+from ..elementwise import FUNCTIONS
 from ..printing.text import derivative, equation, text
 from . import ir
 from .code import Code
-from .plan import Namer, Piece, Plan, Pre, Span, derivation_names, plan, span_products
+from .plan import Namer, Piece, Plan, Pre, Span, derivation_names, plan, span_products, through_exp
 
 # The node that holds each name's value, for ir.Math.
 Names = Mapping[str, ir.Node]
@@ -160,7 +161,14 @@ class _Fused:
         F, L = code.forward_setup, code.forward_loop
         hoisted = [s for s in plan.spans if s.hoisted]
         for span in plan.spans:
-            F.append(ir.Assign(span.weights, ir.StackColumns(tuple(m.name for m, _ in span.members))))
+            F.append(
+                ir.Assign(
+                    span.weights,
+                    ir.StackColumns(
+                        tuple(m.name for m, _ in span.members), tuple(plan.scales[k] for _, k in span.members)
+                    ),
+                )
+            )
         folded: set[tuple[int, MatrixSymbol]] = set()
         if plan.width:
             whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == plan.width
@@ -176,11 +184,21 @@ class _Fused:
                 else:
                     F.append(ir.Assign(self.block("act", (":", ":"), span.start, span.stop), product, "+="))
             if hoisted and all(len(pre.biases) == 1 for pre in plan.pres):
-                F.append(ir.Assign("act", ir.Concat(tuple(pre.biases[0].name for pre in plan.pres)), "+="))
+                F.append(
+                    ir.Assign(
+                        "act",
+                        ir.Concat(tuple(pre.biases[0].name for pre in plan.pres), plan.scales),
+                        "+=",
+                    )
+                )
             else:
                 for pre in plan.pres:
                     for b in pre.biases:
-                        F.append(ir.Assign(self.columns("act", (":", ":"), pre.index), b.name, "+="))
+                        F.append(
+                            ir.Assign(
+                                self.columns("act", (":", ":"), pre.index), self.scaled(b.name, pre), "+="
+                            )
+                        )
             folded = {(pre.index, b) for pre in plan.pres for b in pre.biases}
         for span in plan.spans:
             if not span.hoisted:
@@ -231,15 +249,20 @@ class _Fused:
                     done_spans.add(span.name)
                 for b in pre.biases:
                     if (pre.index, b) not in folded:
-                        L.append(ir.Assign(self.columns("z", (":",), pre.index), b.name, "+="))
+                        L.append(
+                            ir.Assign(self.columns("z", (":",), pre.index), self.scaled(b.name, pre), "+=")
+                        )
                 for term in pre.rest:
                     L.append(
-                        ir.Assign(self.columns("z", (":",), pre.index), self.show(term, names, known), "+=")
+                        ir.Assign(
+                            self.columns("z", (":",), pre.index),
+                            self.scaled(self.show(term, names, known), pre),
+                            "+=",
+                        )
                     )
             for pre in run:
                 L.append(self.comment(pre.equation, cell.equation(pre.equation.name).rhs))
-            view = self.block("z", (":",), run[0].index, run[-1].index + 1)
-            L.append(ir.ApplyInto(run[0].function, view, view))
+            L.extend(self.activate([pre.index for pre in run]))
             for pre in run:
                 L.append(ir.Assign(pre.equation.name, self.columns("z", (":",), pre.index)))
                 known[cell.equation(pre.equation.name).rhs] = pre.equation
@@ -252,6 +275,45 @@ class _Fused:
             *(["act"] if plan.width else []),
             *(a for _, a in plan.sequences),
         ]
+
+    def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
+        """``value`` times the scale ``pre``'s block is computed in."""
+        factor = self.plan.scales[pre.index]
+        return value if factor == 1 else ir.Scaled(value, factor)
+
+    def activate(self, run: list[int]) -> list[ir.Statement]:
+        """The run's functions applied to its block of ``z``, in place."""
+        view = self.block("z", (":",), run[0], run[-1] + 1)
+        pres = self.plan.pres
+        if not through_exp(pres, run):
+            return [ir.ApplyInto(pres[run[0]].function, view, view)]
+        # a + b / (1 + exp(c z)), with c z already in the block: exp, + 1 and 1 / over
+        # the whole run, then a + b · where (a, b) is not (0, 1), over adjacent columns
+        # of one form.  Where exp overflows to inf the result is the exact limit, a.
+        out: list[ir.Statement] = [
+            ir.Comment(
+                ", ".join(dict.fromkeys(_exp_text(pres[k].function) for k in run))
+                + ": the block holds c z, c inside the weights"
+            ),
+            ir.NumPyInto("exp", view, view),
+            ir.Assign(view, "1", "+="),
+            ir.NumPyInto("reciprocal", view, view),
+        ]
+        k = 0
+        while k < len(run):
+            form = FUNCTIONS[pres[run[k]].function].through_exp
+            assert form is not None
+            stop = k + 1
+            while stop < len(run) and FUNCTIONS[pres[run[stop]].function].through_exp == form:
+                stop += 1
+            a, b, _ = form
+            columns = self.block("z", (":",), run[k], run[stop - 1] + 1)
+            if b != 1:
+                out.append(ir.Assign(columns, str(b), "*="))
+            if a != 0:
+                out.append(ir.Assign(columns, str(a), "+="))
+            k = stop
+        return out
 
     def keep_inside(
         self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol]
@@ -516,6 +578,18 @@ class _Fused:
                 parts = [ir.Zeros(ir.shape_of(p.name))]
             code.d_params[p.name] = ir.add(*parts)
         code.d_state = {c.state.name: c.carried.name for c in self.d.carries}
+
+
+def _exp_text(function: str) -> str:
+    """``σ(z) = 1 / (1 + exp(-z))``: the function through exp, as text."""
+    entry = FUNCTIONS[function]
+    assert entry.through_exp is not None
+    a, b, c = entry.through_exp
+    exponent = "z" if c == 1 else "-z" if c == -1 else f"{c}z"
+    ratio = f"{abs(b)} / (1 + exp({exponent}))"
+    if a == 0:
+        return f"{entry.text}(z) = {'-' if b < 0 else ''}{ratio}"
+    return f"{entry.text}(z) = {a} {'-' if b < 0 else '+'} {ratio}"
 
 
 __all__ = ["lower"]

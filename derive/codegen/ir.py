@@ -124,9 +124,19 @@ class BatchSum(Expr):
 
 @dataclass(frozen=True)
 class StackColumns(Expr):
-    """The matrices, each transposed, side by side: ``operand @ stack`` is every product."""
+    """The matrices, each transposed and times its scale (1 when ``scales`` is empty),
+    side by side: ``operand @ stack`` is every product."""
 
     names: tuple[str, ...]
+    scales: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scaled(Expr):
+    """``factor * a``."""
+
+    a: Node
+    factor: int
 
 
 @dataclass(frozen=True)
@@ -139,9 +149,10 @@ class StackRows(Expr):
 
 @dataclass(frozen=True)
 class Concat(Expr):
-    """Vectors end to end."""
+    """Vectors end to end, each times its scale (1 when ``scales`` is empty)."""
 
     names: tuple[str, ...]
+    scales: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +210,15 @@ class MatMulInto(Statement):
 class MultiplyInto(Statement):
     a: Node
     b: Node
+    out: Node
+
+
+@dataclass(frozen=True)
+class NumPyInto(Statement):
+    """``np.<function>(arg, out=out)``, a NumPy function of one array."""
+
+    function: str
+    arg: Node
     out: Node
 
 

@@ -83,6 +83,7 @@ class Plan:
     after: tuple[tuple[str, tuple[Piece, ...]], ...]  # gradient -> its terms done after the loop
     remainder: tuple[tuple[str, MatrixExpr | None], ...]  # gradient -> its terms done in the loop
     sequences: tuple[tuple[str, str], ...]  # equation or kept name -> its (T, B, n) array
+    scales: tuple[int, ...] = ()  # pre index -> the factor its block is computed scaled by
 
     @property
     def width(self) -> int:
@@ -100,11 +101,13 @@ def plan(derivation: Derivation, taken: set[str]) -> Plan:
     in_block = {pre.equation for pre in pres}
     own = [eq.name for eq in derivation.cell.equations if eq.symbol not in in_block]
     sequences = tuple((name, namer(name + "_seq")) for name in [*own, *(s.name for _, s in kept)])
+    runs = forward_runs(derivation, pres)
     return Plan(
         pres=pres,
         spans=spans,
         kept=kept,
-        forward_runs=forward_runs(derivation, pres),
+        forward_runs=runs,
+        scales=scales(pres, runs),
         backward_runs=backward_runs(derivation, pres),
         after=tuple(after.items()),
         remainder=tuple(remainder.items()),
@@ -266,7 +269,9 @@ def keep(
 
 def forward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int, ...], ...]:
     """Pass 4: adjacent equations that apply one function to adjacent pre-activations
-    and do not read each other: one call computes them all."""
+    and do not read each other: one call computes them all.  Functions of the form
+    a + b / (1 + exp(c z)) (σ and tanh) make one run together, computed through one
+    exp (:func:`through_exp`)."""
     order = [eq.symbol for eq in derivation.cell.equations]
     position = {pre.index: order.index(pre.equation) for pre in pres}
     rhs = {eq.symbol: eq.rhs for eq in derivation.cell.equations}
@@ -275,7 +280,10 @@ def forward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int
         run = runs[-1] if runs else None
         if (
             run
-            and pres[run[-1]].function == pre.function
+            and (
+                pres[run[-1]].function == pre.function
+                or (_exp_form(pres[run[-1]].function) and _exp_form(pre.function))
+            )
             and position[pre.index] == position[run[-1]] + 1
             and not {pres[k].equation for k in run} & rhs[pre.equation].free_symbols
         ):
@@ -283,6 +291,32 @@ def forward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int
         else:
             runs.append([pre.index])
     return tuple(tuple(r) for r in runs)
+
+
+def _exp_form(function: str) -> tuple[int, int, int] | None:
+    return elementwise.FUNCTIONS[function].through_exp
+
+
+def through_exp(pres: Sequence[Pre], run: Sequence[int]) -> bool:
+    """Whether the forward run ``run`` is computed through one exp: each of its
+    pre-activations scaled by its function's c inside the weights, then exp, + 1 and
+    a reciprocal over the run, then a + b · over the columns whose (a, b) is not
+    (0, 1).  Taken where it saves a pass: where some function of the run is σ-like,
+    (a, b) = (0, 1); a run of tanh alone keeps its own helper."""
+    forms = [_exp_form(pres[k].function) for k in run]
+    return all(forms) and any(f[:2] == (0, 1) for f in forms if f)
+
+
+def scales(pres: Sequence[Pre], runs: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """The factor each pre-activation is computed scaled by: c for a run through exp, else 1."""
+    out = [1] * len(pres)
+    for run in runs:
+        if through_exp(pres, run):
+            for k in run:
+                form = _exp_form(pres[k].function)
+                assert form is not None
+                out[k] = form[2]
+    return tuple(out)
 
 
 def backward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int, ...], ...]:
@@ -389,4 +423,4 @@ def span_products(
     return found, A.add(*terms)
 
 
-__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "derivation_names", "plan"]
+__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "derivation_names", "plan", "through_exp"]

@@ -104,11 +104,11 @@ def forward(params, x, state=None):
     U = params['U']
     b = params['b']
     c = params['c']
-    weights_s_prev = np.concatenate((W_o.T, W_i.T), axis=1)
-    weights_x = np.concatenate((U_o.T, U_i.T, U.T), axis=1)
+    weights_s_prev = np.concatenate((-W_o.T, -W_i.T), axis=1)
+    weights_x = np.concatenate((-U_o.T, -U_i.T, U.T), axis=1)
     # U_o x_t, U_i x_t, U x_t: every step at once
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 3 * n)
-    act += np.concatenate((b_o, b_i, b))
+    act += np.concatenate((-b_o, -b_i, b))
     z_s_prev = np.empty((B, 2 * n), dtype)
     s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
@@ -123,7 +123,10 @@ def forward(params, x, state=None):
             z[:, 0:2 * n] += z_s_prev
             # o_t = σ(W_o s_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i s_{t-1} + U_i x_t + b_i)
-            _sigmoid(z[:, 0:2 * n], out=z[:, 0:2 * n])
+            # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
+            np.exp(z[:, 0:2 * n], out=z[:, 0:2 * n])
+            z[:, 0:2 * n] += 1
+            np.reciprocal(z[:, 0:2 * n], out=z[:, 0:2 * n])
             o = z[:, 0:n]
             i = z[:, n:2 * n]
             z[:, 2 * n:3 * n] += o * (s_prev @ W.T + c)

@@ -111,11 +111,11 @@ def forward(params, x, state=None):
     W = params['W']
     U = params['U']
     b = params['b']
-    weights_h_prev = np.concatenate((W_o.T, W_i.T, W_f.T, W.T), axis=1)
-    weights_x = np.concatenate((U_o.T, U_i.T, U_f.T, U.T), axis=1)
+    weights_h_prev = np.concatenate((-W_o.T, -W_i.T, -W_f.T, 2 * W.T), axis=1)
+    weights_x = np.concatenate((-U_o.T, -U_i.T, -U_f.T, 2 * U.T), axis=1)
     # U_o x_t, U_i x_t, U_f x_t, U x_t: every step at once
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
-    act += np.concatenate((b_o, b_i, b_f, b))
+    act += np.concatenate((-b_o, -b_i, -b_f, 2 * b))
     z_h_prev = np.empty((B, 4 * n), dtype)
     s_seq = np.empty((T, B, n), dtype)
     h_seq = np.empty((T, B, n), dtype)
@@ -136,12 +136,17 @@ def forward(params, x, state=None):
             # o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i h_{t-1} + U_i x_t + b_i)
             # f_t = σ(W_f h_{t-1} + U_f x_t + b_f)
-            _sigmoid(z[:, 0:3 * n], out=z[:, 0:3 * n])
+            # s̃_t = tanh(W h_{t-1} + U x_t + b)
+            # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
+            #     the block holds c z, c inside the weights
+            np.exp(z, out=z)
+            z += 1
+            np.reciprocal(z, out=z)
+            z[:, 3 * n:4 * n] *= -2
+            z[:, 3 * n:4 * n] += 1
             o = z[:, 0:n]
             i = z[:, n:2 * n]
             f = z[:, 2 * n:3 * n]
-            # s̃_t = tanh(W h_{t-1} + U x_t + b)
-            _tanh(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
             s_tilde = z[:, 3 * n:4 * n]
             # s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(f, s_prev, out=s)

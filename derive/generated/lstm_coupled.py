@@ -103,11 +103,11 @@ def forward(params, x, state=None):
     W = params['W']
     U = params['U']
     b = params['b']
-    weights_h_prev = np.concatenate((W_o.T, W_i.T, W.T), axis=1)
-    weights_x = np.concatenate((U_o.T, U_i.T, U.T), axis=1)
+    weights_h_prev = np.concatenate((-W_o.T, -W_i.T, 2 * W.T), axis=1)
+    weights_x = np.concatenate((-U_o.T, -U_i.T, 2 * U.T), axis=1)
     # U_o x_t, U_i x_t, U x_t: every step at once
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 3 * n)
-    act += np.concatenate((b_o, b_i, b))
+    act += np.concatenate((-b_o, -b_i, 2 * b))
     z_h_prev = np.empty((B, 3 * n), dtype)
     s_seq = np.empty((T, B, n), dtype)
     h_seq = np.empty((T, B, n), dtype)
@@ -127,11 +127,16 @@ def forward(params, x, state=None):
             z += z_h_prev
             # o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i h_{t-1} + U_i x_t + b_i)
-            _sigmoid(z[:, 0:2 * n], out=z[:, 0:2 * n])
+            # s̃_t = tanh(W h_{t-1} + U x_t + b)
+            # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
+            #     the block holds c z, c inside the weights
+            np.exp(z, out=z)
+            z += 1
+            np.reciprocal(z, out=z)
+            z[:, 2 * n:3 * n] *= -2
+            z[:, 2 * n:3 * n] += 1
             o = z[:, 0:n]
             i = z[:, n:2 * n]
-            # s̃_t = tanh(W h_{t-1} + U x_t + b)
-            _tanh(z[:, 2 * n:3 * n], out=z[:, 2 * n:3 * n])
             s_tilde = z[:, 2 * n:3 * n]
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(1 - i, s_prev, out=s)

@@ -119,11 +119,11 @@ def forward(params, x, state=None):
     p_i = params['p_i']
     p_f = params['p_f']
     p_o = params['p_o']
-    weights_h_prev = np.concatenate((W_i.T, W_f.T, W.T, W_o.T), axis=1)
-    weights_x = np.concatenate((U_i.T, U_f.T, U.T, U_o.T), axis=1)
+    weights_h_prev = np.concatenate((-W_i.T, -W_f.T, 2 * W.T, -W_o.T), axis=1)
+    weights_x = np.concatenate((-U_i.T, -U_f.T, 2 * U.T, -U_o.T), axis=1)
     # U_i x_t, U_f x_t, U x_t, U_o x_t: every step at once
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
-    act += np.concatenate((b_i, b_f, b, b_o))
+    act += np.concatenate((-b_i, -b_f, 2 * b, -b_o))
     z_h_prev = np.empty((B, 4 * n), dtype)
     s_seq = np.empty((T, B, n), dtype)
     h_seq = np.empty((T, B, n), dtype)
@@ -141,22 +141,30 @@ def forward(params, x, state=None):
             # W_i h_{t-1}, W_f h_{t-1}, W h_{t-1}, W_o h_{t-1}: one product
             np.matmul(h_prev, weights_h_prev, out=z_h_prev)
             z += z_h_prev
-            z[:, 0:n] += p_i * s_prev
-            z[:, n:2 * n] += p_f * s_prev
+            z[:, 0:n] += -(p_i * s_prev)
+            z[:, n:2 * n] += -(p_f * s_prev)
             # i_t = σ(W_i h_{t-1} + U_i x_t + p_i ⊙ s_{t-1} + b_i)
             # f_t = σ(W_f h_{t-1} + U_f x_t + p_f ⊙ s_{t-1} + b_f)
-            _sigmoid(z[:, 0:2 * n], out=z[:, 0:2 * n])
+            # s̃_t = tanh(W h_{t-1} + U x_t + b)
+            # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
+            #     the block holds c z, c inside the weights
+            np.exp(z[:, 0:3 * n], out=z[:, 0:3 * n])
+            z[:, 0:3 * n] += 1
+            np.reciprocal(z[:, 0:3 * n], out=z[:, 0:3 * n])
+            z[:, 2 * n:3 * n] *= -2
+            z[:, 2 * n:3 * n] += 1
             i = z[:, 0:n]
             f = z[:, n:2 * n]
-            # s̃_t = tanh(W h_{t-1} + U x_t + b)
-            _tanh(z[:, 2 * n:3 * n], out=z[:, 2 * n:3 * n])
             s_tilde = z[:, 2 * n:3 * n]
             # s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(f, s_prev, out=s)
             s += i * s_tilde
-            z[:, 3 * n:4 * n] += p_o * s
+            z[:, 3 * n:4 * n] += -(p_o * s)
             # o_t = σ(W_o h_{t-1} + U_o x_t + p_o ⊙ s_t + b_o)
-            _sigmoid(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
+            # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
+            np.exp(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
+            z[:, 3 * n:4 * n] += 1
+            np.reciprocal(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
             o = z[:, 3 * n:4 * n]
             _tanh(s, out=tanh_s)
             # h_t = o_t ⊙ tanh(s_t)

@@ -93,12 +93,12 @@ def forward(params, x, state=None):
     W = params['W']
     U = params['U']
     b = params['b']
-    weights_s_prev = W_f.T
-    weights_x = np.concatenate((U_f.T, U.T), axis=1)
+    weights_s_prev = -W_f.T
+    weights_x = np.concatenate((-U_f.T, U.T), axis=1)
     weights_z2_s_tilde = W.T
     # U_f x_t, U x_t: every step at once
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 2 * n)
-    act += np.concatenate((b_f, b))
+    act += np.concatenate((-b_f, b))
     z_s_prev = np.empty((B, n), dtype)
     z_z2_s_tilde = np.empty((B, n), dtype)
     s_seq = np.empty((T, B, n), dtype)
@@ -115,7 +115,10 @@ def forward(params, x, state=None):
             np.matmul(s_prev, weights_s_prev, out=z_s_prev)
             z[:, 0:n] += z_s_prev
             # f_t = σ(W_f s_{t-1} + U_f x_t + b_f)
-            _sigmoid(z[:, 0:n], out=z[:, 0:n])
+            # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
+            np.exp(z[:, 0:n], out=z[:, 0:n])
+            z[:, 0:n] += 1
+            np.reciprocal(z[:, 0:n], out=z[:, 0:n])
             f = z[:, 0:n]
             # z⁽²⁾_s̃,t = f_t ⊙ s_{t-1}
             np.multiply(f, s_prev, out=z2_s_tilde)

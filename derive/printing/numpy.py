@@ -196,9 +196,14 @@ class StatementPrinter:
         return f"{a}.sum(axis=0)" if a.isidentifier() else f"({a}).sum(axis=0)"
 
     def _print_StackColumns(self, node):
-        if len(node.names) == 1:
-            return f"{node.names[0]}.T"
-        return f"np.concatenate(({', '.join(n + '.T' for n in node.names)}), axis=1)"
+        scales = node.scales or (1,) * len(node.names)
+        columns = [_scaled(n + ".T", c) for n, c in zip(node.names, scales, strict=True)]
+        if len(columns) == 1:
+            return columns[0]
+        return f"np.concatenate(({', '.join(columns)}), axis=1)"
+
+    def _print_Scaled(self, node):
+        return _scaled(self(node.a), node.factor)
 
     def _print_StackRows(self, node):
         if len(node.names) == 1:
@@ -206,9 +211,11 @@ class StatementPrinter:
         return f"np.concatenate(({', '.join(node.names)}))"
 
     def _print_Concat(self, node):
-        if len(node.names) == 1:
-            return node.names[0]
-        return f"np.concatenate(({', '.join(node.names)}))"
+        scales = node.scales or (1,) * len(node.names)
+        vectors = [_scaled(n, c) for n, c in zip(node.names, scales, strict=True)]
+        if len(vectors) == 1:
+            return vectors[0]
+        return f"np.concatenate(({', '.join(vectors)}))"
 
     def _print_Shape(self, node):
         if node.of is not None:
@@ -236,8 +243,20 @@ class StatementPrinter:
     def _print_MultiplyInto(self, node):
         return f"np.multiply({self(node.a)}, {self(node.b)}, out={self(node.out)})"
 
+    def _print_NumPyInto(self, node):
+        return f"np.{node.function}({self(node.arg)}, out={self(node.out)})"
+
     def _print_ApplyInto(self, node):
         return f"{FUNCTIONS[node.function].numpy}({self(node.arg)}, out={self(node.out)})"
+
+
+def _scaled(text: str, factor: int) -> str:
+    """``factor * text``, with -1 and 1 written as a sign and nothing."""
+    if factor == 1:
+        return text
+    if not (text.isidentifier() or text.replace(".", "").isidentifier()):
+        text = f"({text})"
+    return f"-{text}" if factor == -1 else f"{factor} * {text}"
 
 
 def _times(k: int) -> str:
