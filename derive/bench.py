@@ -63,9 +63,14 @@ def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tu
     loop, the carried adjoint's product through the stacked weights,
     (B × k·n_hidden)·(k·n_hidden × m) at each step; after the loop the stacked
     weights' gradient, (k·n_hidden × T·B)·(T·B × m), and for a hoisted span the
-    input's gradient, (T·B × k·n_hidden)·(k·n_hidden × m).  Products the plan
-    leaves outside its spans (inside a term it does not stack) are not counted.
+    input's gradient, (T·B × k·n_hidden)·(k·n_hidden × m).  A product W v inside a
+    term the plan does not stack (W s_{t-1} in o ⊙ (W s_{t-1} + c)) counts the same
+    as a span of one member: forward and backward at each step (all T·B rows at once
+    when v is the input alone), and its weight's gradient once.
     """
+    from sympy import MatMul
+
+    from .algebra import walk
     from .cell import N_HIDDEN, N_INPUT
     from .codegen.plan import plan
     from .derivation import derive
@@ -83,7 +88,23 @@ def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tu
 
     rows = T * B
     forward, hoisted, loop, weights, inputs = [], [], [], [], []
-    for span in plan(derive(cell), set()).spans:
+    the_plan = plan(derive(cell), set())
+    for term in (term for pre in the_plan.pres for term in pre.rest):
+        for node in walk(term):
+            product = isinstance(node, MatMul) and len(node.args) == 2
+            if not (product and node.args[0] in cell.parameter_symbols):
+                continue
+            weight, operand = node.args
+            m, k = size(operand.shape[0]), size(weight.shape[0])
+            what = f"{text(weight, names)} {text(operand, names)}"
+            if operand.free_symbols <= set(cell.input_symbols):
+                hoisted.append(((rows, m), (m, k), 1, f"forward: {what}, all T·B rows at once"))
+                inputs.append(((rows, k), (k, m), 1, f"gradient of {what}'s operand, all T·B rows"))
+            else:
+                forward.append(((B, m), (m, k), T, f"forward step: {what}"))
+                loop.append(((B, k), (k, m), T, f"backward step: through {text(weight, names)}"))
+            weights.append(((k, rows), (rows, m), 1, f"gradient of {text(weight, names)}, all T·B rows"))
+    for span in the_plan.spans:
         m = size(span.operand.shape[0])
         k = sum(size(w.shape[0]) for w, _ in span.members)
         operand = text(span.operand, names)
@@ -221,7 +242,9 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
     return {
         "generated_by": "python -m derive bench --record records/benchmark.json",
         "machine": {
-            "processor": platform.machine(),
+            "processor": processor(),
+            "architecture": platform.machine(),
+            "blas": blas(),
             "python": platform.python_version(),
             "numpy": np.__version__,
             "torch": getattr(torch, "__version__", None),
@@ -229,6 +252,34 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
         },
         "rows": rows,
     }
+
+
+def processor() -> str:
+    """The processor's model name, from /proc/cpuinfo where there is one (Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas() -> str:
+    """NumPy's BLAS: its name and version from NumPy's build configuration, and the
+    kernels it runs on this processor (OpenBLAS picks them at run time), from threadpoolctl."""
+    config = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    text = " ".join(str(config[k]) for k in ("name", "version") if config.get(k)) or "unknown BLAS"
+    try:
+        from threadpoolctl import threadpool_info
+
+        kernels = {i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"}
+    except ImportError:
+        kernels = set()
+    kernels.discard(None)
+    return text + (f", {'/'.join(sorted(kernels))} kernels" if kernels else "")
 
 
 def _matmul(a, b):
@@ -348,6 +399,8 @@ def table(record) -> str:
         f"GEMM rate of this machine (GFLOP/s): {rates}; "
         f"numpy {m['numpy']}, torch {m['torch'] or 'not installed'}"
     )
+    if m.get("blas"):
+        out.append(f"processor: {m['processor']}; BLAS: {m['blas']}")
     return "\n".join(out)
 
 

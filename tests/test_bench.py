@@ -101,3 +101,18 @@ def test_the_floor_is_recorded_and_printed():
     assert abs(row["multiple_of_floor"] - row["seconds"] / row["floor_seconds"]) < 1e-9
     text = bench.table(record)
     assert "× floor" in text and f"{row['multiple_of_floor']:.2f}" in text
+
+
+def test_the_floor_counts_a_product_inside_a_term_the_plan_does_not_stack():
+    T, B, n_in, n = 4, 2, 3, 5
+    products = bench.floor_products("gru_torch", T, B, n_in, n)
+    # s̃ = tanh(o ⊙ (W s_{t-1} + c) + U x + b): W s_{t-1} forward and backward at each
+    # step, and W's gradient once, beside the spans [W_o W_i] and [U_o U_i U].
+    through_w = [(a, b, r) for a, b, r, what in products if "W s_{t-1}" in what or "through W" in what]
+    assert through_w == [((B, n), (n, n), T), ((B, n), (n, n), T)]
+    assert [(a, b, r) for a, b, r, what in products if what.startswith("gradient of W,")] == [
+        ((n, T * B), (T * B, n), 1)
+    ]
+    # the same work as the GRU's: three blocks of n forward, backward and in the gradients
+    flops = sum(2 * a[0] * a[1] * b[1] * r for a, b, r, _ in products)
+    assert flops == 3 * 2 * T * B * (n_in + n) * 3 * n
