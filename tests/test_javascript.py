@@ -1,8 +1,11 @@
 """The generated JavaScript, run under Node, against the NumPy modules on the same inputs:
 forward values, every gradient and the adjoint carried back to every step."""
 
+import hashlib
 import json
+import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -96,6 +99,27 @@ def test_the_sites_javascript_is_current_and_agrees(name):
     m = module(name)
     errors = compare(path.read_text(), m, *random_problem(m, 4, 8, 50, 1, seed=11))
     assert max(errors.values()) <= TOLERANCE, errors
+
+
+@pytest.mark.slow
+def test_the_sites_javascript_is_the_same_bytes_under_different_hash_seeds():
+    digest = (
+        "import hashlib; from derive.build import ROOT; from derive.site import explorer; "
+        "print(hashlib.sha256(b''.join(v.encode() for v in explorer.files(ROOT).values())).hexdigest())"
+    )
+    found = {
+        subprocess.run(
+            [sys.executable, "-c", digest],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONHASHSEED=seed),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("0", "1", "12345")
+    }
+    here = hashlib.sha256(b"".join(v.encode() for v in explorer.files(ROOT).values())).hexdigest()
+    assert found == {here}
 
 
 def test_the_explorers_problem_reads_back_as_the_numpy_modules_take_it():

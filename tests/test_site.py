@@ -438,6 +438,7 @@ def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit):
     held = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 1.0)
     # The forget gate held near σ(3) carries the gradient 50 steps back a million times better.
     assert held[-1] > 1e6 * start[-1]
+    assert page.locator("label:has(input[data-name=b_f]) output").inner_text() == "3.00 (σ = 0.95)"
     page.locator("input[data-name=scale]").fill("2")
     _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 2.0)
 
@@ -453,6 +454,9 @@ def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit):
     # The caption prints the last norm with two digits.
     caption = page.locator("svg[data-plot=gradient] + figcaption").inner_text()
     assert abs(float(caption.split("k = 50: ")[1].rstrip(".")) / norms[-1] - 1) < 0.05
+    page.locator("button.gate-explorer__reset").click()
+    assert page.locator("input[data-name=b_f]").input_value() == "0"
+    assert np.array_equal(_agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 0.0}, 1.0), start)
     assert v.console_errors == [] and v.page_errors == []
 
 

@@ -172,10 +172,8 @@
     if (!root || !data || !globalThis.deriveCells) return;
     root.replaceChildren();
     const values = {};
-    for (const [name, cell] of Object.entries(data.cells)) {
-      values[name] = { scale: 1 };
-      for (const slider of cell.sliders) values[name][slider.name] = slider.value;
-    }
+    const initial = (cell) => Object.fromEntries([...cell.sliders.map((s) => [s.name, s.value]), ["scale", 1]]);
+    for (const [name, cell] of Object.entries(data.cells)) values[name] = initial(cell);
     let current = Object.keys(data.cells)[0];
 
     const choice = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "cell" }, root);
@@ -190,6 +188,12 @@
         update();
       });
     }
+    const reset = make("button", { type: "button", class: "md-button gate-explorer__reset", text: "Reset" }, choice);
+    reset.addEventListener("click", () => {
+      values[current] = initial(data.cells[current]);
+      sliders();
+      update();
+    });
     const controls = make("div", { class: "gate-explorer__sliders" }, root);
     const statePlot = svg("svg", { class: "gate-explorer__plot", "data-plot": "state", role: "img" });
     const normPlot = svg("svg", { class: "gate-explorer__plot", "data-plot": "gradient", role: "img" });
@@ -201,7 +205,7 @@
     const normCaption = make("figcaption", {}, second);
 
     function slider(spec, label) {
-      const row = make("label", { class: "gate-explorer__slider" }, controls);
+      const row = make("label", { class: "gate-explorer__slider", title: spec.meaning || "" }, controls);
       const head = make("span", { class: "gate-explorer__label" }, row);
       head.appendChild(label);
       const shown = make("output", {}, head);
@@ -209,7 +213,11 @@
         type: "range", min: spec.min, max: spec.max, step: spec.step, value: values[current][spec.name],
         "data-name": spec.name,
       }, row);
-      const show = () => { shown.textContent = Number(input.value).toFixed(2); };
+      // A bias shows the value its gate starts from as well: σ(b).
+      const show = () => {
+        const v = Number(input.value);
+        shown.textContent = v.toFixed(2) + (spec.gate ? ` (σ = ${(1 / (1 + Math.exp(-v))).toFixed(2)})` : "");
+      };
       show();
       input.addEventListener("input", () => {
         values[current][spec.name] = Number(input.value);
@@ -224,8 +232,8 @@
       for (const s of cell.sliders) {
         const label = document.createDocumentFragment();
         symbol(s.name, label);
-        label.append(`, ${s.meaning.split(":")[0]} `);
-        slider({ ...data.biases, name: s.name }, label);
+        label.append(`, ${s.meaning.split(/[:(]/)[0].trim()} `);
+        slider({ ...data.biases, name: s.name, gate: true, meaning: s.meaning }, label);
       }
       const label = document.createDocumentFragment();
       label.append("scale of ");
