@@ -38,7 +38,7 @@ from derive.site.pages import PAGES  # every page the site has
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-FIGURES = {"rnn", "lstm", "gru", "gradients", "variants"}  # pages with figures, SVGs under figures/
+FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants"}  # pages with figures, SVGs under figures/
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
     "rnn": {"diagram_rnn"},

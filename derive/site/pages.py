@@ -34,6 +34,7 @@ PAGES = (
     "exercises",
     "bptt",
     "gradients",
+    "training",
     "explorer",
     "variants",
     "code",
@@ -377,7 +378,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import conventions, exercises, explorer, worked
+    from . import conventions, exercises, explorer, training, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
     from .unrolled import describe as describe_unrolled
@@ -418,6 +419,8 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["worked"] = worked.context(ctx["cells"])
     ctx["exercises"] = exercises.context(ctx["cells"])
     ctx["explorer"] = explorer.context()
+    ctx["training"], trained = training.context(root)
+    out.update({root / "docs" / "figures" / f"{key}.svg": svg for key, svg in trained.items()})
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)

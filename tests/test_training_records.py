@@ -1,0 +1,152 @@
+"""The committed training records and what the pages say from them: the weights give the
+recorded predictions, a short retrain repeats the record's start, the records say how
+they were made, and the prose about each gate follows the measurements, also when they
+contradict the story."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derive.training import corpus, experiments
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the committed records -------------------------------------------------------
+
+
+def _review_record():
+    return json.loads((ROOT / "records" / "review.json").read_text())
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_committed_weights_reproduce_the_committed_predictions(cell):
+    record = _review_record()
+    run = next(r for r in record["runs"] if r["cell"] == cell)
+    with np.load(ROOT / "records" / f"review_{cell}.npz") as weights:
+        params = dict(weights)
+    model = experiments.review_model(cell, record["settings"])
+    np.testing.assert_allclose(
+        experiments.review_predictions(model, params), run["predictions"], rtol=0, atol=1e-12
+    )
+    _, _, held_out = experiments.review_data(record["settings"])
+    assert experiments.accuracy(model, params, held_out) == run["held_out_accuracy"]
+
+
+def test_the_records_say_how_they_were_made():
+    for name in ("adding", "review"):
+        record = json.loads((ROOT / "records" / f"{name}.json").read_text())
+        assert record["command"].startswith(f"python -m derive train {name} --record")
+        assert record["seconds"] > 0 and "cores" in record["machine"] and record["settings"]["steps"] > 0
+
+
+@pytest.mark.slow
+def test_a_short_retrain_falls_and_repeats_the_record_start():
+    """The review's first 100 steps again: the loss falls, and the record's first windows
+    of the loss come back (the same seed gives the same numbers)."""
+    record = _review_record()
+    run = next(r for r in record["runs"] if r["cell"] == "lstm")
+    again, _ = experiments.review_run("lstm", steps=100, seed=record["settings"]["seed"])
+    assert again["loss"][-1] < 0.8 * again["loss"][0]
+    np.testing.assert_allclose(again["loss"], run["loss"][: len(again["loss"])], rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_a_short_adding_run_repeats_the_race_record():
+    record = json.loads((ROOT / "records" / "adding.json").read_text())
+    run = next(r for r in record["runs"] if r["cell"] == "rnn" and r["lag"] == 10)
+    again = experiments.adding_run("rnn", 10, run["seed"], steps=200)
+    np.testing.assert_allclose(again["loss"], run["loss"][:20], rtol=1e-9)
+    assert np.mean(again["loss"][-5:]) < np.mean(again["loss"][:5])
+
+
+# --- what the pages say --------------------------------------------------------------
+
+
+def _reading(cell, gate_at_but, gate_elsewhere):
+    """A made-up reading of the review in which every gate is gate_elsewhere except at "but"."""
+    words = corpus.tokenize(corpus.REVIEW)
+    values = {}
+    for name in ("o", "i", "f", "s_tilde"):
+        g = np.full((len(words), 4), gate_elsewhere)
+        g[words.index("but")] = gate_at_but
+        values[name] = g
+    return {"words": words, "values": values, "read_out": np.ones(4)}
+
+
+def test_a_gate_that_does_not_behave_as_the_story_says_is_reported_so():
+    from derive.render import environment
+    from derive.site import training
+
+    template = environment().from_string(
+        '{% import "pages/_training.md.j2" as tr %}{{ tr.measured(training, "lstm", "f") }}'
+    )
+
+    def sentence(at_but, elsewhere):
+        measured = training.measure("lstm", _reading("lstm", at_but, elsewhere))
+        ctx = {"readings": {"lstm": {"measured": measured}}, "margin": training.CLEAR}
+        return template.render(training=ctx), measured["f"]["claim"]
+
+    text, claim = sentence(0.9, 0.2)  # the forget gate opens at "but": the story is wrong
+    assert claim["verdict"] == "fails" and "**not as the story says**" in text
+    assert "0.90 at *but* against 0.20 at the other words" in text
+    text, claim = sentence(0.1, 0.8)  # it closes: the story holds
+    assert claim["verdict"] == "holds" and text.endswith("as the story says; its lowest value there is 0.10.")
+    text, claim = sentence(0.75, 0.8)  # it barely moves
+    assert claim["verdict"] == "barely" and "overstates" in text
+
+
+def test_the_units_that_move_most_at_but():
+    from derive.site import training
+
+    reading = _reading("lstm", 0.5, 0.5)
+    reading["values"]["f"][reading["words"].index("but"), 2] = 0.05
+    reading["values"]["f"][reading["words"].index("but"), 0] = 0.7
+    units = training.measure("lstm", reading)["f"]["units"]
+    assert [u["unit"] for u in units[:2]] == [2, 0]
+    assert units[0]["at"] == pytest.approx(0.05) and units[0]["elsewhere"] == pytest.approx(0.5)
+
+
+def test_weights_that_do_not_give_the_recorded_predictions_stop_the_pages(tmp_path):
+    from derive.site import training
+
+    (tmp_path / "records").mkdir()
+    for path in (ROOT / "records").glob("*"):
+        (tmp_path / "records" / path.name).write_bytes(path.read_bytes())
+    record = _review_record()
+    record["runs"][0]["predictions"][3] += 1e-6
+    (tmp_path / "records" / "review.json").write_text(json.dumps(record))
+    with pytest.raises(RuntimeError, match="run `python -m derive train review --record` again"):
+        training.context(tmp_path)
+    (tmp_path / "records" / "adding.json").unlink()
+    with pytest.raises(training.MissingRecord, match="python -m derive train adding --record"):
+        training.context(tmp_path)
+
+
+def test_the_figures_are_the_same_bytes_and_readable_on_a_phone(monkeypatch):
+    """Drawn twice, the same bytes; no text under 9 points (12 px) and no figure wider than
+    358 px (a 390 px phone's column), so that nothing is scaled below 12 px."""
+    import re
+
+    from derive.site import training, training_figures
+
+    texts = []
+    original = training_figures._svg
+
+    def keep(fig):
+        texts.extend(t for t in fig.findobj(lambda o: hasattr(o, "get_fontsize")) if t.get_text().strip())
+        return original(fig)
+
+    monkeypatch.setattr(training_figures, "_svg", keep)
+    _, one = training.context(ROOT)
+    _, two = training.context(ROOT)
+    assert one == two and set(one) >= {"race_loss", "race_gradient", "review_reading", "review_gates_lstm"}
+    assert texts and min(t.get_fontsize() for t in texts) >= 9
+    for svg in one.values():
+        width = float(re.search(r'<svg[^>]*width="([\d.]+)pt"', svg).group(1))
+        assert width * 4 / 3 <= 358
+        assert "Generated by `python -m derive docs` (derive/site/training_figures.py)" in svg.split("\n")[1]
