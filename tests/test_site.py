@@ -38,7 +38,8 @@ from derive.site.pages import PAGES  # every page the site has
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants"}  # pages with figures, SVGs under figures/
+# Pages with figures, SVGs under figures/.
+FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants"}
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
     "rnn": {"diagram_rnn"},
