@@ -134,3 +134,19 @@ def test_the_page_shows_the_checked_forms():
     for form in ctx["forms"].values():
         assert all(line in page for line in form["lines"])
     assert f"over {ctx['compared']} values" in page and r"\mathbf{z}^{(2)}_{v,t}" in page
+
+
+def test_docs_stops_in_one_line_and_writes_nothing(monkeypatch, capsys):
+    """`python -m derive docs` with a wrong mapping: exit 1, one line naming the form, no file
+    written (the forms are checked before anything else of the site is made)."""
+    from derive import build, cli
+
+    written = []
+    monkeypatch.setattr(C, "CONVENTIONS", {"torch": WRONG["torch, b_hr dropped"]})
+    monkeypatch.setattr(build, "write", lambda files: written.append(files) or [])
+    assert cli.main(["docs"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("python -m derive docs: the notation page's equations of PyTorch nn.GRU")
+    assert "differs by" in err and "derive/site/conventions.py" in err
+    assert written == []
