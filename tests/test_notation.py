@@ -62,11 +62,12 @@ def test_the_rnn_chain_is_printed_in_column_layout_from_the_derived_jacobian():
         r"\left(\frac{\partial \mathbf{s}_{3}}{\partial \mathbf{s}_{2}}\right)^{\top} "
         r"\left(\frac{\partial \mathbf{s}_{4}}{\partial \mathbf{s}_{3}}\right)^{\top}\,\delta \mathbf{s}_{4}"
     )
-    assert chain["lines"][1] == (
-        r"&= {W}^{\top} \operatorname{diag}(\mathbf{1} - {\mathbf{s}_{2}}^{2}) "
-        r"{W}^{\top} \operatorname{diag}(\mathbf{1} - {\mathbf{s}_{3}}^{2}) "
-        r"{W}^{\top} \operatorname{diag}(\mathbf{1} - {\mathbf{s}_{4}}^{2})\,\delta \mathbf{s}_{4}"
-    )
+    # the same product, one transposed derived Jacobian a line, step 2's first
+    assert chain["lines"][1:] == [
+        r"&= {W}^{\top} \operatorname{diag}(\mathbf{1} - {\mathbf{s}_{2}}^{2})",
+        r"&\quad {W}^{\top} \operatorname{diag}(\mathbf{1} - {\mathbf{s}_{3}}^{2})",
+        r"&\quad {W}^{\top} \operatorname{diag}(\mathbf{1} - {\mathbf{s}_{4}}^{2})\,\delta \mathbf{s}_{4}",
+    ]
     assert chain["gradient"]["W"] == (
         r"\frac{\partial L_{4}}{\partial W} &= "
         r"\sum_{t=1}^{4} \delta \mathbf{z}_{s,t} {\mathbf{s}_{t-1}}^{\top}"

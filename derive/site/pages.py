@@ -175,19 +175,22 @@ def adjoint_chain(cell: Cell, state: str, last: int) -> dict:
 
     steps = range(2, last + 1)
     symbolic = " ".join(r"\left(" + L.derivative(at(t), at(t - 1)) + r"\right)^{\top}" for t in steps)
-    derived = " ".join(
+    # One transposed Jacobian a line, so that the product reads on a narrow screen.
+    derived = [
         ProjectLatexPrinter({"parameters": frozenset(params), "step": str(t)}).wrap(
             Transpose(jacobian.value).doit(), PRODUCT
         )
         for t in steps
-    )
+    ]
     adjoint = MatrixSymbol(naming.adjoint(v.name), *v.shape)
     end = latex(adjoint, params, str(last))
+    derived[-1] += f"\\,{end}"
     return {
         "last": last,
         "lines": [
             L.equation(latex(adjoint, params, "1"), f"{symbolic}\\,{end}", aligned=True),
-            f"&= {derived}\\,{end}",
+            f"&= {derived[0]}",
+            *(f"&\\quad {factor}" for factor in derived[1:]),
         ],
         # {parameter: ∂L_last/∂P = Σ_{t=1}^{last} (the derived term of step t)}
         "gradient": {
