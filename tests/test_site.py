@@ -39,7 +39,7 @@ from derive.site.pages import PAGES  # every page the site has
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 # Pages with figures, SVGs under figures/.
-FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants"}
+FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants", "compare"}
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
     "rnn": {"diagram_rnn"},
@@ -550,12 +550,15 @@ def _search(site: Path, queries, tmp_path) -> dict[str, list[str]]:
 
 def test_search_finds_the_page_that_defines_a_word_first(built_site, tmp_path):
     gates = ["forget gate", "input gate", "output gate"]
-    found = _search(built_site, ["peephole", "reset gate", "update gate", "rnn", *gates], tmp_path)
+    found = _search(
+        built_site, ["peephole", "reset gate", "update gate", "rnn", "truncated", *gates], tmp_path
+    )
     assert all(found[gate][0] == "lstm.html" for gate in gates), found
     assert found["peephole"][0] == "variants.html", found
     assert found["reset gate"][0] == "gru.html", found
     assert found["update gate"][0] == "gru.html", found
     assert found["rnn"][0] == "rnn.html", found
+    assert found["truncated"][0] == "compare.html", found
 
 
 def test_search_previews_show_no_raw_tex(built_site):

@@ -37,6 +37,7 @@ PAGES = (
     "training",
     "explorer",
     "variants",
+    "compare",
     "code",
     "notation",
     "references",
@@ -381,7 +382,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import conventions, exercises, explorer, training, worked
+    from . import compare, conventions, exercises, explorer, training, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
     from .unrolled import describe as describe_unrolled
@@ -410,6 +411,8 @@ def pages(root: Path) -> dict[Path, str]:
         }
         for name, (bias, value, rate, gate) in keep_rates().items()
     ]
+    ctx["compare"] = compare.context(ctx["cells"])
+    drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
     # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
     # are figures/<key>-1.svg, figures/<key>-2.svg, ...
     ctx["figures"] = {}
