@@ -92,3 +92,13 @@ def test_saturated_gates_through_one_exp_are_exact_limits_without_warnings(dtype
     for k in ("o", "i", "f"):
         assert np.all(cache_low["values"][k] == 0)
     assert np.all(cache_low["values"]["s_tilde"] == -1)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_missing_output_gradient_is_skipped_not_made_of_zeros(name):
+    fused, text = module(name), source(name)
+    assert "np.zeros(reference.shape" not in text and " is None else d_out_" in text
+    problem = random_problem(fused, 3, 20, 6, 3, seed=15)
+    for given in fused.STATES:  # each output's gradient alone, the others missing
+        assert_same_as_literal(name, problem, {given: problem[3][given]})
+    assert_same_as_literal(name, problem, {})

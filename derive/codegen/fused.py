@@ -385,7 +385,7 @@ class _Fused:
             *cell.inputs,
         }
         for c in d.carries:
-            L.append(ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name)))
+            L.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name)))
         run_of = {k: run for run in plan.backward_runs for k in run}
         pending: dict[tuple[int, ...], list[Assignment]] = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
@@ -429,15 +429,10 @@ class _Fused:
                     L.extend(self.store(view, rest if rest is not None else a.value, names, known))
             elif target in carried:
                 if spans:
-                    # The carry has its own array (zeros before the last step): the product lands there.
-                    first = spans[0]
-                    L.append(
-                        ir.MatMulInto(
-                            self.block("dz_t", (":",), first.start, first.stop),
-                            first.rows,
-                            target,
-                        )
-                    )
+                    # A new array for the carry at each step: where no gradient is given
+                    # for the state's output, this step's incoming adjoint is the last
+                    # step's carry itself, which the step may still read.
+                    L.append(ir.Assign(target, pieces[0]))
                     more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
                     if more:
                         L.append(ir.Assign(target, ir.add(*more), "+="))

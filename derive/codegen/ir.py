@@ -174,6 +174,15 @@ class Zeros(Expr):
 
 
 @dataclass(frozen=True)
+class Incoming(Expr):
+    """The adjoint reaching a state at step t: ``d_out[t] + carried``, or ``carried``
+    alone where ``d_out`` is None (no gradient given for that output)."""
+
+    d_out: str
+    carried: str
+
+
+@dataclass(frozen=True)
 class PreviousAll(Expr):
     """The state before each step: the initial state, then every output but the last."""
 

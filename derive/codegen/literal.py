@@ -59,7 +59,7 @@ def lower_literal(derivation: Derivation) -> Code:
     code.backward_setup.append(ir.Assign(naming.adjoint("x"), ir.Zeros(ir.shape_of("x"))))
     for c in derivation.carries:
         code.backward_loop.append(
-            ir.Assign(c.incoming.name, ir.add(ir.at("d_out_" + c.state.name, "t"), c.carried.name))
+            ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name))
         )
     gradients = {g.target.name for g in derivation.gradients}
     vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}

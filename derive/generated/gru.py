@@ -204,7 +204,7 @@ def backward(cache, d_outputs):
             o = act[t, :, 0:n]
             i = act[t, :, n:2 * n]
             s_prev = s_prev_seq[t]
-            d_s_in = d_out_s[t] + d_s_prev
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δs̃_t = δs_t ⊙ i_t
@@ -221,7 +221,7 @@ def backward(cache, d_outputs):
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
             dz_t[:, 0:2 * n] *= factor_seq_3[t - first]
             # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz⁽²⁾_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
-            np.matmul(dz_t[:, 0:2 * n], weights_s_prev_rows, out=d_s_prev)
+            d_s_prev = dz_t[:, 0:2 * n] @ weights_s_prev_rows
             d_s_prev += d_z2_s_tilde * o + d_s * factor_seq_4[t - first]
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
@@ -447,7 +447,7 @@ def _check_backward(cache, d_outputs):
     for name in STATES:
         value = d_outputs.get(name)
         if value is None:
-            checked[name] = np.zeros(reference.shape, reference.dtype)
+            checked[name] = None  # zero: backward leaves out the additions of zeros
             continue
         value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:

@@ -142,7 +142,7 @@ def backward(cache, d_outputs):
         for t in reversed(range(first, min(first + chunk, T))):
             dz_t = dz[t]
             s_prev = s_prev_seq[t]
-            d_s_in = d_out_s[t] + d_s_prev
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δz_s,t = δs_t ⊙ step(s_t)
@@ -378,7 +378,7 @@ def _check_backward(cache, d_outputs):
     for name in STATES:
         value = d_outputs.get(name)
         if value is None:
-            checked[name] = np.zeros(reference.shape, reference.dtype)
+            checked[name] = None  # zero: backward leaves out the additions of zeros
             continue
         value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:

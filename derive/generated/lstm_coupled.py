@@ -214,8 +214,8 @@ def backward(cache, d_outputs):
             dz_t = dz[t]
             i = act[t, :, n:2 * n]
             tanh_s = tanh_s_seq[t]
-            d_s_in = d_out_s[t] + d_s_prev
-            d_h_in = d_out_h[t] + d_h_prev
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+            d_h_in = d_h_prev if d_out_h is None else d_out_h[t] + d_h_prev
             # δh_t = δh_t^in
             d_h = d_h_in
             # δs_t = δs_t^in + δh_t ⊙ o_t ⊙ (1 - tanh(s_t)²)
@@ -234,7 +234,7 @@ def backward(cache, d_outputs):
             # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
             d_s_prev = d_s * factor_seq_5[t - first]
             # δ̄h_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz_s̃,t
-            np.matmul(dz_t, weights_h_prev_rows, out=d_h_prev)
+            d_h_prev = dz_t @ weights_h_prev_rows
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W = Σ_t (one product)
     d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
@@ -458,7 +458,7 @@ def _check_backward(cache, d_outputs):
     for name in STATES:
         value = d_outputs.get(name)
         if value is None:
-            checked[name] = np.zeros(reference.shape, reference.dtype)
+            checked[name] = None  # zero: backward leaves out the additions of zeros
             continue
         value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:

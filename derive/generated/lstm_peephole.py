@@ -251,8 +251,8 @@ def backward(cache, d_outputs):
             s = s_seq[t]
             tanh_s = tanh_s_seq[t]
             s_prev = s_prev_seq[t]
-            d_s_in = d_out_s[t] + d_s_prev
-            d_h_in = d_out_h[t] + d_h_prev
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+            d_h_in = d_h_prev if d_out_h is None else d_out_h[t] + d_h_prev
             # δh_t = δh_t^in
             d_h = d_h_in
             # δo_t = δh_t ⊙ tanh(s_t)
@@ -275,7 +275,7 @@ def backward(cache, d_outputs):
             # δ̄s_{t-1} = δz_i,t ⊙ p_i + δz_f,t ⊙ p_f + δs_t ⊙ f_t
             d_s_prev = dz_t[:, 0:n] * p_i + dz_t[:, n:2 * n] * p_f + d_s * f
             # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
-            np.matmul(dz_t, weights_h_prev_rows, out=d_h_prev)
+            d_h_prev = dz_t @ weights_h_prev_rows
             # δp_i = δz_i,t ⊙ s_{t-1}
             d_p_i += (dz_t[:, 0:n] * s_prev).sum(axis=0)
             # δp_f = δz_f,t ⊙ s_{t-1}
@@ -511,7 +511,7 @@ def _check_backward(cache, d_outputs):
     for name in STATES:
         value = d_outputs.get(name)
         if value is None:
-            checked[name] = np.zeros(reference.shape, reference.dtype)
+            checked[name] = None  # zero: backward leaves out the additions of zeros
             continue
         value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:

@@ -190,7 +190,7 @@ def backward(cache, d_outputs):
             f = act[t, :, 0:n]
             s_tilde = act[t, :, n:2 * n]
             s_prev = s_prev_seq[t]
-            d_s_in = d_out_s[t] + d_s_prev
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δs̃_t = δs_t ⊙ f_t
@@ -204,7 +204,7 @@ def backward(cache, d_outputs):
             # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
             np.multiply(d_f, factor_seq_2[t - first], out=dz_t[:, 0:n])
             # δ̄s_{t-1} = W_fᵀ δz_f,t + δz⁽²⁾_s̃,t ⊙ f_t + δs_t ⊙ (1 - f_t)
-            np.matmul(dz_t[:, 0:n], weights_s_prev_rows, out=d_s_prev)
+            d_s_prev = dz_t[:, 0:n] @ weights_s_prev_rows
             d_s_prev += d_z2_s_tilde * f + d_s * factor_seq_3[t - first]
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_f = Σ_t (one product)
@@ -427,7 +427,7 @@ def _check_backward(cache, d_outputs):
     for name in STATES:
         value = d_outputs.get(name)
         if value is None:
-            checked[name] = np.zeros(reference.shape, reference.dtype)
+            checked[name] = None  # zero: backward leaves out the additions of zeros
             continue
         value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:

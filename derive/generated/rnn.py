@@ -146,13 +146,13 @@ def backward(cache, d_outputs):
         factor_seq = 1 - act[first:first + chunk]**2
         for t in reversed(range(first, min(first + chunk, T))):
             dz_t = dz[t]
-            d_s_in = d_out_s[t] + d_s_prev
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δz_s,t = δs_t ⊙ (1 - s_t²)
             np.multiply(d_s, factor_seq[t - first], out=dz_t)
             # δ̄s_{t-1} = Wᵀ δz_s,t
-            np.matmul(dz_t, weights_s_prev_rows, out=d_s_prev)
+            d_s_prev = dz_t @ weights_s_prev_rows
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)
     d_weights_s_prev = dz_rows.T @ s_prev_seq.reshape(T * B, -1)
@@ -369,7 +369,7 @@ def _check_backward(cache, d_outputs):
     for name in STATES:
         value = d_outputs.get(name)
         if value is None:
-            checked[name] = np.zeros(reference.shape, reference.dtype)
+            checked[name] = None  # zero: backward leaves out the additions of zeros
             continue
         value = _real(f"d_outputs[{name!r}]", value)
         if value.shape != reference.shape:

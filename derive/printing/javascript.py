@@ -235,6 +235,10 @@ class StatementPrinter:
             return "_full(n, 0)"
         raise NotImplementedError(f"no JavaScript for zeros of shape {shape}")
 
+    def _print_Incoming(self, node):
+        # backward fills a missing output's gradient with zeros (_sequences)
+        return f"_add({node.d_out}[t], {node.carried})"
+
     def _print_PreviousAll(self, node):
         return f"[{self(node.initial)}, ...{self(node.outputs)}.slice(0, -1)]"
 

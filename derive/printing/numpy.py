@@ -228,6 +228,9 @@ class StatementPrinter:
     def _print_Zeros(self, node):
         return f"np.zeros({self(node.shape)}, dtype)"
 
+    def _print_Incoming(self, node):
+        return f"{node.carried} if {node.d_out} is None else {node.d_out}[t] + {node.carried}"
+
     def _print_PreviousAll(self, node):
         return f"np.concatenate(({self(node.initial)}[None], {self(node.outputs)}[:-1]))"
 
