@@ -316,6 +316,25 @@ def _cmd_train(args) -> int:
     if args.task == "review" and args.lag:
         args.usage_error("--lag sets the adding problem's length; the review task has none")
     settings = experiments.RACE if args.task == "adding" else experiments.REVIEW
+    recorded = None
+    if args.check:
+        given = [
+            o
+            for o, v in (
+                ("--cell", args.cell),
+                ("--lag", args.lag),
+                ("--seed", args.seed),
+                ("--steps", args.steps),
+                ("--record", args.record),
+            )
+            if v is not None and v is not False
+        ]
+        if given:
+            args.usage_error(
+                f"--check repeats the record's own runs with its settings: drop {', '.join(given)}"
+            )
+        recorded = experiments.read_record(build.checkout() / "records", args.task)
+        settings = recorded["settings"]
     cells = [args.cell] if args.cell else list(settings["cells"])
     steps = args.steps or settings["steps"]
     if args.task == "adding":
@@ -361,6 +380,21 @@ def _cmd_train(args) -> int:
         print(experiments.race_table(runs))
     else:
         print(experiments.review_table(runs))
+    if recorded is not None:
+        differences, largest = experiments.compare(recorded["runs"], runs)
+        differences += experiments.changed_settings(args.task, recorded["settings"])
+        for line in differences:
+            print(f"differs: {line}", file=sys.stderr)
+        if differences:
+            print(
+                f"{len(differences)} numbers differ from records/{args.task}.json; if the change is meant, "
+                f"run `python -m derive train {args.task} --record` and commit the result",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"every number of records/{args.task}.json reproduced (largest relative difference {largest:.1e})"
+        )
     runs_trained = f"{len(tasks)} run{'s' * (len(tasks) > 1)}"
     print(f"trained {runs_trained} in {seconds:.0f} s ({cpu:.0f} s of CPU time)", file=sys.stderr)
     if args.record:
@@ -606,6 +640,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_positive, help="training steps per run (default: the experiment's)")
     t.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
     t.add_argument("--record", action="store_true", help="write the experiment's records under records/")
+    t.add_argument(
+        "--check",
+        action="store_true",
+        help="train again with the record's own runs and compare every number with it; exit 1 if any differs",
+    )
     t.set_defaults(run=_cmd_train, usage_error=t.error)
 
     b = sub.add_parser(

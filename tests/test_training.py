@@ -200,6 +200,7 @@ def test_the_command_prints_the_same_bytes_for_a_seed():
         (["adding", "--record", "--cell", "lstm"], "drop --cell and --lag"),
         (["adding", "--seed", "x"], "expected a whole number"),
         (["sorting"], "invalid choice"),
+        (["review", "--check", "--seed", "1"], "--check repeats the record's own runs"),
     ],
 )
 def test_usage_mistakes_are_one_line(args, says):

@@ -233,3 +233,57 @@ def review_table(runs: list[dict]) -> str:
             f"{r['predictions'][-1]:.4f}"
         )
     return "\n".join(lines)
+
+
+TOLERANCE = 1e-6  # the relative difference --check allows: the BLAS's rounding, not a change
+
+
+def read_record(folder, task: str) -> dict:
+    """records/TASK.json, or a FileNotFoundError that names the command that writes it."""
+    import json
+
+    path = folder / f"{task}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"records/{task}.json is missing: run `python -m derive train {task} --record`"
+        )
+    return json.loads(path.read_text())
+
+
+def compare(recorded: list[dict], fresh: list[dict]) -> tuple[list[str], float]:
+    """The numbers of the fresh runs that differ from the recorded ones by more than
+    TOLERANCE (relative), each as one line, and the largest relative difference.  Times
+    are not compared."""
+    differences: list[str] = []
+    largest = 0.0
+    if len(recorded) != len(fresh):
+        return [f"{len(fresh)} runs against {len(recorded)} recorded"], float("inf")
+    for old, new in zip(recorded, fresh, strict=True):
+        name = " ".join(f"{k} {old[k]}" for k in ("cell", "lag", "seed") if k in old)
+        for key, value in old.items():
+            if key == "seconds":
+                continue
+            a, b = np.asarray(value), np.asarray(new.get(key))
+            if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+                if a.shape != b.shape:
+                    differences.append(f"{name}: {key} has {b.size} values, the record {a.size}")
+                    continue
+                scale = np.maximum(np.abs(a), 1e-12)
+                relative = float(np.max(np.abs(a - b) / scale)) if a.size else 0.0
+                largest = max(largest, relative)
+                if relative > TOLERANCE:
+                    differences.append(f"{name}: {key} differs by {relative:.1e} (relative)")
+            elif value != new.get(key):
+                differences.append(f"{name}: {key} is {new.get(key)!r}, the record {value!r}")
+    return differences, largest
+
+
+def changed_settings(task: str, recorded: dict) -> list[str]:
+    """The experiment's settings that the code now has and the record was not made with."""
+    current = RACE if task == "adding" else REVIEW
+    runs = ("cells", "steps", "seeds", "seed", "lags")  # what --check takes from the record itself
+    return [
+        f"the setting {k} is now {v!r}, the record's {recorded.get(k)!r}"
+        for k, v in current.items()
+        if k not in runs and v != recorded.get(k)
+    ]
