@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from derive.generated import lstm, rnn
-from derive.site.figures import PULSE, _problem, state_gradients, trace
+from derive.site.figures import PULSE, problem, state_gradients, trace
 
 
 def rnn_states(params, x):
@@ -18,7 +18,7 @@ def rnn_states(params, x):
 
 
 def test_the_nudge_trace_is_the_change_a_hand_written_rnn_shows():
-    params, x, _ = _problem(rnn)
+    params, x, _ = problem(rnn)
     e = np.random.default_rng(1).normal(size=x.shape[-1])
     nudged = x.copy()
     nudged[PULSE - 1] += e / np.linalg.norm(e)
@@ -31,14 +31,14 @@ def test_the_nudge_trace_is_the_change_a_hand_written_rnn_shows():
 
 
 def test_an_open_forget_gate_keeps_the_nudge_and_a_closed_one_wipes_it_out():
-    kept = trace(lstm, *_problem(lstm, bias=("b_f", 3.0))[:2], "s")
-    wiped = trace(lstm, *_problem(lstm, bias=("b_f", -3.0))[:2], "s")
+    kept = trace(lstm, *problem(lstm, bias=("b_f", 3.0))[:2], "s")
+    wiped = trace(lstm, *problem(lstm, bias=("b_f", -3.0))[:2], "s")
     assert kept[-1] > 0.1 * kept[0]
     assert np.isnan(wiped[-1]) or wiped[-1] < 1e-9 * wiped[0]
 
 
 def test_the_gradient_k_steps_back_is_the_rnns_transposed_jacobians_applied_by_hand():
-    params, x, g = _problem(rnn)
+    params, x, g = problem(rnn)
     states = rnn_states(params, x)
     T = len(x)
     d = g.copy()  # the adjoint of s_T under L_T = <g, s_T>

@@ -21,7 +21,8 @@ BIASES = (-3.0, 0.0, 3.0)
 COLOURS = ("#3949ab", "#00897b", "#e53935")
 
 
-def _plt():
+def pyplot():
+    """matplotlib's pyplot, off screen, with the site's style (text of 12 pt or more)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,13 +64,15 @@ def _smallest_text(fig) -> float:
     )
 
 
-def _svg(fig) -> str:
+def svg(fig) -> str:
+    """``fig`` as the site's SVG: no date or creator, marked as generated, its smallest
+    text recorded in ``data-smallest-text``; the figure is closed."""
     smallest = _smallest_text(fig)
     buffer = io.StringIO()
     # No date, creator or RDF block: nothing that changes between runs or names other sites.
     metadata = {"Date": None, "Creator": None, "Type": None, "Format": None}
     fig.savefig(buffer, format="svg", metadata=metadata, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     declaration, doctype, rest = buffer.getvalue().split("\n", 2)
     if doctype.startswith("<!DOCTYPE"):  # the optional DTD reference, two lines long
         rest = rest.split("\n", 1)[1]
@@ -79,7 +82,7 @@ def _svg(fig) -> str:
     return declaration + "\n" + MARK + "\n" + rest
 
 
-def _problem(module, seed=0, scale=1.0, bias=None, gate_params=()):
+def problem(module, seed=0, scale=1.0, bias=None, gate_params=()):
     rng = np.random.default_rng(seed)
     params = module.init_params(INPUTS, HIDDEN, rng=rng)
     params = {k: v * scale if k in gate_params or not gate_params else v for k, v in params.items()}
@@ -133,8 +136,9 @@ STATE_GRADIENT = r"$\Vert\partial L_T / \partial \mathbf{s}_{T-k}\Vert$"
 INPUT_GRADIENT = r"$\Vert\partial L_T / \partial \mathbf{x}_{T-k}\Vert$"
 
 
-def _panel():
-    plt = _plt()
+def panel():
+    """(figure, axes) of one panel: PANEL inches, so that 12 pt text stays 12 px on a phone."""
+    plt = pyplot()
     return plt.subplots(figsize=PANEL, layout="constrained")
 
 
@@ -156,7 +160,7 @@ def _rate(norms) -> float:
 def gradient_rates(name="rnn"):
     """{scale: factor per step back} for the curves of the gradient-flow figure."""
     module = importlib.import_module(f"derive.generated.{name}")
-    params, x, g = _problem(module)
+    params, x, g = problem(module)
     return {
         scale: _rate(state_gradients(module, _recurrent(params, scale), 0.1 * x, g))
         for scale in RECURRENT_SCALES
@@ -174,7 +178,7 @@ def keep_rates():
     out = {}
     for name, (bias, value) in KEEP.items():
         module = importlib.import_module(f"derive.generated.{name}")
-        params, x, g = _problem(module)
+        params, x, g = problem(module)
         kept = dict(params, **{bias: np.full_like(params[bias], value)})
         _, cache = module.forward(kept, 0.1 * x)
         gate = float(np.exp(np.log(KEEP_GATE[name](cache["values"])).mean()))
@@ -188,7 +192,7 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
     curves = {}
     for name in names:
         module = importlib.import_module(f"derive.generated.{name}")
-        params, x, g = _problem(module)
+        params, x, g = problem(module)
         x = 0.1 * x  # small inputs: the tanh works near its linear range
         curves[name] = [
             (rf"$W \times {scale:g}$", colour, "-", state_gradients(module, _recurrent(params, scale), x, g))
@@ -203,7 +207,7 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
     limits = (shown.min() / 3, shown.max() * 3)
     panels = []
     for name in names:
-        fig, ax = _panel()
+        fig, ax = panel()
         for label, colour, style, norms in curves[name]:
             shown = np.where(norms > 0, norms, np.nan)
             ax.plot(BACK, shown, color=colour, linestyle=style, label=label)
@@ -211,7 +215,7 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
         ax.set_ylim(*limits)
         ax.set_title(name.upper())
         ax.legend(frameon=False)
-        panels.append((f"{name.upper()}: the gradient reaching k steps back", _svg(fig)))
+        panels.append((f"{name.upper()}: the gradient reaching k steps back", svg(fig)))
     return panels
 
 
@@ -244,9 +248,9 @@ def gate_sweep(name, gate, gradient_of, traced):
     gradient of the last loss reaches back to the input or the state k steps earlier."""
     module = importlib.import_module(f"derive.generated.{name}")
     bias = "b_" + gate
-    (fig_l, left), (fig_r, right) = _panel(), _panel()
+    (fig_l, left), (fig_r, right) = panel(), panel()
     for value, colour in zip(BIASES, COLOURS, strict=True):
-        params, x, g = _problem(module, bias=(bias, value))
+        params, x, g = problem(module, bias=(bias, value))
         label = _bias_label(bias, value)
         left.plot(np.arange(PULSE, STEPS + 1), trace(module, params, x, traced), color=colour, label=label)
         norms = (
@@ -266,17 +270,17 @@ def gate_sweep(name, gate, gradient_of, traced):
     right.set_title("The last loss's gradient, back")
     right.legend(frameon=False)
     return [
-        (f"How much of a nudge to step {PULSE}'s input is still in {traced} at each later step", _svg(fig_l)),
-        ("How much of the last loss's gradient reaches k steps back", _svg(fig_r)),
+        (f"How much of a nudge to step {PULSE}'s input is still in {traced} at each later step", svg(fig_l)),
+        ("How much of the last loss's gradient reaches k steps back", svg(fig_r)),
     ]
 
 
 def candidate_sweep(name):
     module = importlib.import_module(f"derive.generated.{name}")
-    (fig_l, left), (fig_r, right) = _panel(), _panel()
+    (fig_l, left), (fig_r, right) = panel(), panel()
     bins = np.linspace(-1, 1, 41)
     for scale, colour in zip(SCALES, COLOURS, strict=True):
-        params, x, _ = _problem(module, scale=scale, gate_params=("W", "U", "b"))
+        params, x, _ = problem(module, scale=scale, gate_params=("W", "U", "b"))
         _, cache = module.forward(params, x)
         values = cache["values"]["s_tilde"].ravel()
         label = rf"$W, U, \mathbf{{b}} \times {scale:g}$"
@@ -291,7 +295,7 @@ def candidate_sweep(name):
     right.set_ylabel("density")
     right.set_title("Its slope, which scales its gradient")
     right.legend(frameon=False, loc="upper left")
-    return [("The candidate's values", _svg(fig_l)), ("The candidate's slope", _svg(fig_r))]
+    return [("The candidate's values", svg(fig_l)), ("The candidate's slope", svg(fig_r))]
 
 
 # One colour per catalogue cell, in the catalogue's order (the three first, then the variants).
@@ -313,11 +317,11 @@ def variant_gradients():
     catalogue cell at its default initialisation (init_params) and the same inputs."""
     from ..catalogue import CATALOGUE, CORE
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(PANEL[0], 6.2), layout="constrained")
     for (name, cell), colour in zip(CATALOGUE.items(), PALETTE, strict=False):
         module = importlib.import_module(f"derive.generated.{name}")
-        params, x, g = _problem(module)
+        params, x, g = problem(module)
         norms = state_gradients(module, params, x, g, state=cell.states[0])
         label = name
         if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
@@ -332,7 +336,7 @@ def variant_gradients():
         )
     _log_axis(ax, STATE_GRADIENT)
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), handlelength=1.6)
-    return [("Every catalogue cell: the gradient reaching k steps back", _svg(fig))]
+    return [("Every catalogue cell: the gradient reaching k steps back", svg(fig))]
 
 
 SPECS = {

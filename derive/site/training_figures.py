@@ -24,13 +24,13 @@ SEED_STYLES = ("-", "--", ":", "-.")
 
 
 def _svg(fig) -> str:
-    return figures._svg(fig).replace(figures.MARK, MARK, 1)
+    return figures.svg(fig).replace(figures.MARK, MARK, 1)
 
 
 def _over_steps(record: dict, key: str, ylabel: str, lines=()):
     """One panel per lag, stacked: ``key`` of each run against the step, one colour per
     cell and one line style per seed."""
-    plt = figures._plt()
+    plt = figures.pyplot()
     runs = record["runs"]
     lags = list(dict.fromkeys(r["lag"] for r in runs))
     seeds = list(dict.fromkeys(r["seed"] for r in runs))
@@ -78,7 +78,7 @@ def race_gradient(record: dict) -> str:
 def review_gates(cell: str, reading: dict, units: dict[str, list[int]], gates: list[str]) -> str:
     """Heat maps, one panel per gate: the review word by word down the side, and across,
     the gate's mean over units and the units that move most at "but"."""
-    plt = figures._plt()
+    plt = figures.pyplot()
     words = reading["words"]
     fig, axes = plt.subplots(
         1, len(gates), figsize=(WIDTH - 0.4, 0.23 * len(words) + 1.8), sharey=True, squeeze=False
@@ -102,7 +102,7 @@ def review_gates(cell: str, reading: dict, units: dict[str, list[int]], gates: l
 def review_reading(readings: dict[str, dict]) -> str:
     """The review word by word down the side; across, each cell's state norm and its
     prediction after each word."""
-    plt = figures._plt()
+    plt = figures.pyplot()
     words = next(iter(readings.values()))["words"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 0.23 * len(words) + 1.4), sharey=True)
     rows = np.arange(len(words))

@@ -146,9 +146,9 @@ def cache_per_step(name, n_hidden=HIDDEN, n_input=INPUTS) -> float:
 def figure(rows, windows=WINDOWS) -> list[tuple[str, str]]:
     """Two panels, each a (title, svg): the relative error and the cosine similarity of the
     truncated gradient against the window length, one line per setting."""
-    from .figures import _panel, _svg
+    from .figures import panel, svg
 
-    (fig_e, error), (fig_c, cosine) = _panel(), _panel()
+    (fig_e, error), (fig_c, cosine) = panel(), panel()
     for r in rows:
         style = {"color": COLOURS[r["cell"]], "marker": "o", "markersize": 4}
         style["linestyle"] = "--" if r["bias"] else "-"
@@ -174,9 +174,9 @@ def figure(rows, windows=WINDOWS) -> list[tuple[str, str]]:
     error.legend(frameon=False, loc="lower left")
     cosine.legend(frameon=False, loc="lower right")
     return [
-        ("The truncated gradient's relative error against the window K", _svg(fig_e)),
+        ("The truncated gradient's relative error against the window K", svg(fig_e)),
         (
             "The cosine of the angle between the truncated and the full gradient against the window K",
-            _svg(fig_c),
+            svg(fig_c),
         ),
     ]
