@@ -43,6 +43,35 @@ def test_gates_with_one_function_are_one_run_forward_and_backward():
     assert p.backward_runs == ((0, 1, 2),)
 
 
+def test_the_blocks_of_each_product_in_the_loop_are_an_array_of_their_own():
+    # The GRU: W_o, W_i multiply s_{t-1}, W multiplies o ⊙ s_{t-1}: two arrays of blocks,
+    # and the input's product is cut in two, one for each.
+    p = plan(derive(CATALOGUE["gru"]), set())
+    assert p.groups == ((0, 2), (2, 3))
+    spans = {s.name: (s.start, s.stop) for s in p.spans}
+    assert spans == {"s_prev": (0, 2), "z2_s_tilde": (2, 3), "x": (0, 2), "x_2": (2, 3)}
+    # The LSTM's four gates all multiply h_{t-1}: one array, the input's product whole.
+    assert lstm_plan().groups == ((0, 4),)
+
+
+def test_blocks_that_one_call_computes_are_not_cut_apart():
+    # a and e multiply s_prev apart, but a, c, e are one σ run: one array, strided products.
+    c = cell(
+        ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", G),
+        ("c", "σ(U_c @ x + b_c)", G),
+        ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", G),
+        ("s", "a * s_prev + c * e", S),
+        parameters=(
+            *affine("a"),
+            Parameter("U_c", "hidden", "input"),
+            Parameter("b_c", "hidden", "1"),
+            *affine("e"),
+        ),
+    )
+    p = plan(derive(c), set())
+    assert p.forward_runs == ((0, 1, 2),) and p.groups == ((0, 3),)
+
+
 def test_every_weight_bias_and_input_gradient_of_the_lstm_is_summed_after_the_loop():
     p = lstm_plan()
     assert all(value is None for _, value in p.remainder)

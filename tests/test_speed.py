@@ -9,10 +9,11 @@ from functools import cache
 import numpy as np
 import pytest
 from cells import ALL_CELLS
-from generated import cell, module
+from generated import cell, derivation, module
 
 from derive.catalogue import CATALOGUE
-from derive.codegen.modules import CHUNK_ENTRIES, module_source
+from derive.codegen.modules import CHUNK_ENTRIES, TEMPLATE_NAMES, module_source
+from derive.codegen.plan import plan
 from derive.verification.numeric import random_problem, relative_error
 
 CELLS = sorted(set(ALL_CELLS) | set(CATALOGUE))
@@ -49,6 +50,25 @@ def test_backward_products_use_the_weights_stacked_as_contiguous_rows(name):
     # Through the rows of the stacked weights, never through a transposed view of them.
     assert not re.search(r"weights_\w+\.T", text)
     problem = random_problem(fused, 5, 33, 7, 4, seed=11)
+    assert_same_as_literal(name, problem, problem[3])
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_each_product_in_the_loop_reads_whole_rows_of_its_own_array_of_blocks(name):
+    fused, text = module(name), source(name)
+    p = plan(derivation(name), set(TEMPLATE_NAMES))
+    looped = [s for s in p.spans if not s.hoisted]
+    if name in ("gru", "gru_torch", "mgu"):  # products of the state beside others
+        assert len(p.groups) > 1
+    for span in looped:
+        if (span.start, span.stop) not in p.groups:
+            continue  # cut through a run of blocks one call computes
+        # δz and the pre-activations in contiguous rows, not a strided slice of wider ones
+        assert re.search(rf"\b(dz_t\w*) @ {span.rows}\b", text), span.name
+        assert not re.search(rf"\] @ {span.rows}\b", text), span.name
+        assert re.search(rf"\bz\w* \+= {span.product}\n", text), span.name
+        assert re.search(rf"{span.gradient} = dz_rows\w*\.T @", text), span.name
+    problem = random_problem(fused, 5, 33, 7, 4, seed=16)
     assert_same_as_literal(name, problem, problem[3])
 
 

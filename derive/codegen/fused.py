@@ -42,6 +42,14 @@ class _Fused:
         made = [name for _, name in plan.sequences] + [s.name for _, s in plan.kept]
         made += [name for s in plan.spans for name in (s.weights, s.rows, s.product, s.gradient)]
         self.namer = Namer({*taken, *made, *derivation_names(derivation)})
+        # The arrays of blocks, one for each group of the plan (the names alone for one):
+        # base name -> the array of each group.
+        self.arrays = {
+            base: [base]
+            if len(plan.groups) <= 1
+            else [self.namer(f"{base}_{g + 1}") for g in range(len(plan.groups))]
+            for base in ("act", "z", "dz", "dz_t", "dz_rows", "d_biases")
+        }
         # The backward loop's factors computed ahead: value -> symbol, and the
         # names that read each at its step; forward_values is set while backward is built.
         self.forward_values: set[str] | None = None
@@ -61,10 +69,19 @@ class _Fused:
 
     # Where values live -------------------------------------------------
 
-    def block(self, array: ir.Node, lead: tuple[str, ...], start: int, stop: int) -> ir.Block:
-        return ir.Block(array, lead, start, stop, self.plan.width)
+    def group(self, index: int) -> int:
+        """The group of the plan whose array holds block ``index``."""
+        return next(g for g, (first, last) in enumerate(self.plan.groups) if first <= index < last)
 
-    def columns(self, array: ir.Node, lead: tuple[str, ...], index: int) -> ir.Block:
+    def block(self, array: str, lead: tuple[str, ...], start: int, stop: int) -> ir.Block:
+        """Blocks ``start:stop`` of the array of blocks ``array`` ("act", "z", "dz", ...),
+        in the array of their group."""
+        g = self.group(start)
+        first, last = self.plan.groups[g]
+        assert stop <= last, "a run of blocks lies in one group"
+        return ir.Block(self.arrays[array][g], lead, start - first, stop - first, last - first)
+
+    def columns(self, array: str, lead: tuple[str, ...], index: int) -> ir.Block:
         return self.block(array, lead, index, index + 1)
 
     def values(self, name: str) -> ir.Node:
@@ -171,26 +188,34 @@ class _Fused:
             )
         folded: set[tuple[int, MatrixSymbol]] = set()
         if plan.width:
-            whole = len(hoisted) == 1 and hoisted[0].start == 0 and hoisted[0].stop == plan.width
-            if not whole:
-                F.append(ir.Assign("act", ir.Zeros(ir.shape("T", "B", ir.Width(plan.width)))))
-            for span in hoisted:
-                F.append(ir.Comment(self.products(span) + ": every step at once"))
-                product = ir.Steps(
-                    ir.MatMul(ir.Rows(span.operand.name), span.weights), ir.Width(span.stop - span.start)
-                )
-                if whole:
-                    F.append(ir.Assign("act", product))
-                else:
-                    F.append(ir.Assign(self.block("act", (":", ":"), span.start, span.stop), product, "+="))
-            if hoisted and all(len(pre.biases) == 1 for pre in plan.pres):
-                F.append(
-                    ir.Assign(
-                        "act",
-                        ir.Concat(tuple(pre.biases[0].name for pre in plan.pres), plan.scales),
-                        "+=",
+            for act, (first, last) in zip(self.arrays["act"], plan.groups, strict=True):
+                inside = [s for s in hoisted if first <= s.start < last]
+                whole = len(inside) == 1 and (inside[0].start, inside[0].stop) == (first, last)
+                if not whole:
+                    F.append(ir.Assign(act, ir.Zeros(ir.shape("T", "B", ir.Width(last - first)))))
+                for span in inside:
+                    F.append(ir.Comment(self.products(span) + ": every step at once"))
+                    product = ir.Steps(
+                        ir.MatMul(ir.Rows(span.operand.name), span.weights), ir.Width(span.stop - span.start)
                     )
-                )
+                    if whole:
+                        F.append(ir.Assign(act, product))
+                    else:
+                        F.append(
+                            ir.Assign(self.block("act", (":", ":"), span.start, span.stop), product, "+=")
+                        )
+            if hoisted and all(len(pre.biases) == 1 for pre in plan.pres):
+                for act, (first, last) in zip(self.arrays["act"], plan.groups, strict=True):
+                    F.append(
+                        ir.Assign(
+                            act,
+                            ir.Concat(
+                                tuple(pre.biases[0].name for pre in plan.pres[first:last]),
+                                plan.scales[first:last],
+                            ),
+                            "+=",
+                        )
+                    )
             else:
                 for pre in plan.pres:
                     for b in pre.biases:
@@ -215,7 +240,8 @@ class _Fused:
         names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
         known: dict[MatrixExpr, MatrixSymbol] = {}
         if plan.width:
-            L.append(ir.Assign("z", ir.at("act", "t")))
+            for z, act in zip(self.arrays["z"], self.arrays["act"], strict=True):
+                L.append(ir.Assign(z, ir.at(act, "t")))
         for name, array in plan.sequences:
             L.append(ir.Assign(name, ir.at(array, "t")))
         runs = {run[0]: run for run in plan.forward_runs}
@@ -272,7 +298,7 @@ class _Fused:
         code.values = {eq.name: self.values(eq.name) for eq in cell.equations}
         code.outputs = {s: code.values[s] for s in cell.states}
         code.cache = [
-            *(["act"] if plan.width else []),
+            *(self.arrays["act"] if plan.width else []),
             *(a for _, a in plan.sequences),
         ]
 
@@ -356,7 +382,8 @@ class _Fused:
             S.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), code.outputs[s])))
             S.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
         if plan.width:
-            S.append(ir.Assign("dz", ir.Empty(ir.shape("T", "B", ir.Width(plan.width)))))
+            for dz, (first, last) in zip(self.arrays["dz"], plan.groups, strict=True):
+                S.append(ir.Assign(dz, ir.Empty(ir.shape("T", "B", ir.Width(last - first)))))
         names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
         # Adjoints that live in their columns of δz: δz_v, and δv in a backward run.
         in_dz: dict[str, ir.Block] = {}
@@ -444,7 +471,11 @@ class _Fused:
                 rest_code = [self.show(rest, names, known)] if rest is not None else []
                 L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else "0"))
         assert not pending, "every backward run is complete by the end of the step"
-        bind: list[ir.Statement] = [ir.Assign("dz_t", ir.at("dz", "t"))] if plan.width else []
+        bind: list[ir.Statement] = [
+            ir.Assign(dz_t, ir.at(dz, "t"))
+            for dz_t, dz in zip(self.arrays["dz_t"], self.arrays["dz"], strict=True)
+            if plan.width
+        ]
         for eq in cell.equations:
             if eq.name in self.read:
                 where = (
@@ -518,7 +549,8 @@ class _Fused:
         plan, cell, code, E = self.plan, self.cell, self.code, self.code.backward_finish
         used = {piece.span for pieces in after.values() for piece in pieces if piece.span}
         if used or any(piece.span is None for pieces in after.values() for piece in pieces):
-            E.append(ir.Assign("dz_rows", ir.Rows("dz")))
+            for rows, dz in zip(self.arrays["dz_rows"], self.arrays["dz"], strict=True):
+                E.append(ir.Assign(rows, ir.Rows(dz)))
         spans = {s.name: s for s in plan.spans}
         for span in plan.spans:
             if span.name not in used:
@@ -538,7 +570,8 @@ class _Fused:
                 )
             )
         if any(piece.span is None for pieces in after.values() for piece in pieces):
-            E.append(ir.Assign("d_biases", ir.BatchSum("dz_rows")))
+            for sums, rows in zip(self.arrays["d_biases"], self.arrays["dz_rows"], strict=True):
+                E.append(ir.Assign(sums, ir.BatchSum(rows)))
         for x in cell.inputs:
             target = naming.adjoint(x)
             parts: list[ir.Node] = []
@@ -567,7 +600,11 @@ class _Fused:
                     span = spans[piece.span]
                     parts.append(ir.RowRange(span.gradient, piece.member, piece.member + 1))
                 else:
-                    parts.append(ir.RowRange("d_biases", piece.block, piece.block + 1))
+                    g = self.group(piece.block)
+                    first = plan.groups[g][0]
+                    parts.append(
+                        ir.RowRange(self.arrays["d_biases"][g], piece.block - first, piece.block + 1 - first)
+                    )
             if not parts:  # a parameter of a value nothing reads
                 self.read.add(p.name)
                 parts = [ir.Zeros(ir.shape_of(p.name))]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol
 
@@ -26,8 +27,9 @@ from ..derivation import Derivation
 class Pre:
     """A pre-activation: the argument of the function an equation applies last.
 
-    Its value lives in columns ``index*n:(index+1)*n`` of the step's block, and
-    so does its adjoint ``δz`` in the backward pass.
+    Its value lives in columns ``index*n:(index+1)*n`` of the step's blocks (counted
+    from the start of its group's array, see :func:`groups`), and so does its
+    adjoint ``δz`` in the backward pass.
     """
 
     index: int
@@ -84,6 +86,7 @@ class Plan:
     remainder: tuple[tuple[str, MatrixExpr | None], ...]  # gradient -> its terms done in the loop
     sequences: tuple[tuple[str, str], ...]  # equation or kept name -> its (T, B, n) array
     scales: tuple[int, ...] = ()  # pre index -> the factor its block is computed scaled by
+    groups: tuple[tuple[int, int], ...] = ()  # (start, stop): the pre indices each array of blocks holds
 
     @property
     def width(self) -> int:
@@ -95,23 +98,26 @@ def plan(derivation: Derivation, taken: set[str]) -> Plan:
     generated code, so that the names the plan makes do not collide with them."""
     namer = Namer(taken | derivation_names(derivation))
     pres = preactivations(derivation)
-    spans = stack(pres, derivation, namer)
+    runs = forward_runs(derivation, pres)
+    slopes = backward_runs(derivation, pres)
+    cuts = groups(pres, stack(pres, derivation, Namer(())), [*runs, *slopes])
+    spans = stack(pres, derivation, namer, cuts)
     kept = keep(derivation, pres, spans, namer)
     after, remainder = sums_after_loop(derivation, pres, spans)
     in_block = {pre.equation for pre in pres}
     own = [eq.name for eq in derivation.cell.equations if eq.symbol not in in_block]
     sequences = tuple((name, namer(name + "_seq")) for name in [*own, *(s.name for _, s in kept)])
-    runs = forward_runs(derivation, pres)
     return Plan(
         pres=pres,
         spans=spans,
         kept=kept,
         forward_runs=runs,
         scales=scales(pres, runs),
-        backward_runs=backward_runs(derivation, pres),
+        backward_runs=slopes,
         after=tuple(after.items()),
         remainder=tuple(remainder.items()),
         sequences=sequences,
+        groups=cuts,
     )
 
 
@@ -191,9 +197,16 @@ def preactivations(derivation: Derivation) -> tuple[Pre, ...]:
     return tuple(pres)
 
 
-def stack(pres: Sequence[Pre], derivation: Derivation, namer: Namer) -> tuple[Span, ...]:
+def stack(
+    pres: Sequence[Pre],
+    derivation: Derivation,
+    namer: Namer,
+    groups: Sequence[tuple[int, int]] = (),
+) -> tuple[Span, ...]:
     """Pass 2: the linear terms grouped by operand, each group cut into runs of
-    adjacent pre-activations.  A product of the input is hoisted out of the loop."""
+    adjacent pre-activations that lie in one of ``groups`` (one array of blocks).
+    A product of the input is hoisted out of the loop."""
+    starts = {start for start, _ in groups}
     cell = derivation.cell
     # operand -> its (weight, pre index), in block order
     by_operand: dict[MatrixExpr, list[tuple[MatrixSymbol, int]]] = {}
@@ -225,12 +238,31 @@ def stack(pres: Sequence[Pre], derivation: Derivation, namer: Namer) -> tuple[Sp
         hoisted = operand in cell.input_symbols
         run = [members[0]]
         for member in members[1:]:
-            if member[1] != run[-1][1] + 1:
+            if member[1] != run[-1][1] + 1 or member[1] in starts:
                 close(operand, run, hoisted)
                 run = []
             run.append(member)
         close(operand, run, hoisted)
     return tuple(spans)
+
+
+def groups(
+    pres: Sequence[Pre], spans: Sequence[Span], runs: Sequence[Sequence[int]]
+) -> tuple[tuple[int, int], ...]:
+    """Pass 2b: the blocks cut into arrays of their own, (start, stop) each, so that
+    every product inside the loop reads and writes whole rows of one array: its
+    operand's δz and pre-activations then sit in contiguous memory, not in a strided
+    slice of wider rows (the GRU's W_o, W_i beside W).  A cut is made at each end of
+    such a product's span, except inside another such span or inside a run of blocks
+    that one call computes (``runs``), which would cost a call more than it saves."""
+    looped = [(s.start, s.stop) for s in spans if not s.hoisted]
+    inside = [*looped, *((run[0], run[-1] + 1) for run in runs)]
+    cuts = sorted(
+        {k for span in looped for k in span if 0 < k < len(pres)}
+        - {k for start, stop in inside for k in range(start + 1, stop)}
+    )
+    bounds = [0, *cuts, len(pres)] if pres else []
+    return tuple(pairwise(bounds))
 
 
 def keep(
@@ -423,4 +455,4 @@ def span_products(
     return found, A.add(*terms)
 
 
-__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "derivation_names", "plan", "through_exp"]
+__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "derivation_names", "groups", "plan", "through_exp"]

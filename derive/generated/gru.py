@@ -102,11 +102,15 @@ def forward(params, x, state=None):
     U = params['U']
     b = params['b']
     weights_s_prev = np.concatenate((-W_o.T, -W_i.T), axis=1)
-    weights_x = np.concatenate((-U_o.T, -U_i.T, U.T), axis=1)
+    weights_x = np.concatenate((-U_o.T, -U_i.T), axis=1)
+    weights_x_2 = U.T
     weights_z2_s_tilde = W.T
-    # U_o x_t, U_i x_t, U x_t: every step at once
-    act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 3 * n)
-    act += np.concatenate((-b_o, -b_i, b))
+    # U_o x_t, U_i x_t: every step at once
+    act_1 = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 2 * n)
+    # U x_t: every step at once
+    act_2 = (x.reshape(T * B, -1) @ weights_x_2).reshape(T, B, n)
+    act_1 += np.concatenate((-b_o, -b_i))
+    act_2 += b
     z_s_prev = np.empty((B, 2 * n), dtype)
     z_z2_s_tilde = np.empty((B, n), dtype)
     s_seq = np.empty((T, B, n), dtype)
@@ -116,28 +120,29 @@ def forward(params, x, state=None):
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
         for t in range(T):
-            z = act[t]
+            z_1 = act_1[t]
+            z_2 = act_2[t]
             s = s_seq[t]
             z2_s_tilde = z2_s_tilde_seq[t]
             # W_o s_{t-1}, W_i s_{t-1}: one product
             np.matmul(s_prev, weights_s_prev, out=z_s_prev)
-            z[:, 0:2 * n] += z_s_prev
+            z_1 += z_s_prev
             # o_t = σ(W_o s_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i s_{t-1} + U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(z[:, 0:2 * n], out=z[:, 0:2 * n])
-            z[:, 0:2 * n] += 1
-            np.reciprocal(z[:, 0:2 * n], out=z[:, 0:2 * n])
-            o = z[:, 0:n]
-            i = z[:, n:2 * n]
+            np.exp(z_1, out=z_1)
+            z_1 += 1
+            np.reciprocal(z_1, out=z_1)
+            o = z_1[:, 0:n]
+            i = z_1[:, n:2 * n]
             # z⁽²⁾_s̃,t = o_t ⊙ s_{t-1}
             np.multiply(o, s_prev, out=z2_s_tilde)
             # W (o_t ⊙ s_{t-1}): one product
             np.matmul(z2_s_tilde, weights_z2_s_tilde, out=z_z2_s_tilde)
-            z[:, 2 * n:3 * n] += z_z2_s_tilde
+            z_2 += z_z2_s_tilde
             # s̃_t = tanh(W (o_t ⊙ s_{t-1}) + U x_t + b)
-            _tanh(z[:, 2 * n:3 * n], out=z[:, 2 * n:3 * n])
-            s_tilde = z[:, 2 * n:3 * n]
+            _tanh(z_2, out=z_2)
+            s_tilde = z_2
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(1 - i, s_prev, out=s)
             s += i * s_tilde
@@ -146,14 +151,15 @@ def forward(params, x, state=None):
         's': _read_only(s_seq),
     }
     values = {
-        'o': _read_only(act[:, :, 0:n]),
-        'i': _read_only(act[:, :, n:2 * n]),
-        's_tilde': _read_only(act[:, :, 2 * n:3 * n]),
+        'o': _read_only(act_1[:, :, 0:n]),
+        'i': _read_only(act_1[:, :, n:2 * n]),
+        's_tilde': _read_only(act_2),
         's': _read_only(s_seq),
     }
     cache = {
         "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act': act,
+        'act_1': act_1,
+        'act_2': act_2,
         's_seq': s_seq,
         'z2_s_tilde_seq': z2_s_tilde_seq,
     }
@@ -181,28 +187,32 @@ def backward(cache, d_outputs):
     U_i = params['U_i']
     W = params['W']
     U = params['U']
-    act = cache['act']
+    act_1 = cache['act_1']
+    act_2 = cache['act_2']
     s_seq = cache['s_seq']
     z2_s_tilde_seq = cache['z2_s_tilde_seq']
     d_out_s = d_out['s']
     weights_s_prev_rows = np.concatenate((W_o, W_i))
-    weights_x_rows = np.concatenate((U_o, U_i, U))
+    weights_x_rows = np.concatenate((U_o, U_i))
+    weights_x_2_rows = U
     weights_z2_s_tilde_rows = W
     s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
-    dz = np.empty((T, B, 3 * n), dtype)
+    dz_1 = np.empty((T, B, 2 * n), dtype)
+    dz_2 = np.empty((T, B, n), dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     chunk = max(1, 16384 // (B * n))
     for first in reversed(range(0, T, chunk)):
-        factor_seq = 1 - act[first:first + chunk, :, 2 * n:3 * n]**2
-        factor_seq_2 = act[first:first + chunk, :, 2 * n:3 * n] - s_prev_seq[first:first + chunk]
-        factor_seq_4 = 1 - act[first:first + chunk, :, n:2 * n]
-        factor_seq_3 = act[first:first + chunk, :, 0:2 * n] * (1 - act[first:first + chunk, :, 0:2 * n])
+        factor_seq = 1 - act_2[first:first + chunk]**2
+        factor_seq_2 = act_2[first:first + chunk] - s_prev_seq[first:first + chunk]
+        factor_seq_4 = 1 - act_1[first:first + chunk, :, n:2 * n]
+        factor_seq_3 = act_1[first:first + chunk] * (1 - act_1[first:first + chunk])
         for t in reversed(range(first, min(first + chunk, T))):
-            dz_t = dz[t]
-            o = act[t, :, 0:n]
-            i = act[t, :, n:2 * n]
+            dz_t_1 = dz_1[t]
+            dz_t_2 = dz_2[t]
+            o = act_1[t, :, 0:n]
+            i = act_1[t, :, n:2 * n]
             s_prev = s_prev_seq[t]
             d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
             # δs_t = δs_t^in
@@ -210,38 +220,42 @@ def backward(cache, d_outputs):
             # δs̃_t = δs_t ⊙ i_t
             d_s_tilde = d_s * i
             # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-            np.multiply(d_s_tilde, factor_seq[t - first], out=dz_t[:, 2 * n:3 * n])
+            np.multiply(d_s_tilde, factor_seq[t - first], out=dz_t_2)
             # δz⁽²⁾_s̃,t = Wᵀ δz_s̃,t
-            d_z2_s_tilde = dz_t[:, 2 * n:3 * n] @ weights_z2_s_tilde_rows
+            d_z2_s_tilde = dz_t_2 @ weights_z2_s_tilde_rows
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-            np.multiply(d_s, factor_seq_2[t - first], out=dz_t[:, n:2 * n])
+            np.multiply(d_s, factor_seq_2[t - first], out=dz_t_1[:, n:2 * n])
             # δo_t = δz⁽²⁾_s̃,t ⊙ s_{t-1}
-            np.multiply(d_z2_s_tilde, s_prev, out=dz_t[:, 0:n])
+            np.multiply(d_z2_s_tilde, s_prev, out=dz_t_1[:, 0:n])
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-            dz_t[:, 0:2 * n] *= factor_seq_3[t - first]
+            dz_t_1 *= factor_seq_3[t - first]
             # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz⁽²⁾_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
-            d_s_prev = dz_t[:, 0:2 * n] @ weights_s_prev_rows
+            d_s_prev = dz_t_1 @ weights_s_prev_rows
             d_s_prev += d_z2_s_tilde * o + d_s * factor_seq_4[t - first]
-    dz_rows = dz.reshape(T * B, -1)
+    dz_rows_1 = dz_1.reshape(T * B, -1)
+    dz_rows_2 = dz_2.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
-    d_weights_s_prev = dz_rows[:, 0:2 * n].T @ s_prev_seq.reshape(T * B, -1)
-    # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U = Σ_t (one product)
-    d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+    d_weights_s_prev = dz_rows_1.T @ s_prev_seq.reshape(T * B, -1)
+    # ∂L/∂U_o, ∂L/∂U_i = Σ_t (one product)
+    d_weights_x = dz_rows_1.T @ x.reshape(T * B, -1)
+    # ∂L/∂U = Σ_t (one product)
+    d_weights_x_2 = dz_rows_2.T @ x.reshape(T * B, -1)
     # ∂L/∂W = Σ_t (one product)
-    d_weights_z2_s_tilde = dz_rows[:, 2 * n:3 * n].T @ z2_s_tilde_seq.reshape(T * B, -1)
-    d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+    d_weights_z2_s_tilde = dz_rows_2.T @ z2_s_tilde_seq.reshape(T * B, -1)
+    d_biases_1 = dz_rows_1.sum(axis=0)
+    d_biases_2 = dz_rows_2.sum(axis=0)
+    d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
     d_params = {
         'W_o': d_weights_s_prev[0:n],
         'U_o': d_weights_x[0:n],
-        'b_o': d_biases[0:n],
+        'b_o': d_biases_1[0:n],
         'W_i': d_weights_s_prev[n:2 * n],
         'U_i': d_weights_x[n:2 * n],
-        'b_i': d_biases[n:2 * n],
+        'b_i': d_biases_1[n:2 * n],
         'W': d_weights_z2_s_tilde[0:n],
-        'U': d_weights_x[2 * n:3 * n],
-        'b': d_biases[2 * n:3 * n],
+        'U': d_weights_x_2[0:n],
+        'b': d_biases_2[0:n],
     }
     d_state = {
         's': d_s_prev,
