@@ -54,9 +54,9 @@ def test_the_blocks_of_each_product_in_the_loop_are_an_array_of_their_own():
     assert lstm_plan().groups == ((0, 4),)
 
 
-def test_blocks_that_one_call_computes_are_not_cut_apart():
-    # a and e multiply s_prev apart, but a, c, e are one σ run: one array, strided products.
-    c = cell(
+def gapped_cell():
+    """a and e multiply s_prev, c between them does not; a, c, e are one σ run."""
+    return cell(
         ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", G),
         ("c", "σ(U_c @ x + b_c)", G),
         ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", G),
@@ -68,6 +68,11 @@ def test_blocks_that_one_call_computes_are_not_cut_apart():
             *affine("e"),
         ),
     )
+
+
+def test_blocks_that_one_call_computes_are_not_cut_apart():
+    # a and e multiply s_prev apart, but a, c, e are one σ run: one array, strided products.
+    c = gapped_cell()
     p = plan(derive(c), set())
     assert p.forward_runs == ((0, 1, 2),) and p.groups == ((0, 3),)
 
@@ -82,18 +87,7 @@ def test_every_weight_bias_and_input_gradient_of_the_lstm_is_summed_after_the_lo
 
 
 def test_spans_of_one_operand_that_are_not_adjacent_get_their_own_names_and_arrays():
-    c = cell(
-        ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", G),
-        ("c", "σ(U_c @ x + b_c)", G),
-        ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", G),
-        ("s", "a * s_prev + c * e", S),
-        parameters=(
-            *affine("a"),
-            Parameter("U_c", "hidden", "input"),
-            Parameter("b_c", "hidden", "1"),
-            *affine("e"),
-        ),
-    )
+    c = gapped_cell()
     spans = [s for s in plan(derive(c), set()).spans if not s.hoisted]
     assert [s.name for s in spans] == ["s_prev", "s_prev_2"]
     assert len({s.weights for s in spans}) == len({s.gradient for s in spans}) == 2

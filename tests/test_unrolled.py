@@ -55,7 +55,9 @@ def test_the_drawing_has_each_path_at_each_step(name, tall):
     assert counted.get("mx", 0) == STEPS * sum(found.matrix.values()) + any(found.matrix.values())
     assert counted["lo"] == STEPS + 1
     assert counted["pa"] == STEPS + 1
-    assert counted["fwd"] == len(cell.states) * (STEPS + 1) + 4 * STEPS + 1 - STEPS  # + inputs, uses, losses
+    # Forward: each state's STEPS + 1 segments; per step the input, the parameters' use and the
+    # loss; one in the key.
+    assert counted["fwd"] == len(cell.states) * (STEPS + 1) + 3 * STEPS + 1
 
 
 def font_sizes(svg: str) -> list[float]:

@@ -22,7 +22,7 @@ ADJOINT = r"\delta "  # δv = ∂L/∂v
 CARRIED = r"\bar{\delta}"  # δ̄v_{t-1}: the part of ∂L/∂v_{t-1} that a backward step hands back
 
 
-def _base(name: str) -> str:
+def bold_vector(name: str) -> str:
     """``s_tilde`` → ``\\tilde{\\mathbf{s}}``, ``o`` → ``\\mathbf{o}``."""
     if name.endswith("_tilde"):
         return r"\tilde{\mathbf{" + name.removesuffix("_tilde") + "}}"
@@ -73,7 +73,7 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
                 r"\mathbf{z}" + (f"^{{({index})}}" if index > 1 else "") + f"_{{{_label(equation)},{time}}}"
             )
         else:
-            text = _base(base) + f"_{{{time}}}"
+            text = bold_vector(base) + f"_{{{time}}}"
         if parts["incoming"]:
             text += r"^{\mathrm{in}}"
         if not parts["adjoint"]:

@@ -438,15 +438,10 @@ def pages(root: Path) -> dict[Path, str]:
             key = f"unrolled_{name}_tall" if tall else f"unrolled_{name}"
             out[root / "docs" / "figures" / f"{key}.svg"] = unrolled(cell, tall)
         found = paths(cell)
-
-        def show(state: str, cell: Cell = cell) -> str:
-            symbol = MatrixSymbol(state, N_HIDDEN, 1)
-            return latex(symbol, [p.name for p in cell.parameters]).removesuffix("_{t}")  # no step
-
         ctx["unrolled"][name] = {
             "alt": describe_unrolled(cell),
             "states": [
-                {"tex": show(s), "elementwise": found.elementwise[s], "matrix": found.matrix[s]}
+                {"tex": L.bold_vector(s), "elementwise": found.elementwise[s], "matrix": found.matrix[s]}
                 for s in cell.states
             ],
         }

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sympy import MatAdd, MatrixSymbol
 
+from .. import naming
 from ..cell import Cell
 from ..derivation import derive
 from .diagrams import SANS, _display, _num, _spoken
@@ -57,7 +58,7 @@ def paths(cell: Cell) -> Paths:
     elementwise = {s: False for s in cell.states}
     matrix = {s: False for s in cell.states}
     for j in derive(cell).jacobians:
-        state = j.wrt.name.removesuffix("_prev")
+        state = naming.parse(j.wrt.name)["base"]
         for term in j.value.args if isinstance(j.value, MatAdd) else (j.value,):
             names = {s.name for s in term.free_symbols if isinstance(s, MatrixSymbol)}
             if term.is_ZeroMatrix:
