@@ -8,7 +8,14 @@ the same run; the speed-up over the literal lowering (one product per gate
 per step); the time as a multiple of the floor, the time of exactly the
 matrix products the algorithm must do, each timed alone at its real shape and
 dtype (:func:`floor_products` lists them from the cell's plan); and, when
-PyTorch is installed, the ratio of times to ``torch.nn.LSTM/GRU/RNN``.  The
+PyTorch is installed, the ratio of times to ``torch.nn.LSTM/GRU/RNN``.
+
+Where the time above the floor goes is measured too: the exp floor, one
+``np.exp`` over every entry of every function value that needs an exponential
+(σ and tanh: :func:`floor_exps` lists them), timed alone over all T·B rows at
+once, since no evaluation of those functions in NumPy does less; and the
+kernel's share of the generated pass's time (page faults, mostly: the first
+write into each page of a fresh array).  The
 ratios are measured interleaved, one round after another, as the median of
 per-round ratios, and every time is this thread's CPU time
 (``time.thread_time``, with one BLAS thread): on a shared machine wall-clock
@@ -120,6 +127,50 @@ def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tu
     return [*hoisted, *forward, *loop, *weights, *inputs]
 
 
+def floor_exps(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tuple[int, str]]:
+    """The exponentials one forward pass must evaluate, from the equations of ``cell``
+    (a :class:`~derive.Cell` or a catalogue name): ``(entries, what)`` for each distinct
+    function value whose table entry goes through exp (σ, tanh), over all T·B rows.
+    The backward pass needs none: the derivatives read the saved values."""
+    from .algebra import Apply, walk
+    from .cell import N_HIDDEN, N_INPUT
+    from .elementwise import FUNCTIONS
+    from .printing.text import text
+
+    if isinstance(cell, str):
+        from .catalogue import CATALOGUE
+
+        cell = CATALOGUE[cell]
+    names = [p.name for p in cell.parameters]
+    seen: dict = {}
+    for eq in cell.equations:
+        for node in walk(eq.rhs):
+            if isinstance(node, Apply) and FUNCTIONS[node.function].through_exp is not None:
+                rows = int(node.shape[0].subs({N_INPUT: n_input, N_HIDDEN: n_hidden}))
+                seen.setdefault(node, (T * B * rows * int(node.shape[1]), text(node, names)))
+    return list(seen.values())
+
+
+def _exp_floor(exps, dtype):
+    """One call: ``np.exp`` over as many entries as ``exps`` (see :func:`floor_exps`) counts."""
+    entries = sum(n for n, _ in exps)
+    if not entries:
+        return None
+    a = np.random.default_rng(0).normal(size=entries).astype(dtype)
+    out = np.empty_like(a)
+    return lambda: np.exp(a, out=out)
+
+
+def _kernel_seconds():
+    """This thread's CPU seconds spent in the kernel so far (Linux), else None."""
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_THREAD).ru_stime
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
 def _floor(products, dtype, rng):
     """One call per product of ``products`` (see :func:`floor_products`): its
     ``repeats`` matrix products in a row, on random arrays of ``dtype`` (one array
@@ -205,13 +256,18 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     else None
                 )
                 floor = _floor(floor_products(name, T, B, n_input, n_hidden), dtype, rng)
+                exps = _exp_floor(floor_exps(name, T, B, n_input, n_hidden), dtype)
                 repeat = max(1, int(0.05 / max(min(_seconds(ours, 1)), 1e-6)))
                 # Each product of the floor is timed over enough calls to last about 10 ms.
                 numbers = [max(1, int(0.01 / max(_cpu_seconds(call, 1), 1e-7))) for call in floor]
-                times, floors = [], []
-                literal_ratios, torch_ratios, floor_ratios = [], [], []
+                times, floors, exp_times, kernel_shares = [], [], [], []
+                literal_ratios, torch_ratios, floor_ratios, exp_ratios = [], [], [], []
                 for _ in range(rounds):
+                    k0, c0 = _kernel_seconds(), time.thread_time()
                     t_ours = statistics.median(_seconds(ours, repeat))
+                    k1, c1 = _kernel_seconds(), time.thread_time()
+                    if k0 is not None and k1 is not None:
+                        kernel_shares.append((k1 - k0) / max(c1 - c0, 1e-9))
                     times.append(t_ours)
                     literal_ratios.append(statistics.median(_seconds(theirs, repeat)) / t_ours)
                     if reference is not None:
@@ -219,7 +275,10 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     t_floor = sum(_cpu_seconds(call, k) for call, k in zip(floor, numbers, strict=True))
                     floors.append(t_floor)
                     floor_ratios.append(t_ours / t_floor)
-                del floor
+                    t_exp = _cpu_seconds(exps, max(1, int(0.01 / max(_cpu_seconds(exps, 1), 1e-7)))) if exps else 0.0
+                    exp_times.append(t_exp)
+                    exp_ratios.append(t_ours / (t_floor + t_exp))
+                del floor, exps
                 seconds = statistics.median(times)
                 flops = 3 * 2 * T * B * (n_input + n_hidden) * blocks * n_hidden
                 rows.append(
@@ -236,6 +295,9 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                         "speedup_over_literal": statistics.median(literal_ratios),
                         "floor_seconds": statistics.median(floors),
                         "multiple_of_floor": statistics.median(floor_ratios),
+                        "exp_seconds": statistics.median(exp_times),
+                        "multiple_of_floor_and_exp": statistics.median(exp_ratios),
+                        "kernel_share": statistics.median(kernel_shares) if kernel_shares else None,
                         "ratio_to_torch": statistics.median(torch_ratios) if torch_ratios else None,
                     }
                 )
@@ -363,6 +425,9 @@ def table(record) -> str:
         "× literal",
         "floor ms",
         "× floor",
+        "exp ms",
+        "× f+exp",
+        "kernel",
         "/ torch",
     )
     lines = [header]
@@ -381,6 +446,9 @@ def table(record) -> str:
                 f"{r['speedup_over_literal']:.1f}",
                 "-" if r.get("floor_seconds") is None else f"{r['floor_seconds'] * 1e3:.2f}",
                 "-" if r.get("multiple_of_floor") is None else f"{r['multiple_of_floor']:.2f}",
+                "-" if r.get("exp_seconds") is None else f"{r['exp_seconds'] * 1e3:.2f}",
+                "-" if r.get("multiple_of_floor_and_exp") is None else f"{r['multiple_of_floor_and_exp']:.2f}",
+                "-" if r.get("kernel_share") is None else f"{r['kernel_share']:.0%}",
                 "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}",
             )
         )
@@ -393,7 +461,9 @@ def table(record) -> str:
     rates = ", ".join(f"{d} {g:.1f}" for d, g in m["gemm_gflops"].items())
     out.append(
         "\nall times are this thread's CPU time, medians of interleaved rounds; floor: the matrix "
-        "products the algorithm must do, each timed alone; × floor: the generated time over it"
+        "products the algorithm must do, each timed alone; × floor: the generated time over it;\n"
+        "exp: one np.exp over every σ and tanh entry, timed alone; × f+exp: the time over floor + exp; "
+        "kernel: the share of the generated time spent in the kernel (page faults of fresh arrays)"
     )
     out.append(
         f"GEMM rate of this machine (GFLOP/s): {rates}; "

@@ -116,3 +116,28 @@ def test_the_floor_counts_a_product_inside_a_term_the_plan_does_not_stack():
     # the same work as the GRU's: three blocks of n forward, backward and in the gradients
     flops = sum(2 * a[0] * a[1] * b[1] * r for a, b, r, _ in products)
     assert flops == 3 * 2 * T * B * (n_in + n) * 3 * n
+
+
+def test_the_exp_floor_counts_each_sigma_and_tanh_value_once():
+    T, B, n_in, n = 5, 3, 2, 7
+    lstm = bench.floor_exps("lstm", T, B, n_in, n)
+    # o, i, f (σ), s̃ (tanh) and tanh(s_t) in h_t = o_t ⊙ tanh(s_t): five values of n per row
+    assert [entries for entries, _ in lstm] == [T * B * n] * 5
+    assert lstm[-1][1] == "tanh(s_t)"
+    # The GRU's σ(o), σ(i), tanh(s̃); IndRNN's relu needs no exponential at all.
+    assert [entries for entries, _ in bench.floor_exps("gru", T, B, n_in, n)] == [T * B * n] * 3
+    assert bench.floor_exps("indrnn", T, B, n_in, n) == []
+
+
+def test_the_exp_floor_and_the_kernel_share_are_recorded_and_printed():
+    record = bench.run(
+        cells=("rnn", "indrnn"), sizes=((2, 1, 2, 3),), dtypes=("float64",), rounds=1, torch_ratio=False
+    )
+    rnn, indrnn = record["rows"]
+    assert rnn["exp_seconds"] > 0 and indrnn["exp_seconds"] == 0
+    # one round: the multiple is the generated time over the floor plus the exps
+    expected = rnn["seconds"] / (rnn["floor_seconds"] + rnn["exp_seconds"])
+    assert abs(rnn["multiple_of_floor_and_exp"] - expected) < 1e-9
+    assert rnn["kernel_share"] is None or 0 <= rnn["kernel_share"] <= 1
+    text = bench.table(record)
+    assert "× f+exp" in text and f"{rnn['multiple_of_floor_and_exp']:.2f}" in text
