@@ -275,7 +275,11 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     t_floor = sum(_cpu_seconds(call, k) for call, k in zip(floor, numbers, strict=True))
                     floors.append(t_floor)
                     floor_ratios.append(t_ours / t_floor)
-                    t_exp = _cpu_seconds(exps, max(1, int(0.01 / max(_cpu_seconds(exps, 1), 1e-7)))) if exps else 0.0
+                    t_exp = (
+                        _cpu_seconds(exps, max(1, int(0.01 / max(_cpu_seconds(exps, 1), 1e-7))))
+                        if exps
+                        else 0.0
+                    )
                     exp_times.append(t_exp)
                     exp_ratios.append(t_ours / (t_floor + t_exp))
                 del floor, exps
@@ -447,7 +451,9 @@ def table(record) -> str:
                 "-" if r.get("floor_seconds") is None else f"{r['floor_seconds'] * 1e3:.2f}",
                 "-" if r.get("multiple_of_floor") is None else f"{r['multiple_of_floor']:.2f}",
                 "-" if r.get("exp_seconds") is None else f"{r['exp_seconds'] * 1e3:.2f}",
-                "-" if r.get("multiple_of_floor_and_exp") is None else f"{r['multiple_of_floor_and_exp']:.2f}",
+                "-"
+                if r.get("multiple_of_floor_and_exp") is None
+                else f"{r['multiple_of_floor_and_exp']:.2f}",
                 "-" if r.get("kernel_share") is None else f"{r['kernel_share']:.0%}",
                 "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}",
             )

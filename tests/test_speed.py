@@ -122,3 +122,20 @@ def test_a_missing_output_gradient_is_skipped_not_made_of_zeros(name):
     for given in fused.STATES:  # each output's gradient alone, the others missing
         assert_same_as_literal(name, problem, {given: problem[3][given]})
     assert_same_as_literal(name, problem, {})
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_the_steps_use_numbers_made_once_in_the_dtype(name):
+    fused, text = module(name), source(name)
+    loop = text[text.index("    for t in range(T):") : text.index("    outputs = {")]
+    # No Python number in an in-place update of the loop: NumPy would convert it at every call.
+    assert not re.search(r"[+*-]= -?\d", loop)
+    if "np.exp(z" in text:
+        assert re.search(r"\bone = np\.full\(\(\), 1, dtype\)", text)
+    for dtype in (np.float32, np.float64):
+        problem = random_problem(fused, 3, 4, 5, 2, seed=17)
+        params = {k: v.astype(dtype) for k, v in problem[0].items()}
+        outputs, _ = fused.forward(params, problem[1], problem[2])
+        assert all(v.dtype == dtype for v in outputs.values())
+    problem = random_problem(fused, 3, 4, 5, 2, seed=17)
+    assert_same_as_literal(name, problem, problem[3])

@@ -176,6 +176,7 @@ class _Fused:
     def forward(self) -> None:
         plan, cell, code = self.plan, self.cell, self.code
         F, L = code.forward_setup, code.forward_loop
+        self.constants: dict[int, str] = {}
         hoisted = [s for s in plan.spans if s.hoisted]
         for span in plan.spans:
             F.append(
@@ -295,6 +296,10 @@ class _Fused:
             k += len(run)
         for s in cell.states:
             L.append(ir.Assign(naming.prev(s), s))
+        if self.constants:
+            # A Python number would be converted again at every call in the loop.
+            F.append(ir.Comment("The numbers the steps use, made once in the dtype"))
+            F.extend(ir.Assign(name, ir.Constant(value)) for value, name in self.constants.items())
         code.values = {eq.name: self.values(eq.name) for eq in cell.equations}
         code.outputs = {s: code.values[s] for s in cell.states}
         code.cache = [
@@ -322,7 +327,7 @@ class _Fused:
                 + ": the block holds c z, c inside the weights"
             ),
             ir.NumPyInto("exp", view, view),
-            ir.Assign(view, "1", "+="),
+            ir.Assign(view, self.constant(1), "+="),
             ir.NumPyInto("reciprocal", view, view),
         ]
         k = 0
@@ -335,11 +340,20 @@ class _Fused:
             a, b, _ = form
             columns = self.block("z", (":",), run[k], run[stop - 1] + 1)
             if b != 1:
-                out.append(ir.Assign(columns, str(b), "*="))
+                out.append(ir.Assign(columns, self.constant(b), "*="))
             if a != 0:
-                out.append(ir.Assign(columns, str(a), "+="))
+                out.append(ir.Assign(columns, self.constant(a), "+="))
             k = stop
         return out
+
+    def constant(self, value: int) -> str:
+        """The name of ``value`` as a 0-d array of the dtype, made once before the loop."""
+        if value not in self.constants:
+            words = {1: "one", 2: "two", -1: "minus_one", -2: "minus_two"}
+            self.constants[value] = self.namer(
+                words.get(value, f"{'minus_' if value < 0 else ''}c{abs(value)}")
+            )
+        return self.constants[value]
 
     def keep_inside(
         self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol]

@@ -174,6 +174,14 @@ class Zeros(Expr):
 
 
 @dataclass(frozen=True)
+class Constant(Expr):
+    """A number as a 0-d array of the computation's dtype: an operand NumPy takes as
+    it is, where a Python number is converted again at every call."""
+
+    value: int
+
+
+@dataclass(frozen=True)
 class Incoming(Expr):
     """The adjoint reaching a state at step t: ``d_out[t] + carried``, or ``carried``
     alone where ``d_out`` is None (no gradient given for that output)."""

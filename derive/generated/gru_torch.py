@@ -116,6 +116,8 @@ def forward(params, x, state=None):
     z_s_prev = np.empty((B, 2 * n), dtype)
     s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
+    # The numbers the steps use, made once in the dtype
+    one = np.full((), 1, dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -130,7 +132,7 @@ def forward(params, x, state=None):
             # i_t = σ(W_i s_{t-1} + U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
             np.exp(z_1, out=z_1)
-            z_1 += 1
+            z_1 += one
             np.reciprocal(z_1, out=z_1)
             o = z_1[:, 0:n]
             i = z_1[:, n:2 * n]
@@ -276,7 +278,7 @@ def _tanh(z, out=None):
     float64 arrays 1 - 2 / (1 + exp(2z)), with one exp, is several times faster, with
     an error of a few units in the last place of 1.  Where exp(2z) overflows to inf
     (callers silence the warning), that formula gives exactly 1."""
-    if z.dtype == np.float32 or z.size < 256:
+    if z.size < 256 or z.dtype == np.float32:
         return np.tanh(z, out=out)
     out = np.multiply(z, 2, out=out)
     np.exp(out, out=out)

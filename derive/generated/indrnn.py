@@ -181,7 +181,7 @@ def _tanh(z, out=None):
     float64 arrays 1 - 2 / (1 + exp(2z)), with one exp, is several times faster, with
     an error of a few units in the last place of 1.  Where exp(2z) overflows to inf
     (callers silence the warning), that formula gives exactly 1."""
-    if z.dtype == np.float32 or z.size < 256:
+    if z.size < 256 or z.dtype == np.float32:
         return np.tanh(z, out=out)
     out = np.multiply(z, 2, out=out)
     np.exp(out, out=out)

@@ -122,6 +122,9 @@ def forward(params, x, state=None):
     tanh_s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     h_prev = state['h']
+    # The numbers the steps use, made once in the dtype
+    one = np.full((), 1, dtype)
+    minus_two = np.full((), -2, dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -140,10 +143,10 @@ def forward(params, x, state=None):
             # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
             #     the block holds c z, c inside the weights
             np.exp(z, out=z)
-            z += 1
+            z += one
             np.reciprocal(z, out=z)
-            z[:, 3 * n:4 * n] *= -2
-            z[:, 3 * n:4 * n] += 1
+            z[:, 3 * n:4 * n] *= minus_two
+            z[:, 3 * n:4 * n] += one
             o = z[:, 0:n]
             i = z[:, n:2 * n]
             f = z[:, 2 * n:3 * n]
@@ -294,7 +297,7 @@ def _tanh(z, out=None):
     float64 arrays 1 - 2 / (1 + exp(2z)), with one exp, is several times faster, with
     an error of a few units in the last place of 1.  Where exp(2z) overflows to inf
     (callers silence the warning), that formula gives exactly 1."""
-    if z.dtype == np.float32 or z.size < 256:
+    if z.size < 256 or z.dtype == np.float32:
         return np.tanh(z, out=out)
     out = np.multiply(z, 2, out=out)
     np.exp(out, out=out)

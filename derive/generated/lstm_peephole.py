@@ -130,6 +130,9 @@ def forward(params, x, state=None):
     tanh_s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     h_prev = state['h']
+    # The numbers the steps use, made once in the dtype
+    one = np.full((), 1, dtype)
+    minus_two = np.full((), -2, dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -149,10 +152,10 @@ def forward(params, x, state=None):
             # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
             #     the block holds c z, c inside the weights
             np.exp(z[:, 0:3 * n], out=z[:, 0:3 * n])
-            z[:, 0:3 * n] += 1
+            z[:, 0:3 * n] += one
             np.reciprocal(z[:, 0:3 * n], out=z[:, 0:3 * n])
-            z[:, 2 * n:3 * n] *= -2
-            z[:, 2 * n:3 * n] += 1
+            z[:, 2 * n:3 * n] *= minus_two
+            z[:, 2 * n:3 * n] += one
             i = z[:, 0:n]
             f = z[:, n:2 * n]
             s_tilde = z[:, 2 * n:3 * n]
@@ -163,7 +166,7 @@ def forward(params, x, state=None):
             # o_t = σ(W_o h_{t-1} + U_o x_t + p_o ⊙ s_t + b_o)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
             np.exp(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
-            z[:, 3 * n:4 * n] += 1
+            z[:, 3 * n:4 * n] += one
             np.reciprocal(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
             o = z[:, 3 * n:4 * n]
             _tanh(s, out=tanh_s)
@@ -327,7 +330,7 @@ def _tanh(z, out=None):
     float64 arrays 1 - 2 / (1 + exp(2z)), with one exp, is several times faster, with
     an error of a few units in the last place of 1.  Where exp(2z) overflows to inf
     (callers silence the warning), that formula gives exactly 1."""
-    if z.dtype == np.float32 or z.size < 256:
+    if z.size < 256 or z.dtype == np.float32:
         return np.tanh(z, out=out)
     out = np.multiply(z, 2, out=out)
     np.exp(out, out=out)

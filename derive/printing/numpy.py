@@ -225,6 +225,9 @@ class StatementPrinter:
     def _print_Empty(self, node):
         return f"np.empty({self(node.shape)}, dtype)"
 
+    def _print_Constant(self, node):
+        return f"np.full((), {node.value}, dtype)"
+
     def _print_Zeros(self, node):
         return f"np.zeros({self(node.shape)}, dtype)"
 
