@@ -11,6 +11,7 @@ import pytest
 from cells import ALL_CELLS
 from generated import cell, derivation, module
 
+from derive import naming
 from derive.catalogue import CATALOGUE
 from derive.codegen.modules import CHUNK_ENTRIES, TEMPLATE_NAMES, module_source
 from derive.codegen.plan import plan
@@ -138,4 +139,25 @@ def test_the_steps_use_numbers_made_once_in_the_dtype(name):
         outputs, _ = fused.forward(params, problem[1], problem[2])
         assert all(v.dtype == dtype for v in outputs.values())
     problem = random_problem(fused, 3, 4, 5, 2, seed=17)
+    assert_same_as_literal(name, problem, problem[3])
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_state_kept_in_its_own_array_has_the_initial_state_as_its_first_row(name):
+    fused, text = module(name), source(name)
+    problem = random_problem(fused, 3, 4, 5, 2, seed=18)
+    outputs, cache_ = fused.forward(*problem[:3])
+    for s in fused.STATES:
+        steps = cache_.get(f"{s}_steps")
+        if steps is None:  # the state is a pre-activation's value: its own columns of act
+            assert f"np.concatenate((state['{s}'][None]" in text
+            continue
+        # T + 1 rows: the states before each step, where backward reads them, are a
+        # view, not a concatenation
+        prev = naming.prev(s)
+        assert f"{prev}_seq = " not in text or f"{prev}_seq = {s}_steps[:-1]" in text
+        assert np.shares_memory(steps, outputs[s])
+        assert np.array_equal(steps[0], problem[2][s]) and np.array_equal(steps[1:], outputs[s])
+    if name in ("lstm", "gru"):
+        assert all(f"{s}_steps" in cache_ for s in fused.STATES)
     assert_same_as_literal(name, problem, problem[3])

@@ -233,7 +233,15 @@ class _Fused:
             **{eq.name: eq.symbol.shape[0] for eq in cell.equations},
             **{s.name: s.shape[0] for s in self.kept.values()},
         }
+        self.steps: dict[str, str] = {}
         for name, array in plan.sequences:
+            if name in cell.states:
+                # T + 1 rows, the initial state first: the states before each step are a view.
+                steps = self.steps[name] = self.namer(name + "_steps")
+                F.append(ir.Assign(steps, ir.Empty(ir.shape("T + 1", "B", "n"))))
+                F.append(ir.Assign(ir.at(steps, "0"), ir.at("state", ir.Key(name))))
+                F.append(ir.Assign(array, ir.at(steps, "1:")))
+                continue
             F.append(ir.Assign(array, ir.Empty(ir.SEQUENCE if rows[name] == N_HIDDEN else ir.shape_of("x"))))
         for s in cell.states:
             F.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
@@ -305,6 +313,7 @@ class _Fused:
         code.cache = [
             *(self.arrays["act"] if plan.width else []),
             *(a for _, a in plan.sequences),
+            *self.steps.values(),
         ]
 
     def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
@@ -393,7 +402,12 @@ class _Fused:
         }
         for s in cell.states:
             prev = naming.prev(s)
-            S.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), code.outputs[s])))
+            before = (
+                ir.at(self.steps[s], ":-1")
+                if s in self.steps
+                else ir.PreviousAll(ir.at("state", ir.Key(s)), code.outputs[s])
+            )
+            S.append(ir.Assign(prev + "_seq", before))
             S.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
         if plan.width:
             for dz, (first, last) in zip(self.arrays["dz"], plan.groups, strict=True):

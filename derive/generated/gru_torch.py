@@ -114,7 +114,9 @@ def forward(params, x, state=None):
     act_1 += np.concatenate((-b_o, -b_i))
     act_2 += b
     z_s_prev = np.empty((B, 2 * n), dtype)
-    s_seq = np.empty((T, B, n), dtype)
+    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps[0] = state['s']
+    s_seq = s_steps[1:]
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, dtype)
@@ -158,6 +160,7 @@ def forward(params, x, state=None):
         'act_1': act_1,
         'act_2': act_2,
         's_seq': s_seq,
+        's_steps': s_steps,
     }
     return outputs, cache
 
@@ -186,12 +189,12 @@ def backward(cache, d_outputs):
     c = params['c']
     act_1 = cache['act_1']
     act_2 = cache['act_2']
-    s_seq = cache['s_seq']
+    s_steps = cache['s_steps']
     d_out_s = d_out['s']
     weights_s_prev_rows = np.concatenate((W_o, W_i))
     weights_x_rows = np.concatenate((U_o, U_i))
     weights_x_2_rows = U
-    s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
+    s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
     dz_1 = np.empty((T, B, 2 * n), dtype)
     dz_2 = np.empty((T, B, n), dtype)

@@ -117,8 +117,12 @@ def forward(params, x, state=None):
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
     act += np.concatenate((-b_o, -b_i, -b_f, 2 * b))
     z_h_prev = np.empty((B, 4 * n), dtype)
-    s_seq = np.empty((T, B, n), dtype)
-    h_seq = np.empty((T, B, n), dtype)
+    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps[0] = state['s']
+    s_seq = s_steps[1:]
+    h_steps = np.empty((T + 1, B, n), dtype)
+    h_steps[0] = state['h']
+    h_seq = h_steps[1:]
     tanh_s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     h_prev = state['h']
@@ -177,6 +181,8 @@ def forward(params, x, state=None):
         's_seq': s_seq,
         'h_seq': h_seq,
         'tanh_s_seq': tanh_s_seq,
+        's_steps': s_steps,
+        'h_steps': h_steps,
     }
     return outputs, cache
 
@@ -205,16 +211,16 @@ def backward(cache, d_outputs):
     W = params['W']
     U = params['U']
     act = cache['act']
-    s_seq = cache['s_seq']
-    h_seq = cache['h_seq']
     tanh_s_seq = cache['tanh_s_seq']
+    s_steps = cache['s_steps']
+    h_steps = cache['h_steps']
     d_out_s = d_out['s']
     d_out_h = d_out['h']
     weights_h_prev_rows = np.concatenate((W_o, W_i, W_f, W))
     weights_x_rows = np.concatenate((U_o, U_i, U_f, U))
-    s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
+    s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
-    h_prev_seq = np.concatenate((state['h'][None], h_seq[:-1]))
+    h_prev_seq = h_steps[:-1]
     d_h_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 4 * n), dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a

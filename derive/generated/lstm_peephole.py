@@ -125,8 +125,12 @@ def forward(params, x, state=None):
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
     act += np.concatenate((-b_i, -b_f, 2 * b, -b_o))
     z_h_prev = np.empty((B, 4 * n), dtype)
-    s_seq = np.empty((T, B, n), dtype)
-    h_seq = np.empty((T, B, n), dtype)
+    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps[0] = state['s']
+    s_seq = s_steps[1:]
+    h_steps = np.empty((T + 1, B, n), dtype)
+    h_steps[0] = state['h']
+    h_seq = h_steps[1:]
     tanh_s_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     h_prev = state['h']
@@ -192,6 +196,8 @@ def forward(params, x, state=None):
         's_seq': s_seq,
         'h_seq': h_seq,
         'tanh_s_seq': tanh_s_seq,
+        's_steps': s_steps,
+        'h_steps': h_steps,
     }
     return outputs, cache
 
@@ -224,15 +230,16 @@ def backward(cache, d_outputs):
     p_o = params['p_o']
     act = cache['act']
     s_seq = cache['s_seq']
-    h_seq = cache['h_seq']
     tanh_s_seq = cache['tanh_s_seq']
+    s_steps = cache['s_steps']
+    h_steps = cache['h_steps']
     d_out_s = d_out['s']
     d_out_h = d_out['h']
     weights_h_prev_rows = np.concatenate((W_i, W_f, W, W_o))
     weights_x_rows = np.concatenate((U_i, U_f, U, U_o))
-    s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
+    s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
-    h_prev_seq = np.concatenate((state['h'][None], h_seq[:-1]))
+    h_prev_seq = h_steps[:-1]
     d_h_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 4 * n), dtype)
     d_p_i = np.zeros(p_i.shape, dtype)

@@ -105,7 +105,9 @@ def forward(params, x, state=None):
     act_2 += b
     z_s_prev = np.empty((B, n), dtype)
     z_z2_s_tilde = np.empty((B, n), dtype)
-    s_seq = np.empty((T, B, n), dtype)
+    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps[0] = state['s']
+    s_seq = s_steps[1:]
     z2_s_tilde_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
@@ -153,6 +155,7 @@ def forward(params, x, state=None):
         'act_2': act_2,
         's_seq': s_seq,
         'z2_s_tilde_seq': z2_s_tilde_seq,
+        's_steps': s_steps,
     }
     return outputs, cache
 
@@ -178,14 +181,14 @@ def backward(cache, d_outputs):
     U = params['U']
     act_1 = cache['act_1']
     act_2 = cache['act_2']
-    s_seq = cache['s_seq']
     z2_s_tilde_seq = cache['z2_s_tilde_seq']
+    s_steps = cache['s_steps']
     d_out_s = d_out['s']
     weights_s_prev_rows = W_f
     weights_x_rows = U_f
     weights_x_2_rows = U
     weights_z2_s_tilde_rows = W
-    s_prev_seq = np.concatenate((state['s'][None], s_seq[:-1]))
+    s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
     dz_1 = np.empty((T, B, n), dtype)
     dz_2 = np.empty((T, B, n), dtype)
