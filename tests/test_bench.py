@@ -141,3 +141,19 @@ def test_the_exp_floor_and_the_kernel_share_are_recorded_and_printed():
     assert rnn["kernel_share"] is None or 0 <= rnn["kernel_share"] <= 1
     text = bench.table(record)
     assert "× f+exp" in text and f"{rnn['multiple_of_floor_and_exp']:.2f}" in text
+
+
+def test_the_code_page_shows_each_recorded_row_with_its_floor_ratios():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    record = json.loads((root / "records" / "benchmark.json").read_text(encoding="utf-8"))
+    page = (root / "docs" / "code.md").read_text(encoding="utf-8")
+    assert record["machine"]["processor"] in page and record["machine"]["blas"] in page
+    for r in record["rows"]:
+        row = (
+            f"| {r['cell']} | {r['T']}, {r['B']}, {r['inputs']}, {r['hidden']} | {r['dtype']} "
+            f"| {r['seconds'] * 1000:.2f} | {r['multiple_of_floor']:.2f} "
+            f"| {r['multiple_of_floor_and_exp']:.2f} |"
+        )
+        assert row in page, row
