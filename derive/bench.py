@@ -24,6 +24,7 @@ time swings by 2× or more with what else runs, CPU time much less.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import platform
@@ -75,6 +76,12 @@ def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tu
     as a span of one member: forward and backward at each step (all T·B rows at once
     when v is the input alone), and its weight's gradient once.
     """
+    forward, backward = floor_by_pass(cell, T, B, n_input, n_hidden)
+    return [*forward, *backward]
+
+
+def floor_by_pass(cell, T: int, B: int, n_input: int, n_hidden: int) -> tuple[list[tuple], list[tuple]]:
+    """The products of :func:`floor_products`, those of the forward pass and those of the backward pass."""
     from sympy import MatMul
 
     from .algebra import walk
@@ -124,7 +131,7 @@ def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tu
             forward.append(((B, m), (m, k), T, f"forward step: {operand} {stacked}ᵀ"))
             loop.append(((B, k), (k, m), T, f"backward step: δz {stacked} → δ({operand})"))
         weights.append(((k, rows), (rows, m), 1, f"gradient of {stacked}: δzᵀ {operand}, all T·B rows"))
-    return [*hoisted, *forward, *loop, *weights, *inputs]
+    return [*hoisted, *forward], [*loop, *weights, *inputs]
 
 
 def floor_exps(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tuple[int, str]]:
@@ -318,6 +325,93 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
         },
         "rows": rows,
     }
+
+
+def by_pass(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7) -> list[dict]:
+    """Forward and backward timed apart, interleaved, each against its own products
+    of the floor (:func:`floor_by_pass`); the forward also against the exp floor.
+    Where the time above the floor is, pass by pass."""
+    rows = []
+    for name in cells:
+        module = importlib.import_module(f"derive.generated.{name}")
+        for T, B, n_input, n_hidden in sizes:
+            for dtype in dtypes:
+                rng = np.random.default_rng(0)
+                params = module.init_params(n_input, n_hidden, rng=rng, dtype=np.dtype(dtype))
+                x = rng.normal(size=(T, B, n_input)).astype(dtype)
+                d_out = {module.STATES[-1]: rng.normal(size=(T, B, n_hidden)).astype(dtype)}
+                _, cache = module.forward(params, x)
+                passes = {
+                    "forward": functools.partial(module.forward, params, x),
+                    "backward": functools.partial(module.backward, cache, d_out),
+                }
+                floors = dict(zip(passes, floor_by_pass(name, T, B, n_input, n_hidden), strict=True))
+                calls = {k: _floor(products, dtype, rng) for k, products in floors.items()}
+                exps = _exp_floor(floor_exps(name, T, B, n_input, n_hidden), dtype)
+                repeat = max(1, int(0.05 / max(_cpu_seconds(passes["forward"], 1), 1e-6)))
+                numbers = {
+                    k: [max(1, int(0.01 / max(_cpu_seconds(c, 1), 1e-7))) for c in cs]
+                    for k, cs in calls.items()
+                }
+                seen: dict[str, list[float]] = {f"{k}_{m}": [] for k in passes for m in ("seconds", "floor")}
+                seen["exp"] = []
+                for _ in range(rounds):
+                    for k, fn in passes.items():
+                        t = statistics.median(_seconds(fn, repeat))
+                        f = sum(_cpu_seconds(c, m) for c, m in zip(calls[k], numbers[k], strict=True))
+                        seen[f"{k}_seconds"].append(t)
+                        seen[f"{k}_floor"].append(f)
+                    seen["exp"].append(_cpu_seconds(exps, 10) if exps else 0.0)
+                row = {"cell": name, "T": T, "B": B, "inputs": n_input, "hidden": n_hidden, "dtype": dtype}
+                for k in passes:
+                    ratios = [a / b for a, b in zip(seen[f"{k}_seconds"], seen[f"{k}_floor"], strict=True)]
+                    row[f"{k}_seconds"] = statistics.median(seen[f"{k}_seconds"])
+                    row[f"{k}_floor_seconds"] = statistics.median(seen[f"{k}_floor"])
+                    row[f"{k}_multiple_of_floor"] = statistics.median(ratios)
+                row["exp_seconds"] = statistics.median(seen["exp"])
+                rows.append(row)
+    return rows
+
+
+def by_pass_table(rows) -> str:
+    header = (
+        "cell",
+        "T",
+        "B",
+        "in",
+        "hidden",
+        "dtype",
+        "fwd ms",
+        "floor",
+        "exp",
+        "× floor",
+        "bwd ms",
+        "floor",
+        "× floor",
+    )
+    lines = [header] + [
+        (
+            r["cell"],
+            *(str(r[k]) for k in ("T", "B", "inputs", "hidden")),
+            r["dtype"],
+            *(f"{r[k] * 1e3:.2f}" for k in ("forward_seconds", "forward_floor_seconds", "exp_seconds")),
+            f"{r['forward_multiple_of_floor']:.2f}",
+            *(f"{r[k] * 1e3:.2f}" for k in ("backward_seconds", "backward_floor_seconds")),
+            f"{r['backward_multiple_of_floor']:.2f}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[k]) for row in lines) for k in range(len(header))]
+    out = [
+        "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in lines
+    ]
+    out.append(
+        "\nforward and backward timed apart (this thread's CPU time, medians of interleaved rounds), "
+        "each against the products of the floor its pass does;\nexp: one np.exp over every σ and tanh "
+        "value of the forward pass, timed alone (all times in ms)"
+    )
+    return "\n".join(out)
 
 
 def processor() -> str:

@@ -259,6 +259,13 @@ def _cmd_bench(args) -> int:
         return 0
     cells = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "rnn"]
     build.import_generated(cells)
+    sizes = bench.SIZES if not args.quick else bench.SIZES[-1:]
+    if args.by_pass:
+        if args.record:
+            args.usage_error("--by-pass prints its table only; drop --record")
+        with threadpool_limits(limits=args.threads):
+            print(bench.by_pass_table(bench.by_pass(cells=cells, sizes=sizes, rounds=args.rounds or 7)))
+        return 0
     with threadpool_limits(limits=args.threads):
         record = bench.run(
             cells=cells,
@@ -669,6 +676,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead, time the pieces of one LSTM step alone: the stacked product in both "
         "layouts and exp, beside PyTorch's (takes --threads only)",
+    )
+    b.add_argument(
+        "--by-pass",
+        action="store_true",
+        help="instead, time forward and backward apart, each against its own products of the floor "
+        "(the forward also against the exp floor): where the time above the floor is",
     )
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     b.add_argument(
