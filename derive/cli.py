@@ -523,6 +523,8 @@ def parser() -> argparse.ArgumentParser:
     from .catalogue import CATALOGUE
 
     cells = ", ".join(CATALOGUE)
+    # Where the cell-file errors send a user (their "see --help"): how to write one.
+    a_file = "a cell file (TOML; `python -m derive new NAME` writes one, with comments, to start from)"
     p = _Parser(
         prog="python -m derive",
         description="RNN, LSTM and GRU as SymPy equations: derive their BPTT gradients, "
@@ -537,7 +539,7 @@ def parser() -> argparse.ArgumentParser:
         description="Print a cell's forward equations, the adjoint equations of one "
         "backward step, the BPTT recurrences and the state-to-state Jacobians.",
     )
-    eq.add_argument("cell", type=_cell, metavar="CELL", help=f"the cell: one of {cells}, or a cell file")
+    eq.add_argument("cell", type=_cell, metavar="CELL", help=f"the cell: one of {cells}, or " + a_file)
     eq.add_argument("--latex", action="store_true", help="print LaTeX (aligned blocks) instead of text")
     eq.set_defaults(run=_cmd_equations)
 
@@ -553,7 +555,7 @@ def parser() -> argparse.ArgumentParser:
         nargs="*",
         type=_cell,
         metavar="CELL",
-        help=f"cells to prove, by name or cell file (default: all of {cells})",
+        help="cells to prove, by name or " + a_file + f" (default: all of {cells})",
     )
     ver.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
     ver.add_argument(
@@ -572,7 +574,7 @@ def parser() -> argparse.ArgumentParser:
         "With --check, write nothing and exit 1 naming the stale files.",
     )
     code.add_argument(
-        "cell", nargs="?", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or a cell file"
+        "cell", nargs="?", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or " + a_file
     )
     code.add_argument(
         "--out",
@@ -604,7 +606,7 @@ def parser() -> argparse.ArgumentParser:
         "LaTeX math: the forward step, the backward step, the recurrences through time, the "
         "parameters' gradients and the state-to-state Jacobians.",
     )
-    page.add_argument("cell", type=_cell, metavar="CELL", help=f"one of {cells}, or a cell file")
+    page.add_argument("cell", type=_cell, metavar="CELL", help=f"one of {cells}, or " + a_file)
     page.add_argument(
         "--out", metavar="PATH", type=_file_to_write("my_cell.md", stdout=True), help="write it to PATH"
     )
@@ -639,9 +641,7 @@ def parser() -> argparse.ArgumentParser:
         "weights).",
     )
     t.add_argument("task", choices=("adding", "review"), metavar="TASK", help="adding or review")
-    t.add_argument(
-        "--cell", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or a cell file"
-    )
+    t.add_argument("--cell", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or " + a_file)
     t.add_argument("--lag", type=_lag, help="adding only: one sequence length (at least 2)")
     t.add_argument("--seed", type=_natural, help="one seed (default: the experiment's)")
     t.add_argument("--steps", type=_positive, help="training steps per run (default: the experiment's)")

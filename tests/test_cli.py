@@ -457,3 +457,12 @@ def test_an_interrupted_swap_puts_the_previous_site_back(tmp_path, monkeypatch):
         build.site()
     assert (tmp_path / "site" / "index.html").read_text() == "the previous site"
     assert not list(tmp_path.glob(".site-*"))
+
+
+@pytest.mark.parametrize("command", ["equations", "verify", "code", "page", "train adding"])
+def test_every_cell_argument_says_how_to_start_a_cell_file(command, capsys):
+    # A mistake in a cell file ends with "see `python -m derive COMMAND --help`": the help
+    # must then say how to write one.
+    with pytest.raises(SystemExit):
+        cli.main([*command.split(), "--help"])
+    assert "`python -m derive new NAME` writes one" in " ".join(capsys.readouterr().out.split())
