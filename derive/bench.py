@@ -373,6 +373,17 @@ def by_pass(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: in
     return rows
 
 
+def _aligned(lines, left: int = 1) -> list[str]:
+    """Rows of text cells in columns: the first ``left`` columns to the left, the rest to the right."""
+    widths = [max(len(row[k]) for row in lines) for k in range(len(lines[0]))]
+    return [
+        "  ".join(
+            c.ljust(w) if k < left else c.rjust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in lines
+    ]
+
+
 def by_pass_table(rows) -> str:
     header = (
         "cell",
@@ -401,11 +412,7 @@ def by_pass_table(rows) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(row[k]) for row in lines) for k in range(len(header))]
-    out = [
-        "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True)))
-        for row in lines
-    ]
+    out = _aligned(lines)
     out.append(
         "\nforward and backward timed apart (this thread's CPU time, medians of interleaved rounds), "
         "each against the products of the floor its pass does;\nexp: one np.exp over every σ and tanh "
@@ -499,13 +506,7 @@ def kernels_table(rows) -> str:
         (what, dtype, f"{ours:.0f}", "-" if theirs is None else f"{theirs:.0f}")
         for what, dtype, ours, theirs in rows
     ]
-    widths = [max(len(row[k]) for row in lines) for k in range(len(header))]
-    return "\n".join(
-        "  ".join(
-            c.rjust(w) if k > 1 else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in lines
-    )
+    return "\n".join(_aligned(lines, left=2))
 
 
 def table(record) -> str:
@@ -552,11 +553,7 @@ def table(record) -> str:
                 "-" if r["ratio_to_torch"] is None else f"{r['ratio_to_torch']:.2f}",
             )
         )
-    widths = [max(len(row[k]) for row in lines) for k in range(len(header))]
-    out = [
-        "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True)))
-        for row in lines
-    ]
+    out = _aligned(lines)
     m = record["machine"]
     rates = ", ".join(f"{d} {g:.1f}" for d, g in m["gemm_gflops"].items())
     out.append(
