@@ -246,6 +246,7 @@ def _cmd_bench(args) -> int:
                 ("--quick", args.quick),
                 ("--rounds", args.rounds),
                 ("--no-torch", args.no_torch),
+                ("--by-pass", args.by_pass),
             ]
             if given
         ]

@@ -160,6 +160,8 @@ def usage_mistake(capsys, *args) -> str:
             ["bench", "--kernels", "lstm", "--record", "k.json"],
             "--kernels times the pieces of one LSTM step ",
         ),
+        (["bench", "--kernels", "--by-pass"], "on --threads only; drop --by-pass"),
+        (["bench", "--by-pass", "--record", "b.json"], "--by-pass prints its table only; drop --record"),
         (["verify", "--jobs", "x"], "argument --jobs: expected a positive integer, got 'x'"),
     ],
 )
