@@ -157,3 +157,26 @@ def test_the_code_page_shows_each_recorded_row_with_its_floor_ratios():
             f"| {r['multiple_of_floor_and_exp']:.2f} |"
         )
         assert row in page, row
+
+
+def test_the_floor_splits_into_the_products_of_each_pass():
+    T, B, n_in, n = 5, 3, 2, 7
+    forward, backward = bench.floor_by_pass("lstm", T, B, n_in, n)
+    assert forward + backward == bench.floor_products("lstm", T, B, n_in, n)
+    # forward: the hoisted input product and the step product; the rest is backward's
+    assert [(a, b, r) for a, b, r, _ in forward] == [
+        ((T * B, n_in), (n_in, 4 * n), 1),
+        ((B, n), (n, 4 * n), T),
+    ]
+    assert len(backward) == 4
+
+
+def test_by_pass_times_forward_and_backward_against_their_own_floors():
+    (row,) = bench.by_pass(cells=("rnn",), sizes=((2, 1, 2, 3),), dtypes=("float64",), rounds=1)
+    for k in ("forward", "backward"):
+        assert row[f"{k}_seconds"] > 0 and row[f"{k}_floor_seconds"] > 0
+        # one round: the multiple is the pass's CPU time over its own products' time
+        assert abs(row[f"{k}_multiple_of_floor"] - row[f"{k}_seconds"] / row[f"{k}_floor_seconds"]) < 1e-9
+    assert row["exp_seconds"] > 0
+    text = bench.by_pass_table([row])
+    assert "bwd ms" in text and f"{row['backward_multiple_of_floor']:.2f}" in text
