@@ -168,6 +168,11 @@ def _exp_floor(exps, dtype):
     return lambda: np.exp(a, out=out)
 
 
+def _calls_for(fn) -> int:
+    """How many calls of ``fn`` in a row last about 10 ms (0 for no ``fn``)."""
+    return 0 if fn is None else max(1, int(0.01 / max(_cpu_seconds(fn, 1), 1e-7)))
+
+
 def _kernel_seconds():
     """This thread's CPU seconds spent in the kernel so far (Linux), else None."""
     try:
@@ -266,7 +271,8 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                 exps = _exp_floor(floor_exps(name, T, B, n_input, n_hidden), dtype)
                 repeat = max(1, int(0.05 / max(min(_seconds(ours, 1)), 1e-6)))
                 # Each product of the floor is timed over enough calls to last about 10 ms.
-                numbers = [max(1, int(0.01 / max(_cpu_seconds(call, 1), 1e-7))) for call in floor]
+                numbers = [_calls_for(call) for call in floor]
+                exp_number = _calls_for(exps)
                 times, floors, exp_times, kernel_shares = [], [], [], []
                 literal_ratios, torch_ratios, floor_ratios, exp_ratios = [], [], [], []
                 for _ in range(rounds):
@@ -282,11 +288,7 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     t_floor = sum(_cpu_seconds(call, k) for call, k in zip(floor, numbers, strict=True))
                     floors.append(t_floor)
                     floor_ratios.append(t_ours / t_floor)
-                    t_exp = (
-                        _cpu_seconds(exps, max(1, int(0.01 / max(_cpu_seconds(exps, 1), 1e-7))))
-                        if exps
-                        else 0.0
-                    )
+                    t_exp = _cpu_seconds(exps, exp_number) if exps else 0.0
                     exp_times.append(t_exp)
                     exp_ratios.append(t_ours / (t_floor + t_exp))
                 del floor, exps
@@ -348,11 +350,9 @@ def by_pass(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: in
                 floors = dict(zip(passes, floor_by_pass(name, T, B, n_input, n_hidden), strict=True))
                 calls = {k: _floor(products, dtype, rng) for k, products in floors.items()}
                 exps = _exp_floor(floor_exps(name, T, B, n_input, n_hidden), dtype)
+                exp_number = _calls_for(exps)
                 repeat = max(1, int(0.05 / max(_cpu_seconds(passes["forward"], 1), 1e-6)))
-                numbers = {
-                    k: [max(1, int(0.01 / max(_cpu_seconds(c, 1), 1e-7))) for c in cs]
-                    for k, cs in calls.items()
-                }
+                numbers = {k: [_calls_for(c) for c in cs] for k, cs in calls.items()}
                 seen: dict[str, list[float]] = {f"{k}_{m}": [] for k in passes for m in ("seconds", "floor")}
                 seen["exp"] = []
                 for _ in range(rounds):
@@ -361,7 +361,7 @@ def by_pass(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: in
                         f = sum(_cpu_seconds(c, m) for c, m in zip(calls[k], numbers[k], strict=True))
                         seen[f"{k}_seconds"].append(t)
                         seen[f"{k}_floor"].append(f)
-                    seen["exp"].append(_cpu_seconds(exps, 10) if exps else 0.0)
+                    seen["exp"].append(_cpu_seconds(exps, exp_number) if exps else 0.0)
                 row = {"cell": name, "T": T, "B": B, "inputs": n_input, "hidden": n_hidden, "dtype": dtype}
                 for k in passes:
                     ratios = [a / b for a, b in zip(seen[f"{k}_seconds"], seen[f"{k}_floor"], strict=True)]
