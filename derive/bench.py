@@ -2,8 +2,9 @@
 
 For each cell and size, in float32 and float64, the median time of one
 forward plus backward pass of the generated module; the matrix-product work
-it does (3 passes × 2·T·B·(inputs + hidden)·k·hidden flops for k stacked
-blocks) as GFLOP/s and as a fraction of this machine's GEMM rate measured in
+it does (2·m·k·n flops for each product of the floor, below: for the LSTM,
+3 passes × 2·T·B·(inputs + hidden)·4·hidden) as GFLOP/s and as a fraction of
+this machine's GEMM rate measured in
 the same run; the speed-up over the literal lowering (one product per gate
 per step); the time as a multiple of the floor, the time of exactly the
 matrix products the algorithm must do, each timed alone at its real shape and
@@ -236,11 +237,23 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
     return run
 
 
+def _modules(argument: str):
+    """The cell named by ``argument`` (a catalogue name or a cell file) and its fused
+    module: the committed one for a catalogue cell, else generated in memory."""
+    from .catalogue import CATALOGUE, resolve
+    from .codegen.modules import generate
+
+    cell = resolve(argument)
+    if argument in CATALOGUE:
+        return cell, importlib.import_module(f"derive.generated.{argument}")
+    return cell, generate(cell)
+
+
 def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7, torch_ratio=True):
-    """Measure; return the record (a dict) that ``bench`` prints and saves."""
-    from .algebra import Apply
-    from .catalogue import CATALOGUE
-    from .codegen.modules import load, module_source
+    """Measure; return the record (a dict) that ``bench`` prints and saves.  ``cells``
+    are catalogue names or cell files; PyTorch is timed for the catalogue's lstm, gru
+    and rnn only."""
+    from .codegen.modules import generate
 
     try:
         import torch
@@ -250,10 +263,10 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
         torch = None
     rates = {dtype: gemm_rate(np.dtype(dtype)) for dtype in dtypes}
     rows = []
-    for name in cells:
-        fused = importlib.import_module(f"derive.generated.{name}")
-        literal = load(module_source(CATALOGUE[name], literal=True), f"{name}_literal")
-        blocks = sum(1 for eq in CATALOGUE[name].equations if isinstance(eq.rhs, Apply))
+    for argument in cells:
+        cell, fused = _modules(argument)
+        name = cell.name
+        literal = generate(cell, literal=True)
         for T, B, n_input, n_hidden in sizes:
             for dtype in dtypes:
                 rng = np.random.default_rng(0)
@@ -263,12 +276,13 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                 ours = _pass(fused, params, x, d_out)
                 theirs = _pass(literal, params, x, d_out)
                 reference = (
-                    _torch_pass(torch, name, T, B, n_input, n_hidden, dtype)
-                    if torch is not None and torch_ratio
+                    _torch_pass(torch, argument, T, B, n_input, n_hidden, dtype)
+                    if torch is not None and torch_ratio and argument in TORCH
                     else None
                 )
-                floor = _floor(floor_products(name, T, B, n_input, n_hidden), dtype, rng)
-                exps = _exp_floor(floor_exps(name, T, B, n_input, n_hidden), dtype)
+                products = floor_products(cell, T, B, n_input, n_hidden)
+                floor = _floor(products, dtype, rng)
+                exps = _exp_floor(floor_exps(cell, T, B, n_input, n_hidden), dtype)
                 repeat = max(1, int(0.05 / max(min(_seconds(ours, 1)), 1e-6)))
                 # Each product of the floor is timed over enough calls to last about 10 ms.
                 numbers = [_calls_for(call) for call in floor]
@@ -293,7 +307,7 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
                     exp_ratios.append(t_ours / (t_floor + t_exp))
                 del floor, exps
                 seconds = statistics.median(times)
-                flops = 3 * 2 * T * B * (n_input + n_hidden) * blocks * n_hidden
+                flops = sum(2 * a[0] * a[1] * b[1] * repeats for a, b, repeats, _ in products)
                 rows.append(
                     {
                         "cell": name,
@@ -334,8 +348,9 @@ def by_pass(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: in
     of the floor (:func:`floor_by_pass`); the forward also against the exp floor.
     Where the time above the floor is, pass by pass."""
     rows = []
-    for name in cells:
-        module = importlib.import_module(f"derive.generated.{name}")
+    for argument in cells:
+        cell, module = _modules(argument)
+        name = cell.name
         for T, B, n_input, n_hidden in sizes:
             for dtype in dtypes:
                 rng = np.random.default_rng(0)
@@ -347,9 +362,9 @@ def by_pass(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: in
                     "forward": functools.partial(module.forward, params, x),
                     "backward": functools.partial(module.backward, cache, d_out),
                 }
-                floors = dict(zip(passes, floor_by_pass(name, T, B, n_input, n_hidden), strict=True))
+                floors = dict(zip(passes, floor_by_pass(cell, T, B, n_input, n_hidden), strict=True))
                 calls = {k: _floor(products, dtype, rng) for k, products in floors.items()}
-                exps = _exp_floor(floor_exps(name, T, B, n_input, n_hidden), dtype)
+                exps = _exp_floor(floor_exps(cell, T, B, n_input, n_hidden), dtype)
                 exp_number = _calls_for(exps)
                 repeat = max(1, int(0.05 / max(_cpu_seconds(passes["forward"], 1), 1e-6)))
                 numbers = {k: [_calls_for(c) for c in cs] for k, cs in calls.items()}

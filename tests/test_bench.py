@@ -180,3 +180,26 @@ def test_by_pass_times_forward_and_backward_against_their_own_floors():
     assert row["exp_seconds"] > 0
     text = bench.by_pass_table([row])
     assert "bwd ms" in text and f"{row['backward_multiple_of_floor']:.2f}" in text
+
+
+@pytest.mark.slow
+def test_a_cell_file_is_timed_like_a_catalogue_cell_but_never_against_pytorch(tmp_path, capsys):
+    from derive import cli
+    from derive.catalogue import FOLDER, resolve
+
+    # The MGU's equations in a file named like the catalogue's LSTM: PyTorch's LSTM is
+    # not the same cell, so it is not timed against it.
+    path = tmp_path / "lstm.toml"
+    path.write_text((FOLDER / "mgu.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    size = (3, 2, 2, 3)
+    record = bench.run(cells=(str(path),), sizes=(size,), dtypes=("float64",), rounds=1)
+    (row,) = record["rows"]
+    assert row["ratio_to_torch"] is None and row["multiple_of_floor"] > 0
+    # the GFLOP/s count the floor's products: the MGU's two stacked spans and W (f ⊙ s_{t-1})
+    products = bench.floor_products(resolve(str(path)), *size)
+    flops = sum(2 * a[0] * a[1] * b[1] * r for a, b, r, _ in products)
+    assert abs(row["gflops"] * row["seconds"] * 1e9 - flops) < 1e-6
+    (split,) = bench.by_pass(cells=(str(path),), sizes=(size,), dtypes=("float64",), rounds=1)
+    assert split["forward_floor_seconds"] > 0
+    assert cli.main(["bench", str(path), "--quick", "--rounds", "1", "--no-torch"]) == 0
+    assert capsys.readouterr().out.startswith("cell")

@@ -149,7 +149,7 @@ def usage_mistake(capsys, *args) -> str:
             ["verify", "nosuchcell"],
             "python -m derive verify: argument CELL: no cell 'nosuchcell': name one of the catalogue ",
         ),
-        (["bench", "transformer"], "unknown cell 'transformer'; the cells are rnn, lstm, gru, "),
+        (["bench", "transformer"], "no cell 'transformer': name one of the catalogue (rnn, lstm, gru, "),
         (["code", "nosuch"], "no cell 'nosuch'"),
         (["code", "mine.toml"], "argument CELL: mine.toml: no such cell file"),
         (["equations"], "python -m derive equations: the following arguments are required: CELL"),
@@ -461,7 +461,7 @@ def test_an_interrupted_swap_puts_the_previous_site_back(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".site-*"))
 
 
-@pytest.mark.parametrize("command", ["equations", "verify", "code", "page", "train adding"])
+@pytest.mark.parametrize("command", ["equations", "verify", "code", "page", "train adding", "bench"])
 def test_every_cell_argument_says_how_to_start_a_cell_file(command, capsys):
     # A mistake in a cell file ends with "see `python -m derive COMMAND --help`": the help
     # must then say how to write one.
