@@ -102,5 +102,9 @@ def test_a_users_cell_file_to_a_module(installed):
     run([python, "-m", "derive", "new", "my_cell"], cwd=work)
     run([python, "-m", "derive", "code", "my_cell.toml", "--out", "my_cell.py"], cwd=work)
     assert run([python, "-c", "import my_cell; print(my_cell.STATES)"], cwd=work) == "('s',)"
+    out = run(
+        [python, "-m", "derive", "bench", "my_cell.toml", "--quick", "--rounds", "1", "--no-torch"], cwd=work
+    )
+    assert out.splitlines()[1].startswith("my_cell ") and "× floor" in out
     out = run([python, "-m", "derive", "equations", "indrnn", "--latex"], cwd=work)
     assert r"\operatorname{relu}" in out
