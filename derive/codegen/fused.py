@@ -238,6 +238,7 @@ class _Fused:
             if name in cell.states:
                 # T + 1 rows, the initial state first: the states before each step are a view.
                 steps = self.steps[name] = self.namer(name + "_steps")
+                F.append(ir.Comment(f"{name} before the first step, then after each: {array} is a view"))
                 F.append(ir.Assign(steps, ir.Empty(ir.shape("T + 1", "B", "n"))))
                 F.append(ir.Assign(ir.at(steps, "0"), ir.at("state", ir.Key(name))))
                 F.append(ir.Assign(array, ir.at(steps, "1:")))

@@ -114,6 +114,7 @@ def forward(params, x, state=None):
     act_1 += np.concatenate((-b_o, -b_i))
     act_2 += b
     z_s_prev = np.empty((B, 2 * n), dtype)
+    # s before the first step, then after each: s_seq is a view
     s_steps = np.empty((T + 1, B, n), dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]

@@ -125,9 +125,11 @@ def forward(params, x, state=None):
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
     act += np.concatenate((-b_i, -b_f, 2 * b, -b_o))
     z_h_prev = np.empty((B, 4 * n), dtype)
+    # s before the first step, then after each: s_seq is a view
     s_steps = np.empty((T + 1, B, n), dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
+    # h before the first step, then after each: h_seq is a view
     h_steps = np.empty((T + 1, B, n), dtype)
     h_steps[0] = state['h']
     h_seq = h_steps[1:]

@@ -110,9 +110,11 @@ def forward(params, x, state=None):
     act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 3 * n)
     act += np.concatenate((-b_o, -b_i, 2 * b))
     z_h_prev = np.empty((B, 3 * n), dtype)
+    # s before the first step, then after each: s_seq is a view
     s_steps = np.empty((T + 1, B, n), dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
+    # h before the first step, then after each: h_seq is a view
     h_steps = np.empty((T + 1, B, n), dtype)
     h_steps[0] = state['h']
     h_seq = h_steps[1:]

@@ -105,6 +105,7 @@ def forward(params, x, state=None):
     act_2 += b
     z_s_prev = np.empty((B, n), dtype)
     z_z2_s_tilde = np.empty((B, n), dtype)
+    # s before the first step, then after each: s_seq is a view
     s_steps = np.empty((T + 1, B, n), dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
