@@ -650,7 +650,7 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser(
         "bench",
-        help="time the generated code against the literal form and PyTorch",
+        help="time the generated code against its matrix products alone, the literal form and PyTorch",
         description="Median forward+backward time of each generated module, its GFLOP/s "
         "and share of this machine's GEMM rate, the speed-up over one product per gate per "
         "step, the time as a multiple of the floor (the matrix products it must do, each "
