@@ -399,14 +399,17 @@ def _aligned(lines, left: int = 1) -> list[str]:
     ]
 
 
+# The columns that say which measurement a row is, first in every table.
+_WHICH = ("cell", "T", "B", "in", "hidden", "dtype")
+
+
+def _which(r) -> tuple[str, ...]:
+    return (r["cell"], *(str(r[k]) for k in ("T", "B", "inputs", "hidden")), r["dtype"])
+
+
 def by_pass_table(rows) -> str:
     header = (
-        "cell",
-        "T",
-        "B",
-        "in",
-        "hidden",
-        "dtype",
+        *_WHICH,
         "fwd ms",
         "floor",
         "exp",
@@ -417,9 +420,7 @@ def by_pass_table(rows) -> str:
     )
     lines = [header] + [
         (
-            r["cell"],
-            *(str(r[k]) for k in ("T", "B", "inputs", "hidden")),
-            r["dtype"],
+            *_which(r),
             *(f"{r[k] * 1e3:.2f}" for k in ("forward_seconds", "forward_floor_seconds", "exp_seconds")),
             f"{r['forward_multiple_of_floor']:.2f}",
             *(f"{r[k] * 1e3:.2f}" for k in ("backward_seconds", "backward_floor_seconds")),
@@ -527,12 +528,7 @@ def kernels_table(rows) -> str:
 def table(record) -> str:
     """The record as a plain-text table."""
     header = (
-        "cell",
-        "T",
-        "B",
-        "in",
-        "hidden",
-        "dtype",
+        *_WHICH,
         "ms",
         "GFLOP/s",
         "of GEMM",
@@ -548,12 +544,7 @@ def table(record) -> str:
     for r in record["rows"]:
         lines.append(
             (
-                r["cell"],
-                str(r["T"]),
-                str(r["B"]),
-                str(r["inputs"]),
-                str(r["hidden"]),
-                r["dtype"],
+                *_which(r),
                 f"{r['seconds'] * 1e3:.2f}",
                 f"{r['gflops']:.1f}",
                 f"{r['gemm_fraction']:.2f}",
