@@ -203,3 +203,19 @@ def test_a_cell_file_is_timed_like_a_catalogue_cell_but_never_against_pytorch(tm
     assert split["forward_floor_seconds"] > 0
     assert cli.main(["bench", str(path), "--quick", "--rounds", "1", "--no-torch"]) == 0
     assert capsys.readouterr().out.startswith("cell")
+
+
+def test_the_code_page_says_how_much_longer_float64s_exp_took_from_the_record():
+    from pathlib import Path
+
+    from derive.site.pages import _exp_ratio
+
+    root = Path(__file__).resolve().parents[1]
+    record = json.loads((root / "records" / "benchmark.json").read_text(encoding="utf-8"))
+    lo, hi = _exp_ratio(record)
+    by = {(r["cell"], r["T"], r["dtype"]): r["exp_seconds"] for r in record["rows"]}
+    ratios = [v / by[c, T, "float32"] for (c, T, d), v in by.items() if d == "float64"]
+    assert (lo, hi) == (min(ratios), max(ratios))
+    page = (root / "docs" / "code.md").read_text(encoding="utf-8")
+    assert f"took {lo:.1f} to {hi:.1f} times as long as its float32 one" in page
+    assert _exp_ratio({"rows": []}) is None and _exp_ratio(None) is None

@@ -326,6 +326,23 @@ def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
     ]
 
 
+def _exp_ratio(benchmark):
+    """(least, most) of float64's exp floor over float32's, row by row, from the benchmark
+    record; None when the record has no such pair."""
+    if benchmark is None:
+        return None
+    exp = {
+        (r["cell"], r["T"], r["B"], r["inputs"], r["hidden"], r["dtype"]): r.get("exp_seconds")
+        for r in benchmark["rows"]
+    }
+    ratios = [
+        seconds / exp[(*key[:-1], "float32")]
+        for key, seconds in exp.items()
+        if key[-1] == "float64" and seconds and exp.get((*key[:-1], "float32"))
+    ]
+    return (min(ratios), max(ratios)) if ratios else None
+
+
 def literal_listing(cell: Cell) -> str:
     """forward() and backward() of the cell's literal module (one product per gate per step),
     without their docstrings: the short, readable version of what the code page lists."""
@@ -356,6 +373,7 @@ def context(root: Path) -> dict:
         "variants": variants(cells),
         "benchmark": benchmark,
         "timings": _timings(benchmark),
+        "exp_ratio": _exp_ratio(benchmark),
         "checks": _record(root, "verify"),
         "check_table": check_table(_record(root, "verify")),
         "modules": {name: (GENERATED / f"{name}.py").read_text() for name in CATALOGUE},
