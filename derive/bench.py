@@ -86,15 +86,14 @@ def floor_by_pass(cell, T: int, B: int, n_input: int, n_hidden: int) -> tuple[li
     from sympy import MatMul
 
     from .algebra import walk
+    from .catalogue import resolve
     from .cell import N_HIDDEN, N_INPUT
     from .codegen.plan import plan
     from .derivation import derive
     from .printing.text import text
 
     if isinstance(cell, str):
-        from .catalogue import CATALOGUE
-
-        cell = CATALOGUE[cell]
+        cell = resolve(cell)
     names = [p.name for p in cell.parameters]
     sizes = {N_INPUT: n_input, N_HIDDEN: n_hidden}
 
@@ -103,6 +102,17 @@ def floor_by_pass(cell, T: int, B: int, n_input: int, n_hidden: int) -> tuple[li
 
     rows = T * B
     forward, hoisted, loop, weights, inputs = [], [], [], [], []
+
+    def count(m: int, k: int, at_once: bool, what: str, through: str, gradient: str, weight: str) -> None:
+        """A product of a (k × m) weight by an operand of m rows: forward, backward, weight gradient."""
+        if at_once:
+            hoisted.append(((rows, m), (m, k), 1, f"forward: {what}, all T·B rows at once"))
+            inputs.append(((rows, k), (k, m), 1, f"{gradient}, all T·B rows"))
+        else:
+            forward.append(((B, m), (m, k), T, f"forward step: {what}"))
+            loop.append(((B, k), (k, m), T, f"backward step: {through}"))
+        weights.append(((k, rows), (rows, m), 1, f"gradient of {weight}, all T·B rows"))
+
     the_plan = plan(derive(cell), set())
     for term in (term for pre in the_plan.pres for term in pre.rest):
         for node in walk(term):
@@ -110,28 +120,32 @@ def floor_by_pass(cell, T: int, B: int, n_input: int, n_hidden: int) -> tuple[li
             if not (product and node.args[0] in cell.parameter_symbols):
                 continue
             weight, operand = node.args
-            m, k = size(operand.shape[0]), size(weight.shape[0])
-            what = f"{text(weight, names)} {text(operand, names)}"
-            if operand.free_symbols <= set(cell.input_symbols):
-                hoisted.append(((rows, m), (m, k), 1, f"forward: {what}, all T·B rows at once"))
-                inputs.append(((rows, k), (k, m), 1, f"gradient of {what}'s operand, all T·B rows"))
-            else:
-                forward.append(((B, m), (m, k), T, f"forward step: {what}"))
-                loop.append(((B, k), (k, m), T, f"backward step: through {text(weight, names)}"))
-            weights.append(((k, rows), (rows, m), 1, f"gradient of {text(weight, names)}, all T·B rows"))
+            what, name = f"{text(weight, names)} {text(operand, names)}", text(weight, names)
+            at_once = operand.free_symbols <= set(cell.input_symbols)
+            count(
+                size(operand.shape[0]),
+                size(weight.shape[0]),
+                at_once,
+                what,
+                through=f"through {name}",
+                gradient=f"gradient of {what}'s operand",
+                weight=name,
+            )
     for span in the_plan.spans:
         m = size(span.operand.shape[0])
         k = sum(size(w.shape[0]) for w, _ in span.members)
         operand = text(span.operand, names)
         operand = operand if " " not in operand else f"({operand})"
         stacked = "[" + " ".join(text(w, names) for w, _ in span.members) + "]"
-        if span.hoisted:
-            hoisted.append(((rows, m), (m, k), 1, f"forward: {operand} {stacked}ᵀ, all T·B rows at once"))
-            inputs.append(((rows, k), (k, m), 1, f"gradient of {operand}: δz {stacked}, all T·B rows"))
-        else:
-            forward.append(((B, m), (m, k), T, f"forward step: {operand} {stacked}ᵀ"))
-            loop.append(((B, k), (k, m), T, f"backward step: δz {stacked} → δ({operand})"))
-        weights.append(((k, rows), (rows, m), 1, f"gradient of {stacked}: δzᵀ {operand}, all T·B rows"))
+        count(
+            m,
+            k,
+            span.hoisted,
+            f"{operand} {stacked}ᵀ",
+            through=f"δz {stacked} → δ({operand})",
+            gradient=f"gradient of {operand}: δz {stacked}",
+            weight=f"{stacked}: δzᵀ {operand}",
+        )
     return [*hoisted, *forward], [*loop, *weights, *inputs]
 
 
@@ -141,14 +155,13 @@ def floor_exps(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tuple[
     function value whose table entry goes through exp (σ, tanh), over all T·B rows.
     The backward pass needs none: the derivatives read the saved values."""
     from .algebra import Apply, walk
+    from .catalogue import resolve
     from .cell import N_HIDDEN, N_INPUT
     from .elementwise import FUNCTIONS
     from .printing.text import text
 
     if isinstance(cell, str):
-        from .catalogue import CATALOGUE
-
-        cell = CATALOGUE[cell]
+        cell = resolve(cell)
     names = [p.name for p in cell.parameters]
     seen: dict = {}
     for eq in cell.equations:
