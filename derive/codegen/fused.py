@@ -60,6 +60,10 @@ class _Fused:
         self.pres: dict[str, Pre] = {pre.equation.name: pre for pre in plan.pres}
         self.sequences = dict(plan.sequences)
         self.kept = dict(plan.kept)
+        # Numbers the forward loop uses (value -> the name of its 0-d array), and the
+        # T + 1-row arrays of the states kept in their own (state -> name).
+        self.constants: dict[int, str] = {}
+        self.steps: dict[str, str] = {}
         self.code = Code()
         self.read: set[str] = set()
         self.forward()
@@ -176,7 +180,6 @@ class _Fused:
     def forward(self) -> None:
         plan, cell, code = self.plan, self.cell, self.code
         F, L = code.forward_setup, code.forward_loop
-        self.constants: dict[int, str] = {}
         hoisted = [s for s in plan.spans if s.hoisted]
         for span in plan.spans:
             F.append(
@@ -233,7 +236,6 @@ class _Fused:
             **{eq.name: eq.symbol.shape[0] for eq in cell.equations},
             **{s.name: s.shape[0] for s in self.kept.values()},
         }
-        self.steps: dict[str, str] = {}
         for name, array in plan.sequences:
             if name in cell.states:
                 # T + 1 rows, the initial state first: the states before each step are a view.
