@@ -87,10 +87,14 @@ def generated_code() -> dict[Path, str]:
 
 
 def pages() -> dict[Path, str]:
-    """docs/: every page and figure of the site."""
+    """docs/: every page and figure of the site, computed on one BLAS thread: how a product is
+    split between threads may change its last bits, and the figures must be the same bytes."""
+    from threadpoolctl import threadpool_limits
+
     from .site.pages import pages
 
-    return pages(checkout())
+    with threadpool_limits(limits=1, user_api="blas"):
+        return pages(checkout())
 
 
 def katex_assets() -> dict[Path, bytes]:

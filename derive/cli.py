@@ -78,7 +78,7 @@ def _equations_latex(args) -> int:
     from .render import render
     from .site.pages import cell_context
 
-    print(render("equations.tex.j2", c=cell_context(resolve(args.cell))), end="")
+    print(render("cell/equations.tex.j2", c=cell_context(resolve(args.cell))), end="")
     return 0
 
 
@@ -198,7 +198,7 @@ def _cmd_page(args) -> int:
     cell = resolve(args.cell)
     path = FOLDER / f"{args.cell}.toml" if args.cell in CATALOGUE else Path(args.cell)
     about = header(path) if path.is_file() else ""
-    text = render("cell.md.j2", c=cell_context(cell), about=about, source=args.cell)
+    text = render("cell/page.md.j2", c=cell_context(cell), about=about, source=args.cell)
     if args.out in (None, "-"):
         print(text, end="")
         return 0
@@ -609,7 +609,7 @@ def parser() -> argparse.ArgumentParser:
     docs = sub.add_parser(
         "docs",
         help="regenerate the pages and figures of the site under docs/",
-        description="Render derive/site/templates/pages/ into docs/ with the equations, gradients and "
+        description="Render templates/pages/ into docs/ with the equations, gradients and "
         "code of the derivation, and draw the figures by running the generated modules; "
         "with --check, write nothing and exit 1 naming the stale files.",
     )
@@ -724,10 +724,9 @@ def _explain(problem: Exception) -> str | None:
     if jinja2 and isinstance(problem, jinja2.TemplateNotFound):
         from .render import TEMPLATES
 
-        folders = " and ".join(str(build.shown(folder)) for folder in TEMPLATES)
         return (
-            f"template {problem.name} is missing (looked in {folders}): this install of derive is "
-            "broken; reinstall it (in a checkout, `git checkout -- derive` restores the file)"
+            f"template {problem.name} is missing (looked in {build.shown(TEMPLATES)}): this install of "
+            "derive is broken; reinstall it (in a checkout, `git checkout -- templates` restores the file)"
         )
     if jinja2 and isinstance(problem, jinja2.TemplateSyntaxError):
         where = build.shown(Path(problem.filename)) if problem.filename else problem.name

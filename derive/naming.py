@@ -91,7 +91,7 @@ def reserved(name: str) -> bool:
     return parts["adjoint"] or parts["prev"] or parts["incoming"] or subexpression(name) is not None
 
 
-# Names the generated module binds for itself (derive/codegen/templates/numpy_module.py.j2 and
+# Names the generated module binds for itself (templates/code/numpy.py.j2 and
 # the lowerings in derive/codegen/): its module-level names and the locals of
 # forward() and backward(), where parameters and equations are locals too.
 # Names starting with _ (_sigmoid, _tanh, _check_*, ...) are refused as a form.

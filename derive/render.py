@@ -8,9 +8,12 @@ import jinja2
 
 from .printing import layout
 
-# Each stage keeps its templates beside its code; their names do not overlap.
+# Every template lives in the checkout's top-level templates/ (code/, cell/, pages/); a wheel
+# carries the same tree as derive/templates/ (pyproject.toml maps it there).
 HERE = Path(__file__).resolve().parent
-TEMPLATES = (HERE / "codegen" / "templates", HERE / "site" / "templates")
+TEMPLATES = next(
+    (p for p in (HERE / "templates", HERE.parent / "templates") if p.is_dir()), HERE / "templates"
+)
 
 
 def _pytuple(values) -> str:
@@ -36,7 +39,7 @@ def _prose(text, indent: int = 0, hanging: int = 0) -> str:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

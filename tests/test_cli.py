@@ -255,11 +255,11 @@ def test_a_generation_error_is_reported_as_a_bug(monkeypatch, capsys):
 
 
 def copy_of_the_tree(tmp_path: Path, *also: str) -> Path:
-    """The package, mkdocs.yml and pyproject.toml (a checkout, as far as the commands
+    """The package, its templates, mkdocs.yml and pyproject.toml (a checkout, as far as the commands
     can tell) copied under tmp_path; run in it, `python -m derive` imports the copy."""
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "derive", tree / "derive", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("mkdocs.yml", "pyproject.toml", *also):
+    for name in ("templates", "mkdocs.yml", "pyproject.toml", *also):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
@@ -339,17 +339,18 @@ def test_docs_into_a_file_where_docs_should_be(tmp_path):
 @pytest.mark.parametrize(
     "template, args",
     [
-        ("codegen/templates/numpy_module.py.j2", ["code"]),
-        ("site/templates/equations.tex.j2", ["equations", "lstm", "--latex"]),
+        ("templates/code/numpy.py.j2", ["code"]),
+        ("templates/cell/equations.tex.j2", ["equations", "lstm", "--latex"]),
     ],
 )
 def test_a_missing_template_says_the_install_is_broken(tmp_path, template, args):
     tree = copy_of_the_tree(tmp_path)
-    (tree / "derive" / template).unlink()
+    (tree / template).unlink()
     out = run_in(tree, *args)
     assert out.returncode == 1
     line = one_line(out)
-    assert line.startswith(f"python -m derive {args[0]}: template {Path(template).name} is missing")
+    name = template.removeprefix("templates/")
+    assert line.startswith(f"python -m derive {args[0]}: template {name} is missing")
     assert "this install of derive is broken; reinstall it" in line
 
 

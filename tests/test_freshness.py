@@ -46,6 +46,7 @@ def test_check_command_fails_on_an_edited_module(tmp_path):
 
     copy = tmp_path / "repo"
     shutil.copytree(build.ROOT / "derive", copy / "derive", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(build.ROOT / "templates", copy / "templates")
     target = copy / "derive" / "generated" / "gru.py"
     target.write_text(target.read_text() + "# edited\n")
     env = dict(os.environ, PYTHONPATH=str(copy))

@@ -69,6 +69,7 @@ def _copy_sources(dest: Path) -> None:
     """What `python -m derive build` reads, copied; node_modules linked."""
     skip = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "derive", dest / "derive", ignore=skip)
+    shutil.copytree(ROOT / "templates", dest / "templates")
     shutil.copytree(ROOT / "docs", dest / "docs", ignore=_not_katex)
     shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
     shutil.copy2(ROOT / "pyproject.toml", dest / "pyproject.toml")

@@ -28,6 +28,7 @@ def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "source"
     shutil.copytree(build.ROOT / "derive", source / "derive", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(build.ROOT / "templates", source / "templates")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(build.ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]

@@ -72,7 +72,7 @@ def module_source(
         for section in ("backward_setup", "backward_loop", "backward_finish")
     }
     return render(
-        "javascript_module.js.j2",
+        "code/javascript.js.j2",
         name=cell.name,
         title=cell.title,
         command=command,

@@ -50,7 +50,7 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
     code = codegen.lower_literal(derivation) if literal else codegen.lower(derivation, TEMPLATE_NAMES)
     names = [p.name for p in cell.parameters]
     source = render(
-        "numpy_module.py.j2",
+        "code/numpy.py.j2",
         name=cell.name,
         title=cell.title,
         command="python -m derive code" if catalogued else "derive.module_source",
@@ -77,7 +77,7 @@ def module_source(cell: Cell, literal: bool = False, check: bool | None = None) 
 
 def module_index(cells: Iterable[Cell]) -> str:
     """The ``__init__`` of a package of generated modules, one per cell."""
-    return render("generated_init.py.j2", cells=list(cells))
+    return render("code/generated_init.py.j2", cells=list(cells))
 
 
 def generate(cell: Cell, literal: bool = False) -> types.ModuleType:

@@ -1,2 +1,2 @@
-"""The explainer site: page contexts (``pages``), the figures (``figures``) and the page
-templates under ``templates/pages/`` beside them, rendered by ``python -m derive docs``."""
+"""The explainer site: page contexts (``pages``) and the figures (``figures``), laid out by
+the page templates in the top-level ``templates/pages/`` and rendered by ``python -m derive docs``."""

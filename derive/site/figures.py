@@ -68,6 +68,7 @@ def svg(fig) -> str:
     """``fig`` as the site's SVG: no date or creator, marked as generated, its smallest
     text recorded in ``data-smallest-text``; the figure is closed."""
     smallest = _smallest_text(fig)
+    _round_the_lines(fig)
     buffer = io.StringIO()
     # No date, creator or RDF block: nothing that changes between runs or names other sites.
     metadata = {"Date": None, "Creator": None, "Type": None, "Format": None}
@@ -80,6 +81,19 @@ def svg(fig) -> str:
         rest = doctype + "\n" + rest
     rest = rest.replace("<svg ", f'<svg data-smallest-text="{smallest:g}" ', 1)
     return declaration + "\n" + MARK + "\n" + rest
+
+
+def _round_the_lines(fig) -> None:
+    """Every plotted line to three significant digits, and the axes rescaled to them. A value's
+    last bits depend on the processor's BLAS kernel (a nudge's trace, the difference of two
+    runs, keeps only a few good digits), and the figure's bytes must not."""
+    for ax in fig.axes:
+        lines = ax.get_lines()
+        for line in lines:
+            line.set_data(*(np.array([float(f"{v:.3g}") for v in values]) for values in line.get_data()))
+        if lines:
+            ax.relim()
+            ax.autoscale_view()
 
 
 def problem(module, seed=0, scale=1.0, bias=None, gate_params=()):
@@ -225,7 +239,8 @@ PULSE = 5  # the step whose input is nudged in the gate figures' left panels
 def trace(module, params, x, state, step=PULSE):
     """‖Δv_t‖ for t = step, ..., T: the change that adding e (a fixed random vector of norm 1,
     the same for every sequence of the batch) to one step's input makes to the value v at each
-    later step, the mean over the batch. Below 1e-12 the change is lost in rounding: NaN."""
+    later step, the mean over the batch. Below 1e-9 the difference of the two runs keeps fewer
+    than five good digits (the states' rounding is about 1e-14): NaN."""
     e = np.random.default_rng(1).normal(size=x.shape[-1])
     e /= np.linalg.norm(e)
     nudged = x.copy()
@@ -235,7 +250,7 @@ def trace(module, params, x, state, step=PULSE):
         outputs, cache = module.forward(params, inputs)
         values.append(cache["values"][state] if state in cache["values"] else outputs[state])
     change = np.linalg.norm(values[1] - values[0], axis=2).mean(axis=1)[step - 1 :]
-    return np.where(change > 1e-12, change, np.nan)
+    return np.where(change > 1e-9, change, np.nan)
 
 
 def _bias_label(bias: str, value: float) -> str:

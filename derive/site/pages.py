@@ -1,6 +1,6 @@
 """What the pages show, computed from the derivation: LaTeX, counts, records.
 
-Templates in ``derive/site/templates/pages/`` lay these out; nothing here writes prose
+Templates in ``templates/pages/`` lay these out; nothing here writes prose
 or files.  ``pages()`` returns every generated page as {path: text}.
 """
 
