@@ -26,7 +26,6 @@ time swings by 2× or more with what else runs, CPU time much less.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import platform
 import statistics
@@ -254,12 +253,10 @@ def _modules(argument: str):
     """The cell named by ``argument`` (a catalogue name or a cell file) and its fused
     module: the committed one for a catalogue cell, else generated in memory."""
     from .catalogue import CATALOGUE, resolve
-    from .codegen.modules import generate
+    from .codegen.modules import generate, generated
 
     cell = resolve(argument)
-    if argument in CATALOGUE:
-        return cell, importlib.import_module(f"derive.generated.{argument}")
-    return cell, generate(cell)
+    return cell, generated(argument) if argument in CATALOGUE else generate(cell)
 
 
 def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7, torch_ratio=True):

@@ -318,6 +318,7 @@ def _cmd_train(args) -> int:
     import json
     import multiprocessing
 
+    from .catalogue import CATALOGUE
     from .training import experiments
 
     if args.record and (args.cell or args.lag):
@@ -357,6 +358,7 @@ def _cmd_train(args) -> int:
         records = build.checkout() / "records"
         build.writable(records)
     # A cell file is read and generated now, so that a bad one stops before any training.
+    build.import_generated([c for c in cells if c in CATALOGUE])
     for c in cells:
         experiments.cell_module(c)
     start = time.perf_counter()

@@ -1,12 +1,11 @@
 """The generated modules of every cell, the test-only ones generated in memory."""
 
-import importlib
 from functools import cache
 
 from cells import ALL_CELLS
 
 from derive.catalogue import CATALOGUE
-from derive.codegen.modules import load, module_source
+from derive.codegen.modules import generated, load, module_source
 from derive.derivation import derive
 
 
@@ -18,7 +17,7 @@ def cell(name: str):
 @cache
 def module(name: str, literal: bool = False):
     if name in CATALOGUE and CATALOGUE[name] == cell(name) and not literal:
-        return importlib.import_module(f"derive.generated.{name}")
+        return generated(name)
     return load(module_source(cell(name), literal=literal), f"{name}_{'literal' if literal else 'fused'}")
 
 

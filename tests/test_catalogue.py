@@ -18,8 +18,9 @@ def test_every_variant_is_proved_and_its_module_checked(name):
 @pytest.mark.parametrize("name", list(CATALOGUE))
 def test_every_catalogue_cell_has_its_committed_module(name):
     assert (GENERATED / f"{name}.py").is_file()
-    from importlib import import_module
+    from derive.codegen.modules import generated
 
-    module = import_module(f"derive.generated.{name}")
+    module = generated(name)
+    assert module.__name__ == f"derive.generated.{name}"
     assert module.PARAMETERS == tuple(p.name for p in CATALOGUE[name].parameters)
     assert module.STATES == CATALOGUE[name].states

@@ -7,7 +7,6 @@ fixed; and, for the page's own measurement, against PyTorch's autograd on the ce
 equations written here, with the state detached at every window's start.
 """
 
-import importlib
 import tracemalloc
 
 import numpy as np
@@ -15,15 +14,12 @@ import pytest
 
 from derive.build import ROOT
 from derive.catalogue import CATALOGUE
+from derive.codegen.modules import generated
 from derive.derivation import derive
 from derive.generated import CELLS
 from derive.site import compare
 from derive.site import truncation as tr
 from derive.verification.numeric import random_problem, reference
-
-
-def module(name):
-    return importlib.import_module(f"derive.generated.{name}")
 
 
 def windows(steps, window):
@@ -32,7 +28,7 @@ def windows(steps, window):
 
 @pytest.mark.parametrize("name", CELLS)
 def test_truncated_gradient_is_the_reference_bptt_with_the_carry_cut(name):
-    m = module(name)
+    m = generated(name)
     params, x, state, d_outputs = random_problem(m, 3, 4, 7, 2, seed=5)
     derivation = derive(CATALOGUE[name])
     outputs = reference(derivation, params, x, state, d_outputs)[0]
@@ -52,7 +48,7 @@ def test_truncated_gradient_is_the_gradient_of_the_loss_with_the_window_starts_h
     """L_K(θ) = Σ_windows Σ_t ⟨g_t, y_t⟩, each window run from the state the full run at the
     unperturbed θ reached before it, held fixed: its central differences along a random
     direction per parameter."""
-    m = module(name)
+    m = generated(name)
     params, x, state, d_outputs = random_problem(m, 3, 4, 8, 2, seed=11)
     held, _ = m.forward(params, x, state)
     parts = windows(8, 3)
@@ -82,7 +78,7 @@ def test_truncated_gradient_is_the_gradient_of_the_loss_with_the_window_starts_h
 
 
 def test_one_window_of_the_whole_sequence_is_full_bptt():
-    m = module("lstm")
+    m = generated("lstm")
     params, x, state, d_outputs = random_problem(m, 3, 4, 6, 2, seed=2)
     _, cache = m.forward(params, x, state)
     full = m.backward(cache, d_outputs)[0]
@@ -147,7 +143,7 @@ def _torch_truncated(name, bias, window):
 
 @pytest.fixture(scope="module")
 def page():
-    from derive.site.pages import cell_context
+    from derive.printing.context import cell_context
 
     cells = {name: cell_context(CATALOGUE[name]) for name in ("rnn", "lstm", "gru", "gru_torch")}
     return compare.context(cells)
@@ -199,7 +195,7 @@ def test_the_pages_state_sizes_and_output_gate_are_what_autograd_runs_give(page)
 def test_cache_per_step_is_the_memory_forward_keeps(name):
     """The cache's growth per step, as the numbers its arrays hold, against the bytes that
     tracemalloc sees a forward pass keep alive for a long sequence."""
-    m = module(name)
+    m = generated(name)
     n_hidden, batch = 32, 8
     params = m.init_params(4, n_hidden, rng=0)
 

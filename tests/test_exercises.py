@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from derive.catalogue import CATALOGUE
+from derive.codegen.modules import generated
 from derive.render import render
 from derive.site import exercises, worked
 from derive.site.pages import cell_context
@@ -135,7 +136,7 @@ def test_a_shut_gru_passes_the_gradient_unchanged(context):
 def test_coupled_jacobian_by_differences(context):
     measured, i = exercises.coupled_jacobian()
     p = exercises.COUPLED
-    mod = exercises.module("lstm_coupled")
+    mod = generated("lstm_coupled")
     rng = np.random.default_rng(p["seed"])
     params = mod.init_params(p["inputs"], p["hidden"], rng=rng)
     x = rng.normal(size=p["inputs"])
@@ -190,7 +191,7 @@ def test_forget_bias_factors(context):
             assert after["measured"] == pytest.approx(gate**k, rel=1e-12)
     # By differences of the module's forward: the recurrent matrices really are zero.
     params, x, state, g = exercises.forget_problem(3.0, 5)
-    mod = exercises.module("lstm")
+    mod = generated("lstm")
 
     def loss(s):
         outputs, _ = mod.forward(params, x, dict(state, s=s[None]))
@@ -213,7 +214,7 @@ def test_page_has_folded_solutions(page, context):
 
 def _wrong(monkeypatch, name):
     """The module's backward with every gradient 1% too large."""
-    module = exercises.module(name)
+    module = generated(name)
     backward = module.backward
 
     def wrong(cache, d_outputs):
@@ -247,7 +248,7 @@ def test_a_wrong_module_stops_the_page(cells, monkeypatch):
 
 
 def test_a_wrong_count_stops_the_page(cells, monkeypatch):
-    module = exercises.module("gru")
+    module = generated("gru")
     init = module.init_params
     monkeypatch.setattr(module, "init_params", lambda *a, **k: dict(init(*a, **k), extra=np.zeros(1)))
     with pytest.raises(exercises.ExerciseCheckFailed, match=r"^exercise 4 .* gru parameter count"):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import functools
 import http.server
-import importlib
 import io
 import json
 import os
@@ -347,10 +346,11 @@ def test_the_worked_example_shows_the_modules_numbers(visit, cell):
     """The worked page, read in the browser, holds the numbers the generated module computes
     for the same problem, here redone in the test: the last state and every parameter's
     gradient, as the page rounds them."""
+    from derive.codegen.modules import generated
     from derive.site import worked
 
     params, x, state, d_outputs = worked.problem(cell)
-    module = worked.module(cell)
+    module = generated(cell)
     outputs, cache = module.forward(params, x, state)
     d_params, _, _ = module.backward(cache, d_outputs)
     text = visit("worked", viewport=PHONE).page.evaluate("document.body.innerText")
@@ -394,9 +394,10 @@ def test_search_box_finds_pages_offline(visit, site):
 def _expected(name, biases, scale):
     """The explorer's two plots as the NumPy module computes them for these sliders: the
     first state at every step (T, n) and ‖∂L/∂s_{T-k}‖ for k = 1..T, L = gᵀ(last output)."""
+    from derive.codegen.modules import generated
     from derive.site.explorer import problem
 
-    m = importlib.import_module(f"derive.generated.{name}")
+    m = generated(name)
     params, x, g = problem(name)
     params = {k: v * scale if k == "W" or k.startswith("W_") else v for k, v in params.items()}
     params |= {k: np.full_like(params[k], v) for k, v in biases.items()}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from derive.catalogue import CATALOGUE
+from derive.codegen.modules import generated
 from derive.render import render
 from derive.site import worked
 from derive.site.pages import cell_context
@@ -95,7 +96,7 @@ def test_every_number_agrees_with_the_derivation(context):
 @pytest.mark.parametrize("where", ["d_params", "d_state", "forward"])
 def test_a_wrong_module_stops_the_page(cells, monkeypatch, where):
     """A module whose numbers are off by 1e-6 anywhere: the page's context raises, naming the cell."""
-    module = worked.module("lstm")
+    module = generated("lstm")
     forward, backward = module.forward, module.backward
 
     def wrong_backward(cache, d_outputs):
@@ -133,7 +134,7 @@ def test_docs_fails_and_writes_nothing_when_the_module_is_wrong(monkeypatch, cap
     and no file written."""
     from derive import build, cli
 
-    module = worked.module("lstm")
+    module = generated("lstm")
     backward = module.backward
 
     def wrong_backward(cache, d_outputs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import linecache
 import types
 from collections.abc import Iterable
@@ -93,6 +94,11 @@ def generate(cell: Cell, literal: bool = False) -> types.ModuleType:
     (1, 1, 3)
     """
     return load(module_source(cell, literal), cell.name + ("_literal" if literal else ""))
+
+
+def generated(name: str) -> types.ModuleType:
+    """The committed module of the catalogue cell ``name``, ``derive.generated.<name>``."""
+    return importlib.import_module(f"..generated.{name}", __package__)
 
 
 def load(source: str, name: str) -> types.ModuleType:

@@ -17,7 +17,6 @@ at 30 digits and derive's cell through its generated module, and raises
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import mpmath
@@ -26,6 +25,7 @@ from sympy import MatrixSymbol
 
 from .. import naming
 from ..cell import SIZES, parse_equations
+from ..codegen.modules import generated
 from ..printing import latex as L
 from ..verification.explicit import evaluate
 from ..verification.proof import mp_number, numeric_functions
@@ -220,7 +220,7 @@ def check(convention: Convention) -> dict:
         params[name] = rng.normal(size=shape)
     x = rng.normal(size=(p["steps"], p["batch"], p["inputs"]))
     state = 0.5 * rng.normal(size=(p["batch"], p["hidden"]))
-    module = importlib.import_module(f"derive.generated.{convention.cell}")
+    module = generated(convention.cell)
     shapes = {k: v.shape for k, v in module.init_params(p["inputs"], p["hidden"], rng=0).items()}
     ours_params = mapped(convention, params, shapes)
     _, cache = module.forward(ours_params, x, {module.STATES[0]: state})

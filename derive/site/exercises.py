@@ -11,7 +11,6 @@ and ``python -m derive docs`` stops with one line and writes no page.
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import numpy as np
@@ -20,6 +19,7 @@ from sympy import Integer, symbols
 from .. import naming
 from ..catalogue import CATALOGUE
 from ..cell import N_HIDDEN, N_INPUT
+from ..codegen.modules import generated
 from ..derivation import derive
 from . import worked
 
@@ -66,10 +66,6 @@ def _check(exercise: int, what: str, difference: float, tolerance: float, fix: s
 REGENERATE = "regenerate the modules with `python -m derive code` and run `python -m derive verify`"
 
 
-def module(name: str):
-    return importlib.import_module(f"derive.generated.{name}")
-
-
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
@@ -93,7 +89,7 @@ def _line(cell_ctx: dict, target: str) -> str:
 def peephole_problem():
     """(params, x, state, d_outputs) of exercise 1: batch 1, L = Σ_t g_tᵀ h_t."""
     p = PEEPHOLE
-    mod = module("lstm_peephole")
+    mod = generated("lstm_peephole")
     rng = np.random.default_rng(p["seed"])
     params = mod.init_params(p["inputs"], p["hidden"], rng=rng)
     x = rng.normal(size=(p["steps"], 1, p["inputs"]))
@@ -141,8 +137,8 @@ def peephole(cells: dict) -> dict:
         PEEPHOLE_TOLERANCE,
         "the derivation of the peephole cell or the exercise's answer is wrong",
     )
-    _, cache = module(name).forward(params, x, state)
-    d_params, _, _ = module(name).backward(cache, d_outputs)
+    _, cache = generated(name).forward(params, x, state)
+    d_params, _, _ = generated(name).backward(cache, d_outputs)
     for k, v in totals.items():
         worst_module = max(worst_module, _largest(v, d_params[k]))
     _check(
@@ -173,7 +169,7 @@ def gru_problem(bias: float | None = None):
     """(params, x, s0, g) of exercise 2, with b_i set to ``bias`` (the exercise's by default)."""
     p = GRU_SHUT
     rng = np.random.default_rng(p["seed"])
-    params = module("gru").init_params(p["inputs"], p["hidden"], rng=rng)
+    params = generated("gru").init_params(p["inputs"], p["hidden"], rng=rng)
     params["b_i"] = np.full_like(params["b_i"], p["bias"] if bias is None else bias)
     x = rng.normal(size=(p["steps"], p["batch"], p["inputs"]))
     s0 = rng.normal(size=(p["batch"], p["hidden"]))
@@ -183,7 +179,7 @@ def gru_problem(bias: float | None = None):
 
 def gru_backward(params, x, s0, g, steps: int):
     """∂L/∂s_0 and the largest i over the first ``steps`` steps, for L = Σ gᵀ s_steps."""
-    mod = module("gru")
+    mod = generated("gru")
     _, cache = mod.forward(params, x[:steps], {"s": s0})
     d = {"s": np.zeros((steps, *g.shape))}
     d["s"][-1] = g
@@ -233,7 +229,7 @@ def gru_shut() -> dict:
 def coupled_jacobian() -> tuple[np.ndarray, np.ndarray]:
     """(∂s_1/∂s_0 measured on the generated module with h_0 held, the gate i_1)."""
     p = COUPLED
-    mod = module("lstm_coupled")
+    mod = generated("lstm_coupled")
     rng = np.random.default_rng(p["seed"])
     params = mod.init_params(p["inputs"], p["hidden"], rng=rng)
     n = p["hidden"]
@@ -290,11 +286,11 @@ def counts(cells: dict) -> dict:
     out = {}
     for name in ("rnn", "lstm", "gru"):
         derived = parameter_count(name, nx, nh)
-        generated = sum(v.size for v in module(name).init_params(nx, nh, rng=0).values())
+        made = sum(v.size for v in generated(name).init_params(nx, nh, rng=0).values())
         _check(
             4,
             f"the {name} parameter count of the derivation against derive/generated/{name}.py",
-            abs(derived - generated),
+            abs(derived - made),
             0,
             REGENERATE,
         )
@@ -327,7 +323,7 @@ def rnn_problem():
     """(params, x, s0) of exercise 5: W rescaled to spectral norm RNN_BOUND["norm"]."""
     p = RNN_BOUND
     rng = np.random.default_rng(p["seed"])
-    params = module("rnn").init_params(p["inputs"], p["hidden"], rng=rng)
+    params = generated("rnn").init_params(p["inputs"], p["hidden"], rng=rng)
     params["W"] = params["W"] * (p["norm"] / np.linalg.norm(params["W"], 2))
     x = rng.normal(size=(max(p["steps"]), 1, p["inputs"]))
     s0 = rng.normal(size=(1, p["hidden"]))
@@ -336,7 +332,7 @@ def rnn_problem():
 
 def rnn_jacobian(params, x, s0, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(∂s_k/∂s_0 from the generated module, the states s_1..s_k) for the first k steps."""
-    mod = module("rnn")
+    mod = generated("rnn")
     n = s0.shape[1]
     outputs, cache = mod.forward(params, np.repeat(x[:k], n, axis=1), {"s": np.repeat(s0, n, axis=0)})
     d = {"s": np.zeros((k, n, n))}
@@ -393,7 +389,7 @@ def forget_problem(bias: float, steps: int):
     """(params, x, state, g) of exercise 6: the LSTM with U_f and every matrix of h_prev zero,
     so that f_t = σ(b_f) and the state reaches the loss through the state path alone."""
     p = FORGET
-    mod = module("lstm")
+    mod = generated("lstm")
     rng = np.random.default_rng(p["seed"])
     params = mod.init_params(p["inputs"], p["hidden"], rng=rng)
     for k in (*RECURRENT, "U_f"):
@@ -407,7 +403,7 @@ def forget_problem(bias: float, steps: int):
 
 def forget_gradient(bias: float, steps: int) -> tuple[float, np.ndarray]:
     """(‖∂L/∂s_0‖ / ‖∂L/∂s_T‖, the gates f_t) for L = gᵀ s_T after ``steps`` steps."""
-    mod = module("lstm")
+    mod = generated("lstm")
     params, x, state, g = forget_problem(bias, steps)
     _, cache = mod.forward(params, x, state)
     d = {"s": np.zeros((steps, *g.shape)), "h": np.zeros((steps, *g.shape))}

@@ -10,7 +10,6 @@ the steps and ``‖∂L/∂s_{T-k}‖``, the norm of the adjoint that step ``T-k
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from ..catalogue import CATALOGUE
 from ..codegen.javascript import module_source
+from ..codegen.modules import generated
 
 CELLS = ("lstm", "gru")
 STEPS, HIDDEN, INPUTS, SEED = 50, 8, 4, 0
@@ -41,10 +41,6 @@ MARK = (
 )
 
 
-def module(name: str):
-    return importlib.import_module(f"derive.generated.{name}")
-
-
 def gates(name: str) -> list[dict]:
     """The cell's gates, each with the bias its slider sets, in the cell's order."""
     cell = CATALOGUE[name]
@@ -66,7 +62,7 @@ def problem(name: str) -> tuple[dict, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(SEED)
     x = np.round(rng.normal(size=(STEPS, 1, INPUTS)), DECIMALS)
     g = np.round(rng.normal(size=(1, HIDDEN)), DECIMALS)
-    params = module(name).init_params(INPUTS, HIDDEN, rng=np.random.default_rng([SEED, CELLS.index(name)]))
+    params = generated(name).init_params(INPUTS, HIDDEN, rng=np.random.default_rng([SEED, CELLS.index(name)]))
     return {k: np.round(v, DECIMALS) for k, v in params.items()}, x, g
 
 
@@ -83,7 +79,7 @@ def gradient_norms(name: str, params: dict, x: np.ndarray, g: np.ndarray) -> np.
     """‖∂L/∂s_{T-k}‖ for k = 1, ..., T with L = gᵀ (the last output at step T), by the
     NumPy module: the gradient with respect to the state after step T-k is the gradient
     with respect to the initial state of the same cell run over the last k steps."""
-    m = module(name)
+    m = generated(name)
     outputs, _ = m.forward(params, x)
     last, steps = m.STATES[-1], x.shape[0]
     norms = []
@@ -104,7 +100,7 @@ def data() -> dict:
     cells = {}
     for name in CELLS:
         params, x, g = problem(name)
-        m = module(name)
+        m = generated(name)
         sliders = [
             {"name": gate["bias"], "gate": gate["equation"], "meaning": gate["meaning"], "value": 0.0}
             for gate in gates(name)
@@ -144,7 +140,7 @@ def context() -> dict:
                 biases[bias] = value
             settled = settle(name, params, biases, scale)
             norms = gradient_norms(name, settled, x, g)
-            outputs, _ = module(name).forward(settled, x)
+            outputs, _ = generated(name).forward(settled, x)
             rows[name].append(
                 {
                     "change": change,
@@ -153,7 +149,7 @@ def context() -> dict:
                     "keep": _sci(_keep(name, value)),
                     "scale": scale,
                     "norms": [_sci(norms[k - 1]) for k in SHOWN],
-                    "largest": _sci(np.abs(outputs[module(name).STATES[0]]).max()),
+                    "largest": _sci(np.abs(outputs[generated(name).STATES[0]]).max()),
                 }
             )
     return {

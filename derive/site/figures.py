@@ -10,10 +10,11 @@ returns {name: (panels, module that drew them)}, each panel a (title, svg text).
 
 from __future__ import annotations
 
-import importlib
 import io
 
 import numpy as np
+
+from ..codegen.modules import generated
 
 STEPS, HIDDEN, INPUTS, BATCH = 60, 32, 16, 4
 SCALES = (0.5, 1.0, 3.0)
@@ -173,7 +174,7 @@ def _rate(norms) -> float:
 
 def gradient_rates(name="rnn"):
     """{scale: factor per step back} for the curves of the gradient-flow figure."""
-    module = importlib.import_module(f"derive.generated.{name}")
+    module = generated(name)
     params, x, g = problem(module)
     return {
         scale: _rate(state_gradients(module, _recurrent(params, scale), 0.1 * x, g))
@@ -191,7 +192,7 @@ def keep_rates():
     the same run, which is what the state's own path (diag of the gate) contributes."""
     out = {}
     for name, (bias, value) in KEEP.items():
-        module = importlib.import_module(f"derive.generated.{name}")
+        module = generated(name)
         params, x, g = problem(module)
         kept = dict(params, **{bias: np.full_like(params[bias], value)})
         _, cache = module.forward(kept, 0.1 * x)
@@ -205,7 +206,7 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
     matrices on the state scaled, and for a gated cell's keep gate opened."""
     curves = {}
     for name in names:
-        module = importlib.import_module(f"derive.generated.{name}")
+        module = generated(name)
         params, x, g = problem(module)
         x = 0.1 * x  # small inputs: the tanh works near its linear range
         curves[name] = [
@@ -261,7 +262,7 @@ def gate_sweep(name, gate, gradient_of, traced):
     """A gate's bias set to close it, leave it neutral, or open it. Left: how much a nudge to
     step 5's input changes ``traced`` at each later step. Right: how much of the
     gradient of the last loss reaches back to the input or the state k steps earlier."""
-    module = importlib.import_module(f"derive.generated.{name}")
+    module = generated(name)
     bias = "b_" + gate
     (fig_l, left), (fig_r, right) = panel(), panel()
     for value, colour in zip(BIASES, COLOURS, strict=True):
@@ -291,7 +292,7 @@ def gate_sweep(name, gate, gradient_of, traced):
 
 
 def candidate_sweep(name):
-    module = importlib.import_module(f"derive.generated.{name}")
+    module = generated(name)
     (fig_l, left), (fig_r, right) = panel(), panel()
     bins = np.linspace(-1, 1, 41)
     for scale, colour in zip(SCALES, COLOURS, strict=True):
@@ -335,7 +336,7 @@ def variant_gradients():
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(PANEL[0], 6.2), layout="constrained")
     for (name, cell), colour in zip(CATALOGUE.items(), PALETTE, strict=False):
-        module = importlib.import_module(f"derive.generated.{name}")
+        module = generated(name)
         params, x, g = problem(module)
         norms = state_gradients(module, params, x, g, state=cell.states[0])
         label = name

@@ -15,9 +15,9 @@ from sympy import latex as sympy_latex
 
 from .. import naming
 from ..algebra import Apply, walk
-from ..build import GENERATED
 from ..catalogue import CATALOGUE
 from ..cell import N_HIDDEN, N_INPUT, Cell
+from ..codegen.modules import generated
 from ..derivation import Assignment, Carry, Derivation, derive
 from ..elementwise import FUNCTIONS
 from ..printing import latex as L
@@ -376,7 +376,7 @@ def context(root: Path) -> dict:
         "exp_ratio": _exp_ratio(benchmark),
         "checks": _record(root, "verify"),
         "check_table": check_table(_record(root, "verify")),
-        "modules": {name: (GENERATED / f"{name}.py").read_text() for name in CATALOGUE},
+        "modules": {name: Path(generated(name).__file__).read_text() for name in CATALOGUE},
         "literal": literal_listing(CATALOGUE["rnn"]),
         # The BPTT page's recurrence for any state v, and the RNN page's loss at step 4.
         "recurrence": {"carry": carry(generic_carry()), "initial": initial(generic_carry())},

@@ -11,9 +11,9 @@ the full one, and ``figure()`` draws it.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
+
+from ..codegen.modules import generated
 
 STEPS, BATCH, INPUTS, HIDDEN, SEED = 100, 4, 8, 16, 0
 WINDOWS = (1, 2, 5, 10, 20, 50)
@@ -72,7 +72,7 @@ def problem(name, bias=None):
     """(module, params, x, d_outputs) of the measurement: a seeded random sequence, the
     default parameters (``bias`` = (name, value) sets one bias vector), and a loss
     L = Σ_t ⟨g_t, y_t⟩ on the cell's output y (the last of its states) at every step."""
-    module = importlib.import_module(f"derive.generated.{name}")
+    module = generated(name)
     rng = np.random.default_rng(SEED)
     params = module.init_params(INPUTS, HIDDEN, rng=rng)
     if bias is not None:
@@ -122,7 +122,7 @@ def cache_per_step(name, n_hidden=HIDDEN, n_input=INPUTS) -> float:
     """The floating-point numbers the module's cache holds per step of one sequence, in
     units of n_hidden: the growth of its arrays (each buffer counted once, the input x,
     which the cache does not copy, left out) from T = 1 to T = 2."""
-    module = importlib.import_module(f"derive.generated.{name}")
+    module = generated(name)
     params = module.init_params(n_input, n_hidden, rng=SEED)
 
     def held(steps):

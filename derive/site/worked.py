@@ -18,7 +18,6 @@ The other adjoints (of the gates, say) are the derivation's own values.
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import mpmath
@@ -28,6 +27,7 @@ from sympy import MatrixSymbol
 from .. import naming
 from ..catalogue import CATALOGUE
 from ..cell import N_HIDDEN, N_INPUT
+from ..codegen.modules import generated
 from ..derivation import derive
 from ..printing import latex as L
 from ..verification import reference_bptt
@@ -67,14 +67,10 @@ class WorkedExampleMismatch(RuntimeError):
     """The generated module and the derivation disagree on a number of the worked example."""
 
 
-def module(name: str):
-    return importlib.import_module(f"derive.generated.{name}")
-
-
 def problem(name: str):
     """(params, x, state, d_outputs) of the example for one cell: x is (3, 1, 2), the
     initial state zero, d_outputs ∂L/∂state_t (1 at the last step of the loss's state)."""
-    mod = module(name)
+    mod = generated(name)
     params = {k: np.array(WEIGHTS[k], dtype=np.float64) for k in mod.PARAMETERS}
     x = np.array([[EMBEDDING[w]] for w in WORDS], dtype=np.float64)
     n_hidden = params["b"].shape[0]
@@ -87,7 +83,7 @@ def problem(name: str):
 def loss(name: str, params, x=None, state=None) -> float:
     """L = the sum of the loss's state at the last step, from the generated module."""
     _, x0, state0, _ = problem(name)
-    outputs, _ = module(name).forward(params, x0 if x is None else x, state0 if state is None else state)
+    outputs, _ = generated(name).forward(params, x0 if x is None else x, state0 if state is None else state)
     return float(outputs[LOSS[name]][-1].sum())
 
 
@@ -99,7 +95,7 @@ def from_module(name: str, params, x, state, d_outputs) -> dict:
     those that arrive at it (d_<state>_in) and the step's term of each parameter's
     gradient (d_<parameter>), from a run over steps t..T started at the states of t - 1.
     """
-    mod = module(name)
+    mod = generated(name)
     steps = len(x)
     outputs, cache = mod.forward(params, x, state)
     d_params, d_x, d_state = mod.backward(cache, d_outputs)

@@ -8,7 +8,6 @@ The same seed gives the same numbers; only the times and the machine differ betw
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import platform
@@ -56,17 +55,10 @@ REVIEW = {
 def cell_module(name: str) -> types.ModuleType:
     """The generated module of a catalogue cell (derive.generated), or of a cell file
     generated in memory."""
-    from ..catalogue import CATALOGUE
+    from ..catalogue import CATALOGUE, resolve
+    from ..codegen.modules import generate, generated
 
-    if name in CATALOGUE:
-        from ..build import import_generated
-
-        import_generated([name])
-        return importlib.import_module(f"derive.generated.{name}")
-    from ..catalogue import resolve
-    from ..codegen.modules import generate
-
-    return generate(resolve(name))
+    return generated(name) if name in CATALOGUE else generate(resolve(name))
 
 
 def machine() -> str:

@@ -100,11 +100,9 @@ def verify(cell: Cell) -> Report:
 def _module(cell: Cell) -> types.ModuleType:
     """The committed module of a catalogue cell; for any other cell, a fresh one,
     not checked when generated, since the checks here report on it."""
-    import importlib
-
     from ..catalogue import CATALOGUE
-    from ..codegen.modules import load, module_source
+    from ..codegen.modules import generated, load, module_source
 
     if CATALOGUE.get(cell.name) == cell:
-        return importlib.import_module(f"derive.generated.{cell.name}")
+        return generated(cell.name)
     return load(module_source(cell, check=False), cell.name)
