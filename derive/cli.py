@@ -75,8 +75,8 @@ def _cmd_equations(args) -> int:
 def _equations_latex(args) -> int:
     """The same sections as LaTeX ``aligned`` blocks, ready to paste."""
     from .catalogue import resolve
+    from .printing.context import cell_context
     from .render import render
-    from .site.pages import cell_context
 
     print(render("cell/equations.tex.j2", c=cell_context(resolve(args.cell))), end="")
     return 0
@@ -192,8 +192,8 @@ def _cmd_new(args) -> int:
 def _cmd_page(args) -> int:
     from .catalogue import CATALOGUE, FOLDER, resolve
     from .cellfile import header
+    from .printing.context import cell_context
     from .render import render
-    from .site.pages import cell_context
 
     cell = resolve(args.cell)
     path = FOLDER / f"{args.cell}.toml" if args.cell in CATALOGUE else Path(args.cell)

@@ -133,7 +133,7 @@ def test_verify_proves_a_starter(tmp_path, monkeypatch, capsys):
 
 def test_page_renders_a_cell_file_as_markdown(tmp_path, monkeypatch, capsys):
     from derive.cli import main
-    from derive.site.pages import cell_context
+    from derive.printing.context import cell_context
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.toml").write_text("# A cell of my own.\n" + GOOD)

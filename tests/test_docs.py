@@ -6,7 +6,8 @@ import pytest
 
 from derive import build
 from derive.build import ROOT
-from derive.site.pages import PAGES, cell_context
+from derive.printing.context import cell_context
+from derive.site.pages import PAGES
 
 pytestmark = pytest.mark.slow
 

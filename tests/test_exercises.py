@@ -14,9 +14,9 @@ import pytest
 
 from derive.catalogue import CATALOGUE
 from derive.codegen.modules import generated
+from derive.printing.context import cell_context
 from derive.render import render
 from derive.site import exercises, worked
-from derive.site.pages import cell_context
 
 CELLS = ("rnn", "lstm", "gru", "lstm_peephole", "lstm_coupled")
 

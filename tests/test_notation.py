@@ -11,10 +11,11 @@ from sympy import MatrixSymbol
 
 from derive.catalogue import CATALOGUE
 from derive.generated import rnn
+from derive.printing.context import carry, cell_context, initial
 from derive.printing.latex import latex
 from derive.printing.matrix import previous
 from derive.printing.text import text
-from derive.site.pages import adjoint_chain, carry, cell_context, generic_carry, initial
+from derive.site.pages import adjoint_chain, generic_carry
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -7,9 +7,9 @@ import pytest
 
 from derive.catalogue import CATALOGUE
 from derive.codegen.modules import generated
+from derive.printing.context import cell_context
 from derive.render import render
 from derive.site import worked
-from derive.site.pages import cell_context
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """What the "LSTM or GRU" page shows: the two cells set side by side from their equations,
 derivations and generated modules, and truncated BPTT measured on those modules.
 
-``context(cells)`` takes the pages' cell contexts (``pages.cell_context``) and returns what
-the template lays out; every number in it is computed here, none is typed in a template.
+``context(cells)`` takes the cells' contexts (``printing.context.cell_context``) and returns
+what the template lays out; every number in it is computed here, none is typed in a template.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 
 from ..catalogue import CATALOGUE
+from ..printing.context import comparison
 from ..printing.latex import latex
 from . import truncation as tr
 
@@ -131,8 +132,6 @@ def truncation_context() -> dict:
 
 def context(cells: dict) -> dict:
     lstm, gru = cells["lstm"], cells["gru"]
-    from .pages import comparison
-
     cost = costs(cells)
     cache = {c["name"]: c for c in cost}
     return {
