@@ -24,8 +24,8 @@ _EXPORTS = {
     "GenerationError": ".codegen.modules",
     "generate": ".codegen.modules",
     "module_source": ".codegen.modules",
-    "Report": ".verification",
-    "verify": ".verification",
+    "Report": ".verification.report",
+    "verify": ".verification.report",
 }
 
 __all__ = sorted(_EXPORTS)
