@@ -18,57 +18,10 @@ from . import build
 def _cmd_equations(args) -> int:
     if args.latex:
         return _equations_latex(args)
-    from . import naming
     from .catalogue import resolve
-    from .derivation import derive
-    from .printing.text import columns, derivative, equation, text
+    from .printing.text import cell_text
 
-    cell = resolve(args.cell)
-    d = derive(cell)
-    params = [p.name for p in cell.parameters]
-
-    def show(e):
-        return text(e, params)
-
-    def section(title, rows):
-        print(f"\n{title}")
-        width = max(columns(left) for left, _ in rows)
-        for left, right in rows:
-            print(f"  {left}{' ' * (width - columns(left))} = {right}")
-
-    print(f"{cell.title}: state {', '.join(cell.states)}; parameters {', '.join(params)}")
-    print("\nForward, one step")
-    for eq in cell.equations:
-        print(f"  {equation(show(eq.symbol), show(eq.rhs))}\n      {eq.role.value}: {eq.meaning}")
-    section("Named sub-expressions", [(show(a.target), show(a.value)) for a in d.intermediates])
-    section(
-        "Backward, one step (δv = ∂L/∂v; δ̄v_{t-1} = what the step hands back to v_{t-1})",
-        [(show(a.target), show(a.value)) for a in d.backward if a not in d.gradients],
-    )
-    # δ̄v_t, what step t+1 hands back to v_t, is the carried adjoint δ̄v_{t-1} of step t+1.
-    rows = [
-        (
-            show(c.incoming),
-            derivative("ℓ_t", show(c.state))
-            + f" + {text(c.carried, params, step='t+1')} (from step t+1; 0 at t = T)",
-        )
-        for c in d.carries
-    ]
-    rows += [
-        (derivative("L", naming.parse(g.target.name)["base"]), "Σ_t " + show(g.value)) for g in d.gradients
-    ]
-    rows += [
-        (
-            derivative("L", text(c.state, params, step="0")),
-            f"{text(c.carried, params, step='1')} (from step 1)",
-        )
-        for c in d.carries
-    ]
-    section("Through time, t = T, ..., 1", rows)
-    section(
-        "State-to-state Jacobians",
-        [(derivative(show(j.of), show(j.wrt)), show(j.value)) for j in d.jacobians],
-    )
+    print(cell_text(resolve(args.cell)), end="")
     return 0
 
 
