@@ -9,12 +9,25 @@ before it, is the carried adjoint ``\\bar{\\delta}``: ``d_s_prev`` is
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
+from sympy import (
+    Basic,
+    HadamardPower,
+    Identity,
+    MatAdd,
+    MatrixExpr,
+    MatrixSymbol,
+    OneMatrix,
+    Transpose,
+    ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.printing.latex import LatexPrinter
 
 from .. import naming
-from ..algebra import Apply
+from ..algebra import Apply, scale, split_coefficient
 from ..elementwise import FUNCTIONS
 from .matrix import ATOM, MatrixPrinterMixin, previous
 
@@ -37,7 +50,7 @@ def _label(name: str) -> str:
 class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
     """Settings: ``parameters``, the names written without a time index."""
 
-    _default_settings: ClassVar[dict] = {
+    _default_settings: ClassVar[dict[str, Any]] = {
         **LatexPrinter._default_settings,
         "parameters": frozenset(),
         "step": "t",
@@ -55,7 +68,7 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         body = r"\mathbf{" + head + "}" if vector else head
         return body + (f"_{{{_label(label)}}}" if label else "")
 
-    def _print_MatrixSymbol(self, expr):
+    def _print_MatrixSymbol(self, expr: MatrixSymbol) -> str:
         parameters = self._settings["parameters"]
         vector = expr.shape[1] == 1
         if expr.name in parameters:
@@ -80,32 +93,32 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
             return text
         return (CARRIED if parts["prev"] else ADJOINT) + text
 
-    def _print_Apply(self, expr):
+    def _print_Apply(self, expr: Apply) -> str:
         return FUNCTIONS[expr.function].latex + self.paren(self._print(expr.arg))
 
-    def _print_HadamardPower(self, expr):
+    def _print_HadamardPower(self, expr: HadamardPower) -> str:
         base = expr.base
         if isinstance(base, Apply):
             return f"{FUNCTIONS[base.function].latex}^{{{int(expr.exp)}}}" + self.paren(self._print(base.arg))
         return "{" + self.wrap(base, ATOM) + f"}}^{{{int(expr.exp)}}}"
 
-    def _print_Transpose(self, expr):
+    def _print_Transpose(self, expr: Transpose) -> str:
         return "{" + self.wrap(expr.arg, ATOM) + r"}^{\top}"
 
-    def _print_DiagMatrix(self, expr):
+    def _print_DiagMatrix(self, expr: DiagMatrix) -> str:
         return r"\operatorname{diag}" + self.paren(self._print(expr.args[0]))
 
-    def _print_OneMatrix(self, expr):
+    def _print_OneMatrix(self, expr: OneMatrix) -> str:
         return r"\mathbf{1}"
 
-    def _print_ZeroMatrix(self, expr):
+    def _print_ZeroMatrix(self, expr: ZeroMatrix) -> str:
         return r"\mathbf{0}"
 
-    def _print_Identity(self, expr):
+    def _print_Identity(self, expr: Identity) -> str:
         return "I"
 
 
-def latex(expr, parameters=(), step="t") -> str:
+def latex(expr: Basic, parameters: Iterable[str] = (), step: str = "t") -> str:
     """``expr`` in LaTeX; ``step`` is the time index of the current step (``"0"`` for
     the initial state)."""
     return ProjectLatexPrinter({"parameters": frozenset(parameters), "step": step}).doprint(expr)
@@ -126,13 +139,9 @@ def summed(term: str, last: str = "T") -> str:
     return rf"\sum_{{t=1}}^{{{last}}} " + term
 
 
-def aligned_lines(lhs: str, expr, parameters=(), per_line: int = 1) -> list[str]:
+def aligned_lines(lhs: str, expr: MatrixExpr, parameters: Iterable[str] = (), per_line: int = 1) -> list[str]:
     """``lhs = expr`` as lines of an ``aligned`` block, one term of the top-level
     sum per line, for equations too wide for a page."""
-    from sympy import MatAdd
-
-    from ..algebra import scale, split_coefficient
-
     printer = ProjectLatexPrinter({"parameters": frozenset(parameters)})
     terms = list(expr.args) if isinstance(expr, MatAdd) else [expr]
     lines = []

@@ -188,9 +188,9 @@ class _Layout:
         if len(value) == 1 and value[0].kind == tokenize.STRING:
             return self.string(before, value[0], after, indent)
         level = self.level(value)
-        split = self.right(tokens, indent, len(head)) if self.single(value, level) else None
-        if split is not None:
-            return split
+        wrapped = self.right(tokens, indent, len(head)) if self.single(value, level) else None
+        if wrapped is not None:
+            return wrapped
         if head and level is not None:
             return [pad + before + "(", *self.expression(value, indent + INDENT), pad + ")" + after]
         return [pad + self.line]

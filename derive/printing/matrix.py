@@ -7,7 +7,9 @@ this mixin decides where parentheses go and keeps terms in stored order
 
 from __future__ import annotations
 
-from sympy import HadamardProduct, MatAdd, MatMul
+from typing import TYPE_CHECKING, Any
+
+from sympy import Basic, Expr, HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, ZeroMatrix
 
 from ..algebra import split_coefficient
 
@@ -25,7 +27,7 @@ def previous(step: str) -> str:
     return step.removesuffix("+1") if step.endswith("+1") else f"{step}-1"
 
 
-def _level(expr) -> int:
+def _level(expr: Basic) -> int:
     if isinstance(expr, MatAdd):
         return ADD
     c, _ = split_coefficient(expr)
@@ -44,14 +46,18 @@ class MatrixPrinterMixin:
     minus_token = " - "
     plus_token = " + "
 
+    if TYPE_CHECKING:  # a SymPy printer's, which a class using this mixin derives from
+
+        def _print(self, expr: Any, **kwargs: Any) -> str: ...
+
     def paren(self, text: str) -> str:
         return f"({text})"
 
-    def wrap(self, expr, level: int) -> str:
+    def wrap(self, expr: Basic, level: int) -> str:
         text = self._print(expr)
         return self.paren(text) if _level(expr) < level else text
 
-    def _print_MatAdd(self, expr):
+    def _print_MatAdd(self, expr: MatAdd) -> str:
         out = []
         for k, term in enumerate(expr.args):
             c, core = split_coefficient(term)
@@ -62,12 +68,12 @@ class MatrixPrinterMixin:
                 out.append(("" if k == 0 else self.plus_token) + self._print(term))
         return "".join(out)
 
-    def _print_scaled(self, c, core):
+    def _print_scaled(self, c: Expr, core: MatrixExpr) -> str:
         if c == 1:
             return self.wrap(core, PRODUCT)
         return self._print(c) + self.matmul_token + self.wrap(core, PRODUCT)
 
-    def _print_MatMul(self, expr):
+    def _print_MatMul(self, expr: MatMul) -> str:
         c, core = split_coefficient(expr)
         if c != 1:
             if c == -1:
@@ -75,11 +81,11 @@ class MatrixPrinterMixin:
             return self._print_scaled(c, core)
         return self.matmul_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
 
-    def _print_HadamardProduct(self, expr):
+    def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
         return self.hadamard_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
 
-    def _print_OneMatrix(self, expr):
+    def _print_OneMatrix(self, expr: OneMatrix) -> str:
         return "1"
 
-    def _print_ZeroMatrix(self, expr):
+    def _print_ZeroMatrix(self, expr: ZeroMatrix) -> str:
         return "0"
