@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,11 +174,13 @@ def site() -> Path:
     """`mkdocs build --strict` into a fresh folder beside site/, then swapped in; returns site/.
 
     If mkdocs fails or the build is interrupted, site/ is left as it was and the
-    fresh folder is removed."""
+    fresh folder is removed.  A build killed too hard to clean up (SIGKILL, power)
+    leaves its folders behind: the next build removes them first."""
     root = checkout()
     final = root / "site"
+    _remove_leftovers(root)
     old = root / f".site-old-{os.getpid()}"
-    fresh = Path(tempfile.mkdtemp(prefix=".site-", dir=root))
+    fresh = Path(tempfile.mkdtemp(prefix=f".site-new-{os.getpid()}-", dir=root))
     try:
         env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
         command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(fresh)]
@@ -195,6 +198,40 @@ def site() -> Path:
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(fresh, ignore_errors=True)
     return final
+
+
+# The folders a build makes beside site/, named by its process: .site-new-PID-XXXX and
+# .site-old-PID; any other .site-* folder is from a build older than this naming.
+_BUILD_FOLDER = re.compile(r"\.site-(?:new|old)-(\d+)(?:-|$)")
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Remove the .site-* folders of builds that are no longer running.  A build killed
+    between its two renames left the previous site in .site-old-PID and none in site/:
+    that one goes back to site/."""
+    for folder in sorted(root.glob(".site-*")):
+        found = _BUILD_FOLDER.match(folder.name)
+        pid = int(found[1]) if found else None
+        if not folder.is_dir() or (pid is not None and pid != os.getpid() and _running(pid)):
+            continue
+        if folder.name.startswith(".site-old-") and not (root / "site").exists():
+            folder.rename(root / "site")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists.  On Windows, where ``os.kill`` ends a process
+    instead of probing it, every earlier build counts as gone."""
+    if sys.platform == "win32":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _bytes(content: str | bytes) -> bytes:

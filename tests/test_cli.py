@@ -462,6 +462,46 @@ def test_an_interrupted_swap_puts_the_previous_site_back(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".site-*"))
 
 
+# A process number no system hands out: the build that made a folder so named is gone.
+GONE = 2**31 - 1
+
+
+def test_the_next_build_removes_what_a_killed_build_left(tmp_path, monkeypatch):
+    """Folders of builds killed too hard to clean up (and of builds older than the naming by
+    process) are removed; those of a build still running, and other files, are not."""
+    build = fake_checkout(tmp_path, monkeypatch)
+    running = os.getppid()
+    for name in (f".site-new-{GONE}-x1y2", f".site-old-{GONE}", ".site-k2j3h4z9", f".site-new-{running}-a1"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text("left behind")
+    (tmp_path / ".site-notes").write_text("a file, not a build's folder")
+
+    def mkdocs(command, **kwargs):
+        fresh = Path(command[command.index("--site-dir") + 1])
+        (fresh / "index.html").write_text("the new site")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(build.subprocess, "run", mkdocs)
+    build.site()
+    assert (tmp_path / "site" / "index.html").read_text() == "the new site"
+    assert sorted(p.name for p in tmp_path.glob(".site-*")) == [f".site-new-{running}-a1", ".site-notes"]
+
+
+def test_the_next_build_puts_back_the_site_a_killed_swap_held(tmp_path, monkeypatch):
+    """Killed after site/ was moved aside and before the new one was in place: the previous
+    site goes back to site/, even when the next build's mkdocs fails."""
+    build = fake_checkout(tmp_path, monkeypatch)
+    (tmp_path / "site").rename(tmp_path / f".site-old-{GONE}")
+    (tmp_path / f".site-new-{GONE}-x1y2").mkdir()
+    monkeypatch.setattr(
+        build.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1)
+    )
+    with pytest.raises(RuntimeError, match="site/ is unchanged"):
+        build.site()
+    assert (tmp_path / "site" / "index.html").read_text() == "the previous site"
+    assert not list(tmp_path.glob(".site-*"))
+
+
 @pytest.mark.parametrize("command", ["equations", "verify", "code", "page", "train adding", "bench"])
 def test_every_cell_argument_says_how_to_start_a_cell_file(command, capsys):
     # A mistake in a cell file ends with "see `python -m derive COMMAND --help`": the help
