@@ -268,7 +268,6 @@ def _train_one(task):
 
 
 def _cmd_train(args) -> int:
-    import json
     import multiprocessing
 
     from .catalogue import CATALOGUE
@@ -298,15 +297,8 @@ def _cmd_train(args) -> int:
             )
         recorded = experiments.read_record(build.checkout() / "records", args.task)
         settings = recorded["settings"]
-    cells = [args.cell] if args.cell else list(settings["cells"])
-    steps = args.steps or settings["steps"]
-    if args.task == "adding":
-        seeds = [args.seed] if args.seed is not None else list(settings["seeds"])
-        lags = [args.lag] if args.lag else list(settings["lags"])
-        tasks = [("adding", c, lag, s, steps) for c in cells for lag in lags for s in seeds]
-    else:
-        seed = settings["seed"] if args.seed is None else args.seed
-        tasks = [("review", c, 0, seed, steps) for c in cells]
+    settings, tasks = experiments.plan(args.task, settings, args.cell, args.lag, args.seed, args.steps)
+    cells, steps = settings["cells"], settings["steps"]
     if args.record:
         records = build.checkout() / "records"
         build.writable(records)
@@ -362,32 +354,16 @@ def _cmd_train(args) -> int:
     runs_trained = f"{len(tasks)} run{'s' * (len(tasks) > 1)}"
     print(f"trained {runs_trained} in {seconds:.0f} s ({cpu:.0f} s of CPU time)", file=sys.stderr)
     if args.record:
-        command = f"python -m derive train {args.task} --record" + "".join(
-            f" --{option} {value}" for option, value in (("seed", args.seed), ("steps", args.steps)) if value
+        files = experiments.record_files(
+            records,
+            args.task,
+            settings,
+            results,
+            seed=args.seed,
+            steps=args.steps,
+            seconds=seconds,
+            jobs=min(args.jobs, len(tasks)),
         )
-        meta = {
-            "command": command,
-            "settings": dict(
-                settings,
-                cells=cells,
-                steps=steps,
-                **({"seeds": seeds} if args.task == "adding" else {"seed": seed}),
-            ),
-            "seconds": round(seconds, 1),
-            "cpu_seconds": round(cpu, 1),
-            "jobs": min(args.jobs, len(tasks)),
-            "machine": experiments.machine(),
-        }
-        files = {}
-        if args.task == "adding":
-            meta["solved_below"] = experiments.SOLVED
-            meta["runs"] = runs
-        else:
-            meta["data"] = experiments.review_data_note(meta["settings"])
-            meta["runs"] = runs
-            for record, params in results:
-                files[records / f"review_{record['cell']}.npz"] = experiments.npz_bytes(params)
-        files[records / f"{args.task}.json"] = json.dumps(meta, indent=1, ensure_ascii=False) + "\n"
         for path in build.write(files):
             print(f"wrote {build.shown(path)}")
     return 0

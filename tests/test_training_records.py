@@ -45,6 +45,40 @@ def test_the_records_say_how_they_were_made():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("task", ["adding", "review"])
+def test_the_records_are_made_from_their_runs_byte_for_byte(task, monkeypatch):
+    """The committed records again from their own runs, times and machine: the command's
+    plan has the record's settings, and record_files gives the same bytes."""
+    recorded = json.loads((ROOT / "records" / f"{task}.json").read_text())
+    settings, runs = experiments.plan(task, experiments.RACE if task == "adding" else experiments.REVIEW)
+    assert json.loads(json.dumps(settings)) == recorded["settings"]
+    assert [(cell, seed) for _, cell, _, seed, _ in runs] == [
+        (r["cell"], r.get("seed", settings.get("seed"))) for r in recorded["runs"]
+    ]
+    results = []
+    for run in recorded["runs"]:
+        weights = None
+        if task == "review":
+            with np.load(ROOT / "records" / f"review_{run['cell']}.npz") as npz:
+                weights = dict(npz)
+        results.append((run, weights))
+    monkeypatch.setattr(experiments, "machine", lambda: recorded["machine"])
+    files = experiments.record_files(
+        ROOT / "records",
+        task,
+        settings,
+        results,
+        seed=None,
+        steps=None,
+        seconds=recorded["seconds"],
+        jobs=recorded["jobs"],
+    )
+    npz_files = [f"review_{r['cell']}.npz" for r in recorded["runs"]] if task == "review" else []
+    assert sorted(files) == sorted(ROOT / "records" / name for name in [f"{task}.json", *npz_files])
+    for path, content in files.items():
+        assert (content.encode() if isinstance(content, str) else content) == path.read_bytes(), path.name
+
+
 def test_a_short_retrain_falls_and_repeats_the_record_start():
     """The review's first 100 steps again: the loss falls, and the record's first windows
     of the loss come back (the same seed gives the same numbers)."""

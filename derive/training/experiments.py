@@ -1,7 +1,8 @@
 """The runs whose records the site reads: the long-lag race and the review.
 
 Each function trains, measures and returns a record (plain JSON-able data, and for
-the review the trained weights); writing the files is the command line's job
+the review the trained weights); ``plan`` lays out the runs of a ``train`` command and
+``record_files`` makes the records from them, which the command line writes
 (``python -m derive train adding --record``, ``python -m derive train review --record``).
 The same seed gives the same numbers; only the times and the machine differ between runs.
 """
@@ -9,12 +10,14 @@ The same seed gives the same numbers; only the times and the machine differ betw
 from __future__ import annotations
 
 import io
+import json
 import os
 import platform
 import time
 import types
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -230,10 +233,75 @@ def review_table(runs: list[dict]) -> str:
 TOLERANCE = 1e-6  # the relative difference --check allows: the BLAS's rounding, not a change
 
 
-def read_record(folder, task: str) -> dict:
-    """records/TASK.json, or a FileNotFoundError that names the command that writes it."""
-    import json
+# One run of a train command: (task, cell, lag, seed, steps); the review's lag is 0.
+Run = tuple[str, str, int, int, int]
 
+
+def plan(
+    task: str,
+    settings: dict,
+    cell: str | None = None,
+    lag: int | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+) -> tuple[dict, list[Run]]:
+    """The settings of a ``train TASK`` command (the experiment's ``settings`` with its
+    cells, steps and seeds as the command sets them; None is the experiment's own) and
+    its runs: the adding problem at every cell, lag and seed, the review once a cell."""
+    cells = [cell] if cell else list(settings["cells"])
+    steps = steps or settings["steps"]
+    if task == "adding":
+        seeds = [seed] if seed is not None else list(settings["seeds"])
+        lags = [lag] if lag else list(settings["lags"])
+        runs = [("adding", c, k, s, steps) for c in cells for k in lags for s in seeds]
+        return dict(settings, cells=cells, steps=steps, seeds=seeds), runs
+    seed = settings["seed"] if seed is None else seed
+    return dict(settings, cells=cells, steps=steps, seed=seed), [("review", c, 0, seed, steps) for c in cells]
+
+
+def record_files(
+    folder: Path,
+    task: str,
+    settings: dict,
+    results: list[tuple[dict, dict[str, np.ndarray] | None]],
+    *,
+    seed: int | None,
+    steps: int | None,
+    seconds: float,
+    jobs: int,
+) -> dict[Path, str | bytes]:
+    """The records of ``train TASK --record`` under ``folder``: TASK.json (the command, with
+    the --seed and --steps it was given, None where not; the ``settings`` from :func:`plan`;
+    the wall-clock and CPU seconds, the processes and the machine; every run), and for the
+    review each cell's trained weights, review_CELL.npz.  ``results`` are the runs' (record,
+    weights or None) in the order of :func:`plan`."""
+    runs = [r for r, _ in results]
+    command = f"python -m derive train {task} --record" + "".join(
+        f" --{option} {value}" for option, value in (("seed", seed), ("steps", steps)) if value
+    )
+    meta = {
+        "command": command,
+        "settings": settings,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(sum(r["seconds"] for r in runs), 1),
+        "jobs": jobs,
+        "machine": machine(),
+    }
+    files: dict[Path, str | bytes] = {}
+    if task == "adding":
+        meta["solved_below"] = SOLVED
+    else:
+        meta["data"] = review_data_note(settings)
+        for record, params in results:
+            assert params is not None, "a review run returns its weights"
+            files[folder / f"review_{record['cell']}.npz"] = npz_bytes(params)
+    meta["runs"] = runs
+    files[folder / f"{task}.json"] = json.dumps(meta, indent=1, ensure_ascii=False) + "\n"
+    return files
+
+
+def read_record(folder: Path, task: str) -> dict:
+    """records/TASK.json, or a FileNotFoundError that names the command that writes it."""
     path = folder / f"{task}.json"
     if not path.is_file():
         raise FileNotFoundError(
