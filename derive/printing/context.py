@@ -7,7 +7,10 @@ cells' contexts side by side.  Nothing here writes prose or files.
 
 from __future__ import annotations
 
-from sympy import Integer, MatMul, MatrixSymbol, factor
+from collections.abc import Iterable
+from typing import Any
+
+from sympy import Basic, Integer, MatMul, MatrixSymbol, factor
 from sympy import latex as sympy_latex
 
 from .. import naming
@@ -18,22 +21,25 @@ from ..elementwise import FUNCTIONS
 from . import latex as L
 from .latex import aligned_lines, latex
 
+# A cell's context, and what comparison returns: JSON-like data for the templates.
+Context = dict[str, Any]
 
-def cell_context(cell: Cell) -> dict:
+
+def cell_context(cell: Cell) -> Context:
     """Everything a page says about one cell, in LaTeX."""
     d = derive(cell)
     params = [p.name for p in cell.parameters]
 
-    def show(e, step="t"):
+    def show(e: Basic, step: str = "t") -> str:
         return latex(e, params, step)
 
     gradients = {g.target.name for g in d.gradients}
     named = {a.target.name: a for a in d.intermediates}
 
-    def line(a, aligned=True):
+    def line(a: Assignment, aligned: bool = True) -> str:
         return L.equation(show(a.target), show(a.value), aligned)
 
-    def gradient(a):
+    def gradient(a: Assignment) -> str:
         """∂L/∂P = Σ_{t=1}^T (this step's term): the sum written one way on every page."""
         base = naming.parse(a.target.name)["base"]
         parameter = next(p.symbol for p in cell.parameters if p.name == base)
@@ -99,7 +105,7 @@ def cell_context(cell: Cell) -> dict:
     }
 
 
-def carry(c: Carry, parameters=()) -> str:
+def carry(c: Carry, parameters: Iterable[str] = ()) -> str:
     """δv_t^in = ∂ℓ_t/∂v_t + δ̄v_t: what enters step t for state v, where δ̄v_t is the
     carried adjoint δ̄v_{t-1} of step t+1 (printed at t+1, it is v_t's)."""
     return L.equation(
@@ -109,14 +115,14 @@ def carry(c: Carry, parameters=()) -> str:
     )
 
 
-def initial(c: Carry, parameters=()) -> str:
+def initial(c: Carry, parameters: Iterable[str] = ()) -> str:
     """∂L/∂v_0 = δ̄v_0: the gradient of the initial state is what step 1 hands back."""
     return L.equation(
         L.derivative("L", latex(c.state, parameters, "0")), latex(c.carried, parameters, "1"), aligned=True
     )
 
 
-def _counts(cell: Cell, d: Derivation) -> dict:
+def _counts(cell: Cell, d: Derivation) -> Context:
     """Parameters, and the floating-point operations of the matrix products in one
     step: 2 per multiply-add forward, three times that forward and backward."""
     size = sum((p.symbol.shape[0] * p.symbol.shape[1] for p in cell.parameters), Integer(0))
@@ -140,7 +146,7 @@ def _counts(cell: Cell, d: Derivation) -> dict:
     }
 
 
-def comparison(variant: dict, base: dict) -> list[dict]:
+def comparison(variant: Context, base: Context) -> list[Context]:
     """The equations that differ between two cells' contexts, side by side, in the
     variant's order and then the base's equations that the variant drops."""
     names = [e["name"] for e in variant["equations"]]
