@@ -121,11 +121,11 @@ def _fontconfig() -> Path:
     ElementTree.indent(config)
     text = ElementTree.tostring(config, encoding="unicode", xml_declaration=True) + "\n"
     path = folder / "fonts.conf"
-    if not path.exists() or path.read_text() != text:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
         folder.mkdir(exist_ok=True)
         # Written whole and then renamed: a Chromium that another test worker starts reads the
         # old file or the new one, never half of one.
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as new:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False) as new:
             new.write(text)
         os.replace(new.name, path)
     return path
