@@ -3,7 +3,7 @@
 In this order: the path in $DERIVE_CHROMIUM; a Chromium or Chrome on PATH; else the one that
 `npm ci` installed with the npm package @sparticuz/chromium (a Chromium build that needs no
 system libraries), unpacked once into node_modules/.cache/chromium/ by the package's own code
-(tests/chromium.mjs) and started with the fonts it ships.
+(tests/chromium.mjs) and started with the fonts it ships (and the system's, if it has any).
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "node_modules" / "@sparticuz" / "chromium"
 UNPACKED = ROOT / "node_modules" / ".cache" / "chromium"
 SYSTEM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Font folders a Linux system may have, listed for the npm package's Chromium when they exist.
+SYSTEM_FONTS = ("/usr/share/fonts", "/usr/local/share/fonts")
 # Headless as root on a machine with no network: no sandbox, no GPU, and none of the
 # background connections whose refusals would otherwise fill the log.
 ARGS = (
@@ -88,12 +92,43 @@ def bundled() -> Browser:
             if out.returncode != 0:
                 raise BrowserMissing(f"unpacking @sparticuz/chromium failed:\n{out.stderr.strip()}")
             ready.write_text(version)
+        fontconfig = _fontconfig()
     return Browser(
         str(UNPACKED / "chromium"),
         f"@sparticuz/chromium {version} from npm",
         version,
-        {"FONTCONFIG_PATH": str(UNPACKED / "fonts")},
+        {"FONTCONFIG_FILE": str(fontconfig)},
     )
+
+
+def _fontconfig() -> Path:
+    """A fontconfig file of our own for the unpacked Chromium, written when it would change.
+
+    The package's fonts/fonts.conf lists the folders of the serverless platform it was made for
+    (/tmp/fonts, /opt/fonts, /var/task/fonts) and caches in /tmp: its fonts, unpacked here, are
+    found only where something once unpacked them to /tmp/fonts, and with no font the browser
+    draws no text. Ours lists the folder they were unpacked to (fontconfig looks into its
+    subfolders) and the system's font folders that exist, and keeps the cache beside them, so
+    nothing is written to /tmp or $HOME. It is made on every call, not only when unpacking, so
+    that a checkout unpacked before it existed, or a system whose fonts changed, gets it too.
+    """
+    folder = UNPACKED / "fontconfig"
+    config = ElementTree.Element("fontconfig")
+    for fonts in (UNPACKED / "fonts", *map(Path, SYSTEM_FONTS)):
+        if fonts.is_dir():
+            ElementTree.SubElement(config, "dir").text = str(fonts)
+    ElementTree.SubElement(config, "cachedir").text = str(folder / "cache")
+    ElementTree.indent(config)
+    text = ElementTree.tostring(config, encoding="unicode", xml_declaration=True) + "\n"
+    path = folder / "fonts.conf"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        folder.mkdir(exist_ok=True)
+        # Written whole and then renamed: a Chromium that another test worker starts reads the
+        # old file or the new one, never half of one.
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False) as new:
+            new.write(text)
+        os.replace(new.name, path)
+    return path
 
 
 def _version() -> str:

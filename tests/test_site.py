@@ -27,6 +27,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import browser
 import numpy as np
@@ -594,3 +595,26 @@ def test_the_npm_packages_chromium_renders_a_page(playwright):
         assert sum(shot.histogram()[:128]) > 200
     finally:
         started.close()
+
+
+def _fontconfig_file(env: dict[str, str]) -> Path:
+    """The configuration file fontconfig reads in a process started with `env`."""
+    if env.get("FONTCONFIG_FILE"):
+        return Path(env["FONTCONFIG_FILE"])
+    return Path(env.get("FONTCONFIG_PATH", "/etc/fonts")) / "fonts.conf"
+
+
+def test_the_npm_packages_chromium_reads_a_fontconfig_that_lists_its_fonts():
+    """The package's own fonts.conf names folders of the platform it was made for (/tmp/fonts,
+    /opt/fonts, ...), where nothing was unpacked; the file the browser reads must list the folder
+    its fonts were unpacked to and keep fontconfig's cache in node_modules/.cache."""
+    chromium = browser.bundled()
+    config = ElementTree.parse(_fontconfig_file({**os.environ, **chromium.env})).getroot()
+    listed = [Path(entry.text or "") for entry in config.iter("dir")]
+    fonts = [path for path in browser.UNPACKED.rglob("*") if path.suffix.lower() in {".ttf", ".otf"}]
+    assert fonts, f"no .ttf or .otf file under {browser.UNPACKED}"
+    assert [font for font in fonts if not any(font.is_relative_to(folder) for folder in listed)] == []
+    assert [folder for folder in listed if not folder.is_dir()] == []
+    caches = [Path(entry.text or "") for entry in config.iter("cachedir")]
+    assert caches and all(cache.is_relative_to(ROOT / "node_modules" / ".cache") for cache in caches)
+    assert list(config.iter("include")) == []  # nothing else is read, nor its cache folders
