@@ -253,8 +253,8 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
 def _modules(argument: str):
     """The cell named by ``argument`` (a catalogue name or a cell file) and its fused
     module: the committed one for a catalogue cell, else generated in memory."""
+    from .backends import generate
     from .catalogue import CATALOGUE, resolve
-    from .codegen.modules import generate
 
     cell = resolve(argument)
     if argument in CATALOGUE:
@@ -266,7 +266,7 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
     """Measure; return the record (a dict) that ``bench`` prints and saves.  ``cells``
     are catalogue names or cell files; PyTorch is timed for the catalogue's lstm, gru
     and rnn only."""
-    from .codegen.modules import generate
+    from .backends import generate
 
     try:
         import torch

@@ -63,8 +63,8 @@ def cell_module(name: str) -> types.ModuleType:
 
         import_generated([name])
         return importlib.import_module(f"derive.generated.{name}")
+    from ..backends import generate
     from ..catalogue import resolve
-    from ..codegen.modules import generate
 
     return generate(resolve(name))
 

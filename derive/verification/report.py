@@ -102,8 +102,9 @@ def _module(cell: Cell) -> types.ModuleType:
     not checked when generated, since the checks here report on it."""
     import importlib
 
+    from ..backends import module_source
     from ..catalogue import CATALOGUE
-    from ..codegen.modules import load, module_source
+    from ..codegen.modules import load
 
     if CATALOGUE.get(cell.name) == cell:
         return importlib.import_module(f"derive.generated.{cell.name}")
