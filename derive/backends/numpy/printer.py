@@ -187,8 +187,13 @@ class StatementPrinter(Base):
         stop = "" if node.stop is None else self(node.stop)
         return f"{start}:{stop}"
 
+    def _times(self, k: int) -> str:
+        """``k * n``, with 0 and 1 written as 0 and n."""
+        n = self(ir.N)
+        return "0" if k == 0 else n if k == 1 else f"{k} * {n}"
+
     def _print_Width(self, node: ir.Width) -> str:
-        return _times(node.k)
+        return self._times(node.k)
 
     def _print_Math(self, node: ir.Math) -> str:
         return code(node.expr, {name: self(value) for name, value in node.names})
@@ -205,10 +210,10 @@ class StatementPrinter(Base):
             whole = ", ".join(self(i) for i in node.lead if i != ir.ALL)
             return f"{array}[{whole}]" if whole else array
         lead = ", ".join(self(i) for i in node.lead)
-        return f"{array}[{lead}, {_times(node.start)}:{_times(node.stop)}]"
+        return f"{array}[{lead}, {self._times(node.start)}:{self._times(node.stop)}]"
 
     def _print_RowRange(self, node: ir.RowRange) -> str:
-        return f"{self(node.array)}[{_times(node.start)}:{_times(node.stop)}]"
+        return f"{self(node.array)}[{self._times(node.start)}:{self._times(node.stop)}]"
 
     def _print_Everything(self, node: ir.Everything) -> str:
         return f"{self(node.view)}[...]"
@@ -302,10 +307,6 @@ def _scaled(text: str, factor: int) -> str:
     if not (text.isidentifier() or text.replace(".", "").isidentifier()):
         text = f"({text})"
     return f"-{text}" if factor == -1 else f"{factor} * {text}"
-
-
-def _times(k: int) -> str:
-    return "0" if k == 0 else "n" if k == 1 else f"{k} * n"
 
 
 __all__ = ["BatchRowPrinter", "StatementPrinter", "code"]
