@@ -266,8 +266,8 @@ class Zeros(Expr):
 
 @dataclass(frozen=True)
 class Constant(Expr):
-    """A number as a 0-d array of the computation's dtype: an operand NumPy takes as
-    it is, where a Python number is converted again at every call."""
+    """A number as a 0-d array of the computation's element type: an operand a library
+    takes as it is, where a Python number is converted again at every call (NumPy's)."""
 
     value: int
 
