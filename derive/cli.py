@@ -230,7 +230,7 @@ def _cmd_build(args) -> int:
     start = time.perf_counter()
     build.checkout()
     for step in (_cmd_code, _cmd_docs):
-        status = step(argparse.Namespace(check=False, cell=None, out=None))
+        status = step(argparse.Namespace(check=False, cell=None, out=None, backend=None))
         if status:
             return status
     build.write(build.katex_assets())
