@@ -22,8 +22,8 @@ _EXPORTS = {
     "Derivation": ".derivation",
     "derive": ".derivation",
     "GenerationError": ".codegen.modules",
-    "generate": ".codegen.modules",
-    "module_source": ".codegen.modules",
+    "generate": ".backends",
+    "module_source": ".backends",
     "Report": ".verification.report",
     "verify": ".verification.report",
 }

@@ -252,8 +252,9 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
 def _modules(argument: str):
     """The cell named by ``argument`` (a catalogue name or a cell file) and its fused
     module: the committed one for a catalogue cell, else generated in memory."""
+    from .backends import generate
     from .catalogue import CATALOGUE, resolve
-    from .codegen.modules import generate, generated
+    from .codegen.modules import generated
 
     cell = resolve(argument)
     return cell, generated(argument) if argument in CATALOGUE else generate(cell)
@@ -263,7 +264,7 @@ def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 
     """Measure; return the record (a dict) that ``bench`` prints and saves.  ``cells``
     are catalogue names or cell files; PyTorch is timed for the catalogue's lstm, gru
     and rnn only."""
-    from .codegen.modules import generate
+    from .backends import generate
 
     try:
         import torch

@@ -79,8 +79,8 @@ def checkout() -> Path:
 
 def generated_code() -> dict[Path, str]:
     """derive/generated/: one module per catalogue cell and the package's __init__."""
+    from .backends import module_index, module_source
     from .catalogue import CATALOGUE
-    from .codegen.modules import module_index, module_source
 
     files = {GENERATED / f"{name}.py": module_source(cell) for name, cell in CATALOGUE.items()}
     files[GENERATED / "__init__.py"] = module_index(CATALOGUE.values())

@@ -99,23 +99,30 @@ def _report_sync(files: dict, check: bool, what: str, command: str) -> int:
 
 def _cmd_code(args) -> int:
     if args.cell:
+        from .backends import module_source
         from .catalogue import resolve
-        from .codegen.modules import module_source
 
         if args.check and args.out in (None, "-"):
             args.usage_error(
                 "--check compares a file with what it should be: with a CELL, name the file with "
                 "--out PATH (`python -m derive code --check` checks derive/generated/)"
             )
-        source = module_source(resolve(args.cell))
+        source = module_source(resolve(args.cell), backend=args.backend or "numpy")
         if args.out in (None, "-"):
             print(source, end="")
             return 0
         command = f"python -m derive code {args.cell} --out {args.out}"
+        if args.backend:
+            command += f" --backend {args.backend}"
         return _report_sync({Path(args.out): source}, args.check, "module", command)
     if args.out:
         args.usage_error(
             "--out writes one cell's module: name the cell, e.g. `python -m derive code lstm --out lstm.py`"
+        )
+    if args.backend not in (None, "numpy"):
+        args.usage_error(
+            f"--backend {args.backend} writes one cell's module: name the cell, e.g. "
+            f"`python -m derive code lstm --backend {args.backend}` (derive/generated/ holds NumPy modules)"
         )
     if not args.check:
         build.writable(build.GENERATED)
@@ -176,7 +183,7 @@ def _cmd_build(args) -> int:
     start = time.perf_counter()
     build.checkout()
     for step in (_cmd_code, _cmd_docs):
-        status = step(argparse.Namespace(check=False, cell=None, out=None))
+        status = step(argparse.Namespace(check=False, cell=None, out=None, backend=None))
         if status:
             return status
     build.write(build.katex_assets())
@@ -410,6 +417,17 @@ def _cell(name: str) -> str:
     return name
 
 
+def _backend(name: str) -> str:
+    """An argument type: the name of a code backend."""
+    from .backends import UnknownBackend, find
+
+    try:
+        find(name)
+    except UnknownBackend as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name
+
+
 def _file_to_write(example: str, stdout: bool = False):
     """An argument type: a path that can be written as a file (checked before any work
     is done), or ``-`` for standard output when ``stdout``."""
@@ -511,6 +529,12 @@ def parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="only check that the files are current: derive/generated/, or with CELL the --out PATH",
+    )
+    code.add_argument(
+        "--backend",
+        metavar="NAME",
+        type=_backend,
+        help="with CELL: the language of its module, numpy (the default) or javascript",
     )
     code.set_defaults(run=_cmd_code, usage_error=code.error)
 

@@ -1,13 +1,16 @@
 """The elementwise functions a cell may use: one entry per function, and their derivatives.
 
-Everything the project knows about a function is in its :class:`Elementwise`
+What the mathematics knows about a function is in its :class:`Elementwise`
 entry in :data:`FUNCTIONS`: the spellings a cell's text may use, the SymPy
-definition, the derivative written through the output, the text, LaTeX,
-NumPy and JavaScript spellings, the NumPy helper the generated modules define,
-and the words the site uses.  The parser, the derivation, the proof and the numeric checks,
-the printers, the code generator and the site all read the entry, so adding a
-function is one entry: one call of :func:`register`, as the table at the end of
-this file makes each of its entries.
+definition, the derivative written through the output, the text and LaTeX
+spellings, and the words the site uses.  The parser, the derivation, the proof
+and the numeric checks, the text and LaTeX printers and the site read the
+entry, so adding a function to the mathematics is one entry: one call of
+:func:`register`, as the table at the end of this file makes each of its
+entries.  How a backend computes it is the backend's: each code backend keeps
+a table of its spellings beside its printer (:mod:`derive.backends.numpy.functions`,
+the stable NumPy helpers; :mod:`derive.backends.javascript.functions`), as
+SymPy's printers keep theirs.
 
 Each function is defined once, as a SymPy expression in ``z``.  Its
 derivative is not typed in: it is ``sympy.diff`` of the definition, rewritten
@@ -20,9 +23,9 @@ itself, in terms of ``y`` and of other functions of the table applied to ``y``
 
 from __future__ import annotations
 
-import ast
 import keyword
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -32,6 +35,7 @@ from sympy import (
     Expr,
     Heaviside,
     Lambda,
+    MatrixExpr,
     MatrixSymbol,
     Max,
     Mul,
@@ -64,24 +68,10 @@ class Elementwise:
     ``name``        the name the derivation knows it by (``Apply(name, X)``), one of
                     its spellings; the generated code names values after it (``tanh_s``)
     ``definition``  the function as a SymPy expression in :data:`z`
-    ``numpy``       the name of the helper each generated module defines for it
-                    (``_sigmoid``), starting with ``_``
-    ``helper``      the source of that helper, ``def <numpy>(z, out=None): ...``: a
-                    numerically stable evaluation with NumPy (``np``), which writes into
-                    ``out`` when it is given and returns the result
     ``aliases``     further spellings a cell's text may use (``σ``)
     ``text``        how the text printer writes it; the name by default
     ``latex``       how LaTeX writes it; ``\\operatorname{name}`` by default
     ``words``       how the site's prose names it; the LaTeX, inline, by default
-    ``in_every_module``  whether every generated module defines the helper, whether
-                    or not its cell uses the function (σ and tanh, as the modules always
-                    have); otherwise only the modules of cells that use it do, so that
-                    adding a function changes no generated module
-    ``javascript``  how the generated JavaScript (:mod:`derive.printing.javascript`) computes
-                    it for one number: an expression in ``z`` (``Math.tanh(z)``); by
-                    default SymPy's JavaScript printer of the definition, and where that
-                    cannot print it, the JavaScript of a cell that uses the function is
-                    refused with a message that asks for this spelling
     ``through_output``  the derivative as a function of the output (``Lambda(y, ...)``),
                     a polynomial in ``y`` and in functions of the table applied to ``y``
                     (written as their definitions: relu's is ``Heaviside(y, 0)``, the
@@ -95,22 +85,17 @@ class Elementwise:
 
     name: str
     definition: Expr
-    numpy: str
-    helper: str
     aliases: tuple[str, ...] = ()
     text: str = ""
     latex: str = ""
     words: str = ""
-    in_every_module: bool = False
-    javascript: str = ""
     through_output: Lambda | None = None
     through_exp: tuple[int, int, int] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         defaults = {
             "text": self.text or self.name,
             "latex": self.latex or rf"\operatorname{{{self.name}}}",
-            "helper": self.helper.strip("\n"),
             "aliases": tuple(self.aliases),
         }
         defaults["words"] = self.words or rf"\({defaults['latex']}\)"
@@ -140,13 +125,13 @@ def register(entry: Elementwise) -> Elementwise:
     """Add ``entry`` to :data:`FUNCTIONS`, so that cells may use it; returns it.
 
     Checked first, with :class:`ValueError` naming what is wrong: its name and
-    spellings are identifiers as Python reads them, none already taken; its
-    helper's source defines exactly the function ``entry.numpy``, a name no other
-    entry uses; and its derivative can be written through its output.
+    spellings are identifiers as Python reads them, none already taken; and its
+    derivative can be written through its output.  A backend computes it once it
+    has a spelling of its own (the NumPy backend needs a helper:
+    :func:`derive.backends.numpy.functions.define`).
 
     >>> from sympy import tanh
-    >>> double = register(Elementwise("double_tanh", 2 * tanh(z), numpy="_double_tanh",
-    ...     helper="def _double_tanh(z, out=None):\\n    return np.multiply(np.tanh(z), 2, out=out)"))
+    >>> double = register(Elementwise("double_tanh", 2 * tanh(z)))
     >>> double.derivative
     Lambda(y, 2 - y**2/2)
     >>> unregister("double_tanh") is double
@@ -169,19 +154,6 @@ def register(entry: Elementwise) -> Elementwise:
         raise ValueError(f"{where}: a spelling is given twice")
     if entry.name.startswith("_"):
         raise ValueError(f"{where}: the name may not start with _")
-    if not (entry.numpy.isidentifier() and entry.numpy.startswith("_")):
-        raise ValueError(f"{where}: the helper's name {entry.numpy!r} must be an identifier starting with _")
-    if not isinstance(entry.javascript, str) or "\n" in entry.javascript:
-        raise ValueError(f"{where}: the JavaScript spelling must be one line of text, an expression in z")
-    if any(f.numpy == entry.numpy for f in FUNCTIONS.values()):
-        raise ValueError(f"{where}: the helper name {entry.numpy!r} is taken")
-    try:
-        tree = ast.parse(entry.helper)
-    except SyntaxError as e:
-        raise ValueError(f"{where}: the helper is not Python: {e}") from None
-    defined = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
-    if defined != [entry.numpy] or len(tree.body) != 1:
-        raise ValueError(f"{where}: the helper must define the one function {entry.numpy} and nothing else")
     if entry.through_exp is not None:
         a, b, c = entry.through_exp
         if (a + b / (1 + exp(c * z)) - entry.definition).rewrite(exp).simplify() != 0:
@@ -205,17 +177,17 @@ def unregister(name: str) -> Elementwise:
     return entry
 
 
-def helpers(used) -> list[str]:
-    """The sources of the helpers a generated module defines, in table order: those of
-    the functions named in ``used``, of the functions their derivatives apply (relu's
-    backward pass computes step) and those every module has."""
-    needed, todo = set(), list(used)
+def closure(used: Iterable[str]) -> set[str]:
+    """The functions named in ``used`` and those their derivatives apply, and theirs
+    (relu's backward pass computes step): what code that uses ``used`` computes."""
+    needed: set[str] = set()
+    todo = list(used)
     while todo:
         name = todo.pop()
         if name not in needed:
             needed.add(name)
             todo.extend(applied(name))
-    return [f.helper for f in FUNCTIONS.values() if f.in_every_module or f.name in needed]
+    return needed
 
 
 def applied(name: str) -> set[str]:
@@ -261,7 +233,7 @@ def textbook(polynomial: Expr) -> Expr:
     return factored if count_ops(factored) <= count_ops(expanded) else expanded
 
 
-def lift(scalar: Expr, output):
+def lift(scalar: Expr, output: MatrixExpr) -> MatrixExpr | None:
     """Turn a polynomial in ``y`` into the matching elementwise matrix expression.
 
     ``lift(y*(1 - y), O)`` is ``O ⊙ (1 - O)``; products become ⊙, powers
@@ -290,7 +262,9 @@ def lift(scalar: Expr, output):
     raise ValueError(f"cannot write {scalar} elementwise")
 
 
-def derivative(name: str, output, derivatives: dict[str, Lambda] | None = None):
+def derivative(
+    name: str, output: MatrixExpr, derivatives: dict[str, Lambda] | None = None
+) -> MatrixExpr | None:
     """f'(argument) as a matrix expression in the saved ``output`` of ``f``.
 
     ``derivatives`` overrides the rule for some functions (the tests inject a
@@ -310,18 +284,6 @@ SIGMOID = register(
         text="σ",
         latex=r"\sigma",
         words="sigmoid",
-        numpy="_sigmoid",
-        helper='''
-def _sigmoid(z, out=None):
-    """σ(z) = 1 / (1 + exp(-z)), in place in ``out`` when given.  Where exp(-z)
-    overflows to inf (callers silence the warning), 1 / (1 + inf) is exactly 0."""
-    out = np.negative(z, out=out)
-    np.exp(out, out=out)
-    out += 1
-    return np.reciprocal(out, out=out)
-''',
-        javascript="1 / (1 + Math.exp(-z))",
-        in_every_module=True,
         through_exp=(0, 1, -1),
     )
 )
@@ -331,24 +293,6 @@ TANH = register(
         "tanh",
         tanh(z),
         latex=r"\tanh",
-        numpy="_tanh",
-        helper='''
-def _tanh(z, out=None):
-    """tanh(z).  NumPy's own tanh is fast in float32 and on small arrays; for larger
-    float64 arrays 1 - 2 / (1 + exp(2z)), with one exp, is several times faster, with
-    an error of a few units in the last place of 1.  Where exp(2z) overflows to inf
-    (callers silence the warning), that formula gives exactly 1."""
-    if z.size < 256 or z.dtype == np.float32:
-        return np.tanh(z, out=out)
-    out = np.multiply(z, 2, out=out)
-    np.exp(out, out=out)
-    out += 1
-    np.divide(-2, out, out=out)
-    out += 1
-    return out
-''',
-        javascript="Math.tanh(z)",
-        in_every_module=True,
         through_exp=(1, -2, 2),
     )
 )
@@ -362,16 +306,6 @@ STEP = register(
         Heaviside(z, 0),
         latex=r"\operatorname{step}",
         words="unit step",
-        numpy="_step",
-        helper='''
-def _step(z, out=None):
-    """The unit step of z: 1 where z > 0, else 0 (at 0 and at NaN too), in z's
-    float dtype, exactly; in place in ``out`` when given."""
-    if out is None:
-        return (z > 0).astype(z.dtype)
-    return np.greater(z, 0, out=out)
-''',
-        javascript="z > 0 ? 1 : 0",
         through_output=Lambda(y, 0),
     )
 )
@@ -384,13 +318,6 @@ RELU = register(
         "relu",
         Max(0, z),
         words="ReLU",
-        numpy="_relu",
-        helper='''
-def _relu(z, out=None):
-    """max(z, 0), exactly; in place in ``out`` when given."""
-    return np.maximum(z, 0, out=out)
-''',
-        javascript="Math.max(z, 0)",
         through_output=Lambda(y, STEP.definition.subs(z, y)),
     )
 )
@@ -404,8 +331,8 @@ __all__ = [
     "TANH",
     "Elementwise",
     "applied",
+    "closure",
     "derivative",
-    "helpers",
     "lift",
     "register",
     "unregister",

@@ -91,9 +91,11 @@ def reserved(name: str) -> bool:
     return parts["adjoint"] or parts["prev"] or parts["incoming"] or subexpression(name) is not None
 
 
-# Names the generated module binds for itself (templates/code/numpy.py.j2 and
-# the lowerings in derive/codegen/): its module-level names and the locals of
-# forward() and backward(), where parameters and equations are locals too.
+# Names the generated module binds for itself (the reserved names of each Python
+# backend's template, derive/backends/<name>/, and the fused lowering's own,
+# derive/codegen/fused.OWN; tests/test_backends.py checks both are here): its
+# module-level names and the locals of forward() and backward(), where parameters
+# and equations are locals too.
 # Names starting with _ (_sigmoid, _tanh, _check_*, ...) are refused as a form.
 # x is the input, which every cell has, so it is not among them.
 GENERATED = frozenset(

@@ -27,8 +27,17 @@ def _pydoc(text) -> str:
 
 
 def _pyline(line, indent: int) -> str:
-    """One line of Python written at column ``indent``, wrapped to fit (:func:`layout.python`)."""
-    return layout.python(str(line), indent)
+    """One line of Python written at column ``indent``, wrapped to fit (:func:`layout.python`).
+    A printed line with a ``depth`` (a statement inside a loop) is indented by four
+    columns for each level, after the ``indent`` the template writes."""
+    depth = getattr(line, "depth", 0)
+    return " " * (4 * depth) + layout.python(str(line), indent + 4 * depth)
+
+
+def _jsline(line) -> str:
+    """One line of JavaScript, indented by two columns for each level of its ``depth``
+    after the indentation the template writes."""
+    return "  " * getattr(line, "depth", 0) + str(line)
 
 
 def _prose(text, indent: int = 0, hanging: int = 0) -> str:
@@ -50,6 +59,7 @@ def environment() -> jinja2.Environment:
     env.filters["pyrepr"] = repr
     env.filters["pydoc"] = _pydoc
     env.filters["pyline"] = _pyline
+    env.filters["jsline"] = _jsline
     env.filters["prose"] = _prose
     return env
 

@@ -4,8 +4,9 @@ from functools import cache
 
 from cells import ALL_CELLS
 
+from derive.backends import module_source
 from derive.catalogue import CATALOGUE
-from derive.codegen.modules import generated, load, module_source
+from derive.codegen.modules import generated, load
 from derive.derivation import derive
 
 

@@ -58,7 +58,7 @@ def test_generate_refuses_a_module_that_fails_its_checks(monkeypatch):
     def wrong(cell):
         return derive.derivation.derive(cell, derivatives={"tanh": Lambda(y, 1 - y)})
 
-    monkeypatch.setattr("derive.codegen.modules.derive", wrong)
+    monkeypatch.setattr("derive.backends.derive", wrong)
     with pytest.raises(
         GenerationError, match=r"cell 'mine' disagrees with finite differences in params\['W_g'\]"
     ):
@@ -102,7 +102,7 @@ def test_catalogue_cells_are_not_rechecked_when_generated(monkeypatch):
     def fail(*args):
         pytest.fail("checked a catalogue cell")
 
-    monkeypatch.setattr("derive.codegen.modules._quick_check", fail)
+    monkeypatch.setattr("derive.backends.quick_check", fail)
     generate(CATALOGUE["gru"])
     with pytest.raises(pytest.fail.Exception):
         generate(MGU)

@@ -319,7 +319,8 @@ def test_titles_and_meanings_are_one_line_of_text(field, text):
 
 
 def test_a_title_cannot_escape_the_generated_docstring():
-    from derive.codegen.modules import load, module_source
+    from derive.backends import module_source
+    from derive.codegen.modules import load
 
     # Were the docstring closed, the code after it would run as the module loads.
     title = 'x"""; INJECTED = True; """ \\ end'

@@ -238,12 +238,13 @@ def test_ctrl_c_stops_verify_and_its_workers():
 
 
 def test_a_generation_error_is_reported_as_a_bug(monkeypatch, capsys):
+    from derive import backends
     from derive.codegen import modules
 
-    def wrong(cell):
+    def wrong(cell, backend):
         raise modules.GenerationError("the fused module of 'lstm' differs from its derivation by 1.0e-03")
 
-    monkeypatch.setattr(modules, "module_source", wrong)
+    monkeypatch.setattr(backends, "module_source", wrong)
     assert cli.main(["code", "lstm"]) == 1
     assert capsys.readouterr().err == (
         "python -m derive code: the fused module of 'lstm' differs from its derivation by 1.0e-03; "

@@ -8,6 +8,8 @@ from sympy import DiracDelta, Heaviside, Lambda, MatrixSymbol, exp, lambdify, lo
 
 from derive import CATALOGUE, Cell, CellError, Equation, Role, affine, derive, generate, module_source, verify
 from derive.algebra import Apply
+from derive.backends.numpy.functions import HELPERS, Helper, define, undefine
+from derive.backends.numpy.printer import code
 from derive.build import GENERATED
 from derive.elementwise import (
     FUNCTIONS,
@@ -22,7 +24,6 @@ from derive.elementwise import (
 )
 from derive.naming import refusal
 from derive.printing.latex import latex
-from derive.printing.numpy import code
 from derive.printing.text import text
 
 
@@ -61,11 +62,11 @@ def test_lifted_to_matrices():
 
 # A function outside the table, smooth so that finite differences apply: tanh scaled
 # by 2, whose derivative through its output is 2 - y²/2.
-SCALED_TANH = Elementwise(
+SCALED_TANH = Elementwise("stanh", 2 * tanh(z))
+SCALED_TANH_HELPER = Helper(
     "stanh",
-    2 * tanh(z),
-    numpy="_stanh",
-    helper='''
+    "_stanh",
+    '''
 def _stanh(z, out=None):
     """2 tanh(z), in place in ``out`` when given."""
     out = np.tanh(z, out=out)
@@ -94,9 +95,11 @@ def scaled_cell():
 @pytest.fixture
 def scaled_tanh():
     register(SCALED_TANH)
+    define(SCALED_TANH_HELPER)
     try:
         yield SCALED_TANH
     finally:
+        HELPERS.pop(SCALED_TANH.name, None)
         unregister(SCALED_TANH.name)
 
 
@@ -120,7 +123,7 @@ def test_one_entry_adds_a_function(scaled_tanh):
     assert {r.claim.split(" (")[0] for r in report.rows} >= {"one step", "BPTT over 3 steps"}
 
     source = module_source(cell)  # checked against the derivation and finite differences
-    assert SCALED_TANH.helper in source and "_stanh(" in source.split("def _sigmoid")[0]
+    assert SCALED_TANH_HELPER.source in source and "_stanh(" in source.split("def _sigmoid")[0]
     module = generate(cell, literal=True)
     params = module.init_params(2, 3, rng=0)
     outputs, _ = module.forward(params, np.zeros((1, 1, 2)))
@@ -146,24 +149,40 @@ def test_an_unregistered_function_is_not_in_the_vocabulary(scaled_tanh):
         ({"name": "tanh"}, "already spells 'tanh'"),
         ({"aliases": ("σ",)}, "already spells 'sigma'"),
         ({"aliases": ("two words",)}, "not a Python identifier"),
-        ({"numpy": "_tanh"}, "helper name '_tanh' is taken"),
-        ({"numpy": "stanh"}, "starting with _"),
-        ({"helper": "def _other(z, out=None):\n    return z"}, "the one function _stanh"),
-        ({"helper": "def _stanh(z, out=None) return z"}, "not Python"),
         # softplus' derivative, σ(z) = 1 - exp(-y), is no polynomial in its output
         ({"definition": log(1 + exp(z))}, "cannot be written through its output"),
     ],
 )
 def test_register_refuses_a_broken_entry(change, message):
-    fields = {
-        "name": SCALED_TANH.name,
-        "definition": SCALED_TANH.definition,
-        "numpy": SCALED_TANH.numpy,
-        "helper": SCALED_TANH.helper,
-    }
+    fields = {"name": SCALED_TANH.name, "definition": SCALED_TANH.definition}
     with pytest.raises(ValueError, match=message):
         register(Elementwise(**{**fields, **change}))
     assert "stanh" not in FUNCTIONS and "stanh" not in SPELLINGS
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"function": "nothing"}, "no elementwise function has that name"),
+        ({"function": "tanh"}, "it has one, _tanh"),
+        ({"name": "_tanh"}, "helper name '_tanh' is taken"),
+        ({"name": "stanh"}, "starting with _"),
+        ({"source": "def _other(z, out=None):\n    return z"}, "the one function _stanh"),
+        ({"source": "def _stanh(z, out=None) return z"}, "not Python"),
+    ],
+)
+def test_define_refuses_a_broken_helper(scaled_tanh, change, message):
+    undefine("stanh")
+    fields = {"function": "stanh", "name": "_stanh", "source": SCALED_TANH_HELPER.source}
+    with pytest.raises(ValueError, match=message):
+        define(Helper(**{**fields, **change}))
+    assert "stanh" not in HELPERS
+
+
+def test_a_function_without_a_numpy_helper_is_refused_by_name(scaled_tanh):
+    undefine("stanh")
+    with pytest.raises(ValueError, match=r"'stanh' has no NumPy helper; define one"):
+        module_source(scaled_cell(), check=False)
 
 
 def test_entry_defaults_and_the_table_order():

@@ -30,7 +30,8 @@ from hypothesis.control import currently_in_test_context, event, note
 from strategies import cells
 
 from derive import CellError, derive
-from derive.codegen.modules import load, module_source
+from derive.backends import module_source
+from derive.codegen.modules import load
 from derive.verification.numeric import finite_differences, random_problem, reference, relative_error
 from derive.verification.proof import prove_bptt
 

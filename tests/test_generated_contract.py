@@ -12,8 +12,9 @@ from cells import ALL_CELLS
 from generated import module
 
 from derive import Cell, Equation, Role, affine, generate
+from derive.backends import module_source
 from derive.catalogue import CATALOGUE
-from derive.codegen.modules import load, module_source
+from derive.codegen.modules import load
 from derive.verification.numeric import random_problem
 
 CELLS = sorted(ALL_CELLS)

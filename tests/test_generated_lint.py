@@ -15,9 +15,9 @@ import pytest
 from corpus import CORPUS
 
 from derive import CATALOGUE, CellError
+from derive.backends import module_source
 from derive.build import ROOT
 from derive.cell import Cell, Equation, Parameter, Role
-from derive.codegen.modules import module_source
 from derive.printing.layout import LINE_LENGTH, python, width, words
 
 CONFIG = ROOT / "pyproject.toml"

@@ -15,17 +15,26 @@ from javascript import node, run
 from sympy import Lambda, MatrixSymbol, Rational, erf, tanh
 
 from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, algebra
+from derive.backends import module_source as numpy_source
+from derive.backends.javascript import functions as js
+from derive.backends.javascript.functions import Spelling, helper, spell, spelling, unspell
+from derive.backends.javascript.printer import code
+from derive.backends.numpy.functions import HELPERS, Helper, define, undefine
 from derive.build import ROOT
 from derive.cell import N_HIDDEN
-from derive.codegen.javascript import module_source
 from derive.codegen.modules import load
-from derive.codegen.modules import module_source as numpy_source
 from derive.elementwise import FUNCTIONS, Elementwise, register, unregister, y, z
-from derive.printing.javascript import code, helper, spelling
 from derive.site import explorer
 from derive.verification.numeric import random_problem, relative_error
 
 TOLERANCE = 1e-12
+
+
+def module_source(cell):
+    """The JavaScript of ``cell``."""
+    return numpy_source(cell, backend="javascript")
+
+
 # Every cell of the catalogue and the tests' own MGU, defined in Python.
 CELLS = {**CATALOGUE, "mgu_tests": MGU}
 
@@ -164,20 +173,21 @@ def evaluate(helpers: str, name: str, points) -> np.ndarray:
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_function_of_the_table_is_spelled_as_its_numpy_helper_computes(name):
-    entry = FUNCTIONS[name]
+    numpy_helper = HELPERS[name]
     points = np.array([-1e4, -30.0, -3.0, -0.5, -1e-300, 0.0, 1e-300, 0.5, 3.0, 30.0, 1e4])
     namespace = {"np": np}
-    exec(entry.helper, namespace)
+    exec(numpy_helper.source, namespace)
     with np.errstate(over="ignore"):
-        want = namespace[entry.numpy](points.copy())
-    got = evaluate(helper(entry), entry.numpy, points)
+        want = namespace[numpy_helper.name](points.copy())
+    got = evaluate(helper(name), js.name(name), points)
     assert np.allclose(got, want, rtol=1e-15, atol=0), (got, want)
 
 
 def test_a_registered_function_without_a_spelling_gets_sympys():
-    entry = register(Elementwise("twice_tanh", 2 * tanh(z), numpy="_twice_tanh", helper=TWICE))
+    register(Elementwise("twice_tanh", 2 * tanh(z)))
+    define(Helper("twice_tanh", "_twice_tanh", TWICE))
     try:
-        assert spelling(entry) == "2*Math.tanh(z)"
+        assert spelling("twice_tanh") == "2*Math.tanh(z)"
         cell = Cell(
             name="twice",
             title="A cell with a function of its own",
@@ -189,6 +199,7 @@ def test_a_registered_function_without_a_spelling_gets_sympys():
         errors = compare(module_source(cell), m, *random_problem(m, 2, 3, 4, 1, seed=0))
         assert max(errors.values()) <= TOLERANCE, errors
     finally:
+        undefine("twice_tanh")
         unregister("twice_tanh")
 
 
@@ -197,15 +208,7 @@ TWICE = "def _twice_tanh(z, out=None):\n    return np.multiply(np.tanh(z), 2, ou
 
 def test_a_function_javascript_cannot_spell_is_refused_by_name():
     # erf's derivative is no function of its output; the rule given here only lets it register.
-    register(
-        Elementwise(
-            "error_function",
-            erf(z),
-            numpy="_error_function",
-            helper="def _error_function(z, out=None):\n    return z",
-            through_output=Lambda(y, 1 - y**2),
-        )
-    )
+    register(Elementwise("error_function", erf(z), through_output=Lambda(y, 1 - y**2)))
     try:
         cell = Cell(
             name="erfy",
@@ -214,7 +217,7 @@ def test_a_function_javascript_cannot_spell_is_refused_by_name():
             states=("s",),
             equations=(Equation("s", "error_function(W @ s_prev + U @ x + b)", Role.STATE, "new state"),),
         )
-        with pytest.raises(ValueError, match=r"'error_function' has no JavaScript spelling.*javascript="):
+        with pytest.raises(ValueError, match=r"'error_function' has no JavaScript spelling.*spell\(Spelling"):
             module_source(cell)
     finally:
         unregister("error_function")
@@ -222,16 +225,14 @@ def test_a_function_javascript_cannot_spell_is_refused_by_name():
 
 def test_a_spelling_is_one_line():
     with pytest.raises(ValueError, match="one line"):
-        register(
-            Elementwise(
-                "two_lines",
-                tanh(z),
-                numpy="_two_lines",
-                helper=TWICE.replace("twice_tanh", "two_lines"),
-                javascript="a\nb",
-            )
-        )
-    assert "two_lines" not in FUNCTIONS
+        spell(Spelling("tanh", "a\nb"))
+    assert spelling("tanh") == "Math.tanh(z)"
+    assert js.name("sigma") == "_sigmoid" and js.name("unspelled") == "_unspelled"
+    entry = unspell("relu")
+    try:
+        assert spelling("relu") == "Math.max(0, z)"  # SymPy's, from the definition
+    finally:
+        spell(entry)
 
 
 # --- names and expressions ------------------------------------------------------

@@ -23,7 +23,7 @@ PACKAGE = ROOT / "derive"
 # hands out the public names.
 LAYERS = (
     ("cell", "naming", "cellfile", "catalogue", "elementwise", "algebra", "rules", "derivation", "generated"),
-    ("render", "printing", "codegen", "verification"),
+    ("render", "printing", "codegen", "verification", "backends"),
     ("site", "training", "interop"),
     ("build", "bench", "cli", "__main__"),
 )

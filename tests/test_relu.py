@@ -11,11 +11,12 @@ from sympy import Heaviside, Lambda, MatrixSymbol, Max
 
 from derive import CATALOGUE, Cell, Equation, Role, affine, derive, generate, module_source, verify
 from derive.algebra import Apply, diag, hadamard
+from derive.backends.numpy.functions import HELPERS, helpers
+from derive.backends.numpy.printer import code
 from derive.cellfile import load
-from derive.elementwise import FUNCTIONS, Elementwise, applied, derivative, helpers, lift, register, y, z
+from derive.elementwise import FUNCTIONS, Elementwise, applied, derivative, lift, register, y, z
 from derive.naming import refusal
 from derive.printing.latex import latex
-from derive.printing.numpy import code
 from derive.printing.text import text
 from derive.verification import numeric, proof
 
@@ -30,7 +31,7 @@ def test_relu_and_step_entries():
     assert relu.derivative == Lambda(y, Heaviside(y, 0))
     assert step.derivative == Lambda(y, 0)
     assert (relu.words, step.words) == ("ReLU", "unit step")
-    assert not relu.in_every_module and not step.in_every_module
+    assert not HELPERS["relu"].in_every_module and not HELPERS["step"].in_every_module
     assert "elementwise function" in refusal("relu") and "elementwise function" in refusal("step")
 
 
@@ -61,7 +62,7 @@ def test_relu_derivative_is_the_step_of_the_output():
 
 def test_a_module_defines_the_helpers_its_derivatives_apply():
     """relu's backward pass computes step, so a module using relu defines both."""
-    by_name = {f.name: f.helper for f in FUNCTIONS.values()}
+    by_name = {h.function: h.source for h in HELPERS.values()}
     assert by_name["step"] in helpers({"relu"}) and by_name["relu"] in helpers({"relu"})
     assert by_name["relu"] not in helpers({"step"})
     assert helpers(set()) == [by_name["sigma"], by_name["tanh"]]
@@ -74,8 +75,6 @@ def test_a_derivative_applying_no_function_of_the_table_is_refused():
             Elementwise(
                 "relu_at_one",
                 Max(0, z),
-                numpy="_relu_at_one",
-                helper="def _relu_at_one(z, out=None):\n    return np.maximum(z, 0, out=out)",
                 through_output=Lambda(y, Heaviside(y, 1)),
             )
         )
@@ -86,7 +85,7 @@ def test_a_derivative_applying_no_function_of_the_table_is_refused():
 def test_helpers_are_exact_and_write_into_out(dtype):
     space = {"np": np}
     for name in ("relu", "step"):
-        exec(FUNCTIONS[name].helper, space)
+        exec(HELPERS[name].source, space)
     tiny = np.finfo(dtype).smallest_subnormal
     values = np.array([-np.inf, -2.5, -tiny, -0.0, 0.0, tiny, 3.25, np.inf, np.nan], dtype=dtype)
     relu = space["_relu"](values)

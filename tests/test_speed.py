@@ -12,8 +12,10 @@ from cells import ALL_CELLS
 from generated import cell, derivation, module
 
 from derive import naming
+from derive.backends import module_source
+from derive.backends.numpy import RESERVED
 from derive.catalogue import CATALOGUE
-from derive.codegen.modules import CHUNK_ENTRIES, TEMPLATE_NAMES, module_source
+from derive.codegen.fused import CHUNK_ENTRIES, OWN
 from derive.codegen.plan import plan
 from derive.verification.numeric import random_problem, relative_error
 
@@ -57,7 +59,7 @@ def test_backward_products_use_the_weights_stacked_as_contiguous_rows(name):
 @pytest.mark.parametrize("name", CELLS)
 def test_each_product_in_the_loop_reads_whole_rows_of_its_own_array_of_blocks(name):
     fused, text = module(name), source(name)
-    p = plan(derivation(name), set(TEMPLATE_NAMES))
+    p = plan(derivation(name), set(RESERVED | OWN))
     looped = [s for s in p.spans if not s.hoisted]
     if name in ("gru", "gru_torch", "mgu"):  # products of the state beside others
         assert len(p.groups) > 1

@@ -1,29 +1,36 @@
-"""What a lowering hands to the module template: statements of :mod:`.ir`, and the
-nodes that hold the outputs and gradients.  :func:`derive.printing.numpy.statements`
-prints it, leaving out the assignments that nothing reads."""
+"""What a lowering hands to a backend: the statements of :mod:`.ir` of each function,
+and the nodes that hold its outputs and gradients.  :func:`.unused.prune` leaves
+out the assignments that nothing reads; a backend's printer spells the rest."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .ir import Node, Statement
 
 
-@dataclass
+@dataclass(frozen=True)
 class Code:
-    """The statements of ``forward`` and ``backward`` around and inside their loops."""
+    """The statements of ``forward`` and ``backward``, each with its loop over the
+    steps (an :class:`.ir.Loop` among them), and what each function returns."""
 
-    forward_setup: list[Statement] = field(default_factory=list)
-    forward_loop: list[Statement] = field(default_factory=list)
-    forward_finish: list[Statement] = field(default_factory=list)
-    backward_setup: list[Statement] = field(default_factory=list)
-    backward_chunk: list[Statement] = field(default_factory=list)  # for each chunk of steps, ahead of them
-    backward_loop: list[Statement] = field(default_factory=list)
-    backward_finish: list[Statement] = field(default_factory=list)
-    cache: list[str] = field(default_factory=list)  # names saved by forward for backward
-    backward_params: list[str] = field(default_factory=list)  # parameters backward reads by name
-    outputs: dict[str, Node] = field(default_factory=dict)  # state -> its (T, B, n) array
-    values: dict[str, Node] = field(default_factory=dict)  # equation -> its (T, B, n) values
-    d_params: dict[str, Node] = field(default_factory=dict)
+    forward: tuple[Statement, ...] = ()
+    backward: tuple[Statement, ...] = ()
+    cache: tuple[str, ...] = ()  # names saved by forward for backward
+    backward_params: tuple[str, ...] = ()  # parameters backward reads by name
+    outputs: Mapping[str, Node] = field(default_factory=dict)  # state -> its (T, B, n) array
+    values: Mapping[str, Node] = field(default_factory=dict)  # equation -> its (T, B, n) values
+    d_params: Mapping[str, Node] = field(default_factory=dict)
     d_x: Node = ""
-    d_state: dict[str, Node] = field(default_factory=dict)
+    d_state: Mapping[str, Node] = field(default_factory=dict)
+
+    @property
+    def forward_results(self) -> tuple[Node, ...]:
+        """What forward returns: the outputs, the values and the cache."""
+        return (*self.outputs.values(), *self.values.values(), *self.cache)
+
+    @property
+    def backward_results(self) -> tuple[Node, ...]:
+        """What backward returns: the gradients of the parameters, the input and the state."""
+        return (*self.d_params.values(), *self.d_state.values(), self.d_x)

@@ -30,14 +30,33 @@ Names = Mapping[str, ir.Node]
 Known = Mapping[MatrixExpr, MatrixSymbol]
 
 
-def lower(derivation: Derivation, taken: frozenset[str] = frozenset()) -> Code:
-    """The fused statements of ``derivation``; ``taken`` are the names the module
-    template uses for itself."""
-    return _Fused(derivation, plan(derivation, set(taken)), taken).code
+# The loops' indices and the chunk's length: names the lowering binds.
+STEP, FIRST, CHUNK = "t", "first", "chunk"
+
+# Every name the fused lowering binds as it stands (the others it makes are fresh).
+OWN = frozenset({STEP, FIRST, CHUNK, "act", "z", "dz", "dz_t", "dz_rows", "d_biases"})
+
+# The entries (steps × batch × hidden) of each array computed ahead of a chunk of
+# backward steps: small enough to stay in a core's cache, large enough that a chunk
+# is few calls.
+CHUNK_ENTRIES = 16384
+
+# The steps of a chunk of the backward loop, as an index range.
+_CHUNK_STEPS = ir.Slice(FIRST, ir.Plus(FIRST, CHUNK))
+
+
+def lower(
+    derivation: Derivation, taken: frozenset[str] = frozenset(), chunk_entries: int = CHUNK_ENTRIES
+) -> Code:
+    """The fused statements of ``derivation``; ``taken`` are the names the backend's
+    template uses for itself; ``chunk_entries`` the size of the arrays computed ahead
+    of each chunk of backward steps."""
+    taken = taken | OWN
+    return _Fused(derivation, plan(derivation, set(taken)), taken, chunk_entries).code
 
 
 class _Fused:
-    def __init__(self, derivation: Derivation, plan: Plan, taken: frozenset[str]) -> None:
+    def __init__(self, derivation: Derivation, plan: Plan, taken: frozenset[str], chunk_entries: int) -> None:
         self.d, self.plan, self.cell = derivation, plan, derivation.cell
         made = [name for _, name in plan.sequences] + [s.name for _, s in plan.kept]
         made += [name for s in plan.spans for name in (s.weights, s.rows, s.product, s.gradient)]
@@ -64,12 +83,22 @@ class _Fused:
         # T + 1-row arrays of the states kept in their own (state -> name).
         self.constants: dict[int, str] = {}
         self.steps: dict[str, str] = {}
-        self.code = Code()
+        self.chunk_entries = chunk_entries
         self.read: set[str] = set()
-        self.forward()
+        forward = self.forward()
         self.read = set()
-        self.backward()
-        self.code.backward_params = [p for p in self.params if p in self.read]
+        backward = self.backward()
+        self.code = Code(
+            forward=forward,
+            backward=backward,
+            cache=self.cache,
+            backward_params=tuple(p for p in self.params if p in self.read),
+            outputs=self.outputs,
+            values=self.values_of,
+            d_params=self.d_params,
+            d_x=self.d_x,
+            d_state=self.d_state,
+        )
 
     # Where values live -------------------------------------------------
 
@@ -77,7 +106,7 @@ class _Fused:
         """The group of the plan whose array holds block ``index``."""
         return next(g for g, (first, last) in enumerate(self.plan.groups) if first <= index < last)
 
-    def block(self, array: str, lead: tuple[str, ...], start: int, stop: int) -> ir.Block:
+    def block(self, array: str, lead: tuple[ir.Node, ...], start: int, stop: int) -> ir.Block:
         """Blocks ``start:stop`` of the array of blocks ``array`` ("act", "z", "dz", ...),
         in the array of their group."""
         g = self.group(start)
@@ -85,13 +114,13 @@ class _Fused:
         assert stop <= last, "a run of blocks lies in one group"
         return ir.Block(self.arrays[array][g], lead, start - first, stop - first, last - first)
 
-    def columns(self, array: str, lead: tuple[str, ...], index: int) -> ir.Block:
+    def columns(self, array: str, lead: tuple[ir.Node, ...], index: int) -> ir.Block:
         return self.block(array, lead, index, index + 1)
 
     def values(self, name: str) -> ir.Node:
         """The (T, B, n) array of an equation's or a kept value's every step."""
         if name in self.pres:
-            return self.columns("act", (":", ":"), self.pres[name].index)
+            return self.columns("act", (ir.ALL, ir.ALL), self.pres[name].index)
         return self.sequences[name]
 
     def show(self, expr: MatrixExpr, names: Names, known: Known) -> ir.Math:
@@ -164,7 +193,7 @@ class _Fused:
         if expr not in self.factors:
             name = self.namer("factor_seq")
             self.factors[expr] = MatrixSymbol(name, *expr.shape)
-            self.factor_steps[name] = ir.at(name, "t - first")
+            self.factor_steps[name] = ir.at(name, ir.Minus(STEP, FIRST))
             self.read |= {s.name for s in expr.atoms(MatrixSymbol) if s.name in self.params}
         return self.factors[expr]
 
@@ -177,9 +206,10 @@ class _Fused:
 
     # Forward -------------------------------------------------------------
 
-    def forward(self) -> None:
-        plan, cell, code = self.plan, self.cell, self.code
-        F, L = code.forward_setup, code.forward_loop
+    def forward(self) -> tuple[ir.Statement, ...]:
+        plan, cell = self.plan, self.cell
+        F: list[ir.Statement] = []
+        L: list[ir.Statement] = []
         hoisted = [s for s in plan.spans if s.hoisted]
         for span in plan.spans:
             F.append(
@@ -196,7 +226,7 @@ class _Fused:
                 inside = [s for s in hoisted if first <= s.start < last]
                 whole = len(inside) == 1 and (inside[0].start, inside[0].stop) == (first, last)
                 if not whole:
-                    F.append(ir.Assign(act, ir.Zeros(ir.shape("T", "B", ir.Width(last - first)))))
+                    F.append(ir.Assign(act, ir.Zeros(ir.shape(ir.T, ir.B, ir.Width(last - first)))))
                 for span in inside:
                     F.append(ir.Comment(self.products(span) + ": every step at once"))
                     product = ir.Steps(
@@ -206,7 +236,9 @@ class _Fused:
                         F.append(ir.Assign(act, product))
                     else:
                         F.append(
-                            ir.Assign(self.block("act", (":", ":"), span.start, span.stop), product, "+=")
+                            ir.Assign(
+                                self.block("act", (ir.ALL, ir.ALL), span.start, span.stop), product, "+="
+                            )
                         )
             if hoisted and all(len(pre.biases) == 1 for pre in plan.pres):
                 for act, (first, last) in zip(self.arrays["act"], plan.groups, strict=True):
@@ -225,13 +257,15 @@ class _Fused:
                     for b in pre.biases:
                         F.append(
                             ir.Assign(
-                                self.columns("act", (":", ":"), pre.index), self.scaled(b.name, pre), "+="
+                                self.columns("act", (ir.ALL, ir.ALL), pre.index),
+                                self.scaled(b.name, pre),
+                                "+=",
                             )
                         )
             folded = {(pre.index, b) for pre in plan.pres for b in pre.biases}
         for span in plan.spans:
             if not span.hoisted:
-                F.append(ir.Assign(span.product, ir.Empty(ir.shape("B", ir.Width(span.stop - span.start)))))
+                F.append(ir.Assign(span.product, ir.Empty(ir.shape(ir.B, ir.Width(span.stop - span.start)))))
         rows = {
             **{eq.name: eq.symbol.shape[0] for eq in cell.equations},
             **{s.name: s.shape[0] for s in self.kept.values()},
@@ -241,21 +275,21 @@ class _Fused:
                 # T + 1 rows, the initial state first: the states before each step are a view.
                 steps = self.steps[name] = self.namer(name + "_steps")
                 F.append(ir.Comment(f"{name} before the first step, then after each: {array} is a view"))
-                F.append(ir.Assign(steps, ir.Empty(ir.shape("T + 1", "B", "n"))))
-                F.append(ir.Assign(ir.at(steps, "0"), ir.at("state", ir.Key(name))))
-                F.append(ir.Assign(array, ir.at(steps, "1:")))
+                F.append(ir.Assign(steps, ir.Empty(ir.shape(ir.Plus(ir.T, 1), ir.B, ir.N))))
+                F.append(ir.Assign(ir.at(steps, 0), ir.at("state", ir.Key(name))))
+                F.append(ir.Assign(array, ir.at(steps, ir.Slice(1))))
                 continue
             F.append(ir.Assign(array, ir.Empty(ir.SEQUENCE if rows[name] == N_HIDDEN else ir.shape_of("x"))))
         for s in cell.states:
             F.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
 
-        names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
+        names: dict[str, ir.Node] = {x: ir.at(x, STEP) for x in cell.inputs}
         known: dict[MatrixExpr, MatrixSymbol] = {}
         if plan.width:
             for z, act in zip(self.arrays["z"], self.arrays["act"], strict=True):
-                L.append(ir.Assign(z, ir.at(act, "t")))
+                L.append(ir.Assign(z, ir.at(act, STEP)))
         for name, array in plan.sequences:
-            L.append(ir.Assign(name, ir.at(array, "t")))
+            L.append(ir.Assign(name, ir.at(array, STEP)))
         runs = {run[0]: run for run in plan.forward_runs}
         done_spans: set[str] = set()
         equations = list(cell.equations)
@@ -283,17 +317,17 @@ class _Fused:
                         continue
                     L.append(ir.Comment(self.products(span) + ": one product"))
                     L.append(ir.MatMulInto(self.show(span.operand, names, known), span.weights, span.product))
-                    L.append(ir.Assign(self.block("z", (":",), span.start, span.stop), span.product, "+="))
+                    L.append(ir.Assign(self.block("z", (ir.ALL,), span.start, span.stop), span.product, "+="))
                     done_spans.add(span.name)
                 for b in pre.biases:
                     if (pre.index, b) not in folded:
                         L.append(
-                            ir.Assign(self.columns("z", (":",), pre.index), self.scaled(b.name, pre), "+=")
+                            ir.Assign(self.columns("z", (ir.ALL,), pre.index), self.scaled(b.name, pre), "+=")
                         )
                 for term in pre.rest:
                     L.append(
                         ir.Assign(
-                            self.columns("z", (":",), pre.index),
+                            self.columns("z", (ir.ALL,), pre.index),
                             self.scaled(self.show(term, names, known), pre),
                             "+=",
                         )
@@ -302,7 +336,7 @@ class _Fused:
                 L.append(self.comment(pre.equation, cell.equation(pre.equation.name).rhs))
             L.extend(self.activate([pre.index for pre in run]))
             for pre in run:
-                L.append(ir.Assign(pre.equation.name, self.columns("z", (":",), pre.index)))
+                L.append(ir.Assign(pre.equation.name, self.columns("z", (ir.ALL,), pre.index)))
                 known[cell.equation(pre.equation.name).rhs] = pre.equation
             k += len(run)
         for s in cell.states:
@@ -311,13 +345,14 @@ class _Fused:
             # A Python number would be converted again at every call in the loop.
             F.append(ir.Comment("The numbers the steps use, made once in the dtype"))
             F.extend(ir.Assign(name, ir.Constant(value)) for value, name in self.constants.items())
-        code.values = {eq.name: self.values(eq.name) for eq in cell.equations}
-        code.outputs = {s: code.values[s] for s in cell.states}
-        code.cache = [
+        self.values_of = {eq.name: self.values(eq.name) for eq in cell.equations}
+        self.outputs = {s: self.values_of[s] for s in cell.states}
+        self.cache = (
             *(self.arrays["act"] if plan.width else []),
             *(a for _, a in plan.sequences),
             *self.steps.values(),
-        ]
+        )
+        return (*F, ir.Loop(STEP, ir.T, tuple(L), overflows=True))
 
     def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
         """``value`` times the scale ``pre``'s block is computed in."""
@@ -326,7 +361,7 @@ class _Fused:
 
     def activate(self, run: list[int]) -> list[ir.Statement]:
         """The run's functions applied to its block of ``z``, in place."""
-        view = self.block("z", (":",), run[0], run[-1] + 1)
+        view = self.block("z", (ir.ALL,), run[0], run[-1] + 1)
         pres = self.plan.pres
         if not through_exp(pres, run):
             return [ir.ApplyInto(pres[run[0]].function, view, view)]
@@ -338,9 +373,9 @@ class _Fused:
                 ", ".join(dict.fromkeys(_exp_text(pres[k].function) for k in run))
                 + ": the block holds c z, c inside the weights"
             ),
-            ir.NumPyInto("exp", view, view),
+            ir.OpInto("exp", view, view),
             ir.Assign(view, self.constant(1), "+="),
-            ir.NumPyInto("reciprocal", view, view),
+            ir.OpInto("reciprocal", view, view),
         ]
         k = 0
         while k < len(run):
@@ -350,7 +385,7 @@ class _Fused:
             while stop < len(run) and FUNCTIONS[pres[run[stop]].function].through_exp == form:
                 stop += 1
             a, b, _ = form
-            columns = self.block("z", (":",), run[k], run[stop - 1] + 1)
+            columns = self.block("z", (ir.ALL,), run[k], run[stop - 1] + 1)
             if b != 1:
                 out.append(ir.Assign(columns, self.constant(b), "*="))
             if a != 0:
@@ -388,9 +423,9 @@ class _Fused:
 
     # Backward ------------------------------------------------------------
 
-    def backward(self) -> None:
-        plan, cell, d, code = self.plan, self.cell, self.d, self.code
-        S = code.backward_setup
+    def backward(self) -> tuple[ir.Statement, ...]:
+        plan, cell, d = self.plan, self.cell, self.d
+        S: list[ir.Statement] = []
         L: list[ir.Statement] = []
         for s in cell.states:
             S.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
@@ -406,20 +441,20 @@ class _Fused:
         for s in cell.states:
             prev = naming.prev(s)
             before = (
-                ir.at(self.steps[s], ":-1")
+                ir.at(self.steps[s], ir.Slice(None, -1))
                 if s in self.steps
-                else ir.PreviousAll(ir.at("state", ir.Key(s)), code.outputs[s])
+                else ir.PreviousAll(ir.at("state", ir.Key(s)), self.outputs[s])
             )
             S.append(ir.Assign(prev + "_seq", before))
             S.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
         if plan.width:
             for dz, (first, last) in zip(self.arrays["dz"], plan.groups, strict=True):
-                S.append(ir.Assign(dz, ir.Empty(ir.shape("T", "B", ir.Width(last - first)))))
-        names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
+                S.append(ir.Assign(dz, ir.Empty(ir.shape(ir.T, ir.B, ir.Width(last - first)))))
+        names: dict[str, ir.Node] = {x: ir.at(x, STEP) for x in cell.inputs}
         # Adjoints that live in their columns of δz: δz_v, and δv in a backward run.
         in_dz: dict[str, ir.Block] = {}
         for pre in plan.pres:
-            in_dz[pre.adjoint.name] = self.columns("dz_t", (":",), pre.index)
+            in_dz[pre.adjoint.name] = self.columns("dz_t", (ir.ALL,), pre.index)
         remainder = dict(plan.remainder)
         after = dict(plan.after)
         gradients = {g.target.name for g in d.gradients}
@@ -443,12 +478,12 @@ class _Fused:
             *cell.inputs,
         }
         for c in d.carries:
-            L.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name)))
+            L.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name, STEP)))
         run_of = {k: run for run in plan.backward_runs for k in run}
         pending: dict[tuple[int, ...], list[Assignment]] = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
             if pre.index in run_of:
-                in_dz[naming.adjoint(pre.equation.name)] = self.columns("dz_t", (":",), pre.index)
+                in_dz[naming.adjoint(pre.equation.name)] = self.columns("dz_t", (ir.ALL,), pre.index)
         names.update(in_dz)
         for a in d.backward:
             target = a.target.name
@@ -461,7 +496,7 @@ class _Fused:
                     shown = self.show(value, names, known)
                     L.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
                 else:
-                    L.append(ir.Assign(ir.at(target, "t"), self.show(value, names, known)))
+                    L.append(ir.Assign(ir.at(target, STEP), self.show(value, names, known)))
                 continue
             owner = next((p for p in plan.pres if p.adjoint == a.target), None)  # a is δz_v
             if owner is not None and owner.index in run_of:
@@ -472,7 +507,7 @@ class _Fused:
                     L.extend(self.slope(run, pending.pop(run), names))
                 continue
             spans, rest = span_products(a.value, plan.spans, plan.pres)
-            pieces = [ir.MatMul(self.block("dz_t", (":",), s.start, s.stop), s.rows) for s in spans]
+            pieces = [ir.MatMul(self.block("dz_t", (ir.ALL,), s.start, s.stop), s.rows) for s in spans]
             L.append(self.comment(a.target, a.value))
             if target in in_dz:
                 view = in_dz[target]
@@ -500,45 +535,66 @@ class _Fused:
                     L.append(ir.Assign(target, self.show(a.value, names, known)))
             else:
                 rest_code = [self.show(rest, names, known)] if rest is not None else []
-                L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else "0"))
+                L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
         assert not pending, "every backward run is complete by the end of the step"
         bind: list[ir.Statement] = [
-            ir.Assign(dz_t, ir.at(dz, "t"))
+            ir.Assign(dz_t, ir.at(dz, STEP))
             for dz_t, dz in zip(self.arrays["dz_t"], self.arrays["dz"], strict=True)
             if plan.width
         ]
         for eq in cell.equations:
             if eq.name in self.read:
                 where = (
-                    self.columns("act", ("t", ":"), self.pres[eq.name].index)
+                    self.columns("act", (STEP, ir.ALL), self.pres[eq.name].index)
                     if eq.name in self.pres
-                    else ir.at(self.sequences[eq.name], "t")
+                    else ir.at(self.sequences[eq.name], STEP)
                 )
                 bind.append(ir.Assign(eq.name, where))
         for _, symbol in plan.kept:
             if symbol.name in self.read:
-                bind.append(ir.Assign(symbol.name, ir.at(self.sequences[symbol.name], "t")))
+                bind.append(ir.Assign(symbol.name, ir.at(self.sequences[symbol.name], STEP)))
         for s in cell.states:
             if naming.prev(s) in self.read:
-                bind.append(ir.Assign(naming.prev(s), ir.at(naming.prev(s) + "_seq", "t")))
-        code.backward_loop[:] = bind + L
-        code.backward_chunk = [
+                bind.append(ir.Assign(naming.prev(s), ir.at(naming.prev(s) + "_seq", STEP)))
+        ahead = [
             ir.Assign(symbol.name, ir.Math(value, tuple(self.chunk_names(value).items())))
             for value, symbol in self.factors.items()
         ] + self.slopes
         self.forward_values = None
-        self.after_loop(after, remainder)
+        finish = self.after_loop(after, remainder)
+        if not ahead:
+            return (*S, ir.Loop(STEP, ir.T, tuple(bind + L), reverse=True), *finish)
+        chunks = ir.Loop(
+            FIRST,
+            ir.T,
+            (
+                *ahead,
+                ir.Loop(
+                    STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(bind + L), start=FIRST, reverse=True
+                ),
+            ),
+            step=CHUNK,
+            reverse=True,
+        )
+        return (
+            *S,
+            ir.Comment("What the steps read that does not depend on the adjoints is computed ahead, for a"),
+            ir.Comment("chunk of steps at once: fewer, larger NumPy calls, on data still in cache."),
+            ir.Assign(CHUNK, ir.Greatest(1, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N)))),
+            chunks,
+            *finish,
+        )
 
     def chunk_names(self, expr: MatrixExpr) -> dict[str, ir.Node]:
         """The nodes that hold the forward values ``expr`` reads, at a chunk of steps."""
-        chunk = "first:first + chunk"
+        chunk = _CHUNK_STEPS
         out: dict[str, ir.Node] = {}
         for symbol in expr.free_symbols:
             name = symbol.name
             if name in self.params:
                 continue
             if name in self.pres:
-                out[name] = self.columns("act", (chunk, ":"), self.pres[name].index)
+                out[name] = self.columns("act", (chunk, ir.ALL), self.pres[name].index)
             elif name in self.sequences:
                 out[name] = ir.at(self.sequences[name], chunk)
             else:  # a previous state or an input
@@ -554,9 +610,11 @@ class _Fused:
         slope = elementwise.derivative(self.plan.pres[first].function, block)
         # f'(v) reads forward values alone: computed ahead, for a chunk of steps at once.
         name = self.namer("factor_seq")
-        chunk = self.block("act", ("first:first + chunk", ":"), first, last)
+        chunk = self.block("act", (_CHUNK_STEPS, ir.ALL), first, last)
         self.slopes.append(ir.Assign(name, ir.Math(slope, (("_block", chunk),))))
-        out.append(ir.Assign(self.block("dz_t", (":",), first, last), ir.at(name, "t - first"), "*="))
+        out.append(
+            ir.Assign(self.block("dz_t", (ir.ALL,), first, last), ir.at(name, ir.Minus(STEP, FIRST)), "*=")
+        )
         return out
 
     def rows(self, operand: MatrixExpr) -> ir.Rows:
@@ -576,8 +634,12 @@ class _Fused:
 
     def after_loop(
         self, after: Mapping[str, tuple[Piece, ...]], remainder: Mapping[str, MatrixExpr | None]
-    ) -> None:
-        plan, cell, code, E = self.plan, self.cell, self.code, self.code.backward_finish
+    ) -> list[ir.Statement]:
+        """The statements after the backward loop: the sums over the steps done by one
+        product each; sets the gradients backward returns."""
+        plan, cell = self.plan, self.cell
+        E: list[ir.Statement] = []
+        self.d_x: ir.Node = ""
         used = {piece.span for pieces in after.values() for piece in pieces if piece.span}
         if used or any(piece.span is None for pieces in after.values() for piece in pieces):
             for rows, dz in zip(self.arrays["dz_rows"], self.arrays["dz"], strict=True):
@@ -595,7 +657,7 @@ class _Fused:
                 ir.Assign(
                     span.gradient,
                     ir.MatMul(
-                        ir.Transpose(self.block("dz_rows", (":",), span.start, span.stop)),
+                        ir.Transpose(self.block("dz_rows", (ir.ALL,), span.start, span.stop)),
                         self.rows(span.operand),
                     ),
                 )
@@ -611,18 +673,21 @@ class _Fused:
             for span in dict.fromkeys(span for span, _ in taken):
                 members = [j for s, j in taken if s is span]
                 if len(members) == len(span.members):  # the whole span: one product with the stacked weights
-                    parts.append(ir.MatMul(self.block("dz_rows", (":",), span.start, span.stop), span.rows))
+                    parts.append(
+                        ir.MatMul(self.block("dz_rows", (ir.ALL,), span.start, span.stop), span.rows)
+                    )
                     continue
                 for j in members:  # Uᵀ δz_k for the members taken alone
                     matrix, k = span.members[j]
                     self.read.add(matrix.name)
-                    parts.append(ir.MatMul(self.columns("dz_rows", (":",), k), matrix.name))
+                    parts.append(ir.MatMul(self.columns("dz_rows", (ir.ALL,), k), matrix.name))
             if parts:
                 total = ir.Steps(ir.add(*parts), None)
                 E.append(ir.Assign(target, total, "+=" if remainder[target] is not None else "="))
             elif remainder[target] is None:
                 E.append(ir.Assign(target, ir.Zeros(ir.shape_of("x"))))
-            code.d_x = target
+            self.d_x = target
+        self.d_params: dict[str, ir.Node] = {}
         for p in cell.parameters:
             target = naming.adjoint(p.name)
             parts = [target] if remainder[target] is not None else []
@@ -639,8 +704,9 @@ class _Fused:
             if not parts:  # a parameter of a value nothing reads
                 self.read.add(p.name)
                 parts = [ir.Zeros(ir.shape_of(p.name))]
-            code.d_params[p.name] = ir.add(*parts)
-        code.d_state = {c.state.name: c.carried.name for c in self.d.carries}
+            self.d_params[p.name] = ir.add(*parts)
+        self.d_state: dict[str, ir.Node] = {c.state.name: c.carried.name for c in self.d.carries}
+        return E
 
 
 def _exp_text(function: str) -> str:
@@ -655,4 +721,4 @@ def _exp_text(function: str) -> str:
     return f"{entry.text}(z) = {a} {'-' if b < 0 else '+'} {ratio}"
 
 
-__all__ = ["lower"]
+__all__ = ["CHUNK_ENTRIES", "OWN", "lower"]

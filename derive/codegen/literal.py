@@ -15,6 +15,9 @@ from ..printing.text import equation, text
 from . import ir
 from .code import Code
 
+# The loop's index: the step.
+STEP = "t"
+
 
 def _comment(a: Assignment, parameters: Sequence[str]) -> ir.Comment:
     return ir.Comment(equation(text(a.target, parameters), text(a.value, parameters)))
@@ -23,65 +26,67 @@ def _comment(a: Assignment, parameters: Sequence[str]) -> ir.Comment:
 def lower_literal(derivation: Derivation) -> Code:
     cell = derivation.cell
     params = [p.name for p in cell.parameters]
-    code = Code()
-    names: dict[str, ir.Node] = {x: ir.at(x, "t") for x in cell.inputs}
+    names: dict[str, ir.Node] = {x: ir.at(x, STEP) for x in cell.inputs}
 
     def show(e: MatrixExpr) -> ir.Math:
         return ir.Math(e, tuple(names.items()))
 
+    setup: list[ir.Statement] = []
+    step: list[ir.Statement] = []
     for eq in cell.equations:
         shape = ir.SEQUENCE if eq.symbol.shape[0] == N_HIDDEN else ir.shape_of("x")
-        code.forward_setup.append(ir.Assign(eq.name + "_seq", ir.Empty(shape)))
+        setup.append(ir.Assign(eq.name + "_seq", ir.Empty(shape)))
     for s in cell.states:
-        code.forward_setup.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
+        setup.append(ir.Assign(naming.prev(s), ir.at("state", ir.Key(s))))
     for eq in cell.equations:
-        code.forward_loop.append(_comment(Assignment(eq.symbol, eq.rhs), params))
-        code.forward_loop.append(ir.Assign(ir.at(eq.name + "_seq", "t"), show(eq.rhs)))
-        names[eq.name] = ir.at(eq.name + "_seq", "t")
+        step.append(_comment(Assignment(eq.symbol, eq.rhs), params))
+        step.append(ir.Assign(ir.at(eq.name + "_seq", STEP), show(eq.rhs)))
+        names[eq.name] = ir.at(eq.name + "_seq", STEP)
     for s in cell.states:
-        code.forward_loop.append(ir.Assign(naming.prev(s), ir.at(s + "_seq", "t")))
-        code.outputs[s] = s + "_seq"
-    code.values = {eq.name: eq.name + "_seq" for eq in cell.equations}
-    code.cache = [eq.name + "_seq" for eq in cell.equations]
+        step.append(ir.Assign(naming.prev(s), ir.at(s + "_seq", STEP)))
+    forward = (*setup, ir.Loop(STEP, ir.T, tuple(step), overflows=True))
 
     # Backward: the same names, read at step t.
+    setup, step = [], []
     for s in cell.states:
-        code.backward_setup.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
+        setup.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
     for s in cell.states:
         prev = naming.prev(s)
-        code.backward_setup.append(
-            ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq"))
-        )
-        names[prev] = ir.at(prev + "_seq", "t")
-        code.backward_setup.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
+        setup.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq")))
+        names[prev] = ir.at(prev + "_seq", STEP)
+        setup.append(ir.Assign(naming.adjoint(prev), ir.Zeros(ir.BATCH)))
     for p in cell.parameters:
-        code.backward_setup.append(ir.Assign(naming.adjoint(p.name), ir.Zeros(ir.shape_of(p.name))))
-    code.backward_setup.append(ir.Assign(naming.adjoint("x"), ir.Zeros(ir.shape_of("x"))))
+        setup.append(ir.Assign(naming.adjoint(p.name), ir.Zeros(ir.shape_of(p.name))))
+    setup.append(ir.Assign(naming.adjoint("x"), ir.Zeros(ir.shape_of("x"))))
     for c in derivation.carries:
-        code.backward_loop.append(
-            ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name))
-        )
+        step.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name, STEP)))
     gradients = {g.target.name for g in derivation.gradients}
     vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
     inputs = {naming.adjoint(x) for x in cell.inputs}
     carried = {c.carried.name for c in derivation.carries}
     for a in derivation.backward:
-        code.backward_loop.append(_comment(a, params))
+        step.append(_comment(a, params))
         value = show(a.value)
         if a.target.name in gradients and isinstance(a.value, ZeroMatrix):
             continue  # nothing to add: the gradient stays zero
         if a.target.name in gradients:
-            code.backward_loop.append(
+            step.append(
                 ir.Assign(a.target.name, ir.BatchSum(value) if a.target.name in vectors else value, "+=")
             )
         elif a.target.name in inputs:
-            code.backward_loop.append(ir.Assign(ir.at(a.target.name, "t"), value))
+            step.append(ir.Assign(ir.at(a.target.name, STEP), value))
         elif a.target.name in carried and isinstance(a.value, ZeroMatrix):
-            code.backward_loop.append(ir.Assign(a.target.name, ir.Zeros(ir.BATCH)))
+            step.append(ir.Assign(a.target.name, ir.Zeros(ir.BATCH)))
         else:
-            code.backward_loop.append(ir.Assign(a.target.name, value))
-    code.d_params = {p.name: naming.adjoint(p.name) for p in cell.parameters}
-    code.backward_params = params
-    code.d_x = naming.adjoint("x")
-    code.d_state = {c.state.name: c.carried.name for c in derivation.carries}
-    return code
+            step.append(ir.Assign(a.target.name, value))
+    return Code(
+        forward=forward,
+        backward=(*setup, ir.Loop(STEP, ir.T, tuple(step), reverse=True)),
+        cache=tuple(eq.name + "_seq" for eq in cell.equations),
+        backward_params=tuple(params),
+        outputs={s: s + "_seq" for s in cell.states},
+        values={eq.name: eq.name + "_seq" for eq in cell.equations},
+        d_params={p.name: naming.adjoint(p.name) for p in cell.parameters},
+        d_x=naming.adjoint("x"),
+        d_state={c.state.name: c.carried.name for c in derivation.carries},
+    )

@@ -1,28 +1,13 @@
-"""The generated NumPy module of a cell: its source, and the module loaded and checked."""
+"""A generated Python module loaded without a file, and checked before it is handed out."""
 
 from __future__ import annotations
 
 import importlib
 import linecache
 import types
-from collections.abc import Iterable
 
-from .. import codegen, elementwise, naming
-from ..algebra import Apply, walk
 from ..cell import Cell
-from ..derivation import Derivation, derive
-from ..printing import numpy as numpy_printer
-from ..printing.text import equation, text
-from ..render import render
-
-# Names the module template uses inside forward() and backward(), which the
-# names the plan makes must avoid (a cell may use none of them either).
-TEMPLATE_NAMES = naming.GENERATED | {"x"}
-
-# The entries (steps × batch × hidden) of each array computed ahead of a chunk of
-# backward steps: small enough to stay in a core's cache, large enough that a chunk
-# is few NumPy calls.
-CHUNK_ENTRIES = 16384
+from ..derivation import Derivation
 
 # The quick check of a module generated for a cell outside the catalogue:
 # (steps, batch, n_input, n_hidden) and the tolerances of derive verify.
@@ -35,65 +20,6 @@ FINITE_DIFFERENCE_POINTS = 3
 class GenerationError(RuntimeError):
     """A generated module that failed its own numeric checks.  It is never handed
     to a user: this is a bug in derive, and the message says what disagreed."""
-
-
-def module_source(cell: Cell, literal: bool = False, check: bool | None = None) -> str:
-    """The source of the NumPy module of ``cell`` (fused, or the literal baseline).
-
-    A module for a cell outside the catalogue is checked before it is returned
-    (``check=None``): run on a small random problem, its outputs and gradients
-    must agree with the derivation evaluated at 30 digits and with finite
-    differences, or :class:`GenerationError` is raised.  This takes a fraction of
-    a second; ``check=False`` skips it, ``check=True`` forces it.
-    """
-    derivation = derive(cell)
-    catalogued = _in_catalogue(cell)
-    code = codegen.lower_literal(derivation) if literal else codegen.lower(derivation, TEMPLATE_NAMES)
-    names = [p.name for p in cell.parameters]
-    source = render(
-        "code/numpy.py.j2",
-        name=cell.name,
-        title=cell.title,
-        command="python -m derive code" if catalogued else "derive.module_source",
-        origin=f" of derive/catalogue/{cell.name}.toml" if catalogued else "",
-        variant="literal: one product per gate per step"
-        if literal
-        else "fused: stacked products, hoisted inputs",
-        equations=[equation(text(eq.symbol, names), text(eq.rhs, names)) for eq in cell.equations],
-        parameters=[
-            {"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
-            for p in cell.parameters
-        ],
-        states=cell.states,
-        code=numpy_printer.statements(code),
-        chunk_entries=CHUNK_ENTRIES,
-        helpers=elementwise.helpers(
-            {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
-        ),
-    )
-    if check or (check is None and not catalogued):
-        _quick_check(load(source, cell.name), derivation, literal)
-    return source
-
-
-def module_index(cells: Iterable[Cell]) -> str:
-    """The ``__init__`` of a package of generated modules, one per cell."""
-    return render("code/generated_init.py.j2", cells=list(cells))
-
-
-def generate(cell: Cell, literal: bool = False) -> types.ModuleType:
-    """The generated module of ``cell``, loaded (checked as :func:`module_source` says).
-
-    It follows the contract of ``derive.generated.lstm``: ``PARAMETERS``,
-    ``STATES``, ``init_params``, ``forward`` and ``backward``.
-
-    >>> from derive import CATALOGUE, generate
-    >>> rnn = generate(CATALOGUE["rnn"])
-    >>> outputs, cache = rnn.forward(rnn.init_params(2, 3, rng=0), [[[1.0, 0.0]]])
-    >>> outputs["s"].shape
-    (1, 1, 3)
-    """
-    return load(module_source(cell, literal), cell.name + ("_literal" if literal else ""))
 
 
 def generated(name: str) -> types.ModuleType:
@@ -111,13 +37,17 @@ def load(source: str, name: str) -> types.ModuleType:
     return module
 
 
-def _in_catalogue(cell: Cell) -> bool:
+def in_catalogue(cell: Cell) -> bool:
+    """Whether ``cell`` is the catalogue's cell of its name, as it stands."""
     from ..catalogue import CATALOGUE
 
     return CATALOGUE.get(cell.name) == cell
 
 
-def _quick_check(module: types.ModuleType, derivation: Derivation, literal: bool) -> None:
+def quick_check(module: types.ModuleType, derivation: Derivation, literal: bool) -> None:
+    """Run ``module`` (the contract of ``derive.generated.lstm``) on small random
+    problems against ``derivation`` at 30 digits and finite differences; a
+    :class:`GenerationError` that says what disagreed."""
     from ..verification import numeric
 
     steps, batch, n_input, n_hidden = QUICK_PROBLEM
@@ -148,3 +78,6 @@ def _quick_check(module: types.ModuleType, derivation: Derivation, literal: bool
             f"{where} disagrees with finite differences in {listed}; this is a bug in derive, "
             "please report it with the cell; the module was not returned"
         )
+
+
+__all__ = ["GenerationError", "in_catalogue", "load", "quick_check"]

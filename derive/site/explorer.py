@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends import module_source
 from ..catalogue import CATALOGUE
-from ..codegen.javascript import module_source
 from ..codegen.modules import generated
 
 CELLS = ("lstm", "gru")
@@ -195,11 +195,6 @@ def files(root: Path) -> dict[Path, str]:
     """The generated JavaScript under docs/javascripts/generated/: each cell's forward
     and backward, and the problem."""
     folder = root / "docs" / "javascripts" / "generated"
-    out = {
-        folder / f"{name}.js": module_source(
-            CATALOGUE[name], command="python -m derive docs", origin=f" of derive/catalogue/{name}.toml"
-        )
-        for name in CELLS
-    }
+    out = {folder / f"{name}.js": module_source(CATALOGUE[name], backend="javascript") for name in CELLS}
     out[folder / "explorer-data.js"] = MARK + "\nglobalThis.deriveExplorer = " + json.dumps(data()) + ";\n"
     return out

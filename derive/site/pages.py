@@ -199,7 +199,7 @@ def literal_listing(cell: Cell) -> str:
     without their docstrings: the short, readable version of what the code page lists."""
     import ast
 
-    from ..codegen.modules import module_source
+    from ..backends import module_source
 
     source = module_source(cell, literal=True)
     lines = source.splitlines()

@@ -58,8 +58,9 @@ REVIEW = {
 def cell_module(name: str) -> types.ModuleType:
     """The generated module of a catalogue cell (derive.generated), or of a cell file
     generated in memory."""
+    from ..backends import generate
     from ..catalogue import CATALOGUE, resolve
-    from ..codegen.modules import generate, generated
+    from ..codegen.modules import generated
 
     return generated(name) if name in CATALOGUE else generate(resolve(name))
 

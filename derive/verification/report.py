@@ -100,8 +100,9 @@ def verify(cell: Cell) -> Report:
 def _module(cell: Cell) -> types.ModuleType:
     """The committed module of a catalogue cell; for any other cell, a fresh one,
     not checked when generated, since the checks here report on it."""
+    from ..backends import module_source
     from ..catalogue import CATALOGUE
-    from ..codegen.modules import generated, load, module_source
+    from ..codegen.modules import generated, load
 
     if CATALOGUE.get(cell.name) == cell:
         return generated(cell.name)

@@ -14,16 +14,18 @@ Clarity over speed: every call allocates its result.
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from sympy import Transpose
-from sympy.printing.jscode import JavascriptCodePrinter
 from sympy.printing.printer import Printer
 
-from ..algebra import split_coefficient
-from ..cell import N_HIDDEN, N_INPUT
-from ..codegen import ir
-from ..elementwise import FUNCTIONS, Elementwise
+from ...algebra import split_coefficient
+from ...cell import N_HIDDEN, N_INPUT
+from ...codegen import ir
+from ..printer import Line
+from ..printer import StatementPrinter as Base
+from . import functions
 
 # What a size of the mathematics is called in the generated functions.
 SIZES = {N_HIDDEN: "n", N_INPUT: "m"}
@@ -53,29 +55,6 @@ def js_name(name: str) -> str:
     return name + "$" if name in RESERVED else name
 
 
-def spelling(entry: Elementwise) -> str:
-    """How JavaScript computes ``entry`` for one number ``z``: the entry's own
-    spelling, else SymPy's JavaScript printer of its definition; a
-    :class:`ValueError` that names the function and the fix where there is none."""
-    if entry.javascript:
-        return entry.javascript
-    try:
-        return JavascriptCodePrinter({"strict": True}).doprint(entry.definition)
-    except Exception as e:  # SymPy's refusal names what it cannot print
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(
-            f"the elementwise function {entry.name!r} has no JavaScript spelling, and SymPy cannot "
-            f"print its definition {entry.definition} in JavaScript ({first}); give its Elementwise "
-            "entry javascript=..., an expression in z such as 'Math.tanh(z)'"
-        ) from None
-
-
-def helper(entry: Elementwise) -> str:
-    """The function the generated JavaScript applies entry by entry; it takes the
-    name of the entry's NumPy helper (``_sigmoid``), which no cell's name can take."""
-    return f"function {entry.numpy}(z) {{\n  return {spelling(entry)};\n}}"
-
-
 class VectorPrinter(Printer):
     """A matrix expression of the derivation as JavaScript over ``Float64Array``.
 
@@ -84,16 +63,16 @@ class VectorPrinter(Printer):
     """
 
     printmethod = "_javascript"
-    _default_settings: ClassVar[dict] = {"names": {}}
+    _default_settings: ClassVar[dict[str, Any]] = {"names": {}}
 
-    def _size(self, rows, cols) -> str:
+    def _size(self, rows: Any, cols: Any) -> str:
         sizes = [SIZES[d] for d in (rows, cols) if d != 1]
         return " * ".join(sizes) or "1"
 
-    def _print_MatrixSymbol(self, expr):
+    def _print_MatrixSymbol(self, expr: Any) -> str:
         return self._settings["names"].get(expr.name, js_name(expr.name))
 
-    def _print_MatAdd(self, expr):
+    def _print_MatAdd(self, expr: Any) -> str:
         terms = []
         for term in expr.args:
             c, core = split_coefficient(term)
@@ -107,11 +86,12 @@ class VectorPrinter(Printer):
             return f"_sub({terms[0]}, {terms[1][1:]})"
         return "_add(" + ", ".join(t if not t.startswith("-") else f"_neg({t[1:]})" for t in terms) + ")"
 
-    def _print_MatMul(self, expr):
+    def _print_MatMul(self, expr: Any) -> str:
         c, core = split_coefficient(expr)
         if c != 1:
             inner = self._print(core)
             return f"_neg({inner})" if c == -1 else f"_scale({self._number(c)}, {inner})"
+        assert core is not None
         factors = list(core.args)
         if factors[-1].shape[1] == 1 and all(_is_matrix(f) for f in factors[:-1]):
             # A B v: each matrix applied to the vector, the last first.
@@ -133,45 +113,45 @@ class VectorPrinter(Printer):
             out += f"{SIZES.get(cols, cols)})"
         return out
 
-    def _dense(self, factor) -> str:
+    def _dense(self, factor: Any) -> str:
         """A factor as the row-major entries of its matrix."""
         if isinstance(factor, Transpose) and _is_matrix(factor):
             rows, cols = factor.arg.shape
             return f"_transpose({self._print(factor.arg)}, {SIZES[rows]}, {SIZES[cols]})"
         return self._print(factor)
 
-    def _print_Transpose(self, expr):
+    def _print_Transpose(self, expr: Any) -> str:
         if _is_matrix(expr):
             return self._dense(expr)
         return self._print(expr.arg)  # a row holds the same entries as its column
 
-    def _print_HadamardProduct(self, expr):
+    def _print_HadamardProduct(self, expr: Any) -> str:
         return "_mul(" + ", ".join(self._print(f) for f in expr.args) + ")"
 
-    def _print_HadamardPower(self, expr):
+    def _print_HadamardPower(self, expr: Any) -> str:
         return f"_pow({self._print(expr.base)}, {int(expr.exp)})"
 
-    def _print_Apply(self, expr):
-        return f"_map({FUNCTIONS[expr.function].numpy}, {self._print(expr.arg)})"
+    def _print_Apply(self, expr: Any) -> str:
+        return f"_map({functions.name(expr.function)}, {self._print(expr.arg)})"
 
-    def _print_OneMatrix(self, expr):
+    def _print_OneMatrix(self, expr: Any) -> str:
         return f"_full({self._size(*expr.shape)}, 1)"
 
-    def _print_ZeroMatrix(self, expr):
+    def _print_ZeroMatrix(self, expr: Any) -> str:
         return f"_full({self._size(*expr.shape)}, 0)"
 
-    def _number(self, c) -> str:
+    def _number(self, c: Any) -> str:
         return str(c) if c.is_Integer else repr(float(c))
 
-    def emptyPrinter(self, expr):
+    def emptyPrinter(self, expr: Any) -> str:
         raise NotImplementedError(f"no JavaScript for {type(expr).__name__}: {expr}")
 
 
-def _is_matrix(expr) -> bool:
+def _is_matrix(expr: Any) -> bool:
     return expr.shape[0] != 1 and expr.shape[1] != 1
 
 
-def code(expr, names=None) -> str:
+def code(expr: Any, names: dict[str, str] | None = None) -> str:
     """``expr`` as a JavaScript expression.
 
     >>> from sympy import MatrixSymbol
@@ -183,7 +163,7 @@ def code(expr, names=None) -> str:
     return VectorPrinter({"names": names or {}}).doprint(expr)
 
 
-class StatementPrinter:
+class StatementPrinter(Base):
     """The statements of the literal lowering as JavaScript lines, for one function.
 
     An assignment to a name not yet bound in the function declares it (``let``);
@@ -192,60 +172,68 @@ class StatementPrinter:
     spelling here.
     """
 
-    def __init__(self, declared=()):
+    language = "JavaScript"
+
+    def __init__(self, declared: Iterable[str] = ()) -> None:
         self.declared = set(declared)
 
-    def __call__(self, node) -> str:
-        if isinstance(node, str):
-            return js_name(node)
-        method = getattr(self, "_print_" + type(node).__name__, None)
-        if method is None:
-            raise NotImplementedError(
-                f"no JavaScript for the statement node {type(node).__name__}: print the literal lowering"
-            )
-        return method(node)
+    def name(self, name: str) -> str:
+        return js_name(name)
 
-    def _print_Math(self, node):
+    def loop(self, node: ir.Loop, depth: int) -> list[Line]:
+        if node.step != 1:
+            raise NotImplementedError(
+                "no JavaScript for a loop by steps of more than one: print the literal lowering"
+            )
+        t = self(node.index)
+        if node.reverse:
+            first, last = self(ir.Minus(node.stop, 1)), self(node.start)
+            head = f"for (let {t} = {first}; {t} >= {last}; {t}--) {{"
+        else:
+            head = f"for (let {t} = {self(node.start)}; {t} < {self(node.stop)}; {t}++) {{"
+        return [Line(depth, head), *self.lines(node.body, depth + 1), Line(depth, "}")]
+
+    def _print_Math(self, node: ir.Math) -> str:
         return code(node.expr, {name: self(value) for name, value in node.names})
 
-    def _print_At(self, node):
+    def _print_At(self, node: ir.At) -> str:
         return f"{self(node.array)}[{self(node.index)}]"
 
-    def _print_Key(self, node):
+    def _print_Key(self, node: ir.Key) -> str:
         return json.dumps(node.name)
 
-    def _print_Add(self, node):
+    def _print_Add(self, node: ir.Add) -> str:
         return "_add(" + ", ".join(self(t) for t in node.terms) + ")"
 
-    def _print_BatchSum(self, node):
+    def _print_BatchSum(self, node: ir.BatchSum) -> str:
         return self(node.a)  # a batch of one sequence
 
-    def _print_Shape(self, node):
+    def _print_Shape(self, node: ir.Shape) -> str:
         raise NotImplementedError("a shape is printed by the node that makes the array")
 
-    def _print_Empty(self, node):
+    def _print_Empty(self, node: ir.Empty) -> str:
         # Only sequences are made empty: one entry per step, each written in the loop.
-        return "new Array(T)"
+        return f"new Array({self(ir.T)})"
 
-    def _print_Zeros(self, node):
+    def _print_Zeros(self, node: ir.Zeros) -> str:
         shape = node.shape
         if shape.of is not None:
             return f"_zerosLike({js_name(shape.of)})"
         if shape == ir.BATCH:
-            return "_full(n, 0)"
+            return f"_full({self(ir.N)}, 0)"
         raise NotImplementedError(f"no JavaScript for zeros of shape {shape}")
 
-    def _print_Incoming(self, node):
+    def _print_Incoming(self, node: ir.Incoming) -> str:
         # backward fills a missing output's gradient with zeros (_sequences)
-        return f"_add({node.d_out}[t], {node.carried})"
+        return f"_add({self(node.d_out)}[{self(node.step)}], {self(node.carried)})"
 
-    def _print_PreviousAll(self, node):
+    def _print_PreviousAll(self, node: ir.PreviousAll) -> str:
         return f"[{self(node.initial)}, ...{self(node.outputs)}.slice(0, -1)]"
 
-    def _print_Comment(self, node):
+    def _print_Comment(self, node: ir.Comment) -> str:
         return "// " + node.text
 
-    def _print_Assign(self, node):
+    def _print_Assign(self, node: ir.Assign) -> str:
         target, value = self(node.target), self(node.value)
         if node.op == "+=":
             return f"_addInto({target}, {value});"
@@ -257,4 +245,4 @@ class StatementPrinter:
         return f"{target} = {value};"
 
 
-__all__ = ["RESERVED", "SIZES", "StatementPrinter", "VectorPrinter", "code", "helper", "js_name", "spelling"]
+__all__ = ["RESERVED", "SIZES", "StatementPrinter", "VectorPrinter", "code", "js_name"]

@@ -1,0 +1,57 @@
+"""The contract every code backend meets: :class:`Backend`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..cell import Cell
+from ..codegen import Code
+from ..derivation import Derivation
+from .printer import StatementPrinter
+
+# A backend's template variables for one cell, from the cell, its derivation, the
+# statements (pruned) and whether they are the literal lowering's.
+Context = Callable[[Cell, Derivation, Code, bool], Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One code backend: a folder under ``derive/backends/`` that prints the statement
+    IR of :mod:`derive.codegen.ir` in its language, inside the frame of its template.
+
+    ``name``       what ``--backend`` and ``module_source(..., backend=)`` call it
+    ``language``   what its files are written in, for messages
+    ``suffix``     its files' suffix (``.py``)
+    ``template``   its Jinja template, under the top-level ``templates/`` (``code/numpy.py.j2``)
+    ``reserved``   the names its template binds around the statements: the fused lowering
+                   makes none of them, and a cell may use none (for a Python backend,
+                   each is in :data:`derive.naming.GENERATED`; a printer that renames a
+                   clashing name, as JavaScript's appends ``$``, lists what it renames)
+    ``printer``    its printer of the statement IR (a subclass of
+                   :class:`.printer.StatementPrinter`; its elementwise functions'
+                   spellings are a table beside it, in the backend's ``functions``)
+    ``context``    the template's variables for one cell (:data:`Context`), besides the
+                   header's ``name``, ``title``, ``command``, ``origin`` and ``equations``
+                   that :func:`derive.backends.module_source` gives every template
+    ``command``    the command that writes the catalogue's files of this backend, named
+                   in their header
+    ``fused``      whether it prints the fused lowering; if not, it prints the literal
+                   one whatever is asked
+    ``importable`` whether its source is a Python module that :func:`derive.backends.generate`
+                   can load (and :func:`~derive.backends.module_source` check numerically)
+    """
+
+    name: str
+    language: str
+    suffix: str
+    template: str
+    reserved: frozenset[str]
+    printer: type[StatementPrinter]
+    context: Context
+    command: str
+    fused: bool = True
+    importable: bool = False
+
+
+__all__ = ["Backend", "Context"]

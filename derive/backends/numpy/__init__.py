@@ -1,0 +1,106 @@
+"""The NumPy backend: fused modules over a batch of rows, importable with NumPy alone.
+
+Its printer (:mod:`.printer`) spells the statement IR and the derivation's matrix
+expressions in the batch-row layout; its helpers (:mod:`.functions`) are the
+stable evaluations of the elementwise functions; its template is
+``templates/code/numpy.py.j2``, whose frame binds :data:`RESERVED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import SimpleNamespace
+
+from ...algebra import Apply, walk
+from ...cell import Cell
+from ...codegen import Code, unused
+from ...derivation import Derivation
+from ..backend import Backend
+from . import functions
+from .printer import StatementPrinter
+
+# The names the module template binds around the statements: its module-level
+# names, the sizes, and the locals of forward() and backward() (parameters and
+# equations are locals too).  x is the input, which every cell has.
+RESERVED = frozenset(
+    {
+        "np",
+        "PARAMETERS",
+        "STATES",
+        "init_params",
+        "forward",
+        "backward",
+        "n_input",
+        "n_hidden",
+        "params",
+        "state",
+        "T",
+        "B",
+        "n",
+        "dtype",
+        "outputs",
+        "values",
+        "cache",
+        "d_outputs",
+        "d_out",
+        "d_params",
+        "d_x",
+        "d_state",
+        "reference",
+        "checked",
+        "x",
+    }
+)
+
+
+def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
+    """The template's variables: the statements printed as lines, what each function's
+    frame binds (the names and sizes its statements and results read), the parameters'
+    shapes and the helpers the module defines."""
+    show = StatementPrinter()
+    forward_reads = {show(r) for r in unused.reads(code.forward, code.forward_results)}
+    backward_reads = {show(r) for r in unused.reads(code.backward, code.backward_results)}
+    printed = SimpleNamespace(
+        forward=show.lines(code.forward),
+        backward=show.lines(code.backward),
+        forward_reads=forward_reads,
+        backward_reads=backward_reads,
+        outputs={k: show(v) for k, v in code.outputs.items()},
+        values={k: show(v) for k, v in code.values.items()},
+        cache=list(code.cache),
+        backward_params=[p for p in code.backward_params if p in backward_reads],
+        backward_cache=[c for c in code.cache if c in backward_reads],
+        d_params={k: show(v) for k, v in code.d_params.items()},
+        d_state={k: show(v) for k, v in code.d_state.items()},
+        d_x=show(code.d_x),
+    )
+    return {
+        "variant": "literal: one product per gate per step"
+        if literal
+        else "fused: stacked products, hoisted inputs",
+        "parameters": [
+            {"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
+            for p in cell.parameters
+        ],
+        "states": cell.states,
+        "code": printed,
+        "helpers": functions.helpers(
+            {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
+        ),
+    }
+
+
+BACKEND = Backend(
+    name="numpy",
+    language="Python",
+    suffix=".py",
+    template="code/numpy.py.j2",
+    reserved=RESERVED,
+    printer=StatementPrinter,
+    context=context,
+    command="python -m derive code",
+    fused=True,
+    importable=True,
+)
+
+__all__ = ["BACKEND", "RESERVED", "context"]
