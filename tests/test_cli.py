@@ -52,7 +52,7 @@ def test_equations_prints_forward_backward_bptt_and_jacobians(capsys):
 def test_verify_prints_a_table_and_succeeds(capsys):
     assert cli.main(["verify", "rnn", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "rnn   BPTT over 3 steps (1 in, 1 hidden)" in out
+    assert "rnn   BPTT over 3 steps (2 in, 3 hidden)" in out
     assert "rnn   generated NumPy = finite differences" in out
     assert "5 of 5 checks hold" in out
 
