@@ -50,6 +50,11 @@ title = "{title}"
 
 # The equations whose values are carried to the next step. Inside an equation,
 # s_prev is the value of state s at the previous step and x the input at this step.
+# The states are also the cell's outputs: the generated forward returns each state at
+# every step, for a loss or the next layer to read. An output that no equation reads
+# at the next step (SRU's h, an LRU's read-out y) is declared a state all the same:
+# states = ["s", "h"] with an equation for h; h_prev then goes unread, and nothing
+# flows back into h from the step after.
 states = ["s"]
 
 # Affine blocks: each label gives W_label (hidden × hidden, multiplies a state),

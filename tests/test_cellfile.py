@@ -182,3 +182,20 @@ def test_page_renders_a_cell_file_as_markdown(tmp_path, monkeypatch, capsys):
         assert line in page
     assert all(line in page for j in context["jacobians"] for line in j["lines"])
     assert page.count("\\begin{aligned}") == page.count("\\end{aligned}") == 3 + len(context["jacobians"])
+
+
+def test_the_starter_says_an_output_not_fed_back_is_declared_a_state():
+    """Where the starter explains states, it says how to write an output that no equation
+    reads at the next step; a cell written so is accepted and proved."""
+    from derive import derive
+    from derive.cellfile import starter
+    from derive.verification.proof import prove_bptt
+
+    text = starter("mine")
+    comment = " ".join(line.lstrip("# ") for line in text.split("\nstates =")[0].splitlines()[-8:])
+    assert "An output that no equation reads at the next step" in comment
+    assert "is declared a state all the same" in comment and 'states = ["s", "h"]' in comment
+    read_out = '[[equations]]\nequation = "h = tanh(s)"\nrole = "output"\nmeaning = "read-out"\n'
+    cell = loads(text.replace('states = ["s"]', 'states = ["s", "h"]') + "\n" + read_out, "mine")
+    assert cell.states == ("s", "h") and "h_prev" not in " ".join(e.text for e in cell.equations)
+    assert prove_bptt(derive(cell), n_input=2, n_hidden=3, steps=3).holds
