@@ -50,6 +50,11 @@ title = "{title}"
 
 # The equations whose values are carried to the next step. Inside an equation,
 # s_prev is the value of state s at the previous step and x the input at this step.
+# The states are also the cell's outputs: the generated forward returns each state at
+# every step, for a loss or the next layer to read. An output that no equation reads
+# at the next step (SRU's h, an LRU's read-out y) is declared a state all the same:
+# states = ["s", "h"] with an equation for h; h_prev then goes unread, and nothing
+# flows back into h from the step after.
 states = ["s"]
 
 # Affine blocks: each label gives W_label (hidden × hidden, multiplies a state),
@@ -106,13 +111,16 @@ def load(path: str | Path) -> Cell:
     """The cell in the file ``path``; its name is the file's stem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CellError(f"{path}: no such cell file") from None
-    except UnicodeDecodeError as e:
-        raise CellError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise CellError(f"{path}: cannot be read: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CellError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     return loads(text, path.stem, str(path))
 
 
@@ -121,7 +129,8 @@ def loads(text: str, name: str, where: str = "<cell file>") -> Cell:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise CellError(f"{where}: not valid TOML: {e}") from None
+        line = m[1] if (m := re.search(r"\(at line (\d+)", str(e))) else "1"
+        raise CellError(f"{where}:{line}: not valid TOML: {e}") from None
     try:
         return _cell(data, name)
     except CellError as e:
@@ -203,27 +212,64 @@ def _known(table: dict, keys: set[str], where: str, expected: str) -> None:
 
 
 def _line_of(text: str, message: str) -> int | None:
-    """The line a message is about: the key, equation or parameter it names."""
+    """The line a message is about: the key, equation or parameter it names; for a key
+    the file lacks, where it goes (a top-level key at the top, an equation at the end).
+    None for the cell's name, which is the file's and no line's."""
     lines = text.splitlines()
-    start, fallback = 0, None
-    if m := re.match(r"equation (\d+)", message):  # the n-th [[equations]] table
-        headers = [k for k, line in enumerate(lines) if re.match(r"\s*\[\[\s*equations\s*\]\]", line)]
-        if int(m[1]) <= len(headers):
-            start = headers[int(m[1]) - 1]
-            fallback = start + 1
-    patterns = []
-    if m := re.search(r"unknown key '([^']+)'", message):
-        patterns.append(rf"\s*{re.escape(m[1])}\s*=")
-    if m := re.search(r"equation '([^']+)'", message):
-        patterns.append(rf"\s*equation\s*=\s*[\"']\s*{re.escape(m[1])}\s*=")
-    if m := re.search(r"parameter '([^']+)'", message):
-        patterns.append(rf"\s*{re.escape(m[1])}\s*=")
-        if re.fullmatch(r"[WUb](_\w+)?", m[1]):
-            patterns.append(r"\s*affine\s*=")
-    if m := re.match(r"(?:cell '[^']*': )?(?:the )?(states|title|inputs|affine)\b", message):
-        patterns.append(rf"\s*{m[1]}\s*=")
-    for pattern in patterns:
-        for k in range(start, len(lines)):
-            if re.match(pattern, lines[k]):
+    headers = [k for k, line in enumerate(lines) if re.match(r"\s*\[", line)]
+
+    def section(k: int) -> range:
+        return range(k, next((h for h in headers if h > k), len(lines)))
+
+    top = range(headers[0] if headers else len(lines))
+    tables = [section(k) for k in headers if re.match(r"\s*\[\[\s*equations\s*\]\]", lines[k])]
+    parameters = next((section(k) for k in headers if re.match(r"\s*\[\s*parameters\s*\]", lines[k])), None)
+
+    def key(name: str, within: range = top) -> int | None:
+        for k in within:
+            if re.match(rf"\s*[\"']?{re.escape(name)}[\"']?\s*=", lines[k]):
                 return k + 1
-    return fallback
+        return None
+
+    # What the message is about, after the cell's name: "equation 'f': ...", "state 'n': ...".
+    subject = re.sub(r"^cell '[^']*'(?:, |: | )", "", message)
+    if subject.startswith("a cell's name"):
+        return None
+    if m := re.match(r"equation (?:(\d+)|'([^']*)')(?::\s*)?(.*)", subject):
+        number, name, rest = m.groups()
+        if number:
+            table = tables[int(number) - 1] if int(number) <= len(tables) else None
+        else:
+            defines = rf"\s*equation\s*=\s*[\"']\s*{re.escape(name)}\s*="
+            line = next((k for k, text in enumerate(lines) if re.match(defines, text)), None)
+            table = next((t for t in tables if line in t), None if line is None else range(line, line + 1))
+        if table is None:
+            return key("equations") or 1
+        if m := re.search(r"unknown key '([^']+)'", rest):
+            return key(m[1], table) or table.start + 1
+        if re.search(r"\brole\b", rest) and not rest.startswith("write it"):
+            return key("role", table) or table.start + 1
+        if rest.startswith("the meaning"):
+            return key("meaning", table) or table.start + 1
+        return key("equation", table) or table.start + 1
+    if m := re.match(r"parameter '([^']*)'", subject):
+        line = key(m[1], parameters) if parameters else key(m[1])
+        if line is None and re.fullmatch(r"[WUb](_\w+)?", m[1]):
+            line = key("affine")
+        return line or key("parameters") or (parameters.start + 1 if parameters else 1)
+    if m := re.match(r"the file: unknown key '([^']+)'", subject):
+        table = rf"\s*\[+\s*[\"']?{re.escape(m[1])}[\"']?\s*\]+"
+        return key(m[1]) or next((k + 1 for k, text in enumerate(lines) if re.match(table, text)), 1)
+    if re.match(r"\[parameters\]|has no parameters", subject):
+        return key("parameters") or (parameters.start + 1 if parameters else None) or key("affine") or 1
+    if re.match(r"the cell has no \[\[equations\]\]|has no equations", subject):
+        return key("equations") or max(len(lines), 1)
+    for name, pattern in (
+        ("states", r"states?\b|has no states"),
+        ("inputs", r"inputs\b|the generated modules take one input"),
+        ("title", r"(the )?title\b"),
+        ("affine", r"affine\b"),
+    ):
+        if re.match(pattern, subject):
+            return key(name) or 1
+    return 1

@@ -140,7 +140,7 @@ def _cmd_new(args) -> int:
     except CellError as error:
         args.usage_error(f"{args.name!r} cannot name a cell: {' '.join(str(error).split())}")
     if target.exists():
-        args.usage_error(f"{target} exists; choose another name or move it away")
+        raise _Unusable(f"{target} exists; choose another name or move it away")
     build.write({target: text})
     print(
         f"wrote {target}: try `python -m derive equations {target}`, `verify {target}`, "
@@ -405,15 +405,26 @@ def _lag(text: str) -> int:
     return value
 
 
+class _Unusable(Exception):
+    """A command line that reads well but names a file the command cannot use: a cell file
+    it cannot read or that is wrong, a path it cannot write.  The work fails (exit 1); it is
+    not a mistake in the command line (exit 2).  Raised by an argument type, it passes
+    through argparse, which turns a ValueError into a usage mistake."""
+
+
 def _cell(name: str) -> str:
     """An argument type: a catalogue name or a cell file, which must read as a cell."""
-    from .catalogue import resolve
+    from .catalogue import CATALOGUE, resolve
     from .cell import CellError
+    from .cellfile import SUFFIX
 
     try:
         resolve(name)
     except CellError as error:
-        raise argparse.ArgumentTypeError(" ".join(str(error).split())) from None
+        message = " ".join(str(error).split())
+        if name not in CATALOGUE and (name.endswith(SUFFIX) or "/" in name or Path(name).is_file()):
+            raise _Unusable(message) from None
+        raise argparse.ArgumentTypeError(message) from None
     return name
 
 
@@ -437,10 +448,10 @@ def _file_to_write(example: str, stdout: bool = False):
             return text
         target = Path(text)
         if target.is_dir():
-            raise argparse.ArgumentTypeError(f"{text} is a folder; name the file to write, e.g. {example}")
+            raise _Unusable(f"{text} is a folder; name the file to write, e.g. {example}")
         problem = build.obstacle(target)
         if problem:
-            raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
+            raise _Unusable(f"cannot write {text}: {problem}")
         return target
 
     return path
@@ -646,7 +657,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    command = "python -m derive"
+    argv = sys.argv[1:] if argv is None else argv
+    # The command, for a failure found while the arguments are read (a cell file it cannot use).
+    command = "python -m derive" + (f" {argv[0]}" if argv and not argv[0].startswith("-") else "")
     try:
         args = parser().parse_args(argv)
         command = f"python -m derive {args.command}"
@@ -691,7 +704,7 @@ def _explain(problem: Exception) -> str | None:
     if modules and isinstance(problem, modules.GenerationError):
         line = _one_line(problem)
         return line if "bug in derive" in line else f"{line}; this is a bug in derive, please report it"
-    if isinstance(problem, OSError | RuntimeError):
+    if isinstance(problem, OSError | RuntimeError | _Unusable):
         return _one_line(problem)
     return None
 

@@ -1,6 +1,9 @@
 """Cells that exist only in the tests, to show the engine is generic."""
 
+from pathlib import Path
+
 from derive import CATALOGUE, Cell, Equation, Role, affine
+from derive.cellfile import load
 
 # The minimal gated unit (Zhou et al., 2016): one gate both forgets and reads.
 MGU = Cell(
@@ -19,3 +22,8 @@ MGU = Cell(
 # The catalogue's variants are each proved and checked whole by `verify`
 # (tests/test_catalogue.py), which keeps the fast run fast.
 ALL_CELLS = {**{name: CATALOGUE[name] for name in ("rnn", "lstm", "gru")}, MGU.name: MGU}
+
+# Recurrent highway networks of depth 2 and 3 (tests/cellfiles/): several layers inside
+# one step, each reading the one before, on which a proof that differentiated the
+# unrolled cell whole grew geometrically with the depth.
+HIGHWAY = {path.stem: load(path) for path in sorted((Path(__file__).parent / "cellfiles").glob("rhn*.toml"))}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from cells import HIGHWAY
 from strategies import KINDS, CellSpec
 
 STATE, GATE, CANDIDATE, OUTPUT = "state", "gate", "candidate", "output"
@@ -39,7 +40,6 @@ class Entry:
     spec: CellSpec
     expect: str | None = "ok"
     by_hand: Callable | None = None
-    proof: tuple[int, int] = (1, 2)  # (n_input, n_hidden) of the proof
 
 
 def one_state(text: str, parameters=AFFINE, *before) -> CellSpec:
@@ -152,6 +152,23 @@ KNOWN = [
     Entry("(-2)*(-3) * tanh(...) is 6 tanh(...)", one_state("(-2)*(-3)*" + RNN), by_hand=scaled_rnn(6)),
 ]
 
+
+def spec_of(cell) -> CellSpec:
+    """The definition of a cell already built (read from a cell file, say)."""
+    return CellSpec(
+        equations=tuple((e.name, e.text, e.role.value) for e in cell.equations),
+        states=cell.states,
+        parameters=tuple((p.name, p.rows, p.cols) for p in cell.parameters),
+        name=cell.name,
+    )
+
+
+# Layers inside one step, each reading the one before: the proof's cost must grow
+# linearly with the depth (it grew geometrically while it differentiated the unrolled cell).
+DEEP = [
+    Entry(f"recurrent highway network, depth {name[-1]}", spec_of(cell)) for name, cell in HIGHWAY.items()
+]
+
 # Cells that pass today: the catalogue's shapes, so that a failure above is the cell's, not the harness's.
 CONTROLS = [
     Entry("control: RNN", one_state(RNN), by_hand=scaled_rnn(1)),
@@ -164,7 +181,6 @@ CONTROLS = [
             ("i", "σ(W_i @ s_prev + U_i @ x + b_i)", GATE),
             ("s_tilde", "tanh(W @ (o * s_prev) + U @ x + b)", CANDIDATE),
         ),
-        proof=(2, 1),
     ),
     Entry("control: unused parameter is refused", one_state("tanh(W @ s_prev + U @ x)"), expect="refused"),
 ]
@@ -367,4 +383,4 @@ FOUND = [
     ),
 ]
 
-CORPUS = [*KNOWN, *FOUND, *CONTROLS]
+CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS]

@@ -73,7 +73,7 @@ def test_a_name_or_a_path_resolves(tmp_path):
             r"^mine\.toml:15: cell 'mine', equation 's_tilde': .*V @ s_prev",
         ),
         (("f = σ(", "f = sigmoid("), r"^mine\.toml:10: cell 'mine', equation 'f': .*sigmoid"),
-        (('role = "gate"', 'role = "gait"'), r"^mine\.toml:10: .*'gait' is not a role"),
+        (('role = "gate"', 'role = "gait"'), r"^mine\.toml:11: .*'gait' is not a role"),
         (('p = "hidden"', 'p = "hiden"'), r"^mine\.toml:6: parameter 'p': the shape \['hiden', '1'\]"),
         (('states = ["s"]', 'states = "s"'), r"^mine\.toml:2: states must be a list of names"),
         (('affine = ["f", ""]', 'affine = ["f", "f"]'), r"^mine\.toml:3: .*parameter 'W_f'.*already defined"),
@@ -82,7 +82,17 @@ def test_a_name_or_a_path_resolves(tmp_path):
             r"^mine\.toml:10: equation 1: unknown key 'equatoin'",
         ),
         (('title = "Minimal', 'titel = "Minimal'), r"^mine\.toml:1: the file: unknown key 'titel'"),
-        (('meaning = "forget gate"', "meaning = forget gate"), r"^mine\.toml: not valid TOML: .*line 12"),
+        (('meaning = "forget gate"', "meaning = forget gate"), r"^mine\.toml:12: not valid TOML: .*line 12"),
+        # A reserved or repeated state, or one no equation defines: the line of states.
+        (('states = ["s"]', 'states = ["n"]'), r"^mine\.toml:2: cell 'mine', state 'n': 'n' cannot name"),
+        (('states = ["s"]', 'states = ["s", "s"]'), r"^mine\.toml:2: .*state 's': the state is listed twice"),
+        (('states = ["s"]', 'states = ["s", "h"]'), r"^mine\.toml:2: cell 'mine': state 'h' has no equation"),
+        (('states = ["s"]', 'states = ["s"]\ninputs = ["u"]'), r"^mine\.toml:3: .*one input x"),
+        (('title = "Minimal gated unit"', 'title = "Minimal\\u0007"'), r"^mine\.toml:1: .*the title"),
+        (('meaning = "new state"', 'meaning = "new\\u0007"'), r"^mine\.toml:22: .*equation 's': the meaning"),
+        (('p = "hidden"', 'p = "hidden"\nQ = "hidden"'), r"^mine\.toml:7: .*'Q' is not used"),
+        (("[parameters]", "[parameter]"), r"^mine\.toml:5: the file: unknown key 'parameter'"),
+        (('equation = "s = (1', 'equation = "(1'), r"^mine\.toml:20: equation 3: write it as"),
     ],
 )
 def test_a_mistake_names_the_file_and_line(edit, message):
@@ -95,9 +105,36 @@ def test_a_mistake_names_the_file_and_line(edit, message):
 def test_a_missing_or_unreadable_file_is_a_cell_error(tmp_path):
     with pytest.raises(CellError, match=r"nothing\.toml: no such cell file"):
         load(tmp_path / "nothing.toml")
-    (tmp_path / "latin.toml").write_bytes(b'title = "\xe9"\n')
-    with pytest.raises(CellError, match=r"latin\.toml: not UTF-8"):
+    (tmp_path / "latin.toml").write_bytes(b'states = ["s"]\ntitle = "\xe9"\n')
+    with pytest.raises(CellError, match=r"latin\.toml:2: not UTF-8"):
         load(tmp_path / "latin.toml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        'title = "t"',
+        'states = ["s"]\naffine = [""]',
+        'states = ["s"]\n[parameters]\np = "hidden"\n[[equations]]\nequation = "s = q"\nrole = "state"',
+        'states = ["s"]\nequations = 3',
+        'states = ["s"]\naffine = [""]\nequations = [1]',
+        'states = ["s"]\naffine = []\n[[equations]]\nequation = "s = s_prev"\nrole = "state"',
+        'states = ["s"]\naffine = [""]\n[[equations]]\nequation = "s = tanh(W @ s_prev + U @ x + b)"',
+        'states = ["s"]\naffine = [""]\nparameters = 1\n[[equations]]\nequation = "s = s_prev"',
+        'states = []\naffine = [""]\n[[equations]]\nequation = "s = s_prev"\nrole = "state"',
+    ],
+)
+def test_every_mistake_names_a_line(text):
+    """Whatever is wrong, the message names a line of the file: for a key the file lacks,
+    where it goes."""
+    with pytest.raises(CellError, match=r"^mine\.toml:\d+: "):
+        loads(text, "mine", "mine.toml")
+
+
+def test_only_a_bad_file_name_names_no_line():
+    with pytest.raises(CellError, match=r"^3x\.toml: cell '3x': a cell's name names its generated module"):
+        loads(GOOD, "3x", "3x.toml")
 
 
 def test_new_writes_a_starter_that_every_command_takes(tmp_path, monkeypatch, capsys):
@@ -116,9 +153,8 @@ def test_new_writes_a_starter_that_every_command_takes(tmp_path, monkeypatch, ca
     spec.loader.exec_module(module)
     assert module.PARAMETERS == ("W_f", "U_f", "b_f", "W", "U", "b")
     capsys.readouterr()
-    with pytest.raises(SystemExit) as again:
-        main(["new", "my_cell"])
-    assert again.value.code == 2 and "my_cell.toml exists" in capsys.readouterr().err
+    assert main(["new", "my_cell"]) == 1  # a file in the way: the work fails, the command line is right
+    assert "python -m derive new: my_cell.toml exists" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -146,3 +182,20 @@ def test_page_renders_a_cell_file_as_markdown(tmp_path, monkeypatch, capsys):
         assert line in page
     assert all(line in page for j in context["jacobians"] for line in j["lines"])
     assert page.count("\\begin{aligned}") == page.count("\\end{aligned}") == 3 + len(context["jacobians"])
+
+
+def test_the_starter_says_an_output_not_fed_back_is_declared_a_state():
+    """Where the starter explains states, it says how to write an output that no equation
+    reads at the next step; a cell written so is accepted and proved."""
+    from derive import derive
+    from derive.cellfile import starter
+    from derive.verification.proof import prove_bptt
+
+    text = starter("mine")
+    comment = " ".join(line.lstrip("# ") for line in text.split("\nstates =")[0].splitlines()[-8:])
+    assert "An output that no equation reads at the next step" in comment
+    assert "is declared a state all the same" in comment and 'states = ["s", "h"]' in comment
+    read_out = '[[equations]]\nequation = "h = tanh(s)"\nrole = "output"\nmeaning = "read-out"\n'
+    cell = loads(text.replace('states = ["s"]', 'states = ["s", "h"]') + "\n" + read_out, "mine")
+    assert cell.states == ("s", "h") and "h_prev" not in " ".join(e.text for e in cell.equations)
+    assert prove_bptt(derive(cell), n_input=2, n_hidden=3, steps=3).holds

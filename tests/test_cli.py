@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sympy import Lambda
 
-from derive import cli
+from derive import cellfile, cli
 from derive.elementwise import y
 
 
@@ -52,7 +52,7 @@ def test_equations_prints_forward_backward_bptt_and_jacobians(capsys):
 def test_verify_prints_a_table_and_succeeds(capsys):
     assert cli.main(["verify", "rnn", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "rnn   BPTT over 3 steps (1 in, 1 hidden)" in out
+    assert "rnn   BPTT over 3 steps (2 in, 3 hidden)" in out
     assert "rnn   generated NumPy = finite differences" in out
     assert "5 of 5 checks hold" in out
 
@@ -151,7 +151,6 @@ def usage_mistake(capsys, *args) -> str:
         ),
         (["bench", "transformer"], "no cell 'transformer': name one of the catalogue (rnn, lstm, gru, "),
         (["code", "nosuch"], "no cell 'nosuch'"),
-        (["code", "mine.toml"], "argument CELL: mine.toml: no such cell file"),
         (["equations"], "python -m derive equations: the following arguments are required: CELL"),
         ([], "python -m derive: the following arguments are required: COMMAND"),
         (["code", "--out", "x.py"], "--out writes one cell's module: name the cell, e.g. "),
@@ -171,17 +170,44 @@ def test_usage_mistakes_are_one_line(capsys, args, says):
     assert "[]" not in line
 
 
+def cannot_work(capsys, *args) -> str:
+    """The one line on stderr of a command line that reads well but names a file the
+    command cannot use: the work fails, exit 1, before any of it is done."""
+    assert cli.main(list(args)) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    line = one_line(out)
+    assert line.startswith(f"python -m derive {args[0]}: ") and "--help" not in line
+    return line
+
+
 @pytest.mark.parametrize("command", ["verify", "bench"])
 def test_record_into_a_folder_is_refused_before_the_work(capsys, command, tmp_path):
     example = {"verify": "records/verify.json", "bench": "records/benchmark.json"}[command]
-    line = usage_mistake(capsys, command, "rnn", "--record", str(tmp_path))
-    assert f"argument --record: {tmp_path} is a folder; name the file to write, e.g. {example}" in line
+    line = cannot_work(capsys, command, "rnn", "--record", str(tmp_path))
+    assert f"{tmp_path} is a folder; name the file to write, e.g. {example}" in line
 
 
 def test_record_under_a_file_is_refused_before_the_work(capsys, tmp_path):
     (tmp_path / "records").write_text("")
-    line = usage_mistake(capsys, "verify", "rnn", "--record", str(tmp_path / "records" / "verify.json"))
+    line = cannot_work(capsys, "verify", "rnn", "--record", str(tmp_path / "records" / "verify.json"))
     assert f"{tmp_path / 'records'} is a file where a folder should be; move it away" in line
+
+
+@pytest.mark.parametrize(
+    "command", ["equations", "verify", "code", "page", "train adding --cell", "bench", "verify rnn"]
+)
+def test_a_cell_file_the_command_cannot_use_fails_with_exit_1(capsys, tmp_path, monkeypatch, command):
+    """A wrong cell file is work the command cannot do (exit 1, the file and line named);
+    a name that is neither a catalogue cell nor a file is a mistake in the command line (exit 2)."""
+    monkeypatch.chdir(tmp_path)
+    text = cellfile.starter("x2").replace('states = ["s"]', 'states = ["n"]')
+    (tmp_path / "x2.toml").write_text(text)
+    states = text.splitlines().index('states = ["n"]') + 1
+    line = cannot_work(capsys, *command.split(), "x2.toml")
+    assert f"x2.toml:{states}: cell 'x2', state 'n': 'n' cannot name a state" in line
+    assert "no such cell file" in cannot_work(capsys, *command.split(), "missing.toml")
+    assert "no cell 'lstn'" in usage_mistake(capsys, *command.split(), "lstn")
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 ``explicit``         evaluates a cell's equations, one step, as written;
 ``reference_bptt``   unrolls that evaluation over time and backpropagates through it;
-``proof``            compares the derivation with ``sympy.diff`` of the unrolled cell;
+``proof``            compares the derivation with ``sympy.diff`` of each equation's entries,
+                     chained through the unrolled cell;
 ``numeric``          checks a generated module against the derivation and finite differences;
 ``report``           runs the claims for a cell and tabulates them (``python -m derive verify``).
 

@@ -83,7 +83,7 @@ def check(cell: Cell, claim: str) -> list[Proof]:
     if claim == "step":
         return [proof.prove_bptt(d, n_input=2, n_hidden=3, steps=1)]
     if claim == "bptt":
-        return [proof.prove_bptt(d, n_input=1, n_hidden=1, steps=3)]
+        return [proof.prove_bptt(d, n_input=2, n_hidden=3, steps=3)]
     if claim == "jacobians":
         return [proof.prove_jacobians(d, n_input=2, n_hidden=3)]
     if claim == "code":
