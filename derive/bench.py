@@ -250,14 +250,11 @@ def _torch_pass(torch, name, T, B, n_input, n_hidden, dtype):
 
 
 def _modules(argument: str):
-    """The cell named by ``argument`` (a catalogue name or a cell file) and its fused
-    module: the committed one for a catalogue cell, else generated in memory."""
-    from .backends import generate
-    from .catalogue import CATALOGUE, resolve
-    from .codegen.modules import generated
+    """The cell named by ``argument`` (a catalogue name or a cell file) and its fused module."""
+    from .backends import fused_module
+    from .catalogue import resolve
 
-    cell = resolve(argument)
-    return cell, generated(argument) if argument in CATALOGUE else generate(cell)
+    return resolve(argument), fused_module(argument)
 
 
 def run(cells=("lstm", "gru", "rnn"), sizes=SIZES, dtypes=DTYPES, rounds: int = 7, torch_ratio=True):

@@ -309,10 +309,12 @@ def _cmd_train(args) -> int:
     if args.record:
         records = build.checkout() / "records"
         build.writable(records)
+    from .backends import fused_module
+
     # A cell file is read and generated now, so that a bad one stops before any training.
     build.import_generated([c for c in cells if c in CATALOGUE])
     for c in cells:
-        experiments.cell_module(c)
+        fused_module(c)
     start = time.perf_counter()
     bar = _Progress(steps * len(tasks))
     try:

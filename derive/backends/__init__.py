@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from .. import codegen
 from ..cell import Cell
-from ..codegen.modules import in_catalogue, load, quick_check
+from ..codegen.modules import generated, in_catalogue, load, quick_check
 from ..derivation import derive
 from ..printing.text import equation, text
 from ..render import render
@@ -104,9 +104,26 @@ def generate(cell: Cell, literal: bool = False, *, backend: str = "numpy") -> ty
     return load(module_source(cell, literal, backend=backend), cell.name + ("_literal" if literal else ""))
 
 
+def fused_module(name: str) -> types.ModuleType:
+    """The fused NumPy module of ``name``: a catalogue cell's committed one, or a cell
+    file's generated in memory (checked as :func:`module_source` says)."""
+    from ..catalogue import CATALOGUE, resolve
+
+    return generated(name) if name in CATALOGUE else generate(resolve(name))
+
+
 def module_index(cells: Iterable[Cell]) -> str:
     """The ``__init__`` of a package of generated NumPy modules, one per cell."""
     return render("code/generated_init.py.j2", cells=list(cells))
 
 
-__all__ = ["BACKENDS", "Backend", "UnknownBackend", "find", "generate", "module_index", "module_source"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "UnknownBackend",
+    "find",
+    "fused_module",
+    "generate",
+    "module_index",
+    "module_source",
+]

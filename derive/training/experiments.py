@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import time
-import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -55,16 +54,6 @@ REVIEW = {
 }
 
 
-def cell_module(name: str) -> types.ModuleType:
-    """The generated module of a catalogue cell (derive.generated), or of a cell file
-    generated in memory."""
-    from ..backends import generate
-    from ..catalogue import CATALOGUE, resolve
-    from ..codegen.modules import generated
-
-    return generated(name) if name in CATALOGUE else generate(resolve(name))
-
-
 def machine() -> str:
     """What the times were measured on (no host name)."""
     return (
@@ -88,8 +77,10 @@ def adding_run(
 ) -> dict:
     """One cell trained on the adding problem at one lag, and its error on a held-out
     set of sequences (the same set for every cell and seed at that lag)."""
+    from ..backends import fused_module
+
     start = time.process_time()
-    model = Model(cell_module(cell), n_input=2, n_hidden=settings["hidden"], n_output=1, loss="mse")
+    model = Model(fused_module(cell), n_input=2, n_hidden=settings["hidden"], n_output=1, loss="mse")
     run = train(
         model,
         lambda rng: adding(lag, settings["batch"], rng),
@@ -120,8 +111,10 @@ def review_data(settings: dict = REVIEW):
 
 
 def review_model(cell: str, settings: dict = REVIEW) -> Model:
+    from ..backends import fused_module
+
     return Model(
-        cell_module(cell),
+        fused_module(cell),
         n_input=settings["embedding"],
         n_hidden=settings["hidden"],
         n_output=1,
