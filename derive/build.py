@@ -98,6 +98,25 @@ def pages() -> dict[Path, str]:
         return pages(checkout())
 
 
+def catalogues() -> dict[Path, bytes]:
+    """templates/locale/: each language's catalogue updated to the messages the page
+    templates mark now (`pybabel extract -F babel.cfg` then `pybabel update`)."""
+    from .site import i18n
+
+    root = checkout()
+    return {i18n.catalogue_path(language): i18n.updated(root, language) for language in i18n.LANGUAGES}
+
+
+def stale_catalogues() -> list[str]:
+    """The catalogues that lack a message the templates mark, or keep one they no longer
+    do, each as one line saying how many."""
+    from .site import i18n
+
+    root = checkout()
+    found = [i18n.staleness(root, language) for language in i18n.LANGUAGES]
+    return [f"{shown(s.path)} ({s.new} new messages, {s.gone} gone)" for s in found if s]
+
+
 def katex_assets() -> dict[Path, bytes]:
     """KaTeX, installed by `npm ci`, copied under docs/ so that the site serves it itself."""
     root = checkout()

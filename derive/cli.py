@@ -170,16 +170,40 @@ def _cmd_page(args) -> int:
 def _cmd_docs(args) -> int:
     from .catalogue import CATALOGUE
 
-    _require("matplotlib", extra="docs")
+    _require("matplotlib", "babel", extra="docs")
     if not args.check:
         build.writable(build.checkout() / "docs")
     # The figures run every generated module.
     build.import_generated(CATALOGUE)
-    return _report_sync(build.pages(), args.check, "generated pages and figures", "python -m derive docs")
+    status = _report_sync(build.pages(), args.check, "generated pages and figures", "python -m derive docs")
+    # A catalogue behind its templates leaves their new English untranslated.
+    behind = build.stale_catalogues()
+    for line in behind:
+        print(f"stale catalogue: {line}", file=sys.stderr)
+    if behind:
+        print("run `python -m derive translations`, translate what it marks, and commit", file=sys.stderr)
+    return status or int(bool(behind))
+
+
+def _cmd_translations(args) -> int:
+    _require("babel", extra="docs")
+    if args.check:  # by their messages: a catalogue's header and comments are the translators'
+        behind = build.stale_catalogues()
+        for line in behind:
+            print(f"stale catalogue: {line}", file=sys.stderr)
+        if behind:
+            print("run `python -m derive translations` and commit the result", file=sys.stderr)
+            return 1
+        print("catalogues up to date")
+        return 0
+    build.writable(build.checkout() / "templates" / "locale")
+    return _report_sync(build.catalogues(), False, "catalogues", "python -m derive translations")
 
 
 def _cmd_build(args) -> int:
-    _require("mkdocs", "material", "pymdownx", "matplotlib", extra="docs")
+    _require(
+        "mkdocs", "material", "pymdownx", "mkdocs_static_i18n", "babel", "jieba", "matplotlib", extra="docs"
+    )
     start = time.perf_counter()
     build.checkout()
     for step in (_cmd_code, _cmd_docs):
@@ -583,6 +607,18 @@ def parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--check", action="store_true", help="only check that the committed pages are current")
     docs.set_defaults(run=_cmd_docs)
+
+    tr = sub.add_parser(
+        "translations",
+        help="update the catalogues of templates/locale/ to the pages' messages",
+        description="Extract the messages the page templates mark (babel.cfg) and update each "
+        "language's catalogue, templates/locale/LANG/LC_MESSAGES/messages.po, as `pybabel "
+        "extract` and `pybabel update` do: a new message comes in empty, a changed one keeps its "
+        "old translation marked fuzzy (shown in English until a translator clears the mark), "
+        "a vanished one is dropped.",
+    )
+    tr.add_argument("--check", action="store_true", help="only check that the catalogues are current")
+    tr.set_defaults(run=_cmd_translations)
 
     build = sub.add_parser(
         "build",

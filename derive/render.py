@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 from pathlib import Path
 
 import jinja2
@@ -46,7 +47,12 @@ def _prose(text, indent: int = 0, hanging: int = 0) -> str:
     return layout.words(str(text), indent, then=" " * hanging)
 
 
-def environment() -> jinja2.Environment:
+def environment(translations: gettext.NullTranslations | None = None) -> jinja2.Environment:
+    """The templates' environment.  ``{% trans %}`` blocks and ``_("...")`` in a template go
+    through ``translations`` (derive.site.i18n reads them from a language's catalogue); with
+    none, they print the English they are written in.  A block is trimmed (its lines joined
+    by single spaces), so that rewrapping the English changes no message; babel.cfg extracts
+    the messages with the same settings."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         trim_blocks=True,
@@ -54,7 +60,10 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations or gettext.NullTranslations(), newstyle=True)
     env.filters["pytuple"] = _pytuple
     env.filters["pyrepr"] = repr
     env.filters["pydoc"] = _pydoc

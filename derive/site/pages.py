@@ -21,7 +21,7 @@ from ..printing import latex as L
 from ..printing.context import carry, cell_context, comparison, initial
 from ..printing.latex import ProjectLatexPrinter, latex
 from ..printing.matrix import PRODUCT
-from ..render import render
+from ..render import environment, render
 
 PAGES = (
     "index",
@@ -251,7 +251,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import compare, conventions, exercises, explorer, training, worked
+    from . import compare, conventions, exercises, explorer, i18n, training, worked
     from .diagrams import describe, diagram
     from .figures import figures, gradient_rates, keep_rates
     from .unrolled import describe as describe_unrolled
@@ -316,5 +316,11 @@ def pages(root: Path) -> dict[Path, str]:
         }
     out.update(explorer.files(root))
     for page in PAGES:
-        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
+        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, language="en", **ctx)
+    # Each other edition: the same templates and numbers, the prose from its catalogue.
+    for language in i18n.LANGUAGES:
+        env = environment(i18n.translations(language))
+        for page in i18n.pages(language):
+            text = env.get_template(f"pages/{page}.md.j2").render(page=page, language=language, **ctx)
+            out[root / "docs" / f"{page}.{language}.md"] = text
     return out
