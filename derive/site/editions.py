@@ -12,11 +12,16 @@ the other editions get a copy (it lists the pages of both).
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
+
+# jieba, which cuts the Chinese pages into words for the search index, says on stderr at
+# DEBUG level that it loads its dictionary: not a message for the build's reader.
+logging.getLogger("jieba").setLevel(logging.INFO)
 
 # The note over an English page in another edition, by language.
 UNTRANSLATED = {

@@ -2,6 +2,11 @@
 // (equations, tables, diagrams) so that the stylesheet shows it: a shadow at the edge that
 // hides more, and a hint under the block. Rechecked on every page load and resize.
 var SCROLLERS = "div.arithmatex, .md-typeset__scrollwrap, figure.diagram > p";
+// The hint in the page's language (each edition's <html lang>), English where it has none.
+var SCROLL_HINTS = {
+  en: "\u21c6 wider than the screen: scroll sideways",
+  zh: "\u21c6 比屏幕宽：左右滑动查看",
+};
 
 function markScrollers() {
   document.querySelectorAll(SCROLLERS).forEach(function (element) {
@@ -13,7 +18,7 @@ function markScrollers() {
       hint = document.createElement("div");
       hint.className = "scroll-hint";
       hint.setAttribute("aria-hidden", "true");
-      hint.textContent = "\u21c6 wider than the screen: scroll sideways";
+      hint.textContent = SCROLL_HINTS[document.documentElement.lang] || SCROLL_HINTS.en;
       element.after(hint);
     } else if (!wider && hinted) {
       hint.remove();
