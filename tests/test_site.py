@@ -34,7 +34,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from derive.site import i18n
 from derive.site.pages import PAGES  # every page the site has
+
+# The pages each other edition has in its own words, by their path in the site (zh/notation).
+EDITIONS = [f"{language}/{page}" for language in i18n.LANGUAGES for page in i18n.pages(language)]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -73,6 +77,7 @@ def _copy_sources(dest: Path) -> None:
     shutil.copytree(ROOT / "docs", dest / "docs", ignore=_not_katex)
     shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
     shutil.copy2(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    shutil.copy2(ROOT / "babel.cfg", dest / "babel.cfg")
     if (ROOT / "records").is_dir():
         shutil.copytree(ROOT / "records", dest / "records")
     if (ROOT / "node_modules").is_dir():
@@ -233,12 +238,12 @@ def _untypeset(page) -> list[str]:
 # --- tests --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", [*PAGES, *EDITIONS])
 def test_page_loads_offline_with_math_and_figures(visit, site, name):
     v = visit(name)
     page = v.page
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name.replace('/', '-')}.png"), full_page=True)
 
     assert v.status == 200
     elsewhere = [u for u in v.requests if not (u.startswith(site.base) or u.startswith("data:"))]
@@ -298,7 +303,7 @@ def _small_text(drawings) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", [*PAGES, *EDITIONS])
 def test_a_phone_sees_every_page_whole_with_text_of_12_px(visit, name):
     v = visit(name, viewport=PHONE)
     page = v.page
@@ -319,7 +324,7 @@ def test_a_phone_sees_every_page_whole_with_text_of_12_px(visit, name):
     if name == "bptt":  # the unrolled diagrams switch to their tall form
         assert {d["src"] for d in drawings} >= {f"unrolled_{c}_tall.svg" for c in ("rnn", "lstm", "gru")}
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}-390.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name.replace('/', '-')}-390.png"), full_page=True)
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru", "bptt", "gradients", "variants"])
@@ -525,6 +530,10 @@ const worker = fs.readdirSync(dir).find(f => /^search\\..*\\.js$/.test(f));
 let handler; const out = [];
 const scope = { console, addEventListener: (type, f) => { handler = f; }, postMessage: m => out.push(m) };
 scope.self = scope;
+// The worker loads lunr's languages (the site indexes English and Chinese) with importScripts,
+// from paths relative to its own file.
+scope.importScripts = (...urls) =>
+  urls.forEach(url => vm.runInContext(fs.readFileSync(path.join(dir, url), "utf8"), scope));
 vm.createContext(scope);
 vm.runInContext(fs.readFileSync(path.join(dir, worker), "utf8"), scope);
 const index = JSON.parse(fs.readFileSync(path.join(site, "search/search_index.json"), "utf8"));
@@ -630,3 +639,78 @@ def test_the_npm_packages_chromium_reads_a_fontconfig_that_lists_its_fonts():
     caches = [Path(entry.text or "") for entry in config.iter("cachedir")]
     assert caches and all(cache.is_relative_to(ROOT / "node_modules" / ".cache") for cache in caches)
     assert list(config.iter("include")) == []  # nothing else is read, nor its cache folders
+
+
+# --- the editions -----------------------------------------------------------------------
+
+
+def _cjk_share(text: str) -> float:
+    """CJK characters as a share of the letters of ``text`` (CJK and Latin)."""
+    import re
+
+    cjk = len(re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]", text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return cjk / max(cjk + latin, 1)
+
+
+# The article's text without its formulas and code, as a reader sees it.
+ARTICLE_TEXT = """() => {
+  const article = document.querySelector("article").cloneNode(true);
+  article.querySelectorAll(".katex, .arithmatex, pre, code, .headerlink").forEach(e => e.remove());
+  return article.innerText;
+}"""
+
+
+@pytest.mark.parametrize("page", i18n.TRANSLATED["zh"])
+def test_the_language_switch_lands_on_the_same_page_in_the_other_edition(visit, site, page):
+    v = visit(page)
+    assert v.page.evaluate("document.documentElement.lang") == "en"
+    chinese = v.page.evaluate("document.querySelector('a[hreflang=zh]').href")
+    assert chinese == f"{site.base}zh/{page}.html"
+    back = visit(f"zh/{page}").page
+    assert back.evaluate("document.documentElement.lang") == "zh"
+    assert back.evaluate("document.querySelector('a[hreflang=en]').href") == f"{site.base}{page}.html"
+    # The theme's menu: hover the language button, click the other language.
+    back.locator(".md-header__option .md-select").first.hover()
+    back.locator("a[hreflang=en]").click()
+    back.wait_for_url(f"{site.base}{page}.html")
+    assert back.evaluate("document.documentElement.lang") == "en"
+
+
+@pytest.mark.parametrize("name", EDITIONS)
+def test_a_translated_page_reads_in_chinese_in_the_browser(visit, name):
+    page = visit(name).page
+    assert page.evaluate("document.documentElement.lang") == name.split("/")[0]
+    text = page.evaluate(ARTICLE_TEXT)
+    assert _cjk_share(text) > 0.5, text[:300]
+    # The theme's own words are Chinese too (mkdocs-material's language: zh).
+    assert page.locator("input.md-search__input").get_attribute("placeholder") == "搜索"
+
+
+def test_a_page_not_yet_translated_says_so_in_the_chinese_edition(built_site):
+    """Its English shows under the Chinese edition's header, below a note in Chinese."""
+    untranslated = [p for p in PAGES if p not in i18n.TRANSLATED["zh"]]
+    for page in untranslated:
+        html = (built_site / "zh" / f"{page}.html").read_text()
+        assert '<html lang="zh"' in html and "尚未翻译" in html, page
+    for page in i18n.TRANSLATED["zh"]:
+        assert "尚未翻译" not in (built_site / "zh" / f"{page}.html").read_text()
+
+
+def test_search_finds_a_chinese_term_on_the_page_that_explains_it(built_site, tmp_path):
+    """Chinese is cut into words by jieba when the index is built; a query of one term finds
+    the translated page that explains it first (the LSTM page once it is translated)."""
+    found = _search(built_site, ["遗忘门", "重置门", "时间反向传播", "梯度消失"], tmp_path)
+    where = {
+        "遗忘门": "lstm",
+        "重置门": "gru",
+        "时间反向传播": "bptt",
+        "梯度消失": "gradients",
+    }
+    for query, page in where.items():
+        # Until the page is translated, the glossary or the notation page, which use the term.
+        wanted = [f"zh/{page}.html"]
+        if page not in i18n.TRANSLATED["zh"]:
+            wanted += ["zh/glossary.html", "zh/notation.html"]
+        assert found[query] and found[query][0] in wanted, (query, found[query])
+        assert all(location.startswith("zh/") for location in found[query]), found[query]

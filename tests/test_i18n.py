@@ -1,0 +1,196 @@
+"""The editions: catalogues current and complete, translated pages in their language.
+
+A page joins the Chinese edition when derive.site.i18n.TRANSLATED lists it; from then on
+every message of its template must be translated (none missing, none fuzzy), and its
+generated page must read as Chinese: outside formulas, code and link targets, most of its
+letters CJK, and no line or table cell left in English words alone.  The list grows a
+page at a time until it is derive.site.pages.PAGES.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from derive import build
+from derive.build import ROOT
+from derive.cli import main
+from derive.site import i18n
+from derive.site.pages import PAGES
+
+DOCS = ROOT / "docs"
+EDITIONS = [(language, page) for language in i18n.LANGUAGES for page in i18n.TRANSLATED[language]]
+OWN = [(language, page) for language in i18n.LANGUAGES for page in i18n.pages(language)]
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Names a Chinese text writes in Latin letters: libraries, authors, the cells' abbreviations.
+NAMES = {"pytorch", "cudnn", "olah", "cho", "et", "al", "lstm", "gru", "rnn", "bptt", "derive"} | {
+    "sigmoid",
+    "tanh",
+}
+
+
+def _prose(markdown: str) -> str:
+    """A generated page without what is not prose: its header comment, formulas, code,
+    link targets, attribute lists and HTML tags."""
+    text = re.sub(r"<!--.*?-->", " ", markdown, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$|\\\[.*?\\\]|\\\(.*?\\\)", " ", text, flags=re.S)
+    text = re.sub(r"```.*?```|`[^`\n]*`", " ", text, flags=re.S)
+    text = re.sub(r"\]\([^)]*\)|\{ *[#.][^}]*\}|<[^>]+>", " ", text)
+    return text
+
+
+def _letters(text: str) -> tuple[int, int]:
+    """(CJK characters, Latin letters) of the text."""
+    return len(CJK.findall(text)), len(re.findall(r"[A-Za-z]", text))
+
+
+# --- the catalogues --------------------------------------------------------------------
+
+
+def test_the_catalogues_hold_every_message_the_templates_mark():
+    assert build.stale_catalogues() == [], "run `python -m derive translations`"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_every_message_of_a_translated_page_is_translated(language):
+    assert i18n.untranslated(ROOT, language) == [], (
+        f"translate these in {build.shown(i18n.catalogue_path(language))} (a fuzzy one: check it, "
+        "then remove its `#, fuzzy` line)"
+    )
+
+
+def test_a_changed_template_makes_docs_check_fail(monkeypatch, capsys):
+    """A message a template marks and the catalogue lacks: `docs --check` exits 1 naming the
+    catalogue and the command that updates it (the pages themselves are left out here)."""
+    marked = i18n.extracted(ROOT)
+    marked.add("A sentence the catalogue has never seen.", locations=[("templates/pages/notation.md.j2", 1)])
+    monkeypatch.setattr(i18n, "extracted", lambda root: marked)
+    monkeypatch.setattr(build, "pages", dict)
+    assert main(["docs", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "stale catalogue: templates/locale/zh/LC_MESSAGES/messages.po (1 new messages, 0 gone)" in err
+    assert "python -m derive translations" in err
+    assert main(["translations", "--check"]) == 1
+
+
+def test_updating_a_catalogue_keeps_its_translations_and_marks_a_changed_one(monkeypatch):
+    """As `pybabel update` does: a new message comes in empty, an edited one keeps the old
+    translation marked fuzzy (shown in English until a translator clears the mark), and a
+    current catalogue comes out byte for byte as it is."""
+    path = i18n.catalogue_path("zh")
+    assert i18n.updated(ROOT, "zh") == path.read_bytes()
+    marked = i18n.extracted(ROOT)
+    old = marked["Three differences matter:"]
+    marked.delete(old.id)
+    marked.add("Three differences matter here:", locations=old.locations)
+    monkeypatch.setattr(i18n, "extracted", lambda root: marked)
+    text = i18n.updated(ROOT, "zh").decode()
+    changed = text[text.index('msgid "Three differences matter here:"') - 40 :]
+    assert "#, fuzzy" in changed.split("msgid")[0] and 'msgstr "有三处差别需要留意：' in changed
+
+
+def test_the_search_dictionary_has_every_term_of_the_glossary():
+    """jieba keeps a term of the glossary whole in the search index only if its dictionary
+    lists it (mkdocs.yml: jieba_dict_user)."""
+    words = {line.split()[0] for line in (ROOT / "templates/locale/zh/jieba.txt").read_text().splitlines()}
+    glossary = (DOCS / "glossary.zh.md").read_text()
+    rows = [row for row in glossary.splitlines() if row.startswith("| ")]
+    terms = {row.split("|")[1].strip() for row in rows}
+    terms = {t for t in terms if len(CJK.findall(t)) >= 3 and " " not in t} - {"术语"}
+    assert terms - words == set()
+
+
+# --- the generated pages ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("language", "page"), OWN)
+def test_a_translated_page_is_generated_and_marked(language, page):
+    text = (DOCS / f"{page}.{language}.md").read_text()
+    first = text.splitlines()[0]
+    assert first.startswith(f"<!-- Generated by `python -m derive docs` from templates/pages/{page}.md.j2")
+    assert f"templates/locale/{language}/LC_MESSAGES/messages.po" in first and "Do not edit" in first
+
+
+@pytest.mark.parametrize(("language", "page"), EDITIONS)
+def test_every_translated_page_has_its_english_page(language, page):
+    assert page in PAGES and (DOCS / f"{page}.md").is_file()
+
+
+@pytest.mark.parametrize(("language", "page"), OWN)
+def test_a_translated_page_reads_in_chinese(language, page):
+    cjk, latin = _letters(_prose((DOCS / f"{page}.{language}.md").read_text()))
+    assert cjk > latin, f"{cjk} CJK characters against {latin} Latin letters"
+
+
+@pytest.mark.parametrize(("language", "page"), OWN)
+def test_no_line_of_a_translated_page_is_left_in_english(language, page):
+    """Each line (each cell of a table) with a word of English has some Chinese too, unless
+    its words are names; the English column of the glossary is English on purpose."""
+    left = []
+    for line in _prose((DOCS / f"{page}.{language}.md").read_text()).splitlines():
+        cells = line.strip().strip("|").split("|") if line.lstrip().startswith("|") else [line]
+        if page == "glossary" and len(cells) == 4:
+            cells = [cells[0], *cells[2:]]
+        for cell in cells:
+            words = {w.lower() for w in re.findall(r"[A-Za-z]{2,}", cell)} - NAMES
+            if words and not CJK.search(cell) and not cell.strip().startswith(("===", "!!!")):
+                left.append(cell.strip())
+    assert left == []
+
+
+def test_an_untranslated_message_shows_and_is_caught(monkeypatch):
+    """The test above would see a message the catalogue lacks: rendered with an empty
+    catalogue, the notation page is English."""
+    import gettext
+
+    from derive.render import environment
+
+    monkeypatch.setattr(i18n, "translations", lambda language: gettext.NullTranslations())
+    text = (
+        environment(i18n.translations("zh"))
+        .get_template("pages/notation.md.j2")
+        .render(page="notation", language="zh", **_notation_context())
+    )
+    cjk, latin = _letters(_prose(text))
+    assert cjk == 0 and latin > 1000
+
+
+def _notation_context() -> dict:
+    from derive.catalogue import CATALOGUE
+    from derive.printing.context import cell_context
+    from derive.site import conventions
+
+    return {"cells": {"gru": cell_context(CATALOGUE["gru"])}, "conventions": conventions.context()}
+
+
+# --- the site's configuration -------------------------------------------------------------
+
+
+def _mkdocs() -> dict:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
+
+
+def _pages(nav) -> list[str]:
+    return [next(iter(entry.values())).removesuffix(".md") for entry in nav]
+
+
+def test_each_edition_lists_the_english_pages_in_their_order():
+    """The Chinese nav is its own list (its titles are Chinese): it must keep the English
+    pages and their order, with the Chinese edition's own pages added."""
+    config = _mkdocs()
+    english = _pages(config["nav"])
+    assert english == list(PAGES) or set(english) == set(PAGES)
+    plugin = next(p["i18n"] for p in config["plugins"] if isinstance(p, dict) and "i18n" in p)
+    for language in plugin["languages"]:
+        if language.get("default"):
+            continue
+        own = _pages(language["nav"])
+        assert [p for p in own if p not in i18n.ONLY[language["locale"]]] == english, language["locale"]
+        assert set(i18n.ONLY[language["locale"]]) <= set(own)
