@@ -64,6 +64,7 @@ def environment(translations: gettext.NullTranslations | None = None) -> jinja2.
     )
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations or gettext.NullTranslations(), newstyle=True)
+    env.globals["language"] = "en"  # the language a page is written in; another edition's page says its own
     env.filters["pytuple"] = _pytuple
     env.filters["pyrepr"] = repr
     env.filters["pydoc"] = _pydoc

@@ -316,7 +316,7 @@ def pages(root: Path) -> dict[Path, str]:
         }
     out.update(explorer.files(root))
     for page in PAGES:
-        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, language="en", **ctx)
+        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
     # Each other edition: the same templates and numbers, the prose from its catalogue.
     for language in i18n.LANGUAGES:
         env = environment(i18n.translations(language))
