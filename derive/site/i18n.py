@@ -67,8 +67,16 @@ def extracted(root: Path) -> Catalog:
     (the template of every language's catalogue)."""
     with (root / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f, str(root / "babel.cfg"))
+    # Only the folders babel.cfg's patterns reach (not node_modules, site/, ...).
+    wanted = [pattern.split("*")[0].rstrip("/") for pattern, _ in method_map]
+
+    def reached(folder: str) -> bool:
+        inside = Path(folder).relative_to(root).as_posix()
+        return any(w == inside or w.startswith(f"{inside}/") or inside.startswith(f"{w}/") for w in wanted)
+
     template = Catalog(domain=DOMAIN, project="derive", fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(root, method_map, options_map):
+    found = extract_from_dir(root, method_map, options_map, directory_filter=reached)
+    for filename, lineno, message, comments, context in found:
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template
 
