@@ -219,6 +219,19 @@ def _cmd_bench(args) -> int:
         with threadpool_limits(limits=args.threads):
             print(bench.kernels_table(bench.kernels()))
         return 0
+    if args.backend == "torch":
+        import json
+
+        from . import bench_torch
+
+        chosen = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "gru_torch", "rnn"]
+        size = bench.SIZES[-1] if args.quick else bench_torch.SIZE
+        result = bench_torch.run(cells=chosen, size=size, rounds=args.rounds or 7)
+        print(bench_torch.table(result))
+        if args.record:
+            build.write({args.record: json.dumps(result, indent=1) + "\n"})
+            print(f"wrote {args.record}")
+        return 0
     cells = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "rnn"]
     build.import_generated([c for c in cells if c in CATALOGUE])
     sizes = bench.SIZES if not args.quick else bench.SIZES[-1:]
@@ -680,6 +693,12 @@ def parser() -> argparse.ArgumentParser:
         "(the forward also against the exp floor): where the time above the floor is",
     )
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    b.add_argument(
+        "--backend",
+        choices=("numpy", "torch"),
+        help="numpy (the default: the generated NumPy modules) or torch (the cells' torch Layers "
+        "against an autograd loop, nn.LSTM/GRU/RNN and the GEMM floor)",
+    )
     b.add_argument(
         "--record",
         metavar="PATH",
