@@ -228,6 +228,9 @@ def context(root: Path) -> dict:
         "checks": _record(root, "verify"),
         "check_table": check_table(_record(root, "verify")),
         "modules": {name: Path(generated(name).__file__).read_text() for name in CATALOGUE},
+        # The LSTM's torch module, read as text: the pages are built without importing torch.
+        "torch_module": (Path(generated("lstm").__file__).parent / "torch" / "lstm.py").read_text(),
+        "torch_benchmark": _record(root, "benchmark_torch"),
         "literal": literal_listing(CATALOGUE["rnn"]),
         # The BPTT page's recurrence for any state v, and the RNN page's loss at step 4.
         "recurrence": {"carry": carry(generic_carry()), "initial": initial(generic_carry())},
