@@ -23,21 +23,21 @@ from ..printing.latex import ProjectLatexPrinter, latex
 from ..printing.matrix import PRODUCT
 from ..render import render
 
-PAGES = (
+PAGES = (  # in the order of mkdocs.yml's nav
     "index",
+    "notation",
     "rnn",
     "lstm",
     "gru",
-    "worked",
-    "exercises",
     "bptt",
     "gradients",
+    "worked",
+    "exercises",
     "training",
     "explorer",
     "variants",
     "compare",
     "code",
-    "notation",
     "references",
     "glossary",
 )
