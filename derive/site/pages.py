@@ -23,22 +23,23 @@ from ..printing.latex import ProjectLatexPrinter, latex
 from ..printing.matrix import PRODUCT
 from ..render import render
 
-PAGES = (
+PAGES = (  # in the order of mkdocs.yml's nav
     "index",
+    "notation",
     "rnn",
     "lstm",
     "gru",
-    "worked",
-    "exercises",
     "bptt",
     "gradients",
+    "worked",
+    "exercises",
     "training",
     "explorer",
     "variants",
     "compare",
     "code",
-    "notation",
     "references",
+    "glossary",
 )
 
 # The catalogue cell each variant changes, for the variants page's comparison.
@@ -254,9 +255,9 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import compare, conventions, exercises, explorer, training, worked
+    from . import compare, conventions, exercises, explorer, glossary, training, worked
     from .diagrams import describe, diagram
-    from .figures import figures, gradient_rates, keep_rates
+    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
     from .unrolled import describe as describe_unrolled
     from .unrolled import paths, unrolled
 
@@ -279,10 +280,13 @@ def pages(root: Path) -> dict[Path, str]:
             "factor": rate,
             "gate": gate,
             "value": value,
+            "tenfold": float(np.log(10) / -np.log(gate)),  # steps for the gate alone to shrink tenfold
             "bias": latex(MatrixSymbol(bias, N_HIDDEN, 1), [p.name for p in CATALOGUE[name].parameters]),
         }
         for name, (bias, value, rate, gate) in keep_rates().items()
     ]
+    ctx["paths"] = {name: path_numbers(name) for name in PATHS}
+    ctx["rectified"] = rectified()
     ctx["compare"] = compare.context(ctx["cells"])
     drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
     # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
@@ -318,6 +322,8 @@ def pages(root: Path) -> dict[Path, str]:
             ],
         }
     out.update(explorer.files(root))
-    for page in PAGES:
-        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
+    rendered = {page: render(f"pages/{page}.md.j2", page=page, **ctx) for page in PAGES}
+    found = glossary.terms(rendered["glossary"])
+    for page, text in rendered.items():
+        out[root / "docs" / f"{page}.md"] = text if page == "glossary" else glossary.link(text, found)
     return out
