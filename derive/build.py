@@ -78,12 +78,16 @@ def checkout() -> Path:
 
 
 def generated_code() -> dict[Path, str]:
-    """derive/generated/: one module per catalogue cell and the package's __init__."""
+    """derive/generated/: one NumPy module per catalogue cell and the package's __init__,
+    and the same in torch under derive/generated/torch/."""
     from .backends import module_index, module_source
     from .catalogue import CATALOGUE
 
     files = {GENERATED / f"{name}.py": module_source(cell) for name, cell in CATALOGUE.items()}
     files[GENERATED / "__init__.py"] = module_index(CATALOGUE.values())
+    torch = GENERATED / "torch"
+    files |= {torch / f"{name}.py": module_source(cell, backend="torch") for name, cell in CATALOGUE.items()}
+    files[torch / "__init__.py"] = module_index(CATALOGUE.values(), backend="torch")
     return files
 
 

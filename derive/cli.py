@@ -243,6 +243,19 @@ def _cmd_bench(args) -> int:
         with threadpool_limits(limits=args.threads):
             print(bench.kernels_table(bench.kernels()))
         return 0
+    if args.backend == "torch":
+        import json
+
+        from . import bench_torch
+
+        chosen = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "gru_torch", "rnn"]
+        size = bench.SIZES[-1] if args.quick else bench_torch.SIZE
+        result = bench_torch.run(cells=chosen, size=size, rounds=args.rounds or 7)
+        print(bench_torch.table(result))
+        if args.record:
+            build.write({args.record: json.dumps(result, indent=1) + "\n"})
+            print(f"wrote {args.record}")
+        return 0
     cells = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "rnn"]
     build.import_generated([c for c in cells if c in CATALOGUE])
     sizes = bench.SIZES if not args.quick else bench.SIZES[-1:]
@@ -304,6 +317,10 @@ def _cmd_train(args) -> int:
     from .catalogue import CATALOGUE
     from .training import experiments
 
+    if args.backend == "torch" and (args.record or args.check):
+        args.usage_error(
+            "--backend torch trains and prints; the records are the NumPy modules': drop --record/--check"
+        )
     if args.record and (args.cell or args.lag):
         args.usage_error("--record writes the whole experiment, every cell and lag: drop --cell and --lag")
     if args.task == "review" and args.lag:
@@ -330,6 +347,8 @@ def _cmd_train(args) -> int:
         settings = recorded["settings"]
     settings, tasks = experiments.plan(args.task, settings, args.cell, args.lag, args.seed, args.steps)
     cells, steps = settings["cells"], settings["steps"]
+    if args.backend == "torch":
+        return _train_torch(args, settings, tasks)
     if args.record:
         records = build.checkout() / "records"
         build.writable(records)
@@ -399,6 +418,28 @@ def _cmd_train(args) -> int:
         )
         for path in build.write(files):
             print(f"wrote {build.shown(path)}")
+    return 0
+
+
+def _train_torch(args, settings, tasks) -> int:
+    """The runs of ``tasks`` with the cells' torch Layers and torch.optim.Adam, one after another."""
+    from .training import torch_layer
+
+    start = time.perf_counter()
+    bar = _Progress(settings["steps"] * len(tasks))
+    rows = []
+    try:
+        for kind, cell, lag, seed, n in tasks:
+
+            def step(k, loss, note=cell):
+                bar.advance(1, f"{note} loss {loss:.4f}")
+
+            rows.append(torch_layer.run(kind, cell, lag, seed, n, settings, on_step=step))
+    finally:
+        bar.close()
+    for row in rows:
+        print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+    print(f"trained {len(rows)} runs with torch in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 
@@ -644,6 +685,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_natural, help="one seed (default: the experiment's)")
     t.add_argument("--steps", type=_positive, help="training steps per run (default: the experiment's)")
     t.add_argument("--jobs", type=_positive, default=2, help="processes to use (default: 2)")
+    t.add_argument(
+        "--backend",
+        choices=("numpy", "torch"),
+        help="numpy (the default: the generated modules, the records) or torch (the cells' torch "
+        "Layers and torch.optim.Adam)",
+    )
     t.add_argument("--record", action="store_true", help="write the experiment's records under records/")
     t.add_argument(
         "--check",
@@ -684,6 +731,12 @@ def parser() -> argparse.ArgumentParser:
         "(the forward also against the exp floor): where the time above the floor is",
     )
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    b.add_argument(
+        "--backend",
+        choices=("numpy", "torch"),
+        help="numpy (the default: the generated NumPy modules) or torch (the cells' torch Layers "
+        "against an autograd loop, nn.LSTM/GRU/RNN and the GEMM floor)",
+    )
     b.add_argument(
         "--record",
         metavar="PATH",

@@ -12,10 +12,12 @@ from derive.render import TEMPLATES
 
 
 def test_the_registry_names_each_backend_and_refuses_another_listing_them():
-    assert list(BACKENDS) == ["numpy", "javascript"]
+    assert list(BACKENDS) == ["numpy", "javascript", "torch"]
     assert find("numpy") is BACKENDS["numpy"]
-    with pytest.raises(UnknownBackend, match=r"unknown backend 'torch'; the backends are numpy, javascript"):
-        find("torch")
+    with pytest.raises(
+        UnknownBackend, match=r"unknown backend 'jax'; the backends are numpy, javascript, torch"
+    ):
+        find("jax")
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))
@@ -75,8 +77,8 @@ def test_the_command_line_writes_a_cell_in_any_backend(capsys):
     ("argv", "message"),
     [
         (
-            ["code", "rnn", "--backend", "torch"],
-            "argument --backend: unknown backend 'torch'; the backends are numpy, javascript",
+            ["code", "rnn", "--backend", "jax"],
+            "argument --backend: unknown backend 'jax'; the backends are numpy, javascript, torch",
         ),
         (["code", "--backend", "javascript"], "--backend javascript writes one cell's module: name the cell"),
     ],

@@ -220,3 +220,32 @@ def test_the_svg_is_self_contained_and_follows_no_link():
         assert "@import" not in svg and "url(#" in svg and "href" not in svg
         root = read(svg)
         assert float(root.get("width")) <= 560  # scales to a phone's width without shrinking much
+
+
+def _drawing(svg: str) -> str:
+    """The picture without its title (the cell's name, which differs between any two cells)."""
+    root = ET.fromstring(svg.split("\n", 2)[2])
+    for title in root.findall(f"{SVG}title"):
+        root.remove(title)
+    return ET.tostring(root, encoding="unicode")
+
+
+def test_no_two_cells_that_differ_get_the_same_picture():
+    drawn: dict[str, str] = {}
+    for name, cell in CATALOGUE.items():
+        picture = _drawing(diagram(cell))
+        same = [other for other, p in drawn.items() if p == picture]
+        assert not same, f"{name} is drawn exactly as {same[0]}, but their equations differ"
+        drawn[name] = picture
+
+
+def test_a_gate_applied_after_the_product_is_drawn_after_it():
+    # PyTorch's GRU: o ⊙ (W s_prev + c); Cho's: W (o ⊙ s_prev). The product's node feeds the
+    # reset gate's ⊙ in the first, and nothing of the kind is drawn in the second.
+    def into_product(name):
+        g = graph(CATALOGUE[name])
+        products = {n.id for n in g.nodes if n.kind == "product"}
+        return sorted(g.node(u).label for u, v in g.edges if v in products and g.node(u).kind == "linear")
+
+    assert into_product("gru_torch") == ["W"]
+    assert into_product("gru") == []

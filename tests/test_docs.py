@@ -120,7 +120,15 @@ def test_every_reference_is_cited_and_every_citation_has_its_entry(generated):
     assert {anchor for _, anchor in cited} - entries == set(), "links to no entry"
     elsewhere = {anchor for page, anchor in cited if page != "references"}
     assert entries - elsewhere == set(), "entries that no other page cites"
-    assert "://" not in references
+    # Every DOI and arXiv identifier is a link to its resolver, and every entry links somewhere.
+    text = re.sub(r"\[[^\]]*\]\([^)]*\)", "", references)  # what is left outside the links
+    assert not re.search(r"DOI 10\.|arXiv:\d", text), "a DOI or arXiv id that is not a link"
+    for doi in re.findall(r"\[(10\.[^\]]+)\]\(([^)]+)\)", references):
+        assert doi[1] == "https://doi.org/" + doi[0]
+    blocks = references.split("\n\n")
+    for anchor in entries:
+        block = next(b for b in blocks if "{ #" + anchor + " }" in b)
+        assert "](https://" in block, f"{anchor} links nowhere"
 
 
 def test_the_check_table_has_a_row_per_cell_and_flags_a_failure():

@@ -48,3 +48,34 @@ def test_the_gradient_k_steps_back_is_the_rnns_transposed_jacobians_applied_by_h
         want.append(np.linalg.norm(d) / np.sqrt(x.shape[1]))
     got = state_gradients(rnn, params, x, g)  # entry j: j + 1 steps back
     assert np.allclose(got[: T - 1], want[1:], rtol=1e-9)
+
+
+def test_the_state_path_alone_is_the_product_of_forget_gates_applied_by_hand():
+    from derive.site.figures import path_gradients
+
+    params, x, g = problem(lstm, bias=("b_f", 3.0))
+    x = 0.1 * x
+    whole, kept, through = path_gradients(lstm, params, x, g)
+    outputs, cache = lstm.forward(params, x)
+    f, o, s = cache["values"]["f"], cache["values"]["o"], outputs["s"]
+    d = g * o[-1] * (1 - np.tanh(s[-1]) ** 2)  # δs_T under L_T = <g, h_T>
+    want = []
+    for t in range(len(x) - 1, -1, -1):  # δs_(t-1) = f_t ⊙ δs_t along the state alone
+        d = d * f[t]
+        want.append(np.linalg.norm(d) / np.sqrt(x.shape[1]))
+    assert np.allclose(kept, want, rtol=1e-9)
+    assert np.allclose(whole, state_gradients(lstm, params, x, g), rtol=1e-12)
+    # the split is a split: the two parts' vectors add up to the whole
+    assert (through <= whole + kept + 1e-12).all() and (whole <= through + kept + 1e-12).all()
+
+
+def test_the_rnn_has_no_state_path_and_a_relu_cell_cuts_to_exact_zero():
+    from derive.generated import indrnn
+    from derive.site.figures import BACK, path_gradients, rectified
+
+    params, x, g = problem(rnn)
+    _, kept, through = path_gradients(rnn, params, x, g)
+    assert (kept == 0).all() and (through > 0).any()
+    cut = rectified()
+    norms = state_gradients(indrnn, *problem(indrnn))
+    assert BACK[np.argmax(norms == 0)] == cut["k"] and (norms[cut["k"] - 1 :] == 0).all()

@@ -10,6 +10,8 @@ corpus of ``corpus.py`` on every run):
 * both lowerings (fused and literal) generate and load, and pass the check
   ``module_source`` makes before it hands a module out;
 * the derivation's forward pass is what NumPy makes of the equations' text;
+* the torch module agrees with the derivation, with the NumPy module and with torch
+  autograd of the equations to 1e-12, and its Function passes gradcheck;
 * on a small random problem, each module's outputs and gradients (parameters,
   input, initial states) agree with the derivation evaluated at 30 digits
   (what ``checks.against_reference`` measures) to 1e-10, and with each other to
@@ -37,6 +39,7 @@ from derive.verification.proof import prove_bptt
 
 TOLERANCE = 1e-10  # against the derivation at 30 digits, and between the two lowerings
 FINITE_DIFFERENCES = 1e-5
+TORCH_NUMPY = 1e-12  # the torch module against the NumPy module and torch autograd, float64
 
 # The problem the generated modules run on: small, so that the 30-digit reference is quick.
 sizes = st.fixed_dictionaries(
@@ -124,6 +127,24 @@ def count(label: str):
         event(label)
 
 
+def check_torch(cell, problem, want, fused_run):
+    """The torch module of ``cell``: against the derivation and the NumPy module, against
+    torch autograd of the literal equations, and its Function under gradcheck."""
+    import torch_reference
+
+    module = load(module_source(cell, backend="torch", check=False), f"{cell.name}_torch")
+    got = torch_reference.run_layer(module, problem)
+    errors = differences(got, want)
+    assert max(errors.values()) <= TOLERANCE, f"torch ≠ derivation: {off(errors, TOLERANCE)}"
+    errors = differences(got, fused_run)
+    assert max(errors.values()) <= TORCH_NUMPY, f"torch ≠ NumPy: {off(errors, TORCH_NUMPY)}"
+    errors = differences(got, torch_reference.run_literal(cell, problem))
+    assert max(errors.values()) <= TORCH_NUMPY, (
+        f"torch ≠ autograd of the equations: {off(errors, TORCH_NUMPY)}"
+    )
+    assert torch_reference.gradcheck(module, problem, raise_exception=False), "torch gradcheck fails"
+
+
 def check(spec, size, proof=(2, 3), by_hand=None):
     """The property for one cell definition; returns "refused" or "ok", raises on a failure.
 
@@ -183,6 +204,7 @@ def check(spec, size, proof=(2, 3), by_hand=None):
     # As a user calls it: the module is checked before it is handed out, and must
     # pass (the fused one; the literal one is the same numbers, as checked above).
     module_source(cell)
+    check_torch(cell, problem, want, fused_run)
 
     n_input, n_hidden = proof
     result = prove_bptt(derivation, n_input=n_input, n_hidden=n_hidden, steps=2, points=1)

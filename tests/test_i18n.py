@@ -96,7 +96,7 @@ def test_the_search_dictionary_has_every_term_of_the_glossary():
     """jieba keeps a term of the glossary whole in the search index only if its dictionary
     lists it (mkdocs.yml: jieba_dict_user)."""
     words = {line.split()[0] for line in (ROOT / "templates/locale/zh/jieba.txt").read_text().splitlines()}
-    glossary = (DOCS / "glossary.zh.md").read_text()
+    glossary = (DOCS / "terms.zh.md").read_text()
     rows = [row for row in glossary.splitlines() if row.startswith("| ")]
     terms = {row.split("|")[1].strip() for row in rows}
     terms = {t for t in terms if len(CJK.findall(t)) >= 3 and " " not in t} - {"术语"}
@@ -128,11 +128,11 @@ def test_a_translated_page_reads_in_chinese(language, page):
 @pytest.mark.parametrize(("language", "page"), OWN)
 def test_no_line_of_a_translated_page_is_left_in_english(language, page):
     """Each line (each cell of a table) with a word of English has some Chinese too, unless
-    its words are names; the English column of the glossary is English on purpose."""
+    its words are names; the English column of the table of terms is English on purpose."""
     left = []
     for line in _prose((DOCS / f"{page}.{language}.md").read_text()).splitlines():
         cells = line.strip().strip("|").split("|") if line.lstrip().startswith("|") else [line]
-        if page == "glossary" and len(cells) == 4:
+        if page == "terms" and len(cells) == 4:
             cells = [cells[0], *cells[2:]]
         for cell in cells:
             words = {w.lower() for w in re.findall(r"[A-Za-z]{2,}", cell)} - NAMES

@@ -25,7 +25,7 @@ LAYERS = (
     ("cell", "naming", "cellfile", "catalogue", "elementwise", "algebra", "rules", "derivation", "generated"),
     ("render", "printing", "codegen", "verification", "backends"),
     ("site", "training", "interop"),
-    ("build", "bench", "cli", "__main__"),
+    ("build", "bench", "bench_torch", "cli", "__main__"),
 )
 
 

@@ -459,7 +459,7 @@ def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit):
     held = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 1.0)
     # The forget gate held near σ(3) carries the gradient 50 steps back a million times better.
     assert held[-1] > 1e6 * start[-1]
-    assert page.locator("label:has(input[data-name=b_f]) output").inner_text() == "3.00 (σ = 0.95)"
+    assert page.locator("label:has(input[data-name=b_f]) output").text_content() == "3.00 (σ = 0.95)"
     page.locator("input[data-name=scale]").fill("2")
     _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 2.0)
 
@@ -641,6 +641,72 @@ def test_the_npm_packages_chromium_reads_a_fontconfig_that_lists_its_fonts():
     assert list(config.iter("include")) == []  # nothing else is read, nor its cache folders
 
 
+# --- order, glossary, distinct pictures, fixed axes (issue 20) ------------------------
+
+
+def test_the_nav_follows_the_derivation_path(visit):
+    page = visit("index").page
+    hrefs = page.evaluate(
+        """() => [...document.querySelectorAll("nav.md-nav--primary > ul > li > a.md-nav__link")]
+                  .map(a => a.getAttribute("href"))"""
+    )
+    order = [h.split("/")[-1].removesuffix(".html") for h in hrefs]
+    order = ["index" if o in ("", ".", "index") else o for o in order]
+    assert order == list(PAGES)
+    assert order.index("notation") < order.index("rnn")
+    assert order.index("bptt") < order.index("gradients")
+    assert order.index("gradients") < min(order.index("worked"), order.index("exercises"))
+    # Home offers both paths
+    text = page.locator("article").inner_text()
+    assert "The story" in text and "The derivation" in text
+
+
+@pytest.mark.parametrize("name", [p for p in PAGES if p not in ("glossary",)])
+def test_every_page_links_terms_to_the_glossary_entries_that_exist(visit, name):
+    page = visit(name).page
+    targets = page.evaluate(
+        """() => [...document.querySelectorAll("article a[href^='glossary.html#']")]
+                  .map(a => a.getAttribute("href").split("#")[1])"""
+    )
+    assert targets, "no term linked to the glossary"
+    assert len(targets) == len(set(targets)), "a term linked twice on one page"
+    glossary = visit("glossary").page
+    anchors = set(glossary.evaluate("() => [...document.querySelectorAll('article [id]')].map(e => e.id)"))
+    assert set(targets) <= anchors
+    assert "constant-error-carousel" in anchors
+
+
+def test_cells_that_differ_show_different_diagrams(visit):
+    page = visit("variants").page
+    drawn = page.evaluate(
+        """async () => {
+            const out = {};
+            for (const img of document.querySelectorAll("figure.diagram img")) {
+                const svg = await (await fetch(img.currentSrc || img.src)).text();
+                out[img.getAttribute("src")] = svg.replace(/<title>[\\s\\S]*?<\\/title>/, "");
+            }
+            return out;
+        }"""
+    )
+    assert len(drawn) >= 6 and len(set(drawn.values())) == len(drawn)
+
+
+def test_the_explorer_keeps_its_axes_when_a_slider_moves(visit):
+    page = visit("explorer").page
+
+    def ticks():
+        return page.locator("svg[data-plot=gradient] text").all_inner_texts()
+
+    before = ticks()
+    faint = page.locator("svg[data-plot=gradient] path.gate-explorer__baseline")
+    baseline = faint.get_attribute("data-values")
+    page.locator("input[data-name=b_f]").fill("3")
+    assert ticks() == before
+    assert faint.get_attribute("data-values") == baseline
+    page.locator("input[data-name=scale]").fill("3")
+    assert ticks() == before
+
+
 # --- the editions -----------------------------------------------------------------------
 
 
@@ -708,9 +774,9 @@ def test_search_finds_a_chinese_term_on_the_page_that_explains_it(built_site, tm
         "梯度消失": "gradients",
     }
     for query, page in where.items():
-        # Until the page is translated, the glossary or the notation page, which use the term.
+        # Until the page is translated, the table of terms or the notation page, which use the term.
         wanted = [f"zh/{page}.html"]
         if page not in i18n.TRANSLATED["zh"]:
-            wanted += ["zh/glossary.html", "zh/notation.html"]
+            wanted += ["zh/terms.html", "zh/notation.html"]
         assert found[query] and found[query][0] in wanted, (query, found[query])
         assert all(location.startswith("zh/") for location in found[query]), found[query]

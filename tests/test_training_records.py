@@ -120,29 +120,46 @@ def test_a_gate_that_does_not_behave_as_the_story_says_is_reported_so():
         '{% import "pages/_training.md.j2" as tr %}{{ tr.measured(training, "lstm", "f") }}'
     )
 
-    def sentence(at_but, elsewhere):
-        measured = training.measure("lstm", _reading("lstm", at_but, elsewhere))
-        ctx = {"readings": {"lstm": {"measured": measured}}, "margin": training.CLEAR}
+    def sentence(reading):
+        measured = training.measure("lstm", reading)
+        ctx = {
+            "readings": {"lstm": {"measured": measured}},
+            "margin": training.CLEAR,
+            "closed": training.CLOSED,
+        }
         return template.render(training=ctx), measured["f"]["claim"]
 
-    text, claim = sentence(0.9, 0.2)  # the forget gate opens at "but": the story is wrong
-    assert claim["verdict"] == "fails" and "**not as the story says**" in text
-    assert "0.90 at *but* against 0.20 at the other words" in text
-    text, claim = sentence(0.1, 0.8)  # it closes: the story holds
-    assert claim["verdict"] == "holds" and text.endswith("as the story says; its lowest value there is 0.10.")
-    text, claim = sentence(0.75, 0.8)  # it barely moves
-    assert claim["verdict"] == "barely" and "overstates" in text
+    text, claim = sentence(_reading("lstm", 0.9, 0.2))  # the forget gate opens at "but": the story is wrong
+    assert claim["holds_on"] == 0 and "**not as the story says**" in text
+    assert "unit 0: 0.90 against 0.20, not nearly closed" in text
+    text, claim = sentence(_reading("lstm", 0.05, 0.8))  # it closes on every unit: the story holds
+    assert claim["holds_on"] == 3
+    assert "words): as the story says. Its mean over all units, 0.05 against 0.80," in text
+    reading = _reading("lstm", 0.05, 0.8)
+    reading["values"]["f"][reading["words"].index("but"), 1] = 0.5  # one read-out unit only half closes
+    text, claim = sentence(reading)
+    assert claim["holds_on"] == 2 and "**as the story says on 2 of the 3 units only**" in text
 
 
-def test_the_units_that_move_most_at_but():
+def test_the_units_followed_are_those_the_read_out_weighs_most():
     from derive.site import training
 
     reading = _reading("lstm", 0.5, 0.5)
-    reading["values"]["f"][reading["words"].index("but"), 2] = 0.05
-    reading["values"]["f"][reading["words"].index("but"), 0] = 0.7
-    units = training.measure("lstm", reading)["f"]["units"]
-    assert [u["unit"] for u in units[:2]] == [2, 0]
-    assert units[0]["at"] == pytest.approx(0.05) and units[0]["elsewhere"] == pytest.approx(0.5)
+    reading["read_out"] = np.array([0.1, -2.0, 0.3, 1.5])
+    reading["values"]["f"][reading["words"].index("but"), 1] = 0.05
+    measured = training.measure("lstm", reading)
+    assert [u["unit"] for u in measured["units"]] == [1, 3, 2]
+    turn = measured["f"]["turn"][0]
+    assert turn["unit"] == 1 and turn["at"] == pytest.approx(0.05) and turn["elsewhere"] == pytest.approx(0.5)
+    # the candidate is judged on the same units, with the sign of their read-out weights
+    words = reading["words"]
+    c = reading["values"]["s_tilde"]
+    c[:] = 0.0
+    c[words.index("dry"), 1], c[words.index("amazing"), 1] = 0.6, -0.7  # weight -2: dry pushes down
+    c[words.index("dry"), 3], c[words.index("amazing"), 3] = -0.6, 0.7  # weight +1.5: the same
+    candidate = training.measure("lstm", reading)["s_tilde"]
+    assert [u["holds"] for u in candidate["units"]] == [True, True, False]
+    assert all(-1 <= u[k] <= 1 for u in candidate["units"] for k in ("dry", "amazing"))
 
 
 def test_weights_that_do_not_give_the_recorded_predictions_stop_the_pages(tmp_path):

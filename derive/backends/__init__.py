@@ -9,7 +9,7 @@ plan, the lowerings and the pass that leaves out unused statements
 (:mod:`derive.codegen`) belong to no backend and import none.
 
 >>> sorted(BACKENDS)
-['javascript', 'numpy']
+['javascript', 'numpy', 'torch']
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from ..render import render
 from .backend import Backend
 from .javascript import BACKEND as JAVASCRIPT
 from .numpy import BACKEND as NUMPY
+from .torch import BACKEND as TORCH
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (NUMPY, JAVASCRIPT)}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (NUMPY, JAVASCRIPT, TORCH)}
 
 
 class UnknownBackend(ValueError):
@@ -61,7 +62,7 @@ def module_source(
     if literal:
         code = codegen.lower_literal(derivation)
     else:
-        code = codegen.lower(derivation, chosen.reserved)
+        code = codegen.lower(derivation, chosen.reserved, options=chosen.options)
     names = [p.name for p in cell.parameters]
     source = render(
         chosen.template,
@@ -77,7 +78,7 @@ def module_source(
             f"the {chosen.name} backend writes {chosen.language}, which Python cannot load to check"
         )
     if chosen.importable and (check or (check is None and not catalogued)):
-        quick_check(load(source, cell.name), derivation, literal)
+        (chosen.check or quick_check)(load(source, cell.name), derivation, literal)
     return source
 
 
@@ -112,9 +113,13 @@ def fused_module(name: str) -> types.ModuleType:
     return generated(name) if name in CATALOGUE else generate(resolve(name))
 
 
-def module_index(cells: Iterable[Cell]) -> str:
-    """The ``__init__`` of a package of generated NumPy modules, one per cell."""
-    return render("code/generated_init.py.j2", cells=list(cells))
+# The template of the __init__ of each package of generated modules, by backend.
+_INDEX = {"numpy": "code/generated_init.py.j2", "torch": "code/generated_torch_init.py.j2"}
+
+
+def module_index(cells: Iterable[Cell], backend: str = "numpy") -> str:
+    """The ``__init__`` of a package of generated modules of ``backend``, one per cell."""
+    return render(_INDEX[find(backend).name], cells=list(cells))
 
 
 __all__ = [

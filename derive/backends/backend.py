@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 
 from ..cell import Cell
-from ..codegen import Code
+from ..codegen import Code, Options
+from ..codegen.plan import DEFAULT as DEFAULT_OPTIONS
 from ..derivation import Derivation
 from .printer import StatementPrinter
 
 # A backend's template variables for one cell, from the cell, its derivation, the
 # statements (pruned) and whether they are the literal lowering's.
 Context = Callable[[Cell, Derivation, Code, bool], Mapping[str, object]]
+# A check of a loaded module against its derivation (and whether it is the literal
+# lowering's), which raises GenerationError where they disagree.
+Check = Callable[[ModuleType, Derivation, bool], None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class Backend:
                    one whatever is asked
     ``importable`` whether its source is a Python module that :func:`derive.backends.generate`
                    can load (and :func:`~derive.backends.module_source` check numerically)
+    ``options``    its choices of the fused lowering's plan (:class:`~derive.codegen.Options`)
+    ``check``      how a loaded module of a cell outside the catalogue is checked
+                   (:data:`Check`); ``None``: as a module of the NumPy modules' contract,
+                   by :func:`derive.codegen.modules.quick_check`
     """
 
     name: str
@@ -52,6 +61,8 @@ class Backend:
     command: str
     fused: bool = True
     importable: bool = False
+    options: Options = DEFAULT_OPTIONS
+    check: Check | None = None
 
 
-__all__ = ["Backend", "Context"]
+__all__ = ["Backend", "Check", "Context"]

@@ -11,6 +11,7 @@ language, inside the frame of its template.
 from .code import Code
 from .fused import lower
 from .literal import lower_literal
+from .plan import Options
 from .unused import prune
 
-__all__ = ["Code", "lower", "lower_literal", "prune"]
+__all__ = ["Code", "Options", "lower", "lower_literal", "prune"]

@@ -22,7 +22,8 @@ from ..elementwise import FUNCTIONS
 from ..printing.text import derivative, equation, text
 from . import ir
 from .code import Code
-from .plan import Namer, Piece, Plan, Pre, Span, derivation_names, plan, span_products, through_exp
+from .plan import DEFAULT as DEFAULT_OPTIONS
+from .plan import Namer, Options, Piece, Plan, Pre, Span, derivation_names, plan, span_products
 
 # The node that holds each name's value, for ir.Math.
 Names = Mapping[str, ir.Node]
@@ -46,13 +47,16 @@ _CHUNK_STEPS = ir.Slice(FIRST, ir.Plus(FIRST, CHUNK))
 
 
 def lower(
-    derivation: Derivation, taken: frozenset[str] = frozenset(), chunk_entries: int = CHUNK_ENTRIES
+    derivation: Derivation,
+    taken: frozenset[str] = frozenset(),
+    chunk_entries: int = CHUNK_ENTRIES,
+    options: Options = DEFAULT_OPTIONS,
 ) -> Code:
     """The fused statements of ``derivation``; ``taken`` are the names the backend's
     template uses for itself; ``chunk_entries`` the size of the arrays computed ahead
-    of each chunk of backward steps."""
+    of each chunk of backward steps; ``options`` the backend's choices of the plan."""
     taken = taken | OWN
-    return _Fused(derivation, plan(derivation, set(taken)), taken, chunk_entries).code
+    return _Fused(derivation, plan(derivation, set(taken), options), taken, chunk_entries).code
 
 
 class _Fused:
@@ -363,7 +367,7 @@ class _Fused:
         """The run's functions applied to its block of ``z``, in place."""
         view = self.block("z", (ir.ALL,), run[0], run[-1] + 1)
         pres = self.plan.pres
-        if not through_exp(pres, run):
+        if tuple(run) not in self.plan.exp_runs:
             return [ir.ApplyInto(pres[run[0]].function, view, view)]
         # a + b / (1 + exp(c z)), with c z already in the block: exp, + 1 and 1 / over
         # the whole run, then a + b · where (a, b) is not (0, 1), over adjacent columns

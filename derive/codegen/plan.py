@@ -76,6 +76,24 @@ class Piece:
 
 
 @dataclass(frozen=True)
+class Options:
+    """The plan's choices that a backend tunes to its library; every other pass is neutral.
+
+    ``through_exp``  adjacent functions of the form a + b / (1 + exp(c z)) (σ and tanh)
+                     make one forward run, computed through one exp with each c folded
+                     into the stacked weights (:func:`through_exp`): fewer calls where the
+                     library's own σ is slow or missing (NumPy).  Off, a run holds one
+                     function and each is computed by the backend's own call (torch's
+                     fused ``sigmoid`` and ``tanh`` kernels).
+    """
+
+    through_exp: bool = True
+
+
+DEFAULT = Options()
+
+
+@dataclass(frozen=True)
 class Plan:
     pres: tuple[Pre, ...]
     spans: tuple[Span, ...]
@@ -87,18 +105,21 @@ class Plan:
     sequences: tuple[tuple[str, str], ...]  # equation or kept name -> its (T, B, n) array
     scales: tuple[int, ...] = ()  # pre index -> the factor its block is computed scaled by
     groups: tuple[tuple[int, int], ...] = ()  # (start, stop): the pre indices each array of blocks holds
+    exp_runs: tuple[tuple[int, ...], ...] = ()  # the forward runs computed through one exp
 
     @property
     def width(self) -> int:
         return len(self.pres)
 
 
-def plan(derivation: Derivation, taken: set[str]) -> Plan:
+def plan(derivation: Derivation, taken: set[str], options: Options = DEFAULT) -> Plan:
     """The plan of ``derivation``; ``taken`` holds the names already used in the
-    generated code, so that the names the plan makes do not collide with them."""
+    generated code, so that the names the plan makes do not collide with them;
+    ``options`` the backend's choices."""
     namer = Namer(taken | derivation_names(derivation))
     pres = preactivations(derivation)
-    runs = forward_runs(derivation, pres)
+    runs = forward_runs(derivation, pres, options.through_exp)
+    exp_runs = tuple(run for run in runs if options.through_exp and through_exp(pres, run))
     slopes = backward_runs(derivation, pres)
     cuts = groups(pres, stack(pres, derivation, Namer(())), [*runs, *slopes])
     spans = stack(pres, derivation, namer, cuts)
@@ -112,12 +133,13 @@ def plan(derivation: Derivation, taken: set[str]) -> Plan:
         spans=spans,
         kept=kept,
         forward_runs=runs,
-        scales=scales(pres, runs),
+        scales=scales(pres, exp_runs),
         backward_runs=slopes,
         after=tuple(after.items()),
         remainder=tuple(remainder.items()),
         sequences=sequences,
         groups=cuts,
+        exp_runs=exp_runs,
     )
 
 
@@ -299,11 +321,13 @@ def keep(
     return tuple(found.items())
 
 
-def forward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int, ...], ...]:
+def forward_runs(
+    derivation: Derivation, pres: Sequence[Pre], exp_together: bool = True
+) -> tuple[tuple[int, ...], ...]:
     """Pass 4: adjacent equations that apply one function to adjacent pre-activations
-    and do not read each other: one call computes them all.  Functions of the form
-    a + b / (1 + exp(c z)) (σ and tanh) make one run together, computed through one
-    exp (:func:`through_exp`)."""
+    and do not read each other: one call computes them all.  With ``exp_together``,
+    functions of the form a + b / (1 + exp(c z)) (σ and tanh) make one run together,
+    computed through one exp (:func:`through_exp`)."""
     order = [eq.symbol for eq in derivation.cell.equations]
     position = {pre.index: order.index(pre.equation) for pre in pres}
     rhs = {eq.symbol: eq.rhs for eq in derivation.cell.equations}
@@ -314,7 +338,7 @@ def forward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[int
             run
             and (
                 pres[run[-1]].function == pre.function
-                or (_exp_form(pres[run[-1]].function) and _exp_form(pre.function))
+                or (exp_together and _exp_form(pres[run[-1]].function) and _exp_form(pre.function))
             )
             and position[pre.index] == position[run[-1]] + 1
             and not {pres[k].equation for k in run} & rhs[pre.equation].free_symbols
@@ -339,15 +363,14 @@ def through_exp(pres: Sequence[Pre], run: Sequence[int]) -> bool:
     return all(forms) and any(f[:2] == (0, 1) for f in forms if f)
 
 
-def scales(pres: Sequence[Pre], runs: Sequence[Sequence[int]]) -> tuple[int, ...]:
-    """The factor each pre-activation is computed scaled by: c for a run through exp, else 1."""
+def scales(pres: Sequence[Pre], exp_runs: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """The factor each pre-activation is computed scaled by: c in a run through exp, else 1."""
     out = [1] * len(pres)
-    for run in runs:
-        if through_exp(pres, run):
-            for k in run:
-                form = _exp_form(pres[k].function)
-                assert form is not None
-                out[k] = form[2]
+    for run in exp_runs:
+        for k in run:
+            form = _exp_form(pres[k].function)
+            assert form is not None
+            out[k] = form[2]
     return tuple(out)
 
 
@@ -455,4 +478,15 @@ def span_products(
     return found, A.add(*terms)
 
 
-__all__ = ["Namer", "Piece", "Plan", "Pre", "Span", "derivation_names", "groups", "plan", "through_exp"]
+__all__ = [
+    "Namer",
+    "Options",
+    "Piece",
+    "Plan",
+    "Pre",
+    "Span",
+    "derivation_names",
+    "groups",
+    "plan",
+    "through_exp",
+]

@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, preorder_traversal
 
 from .. import naming
 from ..algebra import Apply, split_coefficient
@@ -120,6 +120,27 @@ class _Builder:
             return sources[0]
         return self.make("sum", "+", sources)
 
+    def products(self, e) -> list[str]:
+        """The parameters that multiply something inside ``e`` (W in W s_prev + c)."""
+        return list(
+            dict.fromkeys(
+                a.name
+                for m in preorder_traversal(e)
+                if isinstance(m, MatMul)
+                for a in m.args
+                if self.is_parameter(a)
+            )
+        )
+
+    def factor(self, e) -> str:
+        """A factor of an elementwise product: a matrix product inside it is a node of its
+        own, labelled with its matrix, so that a gate applied after a product (o ⊙ (W s + c))
+        is drawn apart from one applied before it (W (o ⊙ s))."""
+        names = self.products(e)
+        if names:
+            return self.make("linear", " ".join(names), self.linear(e))
+        return self.one(e)
+
     def node(self, e) -> str:
         """The node that computes ``e`` (a name for an input, state or equation)."""
         if isinstance(e, MatrixSymbol) and not self.is_parameter(e):
@@ -133,7 +154,7 @@ class _Builder:
             if len(factors) == 1:
                 out = self.make("scale", "×", [self.one(factors[0])])
             else:
-                out = self.make("product", "⊙", [self.one(f) for f in factors])
+                out = self.make("product", "⊙", [self.factor(f) for f in factors])
         elif isinstance(e, MatAdd):
             terms = [t for t in e.args if not self.constant(t)]
             if self.complement(e):

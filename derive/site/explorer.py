@@ -94,6 +94,30 @@ def gradient_norms(name: str, params: dict, x: np.ndarray, g: np.ndarray) -> np.
     return np.array(norms)
 
 
+def axes(name: str) -> dict:
+    """Fixed axes for the explorer's plots, so that moving a slider moves the lines and not
+    the scale: the decades of ‖∂L/∂s_{T-k}‖ over the table's settings, every bias at either
+    end of its slider and the largest scale, and the largest |state| over the table's
+    settings.  What falls outside is drawn on the edge."""
+    params, x, g = problem(name)
+    biases = [gate["bias"] for gate in gates(name)]
+    settings = [({b: value} if b else {}, scale) for _, b, value, scale in TRIES[name]]
+    settings += [({b: end for b in biases}, 1.0) for end in BIASES[:2]]
+    settings += [({}, SCALES[1])]
+    norms, largest = [], 0.0
+    for k, (chosen, scale) in enumerate(settings):
+        settled = settle(name, params, {b: chosen.get(b, 0.0) for b in biases}, scale)
+        norms.append(gradient_norms(name, settled, x, g))
+        if k < len(TRIES[name]):
+            outputs, _ = generated(name).forward(settled, x)
+            largest = max(largest, float(np.abs(outputs[generated(name).STATES[0]]).max()))
+    found = np.concatenate(norms)
+    found = found[found > 0]
+    low = max(int(np.floor(np.log10(found.min()))), -16)
+    high = int(np.ceil(np.log10(found.max())))
+    return {"low": low, "high": high, "state": float(np.ceil(largest * 2) / 2)}
+
+
 def data() -> dict:
     """What the page holds: for each cell its seeded parameters, its sliders and which
     state it plots and takes the loss on; the inputs and loss weights."""
@@ -112,6 +136,7 @@ def data() -> dict:
             "sliders": sliders,
             "state": m.STATES[0],
             "loss": m.STATES[-1],
+            "axes": axes(name),
         }
     return {
         "steps": STEPS,

@@ -10,6 +10,7 @@ returns {name: (panels, module that drew them)}, each panel a (title, svg text).
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -201,6 +202,130 @@ def keep_rates():
     return out
 
 
+def _without_recurrent_weights(params):
+    """The parameters with every matrix that multiplies what is carried over (W, W_o, ...)
+    set to 0: a backward pass with them keeps only the paths that avoid those matrices."""
+    return {k: np.zeros_like(v) if k == "W" or k.startswith("W_") else v for k, v in params.items()}
+
+
+def path_gradients(module, params, x, g, state="s"):
+    """(whole, state path, through W): ∂L_T/∂v_(T-k) for k = 1, ..., T (as in
+    state_gradients), split by path.  The state path is what the generated backward gives
+    when the cache's recurrent matrices are zero (the forward values unchanged): only the
+    elementwise path from v_t to v_(t-1) remains (in the LSTM diag(f_t), in the GRU
+    diag(1 - i_t), in the RNN nothing).  The rest, the whole less the state path, is what
+    went through W at least once.  Each is the norm per sequence, as in state_gradients."""
+    outputs, _ = module.forward(params, x)
+    last = module.STATES[-1]
+    cut = _without_recurrent_weights(params)
+    whole, kept = [], []
+    for k in range(x.shape[0]):
+        start = {s: outputs[s][k - 1] for s in module.STATES} if k else None
+        _, cache = module.forward(params, x[k:], start)
+        d = {last: np.zeros((x.shape[0] - k, *g.shape))}
+        d[last][-1] = g
+        whole.append(module.backward(cache, d)[2][state])
+        kept.append(module.backward(dict(cache, params=cut), d)[2][state])
+    whole, kept = np.array(whole[::-1]), np.array(kept[::-1])
+
+    def norm(v):
+        return np.linalg.norm(v, axis=(1, 2)) / np.sqrt(x.shape[1])
+
+    return norm(whole), norm(kept), norm(whole - kept)
+
+
+# The settings of the path figure: the gated cells with the keep gate near 0.95, and the
+# LSTM without a forget gate (whose state path is the identity) at its defaults.
+PATHS = {"lstm": KEEP["lstm"], "gru": KEEP["gru"], "lstm_without_forget_gate": None}
+TAIL = 30  # the rates are fitted over the last TAIL steps back, where a path has settled
+
+
+def _path_problem(name):
+    module = generated(name)
+    params, x, g = problem(module)
+    if PATHS[name] is not None:
+        bias, value = PATHS[name]
+        params = dict(params, **{bias: np.full_like(params[bias], value)})
+    return module, params, 0.1 * x, g
+
+
+@functools.cache
+def paths(name):
+    """The path split of the gradient for one cell of PATHS (cached: the page quotes it)."""
+    return path_gradients(*_path_problem(name))
+
+
+def step_radius(module, params, x, steps):
+    """The geometric mean, over ``steps``, of the spectral radius of one step's Jacobian of
+    everything carried (the LSTM's pair (s, h), the GRU's s), for the first sequence of the
+    batch, by central differences of the generated forward step."""
+    outputs, _ = module.forward(params, x)
+    n = outputs[module.STATES[0]].shape[-1]
+
+    def step(t, carried):
+        state = {s: carried[k * n : (k + 1) * n][None] for k, s in enumerate(module.STATES)}
+        out, _ = module.forward(params, x[t : t + 1, :1], state)
+        return np.concatenate([out[s][0, 0] for s in module.STATES])
+
+    radii = []
+    for t in steps:
+        at = np.concatenate([outputs[s][t - 1, 0] for s in module.STATES])
+        nudge = 1e-6 * np.eye(len(at))
+        jacobian = np.array([(step(t, at + e) - step(t, at - e)) / 2e-6 for e in nudge]).T
+        radii.append(np.abs(np.linalg.eigvals(jacobian)).max())
+    return float(np.exp(np.log(radii).mean()))
+
+
+def path_numbers(name):
+    """What the gradients page quotes of one cell's path split: the three norms at the
+    last step back, the state path's share of the whole there, the first k at which the
+    paths through W carry more than the state path, and each curve's factor per step
+    over the last TAIL steps back."""
+    whole, kept, through = paths(name)
+    over = np.flatnonzero(through > kept)
+    module, params, x, _ = _path_problem(name)
+    _, cache = module.forward(params, x)
+    return {
+        # the input gate's mean over the run: the share of the candidate taken in, which
+        # scales every path that leaves the state for W and comes back through the candidate
+        "intake": float(cache["values"]["i"].mean()),
+        "radius": step_radius(module, params, x, range(STEPS - TAIL, STEPS)),
+        "tail": TAIL,
+        "k": int(BACK[-1]),
+        "whole": float(whole[-1]),
+        "state": float(kept[-1]),
+        "through": float(through[-1]),
+        "share": float(kept[-1] / whole[-1]),
+        "crossing": int(BACK[over[0]]) if len(over) else None,
+        "rates": {n: _rate(v[-TAIL:]) for n, v in (("whole", whole), ("state", kept), ("through", through))},
+        # steps for the state path alone to lose a factor of ten
+        "tenfold": float(np.log(10) / -np.log(_rate(kept[-TAIL:]))) if _rate(kept[-TAIL:]) < 1 else None,
+    }
+
+
+def path_figure(names=("lstm", "gru")):
+    """One panel per cell: the whole gradient, the state path alone, and the paths through W."""
+    panels = []
+    for name in names:
+        whole, kept, through = paths(name)
+        fig, ax = panel()
+        for label, norms, colour, style in (
+            ("all paths", whole, "black", "-"),
+            ("state path only", kept, COLOURS[1], "--"),
+            ("through $W$ at least once", through, COLOURS[2], ":"),
+        ):
+            ax.plot(BACK, np.where(norms > 0, norms, np.nan), color=colour, linestyle=style, label=label)
+        _log_axis(ax, STATE_GRADIENT)
+        setting = PATHS[name]
+        title = name.upper() if name in KEEP else "LSTM, no forget gate"
+        if setting is not None:
+            title += ", " + _bias_label(*setting)
+        ax.set_title(title)
+        ax.legend(frameon=False)
+        panels.append((f"{title}: the gradient k steps back, split by path", svg(fig)))
+    return panels
+
+
 def gradient_flow(names=("rnn", "lstm", "gru")):
     """One panel per cell, on the same axes: the gradient reaching k steps back, for the
     matrices on the state scaled, and for a gated cell's keep gate opened."""
@@ -314,45 +439,60 @@ def candidate_sweep(name):
     return [("The candidate's values", svg(fig_l)), ("The candidate's slope", svg(fig_r))]
 
 
-# One colour per catalogue cell, in the catalogue's order (the three first, then the variants).
-PALETTE = (
-    "#3949ab",
-    "#00897b",
-    "#e53935",
-    "#8e24aa",
-    "#f4511e",
-    "#6d4c41",
-    "#546e7a",
-    "#c0ca33",
-    "#1e88e5",
+def rectified(name="indrnn"):
+    """Why a relu cell's gradient is exactly 0 far enough back, from its forward run on the
+    variants figure's problem: the share of (step, sequence, unit) whose output is 0 (the
+    relu's slope there is 0, which cuts that unit's only path back, the Jacobian being
+    diagonal), and the least k at which every unit of every sequence has met such a step
+    among the last k, so that ∂L_T/∂s_(T-k) is 0 in every entry."""
+    module = generated(name)
+    params, x, _ = problem(module)
+    outputs, _ = module.forward(params, x)
+    off = outputs[module.STATES[0]] == 0
+    cut = [k for k in BACK if off[-k:].any(axis=0).all()]
+    return {"share": float(off.mean()), "k": int(cut[0]) if cut else None}
+
+
+# The variants figure: one panel per family, each cell its own colour (Okabe and Ito's
+# palette, told apart with colour blindness too) and its own line style.
+FAMILIES = (
+    ("The LSTM and its variants", ("lstm", "lstm_without_forget_gate", "lstm_peephole", "lstm_coupled")),
+    ("The RNN, the GRU and their variants", ("rnn", "indrnn", "gru", "gru_torch", "mgu")),
 )
+PALETTE = ("#000000", "#e69f00", "#0072b2", "#009e73", "#d55e00")
+STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
 
 
 def variant_gradients():
     """How much of the last step's gradient reaches each earlier state, for every
-    catalogue cell at its default initialisation (init_params) and the same inputs."""
-    from ..catalogue import CATALOGUE, CORE
+    catalogue cell at its default initialisation (init_params) and the same inputs:
+    one panel per family, on the same axes."""
+    from ..catalogue import CATALOGUE
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(PANEL[0], 6.2), layout="constrained")
-    for (name, cell), colour in zip(CATALOGUE.items(), PALETTE, strict=False):
+    curves = {}
+    for name, cell in CATALOGUE.items():
         module = generated(name)
         params, x, g = problem(module)
-        norms = state_gradients(module, params, x, g, state=cell.states[0])
-        label = name
-        if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
-            label += f" (exactly 0 from {BACK[np.argmax(norms == 0)]} steps back)"
-            norms = np.where(norms == 0, np.nan, norms)
-        ax.plot(
-            BACK,
-            norms,
-            color=colour,
-            linestyle="-" if name in CORE else "--",
-            label=label,
-        )
-    _log_axis(ax, STATE_GRADIENT)
-    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), handlelength=1.6)
-    return [("Every catalogue cell: the gradient reaching k steps back", svg(fig))]
+        curves[name] = state_gradients(module, params, x, g, state=cell.states[0])
+    shown = np.concatenate([n[n > 0] for n in curves.values()])
+    limits = (shown.min() / 3, shown.max() * 3)
+    plt = pyplot()
+    panels = []
+    for title, names in FAMILIES:
+        fig, ax = plt.subplots(figsize=(PANEL[0], 4.6), layout="constrained")
+        for name, colour, style in zip(names, PALETTE, STYLES, strict=False):
+            norms = curves[name]
+            label = name
+            if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
+                label += f" (exactly 0 from {BACK[np.argmax(norms == 0)]} steps back)"
+                norms = np.where(norms == 0, np.nan, norms)
+            ax.plot(BACK, norms, color=colour, linestyle=style, linewidth=2, label=label)
+        _log_axis(ax, STATE_GRADIENT)
+        ax.set_ylim(*limits)
+        ax.set_title(title)
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), handlelength=2.6)
+        panels.append((f"{title}: the gradient reaching k steps back", svg(fig)))
+    return panels
 
 
 SPECS = {
@@ -366,6 +506,8 @@ SPECS = {
     "gru_i": ("gru", lambda: gate_sweep("gru", "i", "s", "s")),
     "gru_s_tilde": ("gru", lambda: candidate_sweep("gru")),
     "variants": ("*", variant_gradients),
+    "paths": ("lstm, gru", path_figure),
+    "paths_no_forget": ("lstm_without_forget_gate", lambda: path_figure(("lstm_without_forget_gate",))),
 }
 
 

@@ -23,22 +23,23 @@ from ..printing.latex import ProjectLatexPrinter, latex
 from ..printing.matrix import PRODUCT
 from ..render import environment, render
 
-PAGES = (
+PAGES = (  # in the order of mkdocs.yml's nav
     "index",
+    "notation",
     "rnn",
     "lstm",
     "gru",
-    "worked",
-    "exercises",
     "bptt",
     "gradients",
+    "worked",
+    "exercises",
     "training",
     "explorer",
     "variants",
     "compare",
     "code",
-    "notation",
     "references",
+    "glossary",
 )
 
 # The catalogue cell each variant changes, for the variants page's comparison.
@@ -228,6 +229,9 @@ def context(root: Path) -> dict:
         "checks": _record(root, "verify"),
         "check_table": check_table(_record(root, "verify")),
         "modules": {name: Path(generated(name).__file__).read_text() for name in CATALOGUE},
+        # The LSTM's torch module, read as text: the pages are built without importing torch.
+        "torch_module": (Path(generated("lstm").__file__).parent / "torch" / "lstm.py").read_text(),
+        "torch_benchmark": _record(root, "benchmark_torch"),
         "literal": literal_listing(CATALOGUE["rnn"]),
         # The BPTT page's recurrence for any state v, and the RNN page's loss at step 4.
         "recurrence": {"carry": carry(generic_carry()), "initial": initial(generic_carry())},
@@ -251,9 +255,9 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import compare, conventions, exercises, explorer, i18n, training, worked
+    from . import compare, conventions, exercises, explorer, glossary, i18n, training, worked
     from .diagrams import describe, diagram
-    from .figures import figures, gradient_rates, keep_rates
+    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
     from .unrolled import describe as describe_unrolled
     from .unrolled import paths, unrolled
 
@@ -276,10 +280,13 @@ def pages(root: Path) -> dict[Path, str]:
             "factor": rate,
             "gate": gate,
             "value": value,
+            "tenfold": float(np.log(10) / -np.log(gate)),  # steps for the gate alone to shrink tenfold
             "bias": latex(MatrixSymbol(bias, N_HIDDEN, 1), [p.name for p in CATALOGUE[name].parameters]),
         }
         for name, (bias, value, rate, gate) in keep_rates().items()
     ]
+    ctx["paths"] = {name: path_numbers(name) for name in PATHS}
+    ctx["rectified"] = rectified()
     ctx["compare"] = compare.context(ctx["cells"])
     drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
     # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
@@ -315,12 +322,20 @@ def pages(root: Path) -> dict[Path, str]:
             ],
         }
     out.update(explorer.files(root))
-    for page in PAGES:
-        out[root / "docs" / f"{page}.md"] = render(f"pages/{page}.md.j2", page=page, **ctx)
-    # Each other edition: the same templates and numbers, the prose from its catalogue.
+    rendered = {page: render(f"pages/{page}.md.j2", page=page, **ctx) for page in PAGES}
+    found = glossary.terms(rendered["glossary"])
+    for page, text in rendered.items():
+        out[root / "docs" / f"{page}.md"] = text if page == "glossary" else glossary.link(text, found)
+    # Each other edition: the same templates and numbers, the prose from its catalogue; its
+    # pages link the terms of its own glossary once that is translated.
     for language in i18n.LANGUAGES:
         env = environment(i18n.translations(language))
-        for page in i18n.pages(language):
-            text = env.get_template(f"pages/{page}.md.j2").render(page=page, language=language, **ctx)
-            out[root / "docs" / f"{page}.{language}.md"] = text
+        own = {
+            p: env.get_template(f"pages/{p}.md.j2").render(page=p, language=language, **ctx)
+            for p in i18n.pages(language)
+        }
+        found = glossary.terms(own["glossary"]) if "glossary" in own else []
+        for page, text in own.items():
+            linked = text if page == "glossary" or not found else glossary.link(text, found)
+            out[root / "docs" / f"{page}.{language}.md"] = linked
     return out

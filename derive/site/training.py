@@ -1,7 +1,7 @@
 """What the training page and the cell pages say about trained networks, read from
 the records that ``python -m derive train ... --record`` wrote (nothing here trains).
 
-The review's measurements run the committed weights forward on the seed's review and
+The review's measurements run the committed weights forward on the article's review and
 read the gates from the generated module's cache; each claim the pages' story makes
 about a gate is tested against them, so that the prose can say when it fails.
 """
@@ -20,21 +20,27 @@ from ..training.model import READ_OUT, sigmoid
 from ..training.tasks import ADDING_BASELINE, vocabulary
 
 # What the story on the LSTM and GRU pages says each gate does on the review, as a
-# comparison the measurements can test: the gate's mean over units is lower at the
-# first words than at the second ("the rest": every other word of the review).
+# comparison the measurements can test on single units: the gate is lower at the "low"
+# words than at the "high" ones ("the rest": every other word of the review), and where the
+# story says so, nearly closed at the low words or near 1 at the high ones.
 CLAIMS = {
     "lstm": {
-        "o": (("dry",), "the rest"),
-        "i": (("the", "of", "was"), ("dry", "picked", "up", "pace", "amazing")),
-        "f": (("but",), "the rest"),
+        "o": {"low": ("dry",), "high": "the rest"},
+        "i": {
+            "low": ("the", "of", "was"),
+            "high": ("dry", "picked", "up", "pace", "amazing"),
+            "closed": True,
+        },
+        "f": {"low": ("but",), "high": "the rest", "closed": True},
     },
     "gru": {
-        "o": (("but",), "the rest"),
-        "i": (("the",), ("amazing",)),
+        "o": {"low": ("but",), "high": "the rest", "closed": True},
+        "i": {"low": ("the",), "high": ("amazing",), "closed": True, "open": True},
     },
 }
-CLEAR = 0.1  # a gate's mean lower by more than this is "lower" as the story says; less, "barely"
-UNITS = 3  # the units shown beside each gate's mean: those that move most at "but"
+CLEAR = 0.1  # a gate lower by more than this is "lower" as the story says; less, "barely"
+CLOSED, OPEN = 0.1, 0.9  # "nearly closed" is below CLOSED, "near 1" above OPEN
+UNITS = 3  # the units analysed: those with the largest read-out weights
 TURN = "but"
 
 
@@ -88,12 +94,9 @@ def gates(cell: str) -> list[str]:
     return [eq.name for eq in CATALOGUE[cell].equations if eq.role.value == "gate"]
 
 
-def turn_units(values: np.ndarray, words: list[str]) -> list[int]:
-    """The units whose gate value at "but" differs most from their mean over the other words."""
-    at = [k for k, w in enumerate(words) if w == TURN]
-    rest = [k for k, w in enumerate(words) if w != TURN]
-    change = np.abs(values[at].mean(axis=0) - values[rest].mean(axis=0))
-    return [int(u) for u in np.argsort(-change, kind="stable")[:UNITS]]
+def read_out_units(reading: dict) -> list[int]:
+    """The UNITS units whose output the read-out weighs most (largest |V_u|), largest first."""
+    return [int(u) for u in np.argsort(-np.abs(reading["read_out"]), kind="stable")[:UNITS]]
 
 
 def _positions(words: list[str], chosen) -> list[int]:
@@ -101,54 +104,106 @@ def _positions(words: list[str], chosen) -> list[int]:
 
 
 def measure(cell: str, reading: dict) -> dict:
-    """Per gate: its claim tested (the two means and whether the first is lower), and
-    the units that move most at "but" with their values there and elsewhere."""
+    """Per gate, on each of the read-out's units: the story's claim tested (the gate's mean
+    at the low words and at the high ones, whether it is lower, nearly closed, near 1), its
+    value at "but" against elsewhere, and how many units the claim holds on; the gate's mean
+    over all units beside, for comparison.  And the candidate on the same units, signed by
+    the read-out weight (positive: pushes the verdict towards positive)."""
     words = reading["words"]
-    out = {}
+    units = read_out_units(reading)
+    weights = reading["read_out"]
+    turn = _positions(words, (TURN,))
+    not_turn = [k for k in range(len(words)) if k not in turn]
+    out: dict = {"units": [{"unit": u, "weight": float(weights[u])} for u in units]}
     for gate in gates(cell):
         g = reading["values"][gate]
-        entry: dict = {"units": []}
-        at = _positions(words, (TURN,))
-        rest = [k for k in range(len(words)) if k not in at]
-        for u in turn_units(g, words):
-            entry["units"].append(
-                {"unit": u, "at": float(g[at, u].mean()), "elsewhere": float(g[rest, u].mean())}
-            )
-        if gate in CLAIMS.get(cell, {}):
-            low, high = CLAIMS[cell][gate]
-            lows = _positions(words, low)
+        entry: dict = {
+            "turn": [
+                {"unit": u, "at": float(g[turn, u].mean()), "elsewhere": float(g[not_turn, u].mean())}
+                for u in units
+            ]
+        }
+        claim = CLAIMS.get(cell, {}).get(gate)
+        if claim:
+            lows = _positions(words, claim["low"])
             highs = (
                 [k for k in range(len(words)) if k not in lows]
-                if high == "the rest"
-                else _positions(words, high)
+                if claim["high"] == "the rest"
+                else _positions(words, claim["high"])
             )
-            a, b = float(g[lows].mean()), float(g[highs].mean())
+            rows = []
+            for u in units:
+                low, high = float(g[lows, u].mean()), float(g[highs, u].mean())
+                row = {"unit": u, "low": low, "high": high, "lower": high - low > CLEAR}
+                if claim.get("closed"):
+                    row["closed"] = float(g[lows, u].max()) < CLOSED
+                if claim.get("open"):
+                    row["open"] = float(g[highs, u].min()) > OPEN
+                row["holds"] = row["lower"] and row.get("closed", True) and row.get("open", True)
+                rows.append(row)
             entry["claim"] = {
-                "low": list(low),
-                "high": high if high == "the rest" else list(high),
-                "low_mean": a,
-                "high_mean": b,
-                "verdict": "holds" if b - a > CLEAR else "barely" if b > a else "fails",
-                "smallest": float(g[lows].min()),
+                "low": list(claim["low"]),
+                "high": claim["high"] if claim["high"] == "the rest" else list(claim["high"]),
+                "closed": bool(claim.get("closed")),
+                "open": bool(claim.get("open")),
+                "units": rows,
+                "holds_on": sum(r["holds"] for r in rows),
+                "low_mean": float(g[lows].mean()),
+                "high_mean": float(g[highs].mean()),
             }
         out[gate] = entry
-    # The candidate's push along the read-out: V s̃ at "dry" and at "amazing".
     if "s_tilde" in reading["values"]:
-        push = reading["values"]["s_tilde"] @ reading["read_out"]
-        dry, amazing = (float(push[_positions(words, (w,))].mean()) for w in ("dry", "amazing"))
-        out["s_tilde"] = {"dry": dry, "amazing": amazing, "holds": dry < 0 < amazing}
+        c = reading["values"]["s_tilde"]
+        rows = []
+        for u in units:
+            sign = float(np.sign(weights[u]))
+            dry, amazing = (float(c[_positions(words, (w,)), u].mean()) for w in ("dry", "amazing"))
+            rows.append({"unit": u, "dry": dry, "amazing": amazing, "holds": sign * dry < 0 < sign * amazing})
+        out["s_tilde"] = {"units": rows, "holds_on": sum(r["holds"] for r in rows)}
     return out
 
 
 def predictions(reading: dict) -> dict:
-    """P(positive) after the words the story turns on, and at the end."""
+    """P(positive) after the words the story turns on, after *really* (the last word before
+    the second clause's verdict: what the network believes before it has read it), and at
+    the end."""
     words, p = reading["words"], reading["prediction"]
-    after = {w: float(p[words.index(w)]) for w in ("dry", "but", "pace", "amazing")}
+    after = {w: float(p[words.index(w)]) for w in ("dry", "but", "second", "really", "pace", "amazing")}
+    side = p[-1] > 0.5
+    turn = words.index(TURN)
+    wrong = [k for k in range(turn, len(words)) if (p[k] > 0.5) != side]
     return {
         "after": after,
+        # the first word after "but" from which the verdict stays on its final side of 1/2
+        "settled_at": words[wrong[-1] + 1] if wrong else TURN,
         "final": float(p[-1]),
         "lowest": float(p.min()),
         "lowest_word": words[int(p.argmin())],
+    }
+
+
+def turned(cell: str, reading: dict, measured: dict) -> dict:
+    """What the read-out's units do across the second clause: each unit's push on the
+    verdict, V_u times its output, at *but* and after *pace*, and how many of them change
+    sign; and how many of the story's gate claims hold on every unit, some, or none."""
+    words = reading["words"]
+    output = reading["values"].get("h", reading["values"].get(CATALOGUE[cell].states[0]))
+    weights = reading["read_out"]
+    rows = []
+    for u in (m["unit"] for m in measured["units"]):
+        at, after = (float(weights[u] * output[words.index(w), u]) for w in (TURN, "pace"))
+        rows.append({"unit": u, "at": at, "after": after, "turns": at * after < 0})
+    n = len(rows)
+    claims = [e["claim"]["holds_on"] for e in measured.values() if isinstance(e, dict) and e.get("claim")]
+    if "s_tilde" in measured:
+        claims.append(measured["s_tilde"]["holds_on"])
+    return {
+        "units": rows,
+        "turning": sum(r["turns"] for r in rows),
+        "claims": len(claims),
+        "all": sum(k == n for k in claims),
+        "some": sum(0 < k < n for k in claims),
+        "none": sum(k == 0 for k in claims),
     }
 
 
@@ -222,9 +277,14 @@ def context(root: Path) -> dict:
                 "--record` again and commit both"
             )
         measured = measure(cell, reading)
-        cells[cell] = {"run": run, "measured": measured, "predictions": predictions(reading)}
+        cells[cell] = {
+            "run": run,
+            "measured": measured,
+            "predictions": predictions(reading),
+            "turned": turned(cell, reading, measured),
+        }
         readings[cell] = reading
-        units = {gate: [u["unit"] for u in measured[gate]["units"]] for gate in gates(cell)}
+        units = [u["unit"] for u in measured["units"]]
         drawn[f"review_gates_{cell}"] = draw.review_gates(cell, reading, units, gates(cell))
     drawn["review_reading"] = draw.review_reading(readings)
     drawn["race_loss"] = draw.race_loss(found["adding"], ADDING_BASELINE, SOLVED)
@@ -234,14 +294,21 @@ def context(root: Path) -> dict:
         "race": race(found["adding"]),
         "baseline": ADDING_BASELINE,
         "margin": CLEAR,
+        "closed": CLOSED,
+        "open": OPEN,
         "review": review,
         "readings": cells,
         "corpus": {
             "subjects": corpus.SUBJECTS,
             "adverbs": corpus.ADVERBS,
-            "positive": corpus.POSITIVE,
-            "negative": corpus.NEGATIVE,
-            "frames": [{"frame": f, "agree": a, "decides": d} for f, a, d in corpus.FRAMES],
+            "positive": [p for p, _ in corpus.POSITIVE],
+            "negative": [n for n, _ in corpus.NEGATIVE],
+            "frames": [{"frame": f, "agree": a, "decides": d, "held_out": h} for f, a, d, h in corpus.FRAMES],
+            # one negation of each kind: "was not ...", "never ..."
+            "negated": [corpus.POSITIVE[0], next(p for p in corpus.NEGATIVE if not p[0].startswith("was "))],
+            "negation_rate": corpus.NEGATION_RATE,
+            "neutral": corpus.NEUTRAL,
+            "new_subjects": corpus.NEW_SUBJECTS,
             "adverb_rate": corpus.ADVERB_RATE,
             "words": len(corpus.words()),
             "review": " ".join(corpus.tokenize(corpus.REVIEW)),

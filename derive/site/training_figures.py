@@ -75,9 +75,9 @@ def race_gradient(record: dict) -> str:
     return _over_steps(record, "first_step_norm", r"$\Vert\partial \ell / \partial \mathbf{s}_0\Vert$")
 
 
-def review_gates(cell: str, reading: dict, units: dict[str, list[int]], gates: list[str]) -> str:
+def review_gates(cell: str, reading: dict, units: list[int], gates: list[str]) -> str:
     """Heat maps, one panel per gate: the review word by word down the side, and across,
-    the gate's mean over units and the units that move most at "but"."""
+    the gate's mean over units and the units the read-out weighs most."""
     plt = figures.pyplot()
     words = reading["words"]
     fig, axes = plt.subplots(
@@ -86,9 +86,9 @@ def review_gates(cell: str, reading: dict, units: dict[str, list[int]], gates: l
     image = None
     for ax, gate in zip(axes[0], gates, strict=True):
         g = reading["values"][gate]
-        columns = np.column_stack([g.mean(axis=1), *(g[:, u] for u in units[gate])])
+        columns = np.column_stack([g.mean(axis=1), *(g[:, u] for u in units)])
         image = ax.imshow(columns, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-        ax.set_xticks(range(columns.shape[1]), ["mean", *(f"unit {u}" for u in units[gate])], rotation=90)
+        ax.set_xticks(range(columns.shape[1]), ["mean", *(f"unit {u}" for u in units)], rotation=90)
         ax.set_title(f"${gate}_t$")
         ax.tick_params(length=0)
         for side in ("left", "bottom"):

@@ -46,6 +46,7 @@ REVIEW = {
     "seed": 0,
     "size": 3000,
     "held_out": 0.2,
+    "new_size": 300,  # reviews of the held-out frames, and of the held-out subjects
     "steps": 1500,
     "batch": 32,
     "learning_rate": 0.01,
@@ -110,6 +111,17 @@ def review_data(settings: dict = REVIEW):
     return words, encode(training, words), encode(held_out, words)
 
 
+def review_tests(settings: dict = REVIEW) -> dict:
+    """The sets that no training review resembles, encoded: {"new_frames": reviews of the
+    held-out frames, "new_words": reviews about the held-out subjects}."""
+    words = vocabulary()
+    size, seed = settings["new_size"], settings["seed"]
+    return {
+        "new_frames": encode(corpus.new_frames(size, seed), words),
+        "new_words": encode(corpus.new_words(size, seed), words),
+    }
+
+
 def review_model(cell: str, settings: dict = REVIEW) -> Model:
     from ..backends import fused_module
 
@@ -155,6 +167,7 @@ def review_run(
         "cell": cell,
         "held_out_accuracy": accuracy(model, run.params, held_out),
         "training_accuracy": accuracy(model, run.params, training),
+        **{f"{k}_accuracy": accuracy(model, run.params, data) for k, data in review_tests(settings).items()},
         "loss": _windows(run.log["loss"]),
         "review": corpus.tokenize(corpus.REVIEW),
         "predictions": review_predictions(model, run.params),
@@ -184,6 +197,8 @@ def review_data_note(settings: dict) -> dict:
         "rules": "derive/training/corpus.py",
         "training": len(training),
         "held_out": len(held_out),
+        "new_frames": settings["new_size"],
+        "new_words": settings["new_size"],
         "vocabulary": len(vocabulary()),
         "seed": settings["seed"],
     }
@@ -214,12 +229,13 @@ def race_table(runs: list[dict]) -> str:
 
 def review_table(runs: list[dict]) -> str:
     lines = [
-        f"{'cell':<10} {'held-out accuracy':>18} {'training accuracy':>18}  P(positive) after the review"
+        f"{'cell':<6} {'held out':>9} {'new frames':>11} {'new words':>10} {'training':>9}"
+        "  P(positive) after the review"
     ]
     for r in runs:
         lines.append(
-            f"{r['cell']:<10} {r['held_out_accuracy']:>18.4f} {r['training_accuracy']:>18.4f}  "
-            f"{r['predictions'][-1]:.4f}"
+            f"{r['cell']:<6} {r['held_out_accuracy']:>9.4f} {r['new_frames_accuracy']:>11.4f} "
+            f"{r['new_words_accuracy']:>10.4f} {r['training_accuracy']:>9.4f}  {r['predictions'][-1]:.4f}"
         )
     return "\n".join(lines)
 

@@ -65,12 +65,6 @@
   }
 
   // The smallest of 1, 2, 5 times a power of ten that is at least v.
-  function nice(v) {
-    const power = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 5, 10]) if (m * power >= v * (1 - 1e-12)) return m * power;
-    return 10 * power;
-  }
-
   const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
   const decade = (e) => (e === 0 ? "1" : "10" + String(e).replace(/./g, (c) => SUPERSCRIPT[c]));
 
@@ -125,45 +119,40 @@
     return { min: 1, max: T, ticks };
   }
 
-  function drawStates(plot, width, states, name) {
+  function drawStates(plot, width, states, name, axes) {
     const T = states.length, n = states[0].length;
-    let largest = 0;
-    for (const s of states) for (const v of s) largest = Math.max(largest, Math.abs(v));
-    const top = nice(Math.max(largest, 1e-3));
+    // A fixed axis (explorer-data.js): a slider moves the lines, not the scale.
+    const top = axes.state;
     const ys = { min: -top, max: top, ticks: [-top, -top / 2, 0, top / 2, top].map((v) => [v, String(+v.toPrecision(3))]) };
     const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "step t", ["entries of " + name, "t"]);
+    const clamp = (v) => Math.max(-top, Math.min(top, v));
     for (let j = 0; j < n; j++) {
       const values = states.map((s) => s[j]);
       svg("path", {
         class: "gate-explorer__unit",
         style: `--hue: ${(j * 360) / n}`,
-        d: path(values.map((v, t) => [px(t + 1), py(v)])),
+        d: path(values.map((v, t) => [px(t + 1), py(clamp(v))])),
         "data-unit": j,
         "data-values": JSON.stringify(values),
       }, lines);
     }
   }
 
-  function drawNorms(plot, width, norms) {
+  function drawNorms(plot, width, norms, axes, baseline) {
     const T = norms.length;
-    const positive = norms.filter((v) => v > 0);
-    const lowest = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -1;
-    let highest = positive.length ? Math.ceil(Math.log10(Math.max(...positive))) : 0;
-    if (highest === lowest) highest += 1;
+    // Fixed decades (explorer-data.js), the same for every setting of the sliders.
+    const lowest = axes.low, highest = axes.high;
     const every = Math.ceil((highest - lowest) / 6);
     const ticks = [];
     for (let e = highest; e >= lowest; e -= every) ticks.push([e, decade(e)]);
-    if (highest - lowest <= 2) {
-      // Few decades: 2 and 5 times each power of ten too.
-      for (let e = lowest; e < highest; e++) {
-        for (const m of [2, 5]) ticks.push([e + Math.log10(m), String(+(m * Math.pow(10, e)).toPrecision(1))]);
-      }
-    }
     const ys = { min: lowest, max: highest, ticks };
     const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "steps back k", ["‖∂L/∂s", "T−k", "‖"]);
-    // An exact zero (an underflow) is drawn on the bottom edge.
-    const points = norms.map((v, j) => [px(j + 1), py(v > 0 ? Math.log10(v) : lowest)]);
-    svg("path", { class: "gate-explorer__norm", d: path(points), "data-values": JSON.stringify(norms) }, lines);
+    // An exact zero (an underflow), or a value off the axis, is drawn on its edge.
+    const at = (v) => Math.max(lowest, Math.min(highest, v > 0 ? Math.log10(v) : lowest));
+    const points = (values) => values.map((v, j) => [px(j + 1), py(at(v))]);
+    // The starting settings, faint, for comparison.
+    svg("path", { class: "gate-explorer__baseline", d: path(points(baseline)), "data-values": JSON.stringify(baseline) }, lines);
+    svg("path", { class: "gate-explorer__norm", d: path(points(norms)), "data-values": JSON.stringify(norms) }, lines);
   }
 
   function start() {
@@ -250,8 +239,9 @@
       const { states, norms } = run(data, current, values[current]);
       const width = Math.max(280, Math.floor(root.clientWidth));
       root.dataset.cell = current;
-      drawStates(statePlot, width, states, cell.state);
-      drawNorms(normPlot, width, norms);
+      const baseline = run(data, current, initial(cell)).norms;
+      drawStates(statePlot, width, states, cell.state, cell.axes);
+      drawNorms(normPlot, width, norms, cell.axes, baseline);
       const settings = Object.entries(values[current]).map(([k, v]) => `${k} = ${v}`).join(", ");
       statePlot.setAttribute("aria-label", `The ${data.hidden} entries of ${cell.state} over ${states.length} steps (${settings})`);
       normPlot.setAttribute("aria-label", `Gradient norm against steps back, logarithmic (${settings})`);
@@ -259,7 +249,7 @@
       write(stateCaption, [`The ${data.hidden} entries of the ${current.toUpperCase()}'s state ${cell.state}`, "t", " after each step t."]);
       const at = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${norms[k - 1].toPrecision(2)}`);
       normCaption.replaceChildren();
-      write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a logarithmic scale; ${at.join(", ")}.`]);
+      write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a fixed logarithmic scale (dashed: the starting setting); ${at.join(", ")}.`]);
     }
 
     sliders();

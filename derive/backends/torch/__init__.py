@@ -1,0 +1,120 @@
+"""The PyTorch backend: a ``Layer(nn.Module)`` per cell whose backward is the derived
+BPTT, one ``torch.autograd.Function`` for the whole sequence.
+
+It prints the fused lowering, as NumPy does, with one choice of the plan of its
+own (:class:`~derive.codegen.plan.Options`): σ and tanh are torch's fused
+kernels, not folded into one exp.  Its printer (:mod:`.printer`) is the NumPy
+printer's batch-row layout with torch's spellings (:mod:`.functions`); its
+template is ``templates/code/torch.py.j2``, whose frame binds :data:`RESERVED`.
+A module of a cell outside the catalogue is checked as NumPy's are, through
+:mod:`.check`, which runs it in float64 behind the NumPy modules' contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType, SimpleNamespace
+
+from ...algebra import Apply, walk
+from ...cell import Cell
+from ...codegen import Code, Options, unused
+from ...derivation import Derivation
+from ..backend import Backend
+from . import functions
+from .printer import StatementPrinter
+
+# The names the module binds where the statements run: its module-level names, and
+# the locals of the Function's forward and backward (parameters and equations are
+# locals too).  x is the input, which every cell has.
+RESERVED = frozenset(
+    {
+        "math",
+        "torch",
+        "nn",
+        "Layer",
+        "PARAMETERS",
+        "STATES",
+        "forward",
+        "backward",
+        "ctx",
+        "tensors",
+        "initial",
+        "params",
+        "state",
+        "T",
+        "B",
+        "n",
+        "d_outputs",
+        "d_out",
+        "x",
+    }
+)
+
+OPTIONS = Options(through_exp=False)
+
+
+def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
+    """The template's variables: the statements printed as lines, what each function's
+    frame binds, what forward returns (the outputs, then the tensors backward reads
+    that are not outputs) and which of them it saves, and the helpers."""
+    show = StatementPrinter()
+    forward_reads = {show(r) for r in unused.reads(code.forward, code.forward_results)}
+    backward_reads = {show(r) for r in unused.reads(code.backward, code.backward_results)}
+    params = [p.name for p in cell.parameters]
+    outputs = [show(code.outputs[s]) for s in cell.states]
+    backward_cache = [c for c in code.cache if c in backward_reads]
+    returned = outputs + [c for c in backward_cache if c not in outputs]
+    printed = SimpleNamespace(
+        forward=show.lines(code.forward),
+        backward=show.lines(code.backward),
+        forward_reads=forward_reads,
+        backward_reads=backward_reads,
+        forward_params=[p for p in params if p in forward_reads],
+        backward_params=[p for p in code.backward_params if p in backward_reads],
+        backward_cache=backward_cache,
+        returned=returned,
+        saved_outputs=[returned.index(c) for c in backward_cache],
+        d_params={k: show(v) for k, v in code.d_params.items()},
+        d_state={k: show(v) for k, v in code.d_state.items()},
+        d_x=show(code.d_x),
+    )
+    return {
+        "variant": "literal: one product per gate per step"
+        if literal
+        else "fused: stacked products, hoisted inputs",
+        "parameters": [
+            {"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
+            for p in cell.parameters
+        ],
+        "states": cell.states,
+        "code": printed,
+        "helpers": functions.helpers(
+            {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
+        ),
+    }
+
+
+def check(module: ModuleType, derivation: Derivation, literal: bool) -> None:
+    """The quick check of a generated torch module, run behind the NumPy contract."""
+    from ...codegen.modules import quick_check
+    from .check import as_numpy
+
+    quick_check(as_numpy(module), derivation, literal)
+
+
+BACKEND = Backend(
+    name="torch",
+    language="Python",
+    suffix=".py",
+    template="code/torch.py.j2",
+    reserved=RESERVED,
+    printer=StatementPrinter,
+    context=context,
+    command="python -m derive code",
+    fused=True,
+    importable=True,
+    options=OPTIONS,
+    check=check,
+)
+
+__all__ = ["BACKEND", "OPTIONS", "RESERVED", "check", "context"]
