@@ -322,6 +322,60 @@ def test_a_phone_sees_every_page_whole_with_text_of_12_px(visit, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}-390.png"), full_page=True)
 
 
+# Every picture in the article: where it is drawn, and whether it needs scrolling to be seen.
+PICTURES = """w => [...document.querySelectorAll(
+    "article img, article svg, article picture, article figure, article figure > p")]
+  .filter(e => !e.closest(".katex"))
+  .map(e => [e, e.getBoundingClientRect()])
+  .filter(([e, r]) => r.width > 0
+                      && (r.left < -0.5 || r.right > w + 0.5 || e.scrollWidth > e.clientWidth + 1))
+  .map(([e, r]) => `${e.tagName} ${e.currentSrc || e.getAttribute("src") || e.className}:`
+                   + ` ${r.left.toFixed(0)}..${r.right.toFixed(0)},`
+                   + ` scrolls ${e.scrollWidth}/${e.clientWidth}`)"""
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_picture_in_an_article_is_wider_than_a_phone(visit, name):
+    # Cell diagrams and unrolled steps switch to their tall forms; figures stack their panels.
+    # (Equations, tables and code wider than the screen scroll inside themselves, with a cue.)
+    page = visit(name, viewport=PHONE).page
+    page.wait_for_timeout(100)
+    assert page.evaluate("document.querySelector('article').scrollWidth") <= PHONE["width"]
+    assert page.evaluate(PICTURES, PHONE["width"]) == []
+    shown = page.evaluate("[...document.querySelectorAll('figure.diagram img')].map(i => i.currentSrc)")
+    assert all(src.endswith("_tall.svg") for src in shown), "a diagram in its wide form on a phone"
+
+
+# The glyphs of each formula with a matrix in it, as boxes: no two of them may overlap.
+COLLISIONS = """() => {
+  const out = [];
+  let checked = 0;
+  for (const math of document.querySelectorAll("div.arithmatex")) {
+    const tex = math.querySelector("annotation");
+    if (!tex || !["{pmatrix}", "{bmatrix}"].some(m => tex.textContent.includes(m))) continue;
+    checked += 1;
+    const boxes = [...math.querySelectorAll(".katex-html .mord, .katex-html .frac-line")]
+      .filter(e => !e.querySelector(".mord, .frac-line"))
+      .map(e => e.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
+    for (let a = 0; a < boxes.length; a++)
+      for (let b = a + 1; b < boxes.length; b++) {
+        const p = boxes[a], q = boxes[b];
+        const x = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+        const y = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+        if (x > 1 && y > 1) out.push(math.innerText.slice(0, 40));
+      }
+  }
+  return [checked, [...new Set(out)]];
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_lstm_block_jacobian_has_rows_that_do_not_collide(visit, width):
+    page = visit("lstm", viewport={"width": width, "height": 900}).page
+    checked, collisions = page.evaluate(COLLISIONS)
+    assert checked >= 1 and collisions == []
+
+
 @pytest.mark.parametrize("name", ["lstm", "gru", "bptt", "gradients", "variants"])
 def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name):
     page = visit(name).page
