@@ -750,3 +750,39 @@ def test_the_explorer_keeps_its_axes_when_a_slider_moves(visit):
     assert faint.get_attribute("data-values") == baseline
     page.locator("input[data-name=scale]").fill("3")
     assert ticks() == before
+
+
+def test_the_explorer_plots_gates_and_the_output_and_runs_an_rnn_beside(visit):
+    from derive.codegen.modules import generated
+    from derive.site.explorer import problem
+
+    v = visit("explorer")
+    page = v.page
+    values = page.locator("input[name=gate-explorer-value]")
+    assert [values.nth(j).get_attribute("value") for j in range(values.count())] == [
+        "s", "h", "o", "i", "f", "s_tilde",
+    ]  # fmt: skip
+    page.locator("input[data-name=b_f]").fill("3")
+    params, x, _ = problem("lstm")
+    params |= {k: np.full_like(params[k], v) for k, v in {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}.items()}
+    _, cache = generated("lstm").forward(params, x)
+    for name in ("f", "h"):
+        page.locator(f"input[name=gate-explorer-value][value={name}]").check()
+        assert page.locator("svg[data-plot=state]").get_attribute("data-value") == name
+        units = page.locator("svg[data-plot=state] path.gate-explorer__unit")
+        drawn = np.array(
+            [json.loads(units.nth(j).get_attribute("data-values")) for j in range(units.count())]
+        ).T
+        assert np.max(np.abs(drawn - cache["values"][name][:, 0])) <= 1e-12
+    page.locator("input[name=gate-explorer-value][value=f]").check()
+    ticks = page.evaluate(
+        "[...document.querySelectorAll('svg[data-plot=state] text')].map(e => e.textContent)"
+    )
+    assert "0" in ticks and "1" in ticks and "-1" not in ticks  # a gate's axis: 0 to 1
+
+    page.locator("input[name=gate-explorer-cell][value=rnn]").check()
+    assert page.locator("input[data-name^=b_]").count() == 0  # no gate, no bias slider
+    _agrees(page, "rnn", {}, 1.0)
+    page.locator("input[data-name=scale]").fill("3")
+    _agrees(page, "rnn", {}, 3.0)
+    assert v.console_errors == [] and v.page_errors == []
