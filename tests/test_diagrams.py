@@ -249,3 +249,46 @@ def test_a_gate_applied_after_the_product_is_drawn_after_it():
 
     assert into_product("gru_torch") == ["W"]
     assert into_product("gru") == []
+
+
+PHONE_COLUMN = 350  # the article's width on a 390 px screen, less the theme's margins
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_the_tall_form_draws_the_same_graph_and_fits_a_phone(name):
+    cell = CATALOGUE[name]
+    wide, tall = read(diagram(cell)), read(diagram(cell, tall=True))
+    assert drawn_nodes(tall) == drawn_nodes(wide)
+    assert drawn_edges(tall) == drawn_edges(wide)
+    assert float(tall.get("width")) <= PHONE_COLUMN
+    assert float(tall.get("height")) > float(tall.get("width")) or float(tall.get("width")) < 200
+
+
+def test_a_users_cell_gets_a_tall_form_too():
+    cell = loads(USER_CELL, name="toy")
+    assert float(read(diagram(cell, tall=True)).get("width")) <= PHONE_COLUMN
+
+
+@pytest.mark.parametrize("tall", [False, True])
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_each_function_names_the_matrices_it_applies(name, tall):
+    # W multiplies what is carried over, U the input: under the LSTM's output gate, W_o U_o.
+    cell = CATALOGUE[name]
+    root = read(diagram(cell, tall=tall))
+
+    def label(g):
+        return "".join("".join(e.itertext()) for e in g if e.get("class") == "m").replace(" ", "")
+
+    shown = {g.get("data-node"): label(g) for g in root.iter(SVG + "g") if g.get("data-node")}
+    for n in graph(cell).nodes:
+        if n.kind == "function":
+            assert shown[n.id] == "".join(m.replace("_", "") for m in n.matrices)
+    if name == "lstm":
+        assert graph(cell).node("o").matrices == ("W_o", "U_o")
+        assert shown["o"] == "WoUo" and shown["s_tilde"] == "WU"
+
+
+def test_a_small_diagram_is_shown_larger():
+    root = read(diagram(CATALOGUE["rnn"]))
+    drawn = float(root.get("viewBox").split()[2])
+    assert float(root.get("width")) == pytest.approx(1.5 * drawn, abs=0.1)

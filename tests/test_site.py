@@ -327,6 +327,60 @@ def test_a_phone_sees_every_page_whole_with_text_of_12_px(visit, name):
     page.screenshot(path=str(ARTIFACTS / f"{name.replace('/', '-')}-390.png"), full_page=True)
 
 
+# Every picture in the article: where it is drawn, and whether it needs scrolling to be seen.
+PICTURES = """w => [...document.querySelectorAll(
+    "article img, article svg, article picture, article figure, article figure > p")]
+  .filter(e => !e.closest(".katex"))
+  .map(e => [e, e.getBoundingClientRect()])
+  .filter(([e, r]) => r.width > 0
+                      && (r.left < -0.5 || r.right > w + 0.5 || e.scrollWidth > e.clientWidth + 1))
+  .map(([e, r]) => `${e.tagName} ${e.currentSrc || e.getAttribute("src") || e.className}:`
+                   + ` ${r.left.toFixed(0)}..${r.right.toFixed(0)},`
+                   + ` scrolls ${e.scrollWidth}/${e.clientWidth}`)"""
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_picture_in_an_article_is_wider_than_a_phone(visit, name):
+    # Cell diagrams and unrolled steps switch to their tall forms; figures stack their panels.
+    # (Equations, tables and code wider than the screen scroll inside themselves, with a cue.)
+    page = visit(name, viewport=PHONE).page
+    page.wait_for_timeout(100)
+    assert page.evaluate("document.querySelector('article').scrollWidth") <= PHONE["width"]
+    assert page.evaluate(PICTURES, PHONE["width"]) == []
+    shown = page.evaluate("[...document.querySelectorAll('figure.diagram img')].map(i => i.currentSrc)")
+    assert all(src.endswith("_tall.svg") for src in shown), "a diagram in its wide form on a phone"
+
+
+# The glyphs of each formula with a matrix in it, as boxes: no two of them may overlap.
+COLLISIONS = """() => {
+  const out = [];
+  let checked = 0;
+  for (const math of document.querySelectorAll("div.arithmatex")) {
+    const tex = math.querySelector("annotation");
+    if (!tex || !["{pmatrix}", "{bmatrix}"].some(m => tex.textContent.includes(m))) continue;
+    checked += 1;
+    const boxes = [...math.querySelectorAll(".katex-html .mord, .katex-html .frac-line")]
+      .filter(e => !e.querySelector(".mord, .frac-line"))
+      .map(e => e.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
+    for (let a = 0; a < boxes.length; a++)
+      for (let b = a + 1; b < boxes.length; b++) {
+        const p = boxes[a], q = boxes[b];
+        const x = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+        const y = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+        if (x > 1 && y > 1) out.push(math.innerText.slice(0, 40));
+      }
+  }
+  return [checked, [...new Set(out)]];
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_lstm_block_jacobian_has_rows_that_do_not_collide(visit, width):
+    page = visit("lstm", viewport={"width": width, "height": 900}).page
+    checked, collisions = page.evaluate(COLLISIONS)
+    assert checked >= 1 and collisions == []
+
+
 @pytest.mark.parametrize("name", ["lstm", "gru", "bptt", "gradients", "variants"])
 def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name):
     page = visit(name).page
@@ -780,3 +834,39 @@ def test_search_finds_a_chinese_term_on_the_page_that_explains_it(built_site, tm
             wanted += ["zh/terms.html", "zh/notation.html"]
         assert found[query] and found[query][0] in wanted, (query, found[query])
         assert all(location.startswith("zh/") for location in found[query]), found[query]
+
+
+def test_the_explorer_plots_gates_and_the_output_and_runs_an_rnn_beside(visit):
+    from derive.codegen.modules import generated
+    from derive.site.explorer import problem
+
+    v = visit("explorer")
+    page = v.page
+    values = page.locator("input[name=gate-explorer-value]")
+    assert [values.nth(j).get_attribute("value") for j in range(values.count())] == [
+        "s", "h", "o", "i", "f", "s_tilde",
+    ]  # fmt: skip
+    page.locator("input[data-name=b_f]").fill("3")
+    params, x, _ = problem("lstm")
+    params |= {k: np.full_like(params[k], v) for k, v in {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}.items()}
+    _, cache = generated("lstm").forward(params, x)
+    for name in ("f", "h"):
+        page.locator(f"input[name=gate-explorer-value][value={name}]").check()
+        assert page.locator("svg[data-plot=state]").get_attribute("data-value") == name
+        units = page.locator("svg[data-plot=state] path.gate-explorer__unit")
+        drawn = np.array(
+            [json.loads(units.nth(j).get_attribute("data-values")) for j in range(units.count())]
+        ).T
+        assert np.max(np.abs(drawn - cache["values"][name][:, 0])) <= 1e-12
+    page.locator("input[name=gate-explorer-value][value=f]").check()
+    ticks = page.evaluate(
+        "[...document.querySelectorAll('svg[data-plot=state] text')].map(e => e.textContent)"
+    )
+    assert "0" in ticks and "1" in ticks and "-1" not in ticks  # a gate's axis: 0 to 1
+
+    page.locator("input[name=gate-explorer-cell][value=rnn]").check()
+    assert page.locator("input[data-name^=b_]").count() == 0  # no gate, no bias slider
+    _agrees(page, "rnn", {}, 1.0)
+    page.locator("input[data-name=scale]").fill("3")
+    _agrees(page, "rnn", {}, 3.0)
+    assert v.console_errors == [] and v.page_errors == []

@@ -5,7 +5,10 @@ states, one node per elementwise function (its matrix products folded into it:
 a gate is a "σ" node whose incoming edges are what its affine map reads), one
 node per elementwise product (⊙), sum (+) and complement (1 − ·), and edges
 along which values flow.  Each equation's last node carries the equation's
-name.  ``diagram(cell, highlight)`` lays the graph out and writes the SVG.
+name.  ``diagram(cell, highlight)`` lays the graph out and writes the SVG; under each
+function's box it names the matrices its affine map applies (W for what is carried
+over, U for the input).  ``diagram(cell, tall=True)`` draws the same layout turned
+a quarter: the step runs from top to bottom, for narrow screens.
 
 The layout is a layered one of our own (the graphs have a few dozen nodes at
 most): columns from the longest path, each node as late as its uses allow so
@@ -47,6 +50,7 @@ class Node:
     label: str  # what the node shows: "σ", "tanh", "⊙", "+", "1 −", ...
     equation: str | None = None  # the equation it belongs to; None for inputs
     role: str = ""  # the equation's role ("gate", "candidate", ...) on its last node
+    matrices: tuple[str, ...] = ()  # a function's: the parameters its argument multiplies
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,9 @@ class _Builder:
         self.edges: list[tuple[str, str]] = []
         self.memo: dict[MatrixExpr, str] = {}
 
-    def make(self, kind: str, label: str, sources: Iterable[str]) -> str:
+    def make(self, kind: str, label: str, sources: Iterable[str], matrices: Iterable[str] = ()) -> str:
         id = f"{self.equation}.{len(self.nodes) + 1}"
-        self.nodes.append(Node(id, kind, label, self.equation))
+        self.nodes.append(Node(id, kind, label, self.equation, matrices=tuple(matrices)))
         for s in dict.fromkeys(sources):
             self.edges.append((s, id))
         return id
@@ -132,6 +136,14 @@ class _Builder:
             )
         )
 
+    def applied(self, e) -> list[str]:
+        """The parameters an affine map applies at its top level: W and U in
+        W s_prev + U x + b, W alone in W (o ⊙ s_prev) + U x; not the W inside a factor of
+        a product (o ⊙ (W s_prev + c)), which is a node of its own."""
+        terms = e.args if isinstance(e, MatAdd) else (e,)
+        products = [m for m in terms if isinstance(m, MatMul)]
+        return list(dict.fromkeys(a.name for m in products for a in m.args if self.is_parameter(a)))
+
     def factor(self, e) -> str:
         """A factor of an elementwise product: a matrix product inside it is a node of its
         own, labelled with its matrix, so that a gate applied after a product (o ⊙ (W s + c))
@@ -148,7 +160,7 @@ class _Builder:
         if e in self.memo:
             return self.memo[e]
         if isinstance(e, Apply):
-            out = self.make("function", FUNCTIONS[e.function].text, self.linear(e.arg))
+            out = self.make("function", FUNCTIONS[e.function].text, self.linear(e.arg), self.applied(e.arg))
         elif isinstance(e, HadamardProduct):
             factors = [a for a in e.args if not self.is_parameter(a) and not self.constant(a)]
             if len(factors) == 1:
@@ -193,7 +205,7 @@ def graph(cell: Cell) -> Graph:
         rename = {top: eq.name}
         for n in b.nodes:
             role = eq.role.value if n.id == top else ""
-            nodes.append(Node(rename.get(n.id, n.id), n.kind, n.label, eq.name, role))
+            nodes.append(Node(rename.get(n.id, n.id), n.kind, n.label, eq.name, role, n.matrices))
         edges += [(rename.get(u, u), rename.get(v, v)) for u, v in b.edges]
         known.add(eq.name)
     return Graph(tuple(nodes), tuple(dict.fromkeys(edges)), tuple(cell.states))
@@ -403,6 +415,7 @@ STYLE = (
     ".f{font-size:15px;text-anchor:middle}"
     ".v{font-size:15px;font-style:italic}.hl .v,.hl.v{fill:#d81b60;font-weight:bold}"
     ".s{font-size:12px;font-style:normal}"
+    ".m{font-size:13px;font-style:italic;fill:#455a64}"
 )
 
 
@@ -439,9 +452,46 @@ def _path(points: list[tuple[float, float]]) -> str:
     return "".join(out)
 
 
-def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
+def _matrices(names: tuple[str, ...], x: float, y: float, anchor: str) -> str:
+    """The matrices a function applies, as one small label: W_o U_o."""
+    body = []
+    for k, name in enumerate(names):
+        base, _, sub = name.partition("_")
+        lead = " " if k else ""
+        if k and "_" in names[k - 1]:  # back up from the previous subscript
+            body.append(f'<tspan dy="-3">{lead}{base}</tspan>')
+        else:
+            body.append(f"{lead}{base}")
+        if sub:
+            body.append(f'<tspan class="s" dy="3">{sub}</tspan>')
+    return f'<text class="m" x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}">{"".join(body)}</text>'
+
+
+def _matrices_width(names: tuple[str, ...]) -> float:
+    return sum(
+        _text_width(name.partition("_")[0], 13) + _text_width(name.partition("_")[2], 12) + (4 if k else 0)
+        for k, name in enumerate(names)
+    )
+
+
+def _name_width(id: str) -> float:
+    base, sub = _display(id)
+    return _text_width(base, 15) + _text_width(sub, 12)
+
+
+ROW_GAP = 10  # the least room across between two rows' nodes and labels, in the tall form
+GAP_TALL = 40  # between two columns in the tall form: room under a node for its labels
+ROW_LABELLED = 58  # between rows in the wide form when a function names its matrices
+SMALL = 300  # a drawing smaller than this either way is shown larger, so that it reads beside the text
+ENLARGE = 1.5
+
+
+def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> str:
     """The data flow of one step of ``cell`` as SVG text; the equations named in
-    ``highlight``, the lines into them and the lines from their values are emphasised."""
+    ``highlight``, the lines into them and the lines from their values are emphasised.
+
+    The layout runs along the step (left to right, or top to bottom when ``tall``) and across
+    it (the rows); every position below is (along, across) until it is drawn."""
     g = graph(cell)
     lit = set(highlight)
     unknown = lit - {eq.name for eq in cell.equations}
@@ -449,6 +499,16 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
         raise KeyError(f"{cell.name} has no equation {', '.join(sorted(unknown))}")
     places, columns, segments, rows = _layout(g)
     owner = {n.id: n.equation for n in g.nodes}
+    by_id = {n.id: n for n in g.nodes}
+
+    def at(along: float, across: float) -> tuple[float, float]:
+        return (across, along) if tall else (along, across)
+
+    def extent(p: _Place) -> float:  # a node's size along the step
+        return p.height if tall else p.width
+
+    def thickness(p: _Place) -> float:  # and across it
+        return p.width if tall else p.height
 
     def lit_edge(edge: tuple[str, str]) -> bool:
         u, v = edge
@@ -462,22 +522,57 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
     for a, b, _ in segments:
         if places[a].row != places[b].row:
             gap_tracks.setdefault(places[b].column, []).append((a, b))
-    widths = [max((places[id].width for id in col), default=0.0) for col in columns]
+    gap = GAP_TALL if tall else GAP
+    widths = [max((extent(places[id]) for id in col), default=0.0) for col in columns]
     xs, x = [], MARGIN
     for c in range(len(columns)):
         if c:
             runs = {places[a].value for a, _ in gap_tracks.get(c, [])}
-            x += widths[c - 1] / 2 + GAP + TRACK * max(len(runs) - 1, 0) + widths[c] / 2
+            x += widths[c - 1] / 2 + gap + TRACK * max(len(runs) - 1, 0) + widths[c] / 2
         else:
             x += widths[0] / 2
         xs.append(x)
+
+    # Across: fixed rows when wide (names sit above their nodes, matrices under them); when
+    # tall, both sit under their nodes, matrices left of the line that leaves and names right
+    # of it, so each gap between two rows is as wide as the widest pair of neighbours that
+    # face each other across it.
+    def reach(id: str) -> tuple[float, float]:
+        p, n = places[id], by_id.get(id)
+        if p.kind == "dummy" or p.kind == "exit" or n is None:
+            return 2.0, 2.0
+        before = after = thickness(p) / 2
+        if n.matrices:
+            before = max(before, 3 + _matrices_width(n.matrices))
+        if n.equation is not None and n.id == n.equation:
+            after = max(after, 3 + _name_width(n.id))
+        return before, after
+
+    labelled = any(n.matrices for n in g.nodes)
+
+    if tall:
+        ys = [TOP]
+        for r in range(1, rows):
+            room = max(
+                (
+                    reach(a)[1] + reach(b)[0]
+                    for col in columns
+                    for a in col
+                    for b in col
+                    if places[a].row == r - 1 and places[b].row == r
+                ),
+                default=0.0,
+            )
+            ys.append(ys[-1] + max(ROW - 10, room + ROW_GAP))
+    else:
+        ys = [TOP + r * (ROW_LABELLED if labelled else ROW) for r in range(rows)]
     for p in places.values():
-        p.x, p.y = xs[p.column], TOP + p.row * ROW
-        if p.kind == "input":  # right-aligned in the first column
+        p.x, p.y = xs[p.column], ys[p.row]
+        if p.kind == "input" and not tall:  # right-aligned in the first column
             p.x = xs[0] + widths[0] / 2 - p.width / 2
 
     def port(b: str, a: str) -> float:
-        """Where the segment from ``a`` enters ``b``, as a y offset: the same row at the middle."""
+        """Where the segment from ``a`` enters ``b``, as an offset across: the same row at the middle."""
         p = places[b]
         if p.kind in ("dummy", "exit"):
             return 0.0
@@ -485,7 +580,7 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
         same = [s for s in ins if places[s].row == p.row]
         above = [s for s in ins if places[s].row < p.row]
         below = [s for s in ins if places[s].row > p.row]
-        room = (p.height / 2 - 3) if p.kind == "function" else RADIUS - 3
+        room = (thickness(p) / 2 - 3) if p.kind == "function" else RADIUS - 3
         if a in same:
             return 0.0
         if not same and len(ins) % 2:  # an odd number: the middle one enters at the middle
@@ -514,7 +609,7 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
             down = all(places[b].row > row for _, b in group)
             return (0, -row, source) if down else (1, row, source)
 
-        left = xs[c - 1] + widths[c - 1] / 2 + GAP / 2
+        left = xs[c - 1] + widths[c - 1] / 2 + gap / 2
         for k, (_, group) in enumerate(sorted(runs.items(), key=key)):
             for s in group:
                 track_x[s] = left + k * TRACK
@@ -523,13 +618,13 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
         if p.kind == "dummy":
             return p.x
         if p.kind == "input":
-            return p.x + p.width / 2 + 2
-        return p.x + p.width / 2
+            return p.x + (8 if tall else p.width / 2 + 2)
+        return p.x + extent(p) / 2
 
     def left(p: _Place) -> float:
         if p.kind == "dummy" or p.kind == "exit":
             return p.x
-        return p.x - p.width / 2
+        return p.x - extent(p) / 2
 
     lines: list[str] = []
     nodes: list[str] = []
@@ -547,16 +642,21 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
         marker = "" if pb.kind == "dummy" else f' marker-end="url(#{"ah" if hl else "a"})"'
         edges = " ".join(f"{u}>{'exit' if v.startswith('exit:') else v}" for u, v in carried)
         lines.append(
-            f'<path class="{cls}" data-line="{a}>{b}" data-edges="{edges}" d="{_path(pts)}"{marker}/>'
+            f'<path class="{cls}" data-line="{a}>{b}" data-edges="{edges}"'
+            f' d="{_path([at(u, v) for u, v in pts])}"{marker}/>'
         )
     # Emphasised lines last, over the plain ones that share their runs.
     lines.sort(key=lambda line: 'class="e hl"' in line)
 
     for n in g.nodes:
         p = places[n.id]
+        cx, cy = at(p.x, p.y)
         hl = n.equation in lit
         if n.kind == "input":
-            labels.append(_name(n.id, p.x + p.width / 2 - 2, p.y + 5, "end", extra=f' data-node="{n.id}"'))
+            if tall:
+                labels.append(_name(n.id, cx, cy + 5, "middle", extra=f' data-node="{n.id}"'))
+            else:
+                labels.append(_name(n.id, cx + p.width / 2 - 2, cy + 5, "end", extra=f' data-node="{n.id}"'))
             continue
         classes = ["n"]
         if n.kind == "function":
@@ -566,29 +666,48 @@ def diagram(cell: Cell, highlight: Iterable[str] = ()) -> str:
         parts = []
         if n.kind == "function":
             parts.append(
-                f'<rect x="{_num(p.x - p.width / 2)}" y="{_num(p.y - p.height / 2)}" width="{_num(p.width)}"'
+                f'<rect x="{_num(cx - p.width / 2)}" y="{_num(cy - p.height / 2)}" width="{_num(p.width)}"'
                 f' height="{_num(p.height)}" rx="6"/>'
             )
-            parts.append(f'<text class="f" x="{_num(p.x)}" y="{_num(p.y + 5)}">{n.label}</text>')
+            parts.append(f'<text class="f" x="{_num(cx)}" y="{_num(cy + 5)}">{n.label}</text>')
         else:
-            parts.append(f'<circle cx="{_num(p.x)}" cy="{_num(p.y)}" r="{RADIUS}"/>')
-            parts.append(_glyph(n.kind, p.x, p.y, n.label))
+            parts.append(f'<circle cx="{_num(cx)}" cy="{_num(cy)}" r="{RADIUS}"/>')
+            parts.append(_glyph(n.kind, cx, cy, n.label))
         if n.equation is not None and n.id == n.equation:
-            parts.append(_name(n.id, p.x + p.width / 2 + 3, p.y - p.height / 2 - 3, "start"))
+            if tall:
+                parts.append(_name(n.id, cx + 3, cy + p.height / 2 + 14, "start"))
+            else:
+                parts.append(_name(n.id, cx + p.width / 2 + 3, cy - p.height / 2 - 3, "start"))
+        if n.matrices:
+            if tall:
+                parts.append(_matrices(n.matrices, cx - 3, cy + p.height / 2 + 14, "end"))
+            else:
+                parts.append(_matrices(n.matrices, cx, cy + p.height / 2 + 13, "middle"))
         head = f'<g class="{" ".join(classes)}" data-node="{n.id}" data-equation="{n.equation}">'
         nodes.append(head + "".join(parts) + "</g>")
     for s in g.states:
         p = places["exit:" + s]
         cls = "v hl" if s in lit else "v"
-        labels.append(_name(s, p.x + 4, p.y + 5, "start", cls, f' data-out="{s}"'))
+        cx, cy = at(p.x, p.y)
+        if tall:
+            labels.append(_name(s, cx, cy + 17, "middle", cls, f' data-out="{s}"'))
+        else:
+            labels.append(_name(s, cx + 4, cy + 5, "start", cls, f' data-out="{s}"'))
 
-    width = xs[-1] + max((_text_width(_display(s)[0], 15) for s in g.states), default=0) + 24 + MARGIN
-    height = TOP + (rows - 1) * ROW + 24
+    if tall:
+        width = ys[-1] + max(reach(id)[1] for id in places if places[id].row == rows - 1) + MARGIN
+        height = xs[-1] + 24 + MARGIN
+    else:
+        width = xs[-1] + max((_text_width(_display(s)[0], 15) for s in g.states), default=0) + 24 + MARGIN
+        height = ys[-1] + (40 if labelled else 24)
+    # A small drawing is shown larger; its viewBox, and so every position in it, is the same.
+    scale = ENLARGE if max(width, height) < SMALL else 1
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         "<!-- Generated by `python -m derive docs` (derive/site/diagrams.py) from the cell's equations. "
         "Do not edit. -->\n"
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}"'
+        f'<svg xmlns="http://www.w3.org/2000/svg"'
+        f' width="{_num(width * scale)}" height="{_num(height * scale)}"'
         f' viewBox="0 0 {_num(width)} {_num(height)}" role="img">\n'
         f"<title>{describe(cell)}</title>\n"
         f"<style>{STYLE}</style>\n"

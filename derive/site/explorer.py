@@ -19,7 +19,7 @@ from ..backends import module_source
 from ..catalogue import CATALOGUE
 from ..codegen.modules import generated
 
-CELLS = ("lstm", "gru")
+CELLS = ("lstm", "gru", "rnn")  # the RNN, with no gate, for comparison
 STEPS, HIDDEN, INPUTS, SEED = 50, 8, 4, 0
 DECIMALS = 4  # the seeded weights and inputs, as the page holds them
 BIASES = (-4.0, 4.0, 0.1)  # a bias slider: lowest, highest, step
@@ -32,6 +32,7 @@ SHOWN = (10, STEPS)  # the steps back k at which the text's table gives the norm
 TRIES = {
     "lstm": (("start", None, 0.0, 1.0), ("keep", "b_f", 3.0, 1.0), ("scale", None, 0.0, 3.0)),
     "gru": (("start", None, 0.0, 1.0), ("keep", "b_i", -3.0, 1.0), ("scale", None, 0.0, 3.0)),
+    "rnn": (("start", None, 0.0, 1.0), ("scale", None, 0.0, 3.0)),
 }
 KEEPS = {"lstm": ("b_f", False), "gru": ("b_i", True)}
 
@@ -104,18 +105,37 @@ def axes(name: str) -> dict:
     settings = [({b: value} if b else {}, scale) for _, b, value, scale in TRIES[name]]
     settings += [({b: end for b in biases}, 1.0) for end in BIASES[:2]]
     settings += [({}, SCALES[1])]
-    norms, largest = [], 0.0
+    norms, largest = [], {eq.name: 0.0 for eq in CATALOGUE[name].equations}
     for k, (chosen, scale) in enumerate(settings):
         settled = settle(name, params, {b: chosen.get(b, 0.0) for b in biases}, scale)
         norms.append(gradient_norms(name, settled, x, g))
         if k < len(TRIES[name]):
-            outputs, _ = generated(name).forward(settled, x)
-            largest = max(largest, float(np.abs(outputs[generated(name).STATES[0]]).max()))
+            _, cache = generated(name).forward(settled, x)
+            for value, v in cache["values"].items():
+                largest[value] = max(largest[value], float(np.abs(v).max()))
     found = np.concatenate(norms)
     found = found[found > 0]
     low = max(int(np.floor(np.log10(found.min()))), -16)
     high = int(np.ceil(np.log10(found.max())))
-    return {"low": low, "high": high, "state": float(np.ceil(largest * 2) / 2)}
+    # Each value's axis: a gate's is 0 to 1; any other is symmetric, to the next half above
+    # its largest size over the table's settings.
+    values = [
+        {
+            "name": eq.name,
+            "gate": eq.role.value == "gate",
+            "top": 1.0 if eq.role.value == "gate" else float(np.ceil(largest[eq.name] * 2) / 2),
+        }
+        for eq in _plotted(name)
+    ]
+    return {"low": low, "high": high, "state": values[0]["top"], "values": values}
+
+
+def _plotted(name: str) -> list:
+    """The equations whose values the upper plot can show: the states first, then the rest
+    in the cell's order."""
+    cell = CATALOGUE[name]
+    states = [eq for s in cell.states for eq in cell.equations if eq.name == s]
+    return states + [eq for eq in cell.equations if eq not in states]
 
 
 def data() -> dict:
@@ -171,7 +191,7 @@ def context() -> dict:
                     "change": change,
                     "bias": bias,
                     "value": value,
-                    "keep": _sci(_keep(name, value)),
+                    "keep": _sci(_keep(name, value)) if bias else None,
                     "scale": scale,
                     "norms": [_sci(norms[k - 1]) for k in SHOWN],
                     "largest": _sci(np.abs(outputs[generated(name).STATES[0]]).max()),
@@ -184,7 +204,7 @@ def context() -> dict:
         "decimals": DECIMALS,
         "shown": SHOWN,
         "rows": rows,
-        "keeps": {name: KEEPS[name][0] for name in CELLS},
+        "keeps": {name: KEEPS[name][0] for name in KEEPS},
         "recurrent": {name: recurrent(name) for name in CELLS},
         "symbols": {name: _symbols(name) for name in CELLS},
     }

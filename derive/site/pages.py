@@ -304,8 +304,9 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["training"], trained = training.context(root)
     out.update({root / "docs" / "figures" / f"{key}.svg": svg for key, svg in trained.items()})
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
-    for key, cell, highlight in diagram_specs():
+    for key, cell, highlight in diagram_specs():  # each wide, and tall for narrow screens
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)
+        out[root / "docs" / "figures" / f"{key}_tall.svg"] = diagram(cell, highlight, tall=True)
         ctx["diagrams"][key] = describe(cell, highlight)
     ctx["unrolled"] = {}  # {cell: what the unrolled diagrams figures/unrolled_<cell>[_tall].svg show}
     for name in ("rnn", "lstm", "gru"):

@@ -55,13 +55,13 @@
     const code = globalThis.deriveCells[name];
     const x = data.x.map((v) => Float64Array.from(v));
     const T = x.length;
-    const { outputs, cache } = code.forward(settle(cell, values), x);
+    const { outputs, values: computed, cache } = code.forward(settle(cell, values), x);
     const d = Array.from({ length: T }, () => new Float64Array(data.hidden));
     d[T - 1] = Float64Array.from(data.g);
     const { carried } = code.backward(cache, { [cell.loss]: d });
     const norms = [];
     for (let k = 1; k <= T; k++) norms.push(norm(carried[cell.state][T - k]));
-    return { states: outputs[cell.state], norms };
+    return { states: outputs[cell.state], values: computed, norms };
   }
 
   // The smallest of 1, 2, 5 times a power of ten that is at least v.
@@ -119,13 +119,18 @@
     return { min: 1, max: T, ticks };
   }
 
-  function drawStates(plot, width, states, name, axes) {
+  // The name a value is written with: s̃ for s_tilde.
+  const written = (name) => name.replace(/_tilde$/, "\u0303");
+
+  function drawStates(plot, width, states, name, axis) {
     const T = states.length, n = states[0].length;
-    // A fixed axis (explorer-data.js): a slider moves the lines, not the scale.
-    const top = axes.state;
-    const ys = { min: -top, max: top, ticks: [-top, -top / 2, 0, top / 2, top].map((v) => [v, String(+v.toPrecision(3))]) };
-    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "step t", ["entries of " + name, "t"]);
-    const clamp = (v) => Math.max(-top, Math.min(top, v));
+    // A fixed axis (explorer-data.js): a slider moves the lines, not the scale. A gate's
+    // runs from 0 to 1, any other value's is symmetric.
+    const top = axis.top, bottom = axis.gate ? 0 : -top;
+    const marks = axis.gate ? [0, 0.25, 0.5, 0.75, 1] : [-top, -top / 2, 0, top / 2, top];
+    const ys = { min: bottom, max: top, ticks: marks.map((v) => [v, String(+v.toPrecision(3))]) };
+    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "step t", ["entries of " + written(name), "t"]);
+    const clamp = (v) => Math.max(bottom, Math.min(top, v));
     for (let j = 0; j < n; j++) {
       const values = states.map((s) => s[j]);
       svg("path", {
@@ -164,6 +169,8 @@
     const initial = (cell) => Object.fromEntries([...cell.sliders.map((s) => [s.name, s.value]), ["scale", 1]]);
     for (const [name, cell] of Object.entries(data.cells)) values[name] = initial(cell);
     let current = Object.keys(data.cells)[0];
+    const shownValue = {}; // per cell: which value the upper plot shows (its state at first)
+    for (const [name, cell] of Object.entries(data.cells)) shownValue[name] = cell.axes.values[0].name;
 
     const choice = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "cell" }, root);
     for (const name of Object.keys(data.cells)) {
@@ -174,6 +181,7 @@
       input.addEventListener("change", () => {
         current = name;
         sliders();
+        picker();
         update();
       });
     }
@@ -184,6 +192,22 @@
       update();
     });
     const controls = make("div", { class: "gate-explorer__sliders" }, root);
+    const picked = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "value plotted" }, root);
+
+    // Which of the cell's values the upper plot shows: its state, output, gates, candidate.
+    function picker() {
+      picked.replaceChildren("upper plot: ");
+      for (const axis of data.cells[current].axes.values) {
+        const label = make("label", {}, picked);
+        const input = make("input", { type: "radio", name: "gate-explorer-value", value: axis.name }, label);
+        input.checked = axis.name === shownValue[current];
+        label.append(" " + written(axis.name));
+        input.addEventListener("change", () => {
+          shownValue[current] = axis.name;
+          update();
+        });
+      }
+    }
     const statePlot = svg("svg", { class: "gate-explorer__plot", "data-plot": "state", role: "img" });
     const normPlot = svg("svg", { class: "gate-explorer__plot", "data-plot": "gradient", role: "img" });
     const first = make("figure", { class: "gate-explorer__figure" }, root);
@@ -236,23 +260,28 @@
 
     function update() {
       const cell = data.cells[current];
-      const { states, norms } = run(data, current, values[current]);
+      const { states, values: all, norms } = run(data, current, values[current]);
+      const axis = cell.axes.values.find((a) => a.name === shownValue[current]);
+      const plotted = axis.name === cell.state ? states : all[axis.name];
       const width = Math.max(280, Math.floor(root.clientWidth));
       root.dataset.cell = current;
       const baseline = run(data, current, initial(cell)).norms;
-      drawStates(statePlot, width, states, cell.state, cell.axes);
+      drawStates(statePlot, width, plotted, axis.name, axis);
+      statePlot.dataset.value = axis.name;
       drawNorms(normPlot, width, norms, cell.axes, baseline);
       const settings = Object.entries(values[current]).map(([k, v]) => `${k} = ${v}`).join(", ");
-      statePlot.setAttribute("aria-label", `The ${data.hidden} entries of ${cell.state} over ${states.length} steps (${settings})`);
+      statePlot.setAttribute("aria-label", `The ${data.hidden} entries of ${written(axis.name)} over ${states.length} steps (${settings})`);
       normPlot.setAttribute("aria-label", `Gradient norm against steps back, logarithmic (${settings})`);
       stateCaption.replaceChildren();
-      write(stateCaption, [`The ${data.hidden} entries of the ${current.toUpperCase()}'s state ${cell.state}`, "t", " after each step t."]);
+      const what = axis.name === cell.state ? "state" : axis.gate ? "gate" : "value";
+      write(stateCaption, [`The ${data.hidden} entries of the ${current.toUpperCase()}'s ${what} ${written(axis.name)}`, "t", " at each step t."]);
       const at = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${norms[k - 1].toPrecision(2)}`);
       normCaption.replaceChildren();
       write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a fixed logarithmic scale (dashed: the starting setting); ${at.join(", ")}.`]);
     }
 
     sliders();
+    picker();
     update();
     let width = root.clientWidth;
     new ResizeObserver(() => {
