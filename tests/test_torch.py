@@ -106,6 +106,22 @@ def test_the_layer_meets_its_contract():
         lstm.Layer(3, 0)
 
 
+@pytest.mark.parametrize("name", ["lstm", "gru_torch"])
+def test_the_input_gradient_only_when_asked_and_the_rest_unchanged(name):
+    module = torch_module(name)
+    layer = module.Layer(3, 4, dtype=torch.float64)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    grads = []
+    for wanted in (True, False):
+        layer.zero_grad(set_to_none=True)
+        x_in = x.clone().requires_grad_(wanted)
+        layer(x_in)[0][module.STATES[-1]].sum().backward()
+        assert (x_in.grad is not None) == wanted
+        grads.append([p.grad for p in layer.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+    assert "if ctx.needs_input_grad[0]:" in (GENERATED / "torch" / f"{name}.py").read_text()
+
+
 def test_the_graph_does_not_grow_with_the_steps():
     layer = torch_module("gru").Layer(3, 4)
     outputs, _ = layer(torch.randn(50, 2, 3))

@@ -188,8 +188,6 @@ class _Sequence(torch.autograd.Function):
         n = ctx.n_hidden
         d_out_s = d_out['s']
         weights_s_prev_rows = torch.cat((W_o, W_i))
-        weights_x_rows = torch.cat((U_o, U_i))
-        weights_x_2_rows = U
         weights_z2_s_tilde_rows = W
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
@@ -240,7 +238,12 @@ class _Sequence(torch.autograd.Function):
         d_weights_z2_s_tilde = dz_rows_2.T @ z2_s_tilde_seq.reshape(T * B, -1)
         d_biases_1 = dz_rows_1.sum(0)
         d_biases_2 = dz_rows_2.sum(0)
-        d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = torch.cat((U_o, U_i))
+            weights_x_2_rows = U
+            d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,

@@ -221,7 +221,6 @@ class _Sequence(torch.autograd.Function):
         d_out_s = d_out['s']
         d_out_h = d_out['h']
         weights_h_prev_rows = torch.cat((W_i, W_f, W, W_o))
-        weights_x_rows = torch.cat((U_i, U_f, U, U_o))
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
         h_prev_seq = h_steps[:-1]
@@ -285,7 +284,11 @@ class _Sequence(torch.autograd.Function):
         # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o = Σ_t (one product)
         d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
         d_biases = dz_rows.sum(0)
-        d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = torch.cat((U_i, U_f, U, U_o))
+            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,

@@ -134,7 +134,6 @@ class _Sequence(torch.autograd.Function):
         n = ctx.n_hidden
         d_out_s = d_out['s']
         weights_s_prev_rows = W
-        weights_x_rows = U
         s_prev_seq = torch.cat((state['s'][None], act[:-1]))
         d_s_prev = x.new_zeros((B, n))
         dz = x.new_empty((T, B, n))
@@ -158,7 +157,11 @@ class _Sequence(torch.autograd.Function):
         # ∂L/∂U = Σ_t (one product)
         d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
         d_biases = dz_rows.sum(0)
-        d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = U
+            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,
