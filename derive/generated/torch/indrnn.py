@@ -152,7 +152,7 @@ class _Sequence(torch.autograd.Function):
                 d_u += (dz_t * s_prev).sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
         d_biases = dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None

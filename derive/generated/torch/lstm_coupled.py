@@ -229,9 +229,9 @@ class _Sequence(torch.autograd.Function):
                 d_h_prev = dz_t @ weights_h_prev_rows
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W = Σ_t (one product)
-        d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
+        d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T
         # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U = Σ_t (one product)
-        d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
         d_biases = dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None

@@ -280,9 +280,9 @@ class _Sequence(torch.autograd.Function):
                 d_p_o += (dz_t[:, 3 * n:4 * n] * s).sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
-        d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
+        d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T
         # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o = Σ_t (one product)
-        d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
         d_biases = dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None

@@ -212,13 +212,13 @@ class _Sequence(torch.autograd.Function):
         dz_rows_1 = dz_1.reshape(T * B, -1)
         dz_rows_2 = dz_2.reshape(T * B, -1)
         # ∂L/∂W_f = Σ_t (one product)
-        d_weights_s_prev = dz_rows_1.T @ s_prev_seq.reshape(T * B, -1)
+        d_weights_s_prev = (s_prev_seq.reshape(T * B, -1).T @ dz_rows_1).T
         # ∂L/∂U_f = Σ_t (one product)
-        d_weights_x = dz_rows_1.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows_1).T
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x_2 = dz_rows_2.T @ x.reshape(T * B, -1)
+        d_weights_x_2 = (x.reshape(T * B, -1).T @ dz_rows_2).T
         # ∂L/∂W = Σ_t (one product)
-        d_weights_z2_s_tilde = dz_rows_2.T @ z2_s_tilde_seq.reshape(T * B, -1)
+        d_weights_z2_s_tilde = (z2_s_tilde_seq.reshape(T * B, -1).T @ dz_rows_2).T
         d_biases_1 = dz_rows_1.sum(0)
         d_biases_2 = dz_rows_2.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.

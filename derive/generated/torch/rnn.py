@@ -153,9 +153,9 @@ class _Sequence(torch.autograd.Function):
                 d_s_prev = dz_t @ weights_s_prev_rows
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂W = Σ_t (one product)
-        d_weights_s_prev = dz_rows.T @ s_prev_seq.reshape(T * B, -1)
+        d_weights_s_prev = (s_prev_seq.reshape(T * B, -1).T @ dz_rows).T
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
         d_biases = dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None
