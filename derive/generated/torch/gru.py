@@ -266,8 +266,9 @@ def _positive(name, value):
 
 
 def _check(x, state, like, n_input, n_hidden):
-    """x and the initial states as tensors of the parameters' dtype and device, checked."""
-    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    """x and the initial states as tensors of the parameters' dtype and device, checked:
+    a real tensor of another dtype is converted; one on another device, or complex, is refused."""
+    x = _tensor("x", x, like)
     if x.dim() != 3 or x.shape[2] != n_input:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {tuple(x.shape)}")
     if x.shape[0] < 1 or x.shape[1] < 1:
@@ -285,7 +286,7 @@ def _check(x, state, like, n_input, n_hidden):
         if value is None:
             initial[name] = x.new_zeros((x.shape[1], n_hidden))
             continue
-        value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        value = _tensor(f"state[{name!r}]", value, like)
         if tuple(value.shape) != (x.shape[1], n_hidden):
             raise ValueError(
                 f"state[{name!r}] must have shape (B, n_hidden) = {(x.shape[1], n_hidden)}, "
@@ -293,3 +294,16 @@ def _check(x, state, like, n_input, n_hidden):
             )
         initial[name] = value
     return x, initial
+
+
+def _tensor(name, value, like):
+    """``value`` in the dtype and on the device of ``like``; a tensor elsewhere, or complex, refused."""
+    if isinstance(value, torch.Tensor):
+        if value.device != like.device:
+            raise ValueError(
+                f"{name} is on {value.device} but the layer's parameters are on {like.device}; "
+                f"move one to the other with .to(device)"
+            )
+        if value.is_complex():
+            raise ValueError(f"{name} is complex ({value.dtype}); the layer computes in {like.dtype}")
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
