@@ -10,7 +10,8 @@ thread CPU time of one forward plus backward pass of
 * ``torch.nn.LSTM/GRU/RNN`` where it computes the same function (``gru_torch``
   is ``nn.GRU``'s form; the seed's ``gru`` is not);
 * the GEMM floor: exactly the matrix products of the plan, each timed alone at
-  its shape (:func:`derive.bench.floor_products`), with torch.
+  its shape (:func:`derive.bench.floor_products`), with torch; without the
+  input's gradient, which no contestant computes (x is data here).
 
 One thread; the contestants run interleaved, one round after another, and each
 ratio is the median of per-round ratios.  Memory, two ways: the peak of torch's
@@ -159,7 +160,7 @@ def targets(row) -> list[dict]:
 def _floor(cell, size, dtype):
     tensors: dict[tuple, torch.Tensor] = {}
     calls = []
-    for shape_a, shape_b, repeats, _ in floor_products(cell, *size):
+    for shape_a, shape_b, repeats, _ in floor_products(cell, *size, input_gradient=False):
         for shape in (shape_a, shape_b):
             tensors.setdefault(shape, torch.randn(shape, dtype=dtype))
         a, b = tensors[shape_a], tensors[shape_b]
