@@ -165,6 +165,14 @@ def test_torch_prints_its_own_functions_and_numpy_is_unchanged():
     assert "np." not in source and "exp" not in source.split('"""', 2)[2]
 
 
+def test_torch_prints_products_in_the_layouts_its_gemm_is_fastest_in():
+    lstm = module_source(CATALOGUE["lstm"], backend="torch")
+    # A weight gradient after the loop: (vᵀ δz)ᵀ, the transposed operand on the right.
+    assert "d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T" in lstm
+    # An outer product summed in the loop accumulates in place.
+    assert "d_W.addmm_(d_z2_s_tilde.T, s_prev)" in module_source(CATALOGUE["gru_torch"], backend="torch")
+
+
 @pytest.mark.slow
 def test_torch_compile_of_the_layer():
     module = torch_module("lstm")

@@ -223,7 +223,7 @@ class _Sequence(torch.autograd.Function):
                 d_s_prev = dz_t_1 @ weights_s_prev_rows
                 d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_5[t - first]
                 # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-                d_W += d_z2_s_tilde.T @ s_prev
+                d_W.addmm_(d_z2_s_tilde.T, s_prev)
                 # δc = δz⁽²⁾_s̃,t
                 d_c += d_z2_s_tilde.sum(0)
         dz_rows_1 = dz_1.reshape(T * B, -1)
