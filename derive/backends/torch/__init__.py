@@ -53,7 +53,7 @@ RESERVED = frozenset(
     }
 )
 
-OPTIONS = Options(through_exp=False)
+OPTIONS = Options(through_exp=False, keep_products=True)
 
 
 def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
