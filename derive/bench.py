@@ -58,7 +58,9 @@ def _cpu_seconds(fn, number: int) -> float:
     return (time.thread_time() - start) / number
 
 
-def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tuple]:
+def floor_products(
+    cell, T: int, B: int, n_input: int, n_hidden: int, input_gradient: bool = True
+) -> list[tuple]:
     """The matrix products one forward plus backward pass must do, from the plan of
     ``cell`` (a :class:`~derive.Cell` or the name of a catalogue cell): a list of
     ``(shape_a, shape_b, repeats, what)``, the product of a ``shape_a`` by a
@@ -71,16 +73,19 @@ def floor_products(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tu
     loop, the carried adjoint's product through the stacked weights,
     (B × k·n_hidden)·(k·n_hidden × m) at each step; after the loop the stacked
     weights' gradient, (k·n_hidden × T·B)·(T·B × m), and for a hoisted span the
-    input's gradient, (T·B × k·n_hidden)·(k·n_hidden × m).  A product W v inside a
+    input's gradient, (T·B × k·n_hidden)·(k·n_hidden × m), unless ``input_gradient``
+    is false (the input is data, its gradient not asked for).  A product W v inside a
     term the plan does not stack (W s_{t-1} in o ⊙ (W s_{t-1} + c)) counts the same
     as a span of one member: forward and backward at each step (all T·B rows at once
     when v is the input alone), and its weight's gradient once.
     """
-    forward, backward = floor_by_pass(cell, T, B, n_input, n_hidden)
+    forward, backward = floor_by_pass(cell, T, B, n_input, n_hidden, input_gradient)
     return [*forward, *backward]
 
 
-def floor_by_pass(cell, T: int, B: int, n_input: int, n_hidden: int) -> tuple[list[tuple], list[tuple]]:
+def floor_by_pass(
+    cell, T: int, B: int, n_input: int, n_hidden: int, input_gradient: bool = True
+) -> tuple[list[tuple], list[tuple]]:
     """The products of :func:`floor_products`, those of the forward pass and those of the backward pass."""
     from sympy import MatMul
 
@@ -145,7 +150,7 @@ def floor_by_pass(cell, T: int, B: int, n_input: int, n_hidden: int) -> tuple[li
             gradient=f"gradient of {operand}: δz {stacked}",
             weight=f"{stacked}: δzᵀ {operand}",
         )
-    return [*hoisted, *forward], [*loop, *weights, *inputs]
+    return [*hoisted, *forward], [*loop, *weights, *(inputs if input_gradient else [])]
 
 
 def floor_exps(cell, T: int, B: int, n_input: int, n_hidden: int) -> list[tuple[int, str]]:

@@ -10,11 +10,17 @@ thread CPU time of one forward plus backward pass of
 * ``torch.nn.LSTM/GRU/RNN`` where it computes the same function (``gru_torch``
   is ``nn.GRU``'s form; the seed's ``gru`` is not);
 * the GEMM floor: exactly the matrix products of the plan, each timed alone at
-  its shape (:func:`derive.bench.floor_products`), with torch.
+  its shape (:func:`derive.bench.floor_products`), with torch; without the
+  input's gradient, which no contestant computes (x is data here).
 
 One thread; the contestants run interleaved, one round after another, and each
-ratio is the median of per-round ratios.  Memory: the bytes each keeps for its
-backward pass (every distinct storage saved, through torch's saved-tensor hooks).
+ratio is the median of per-round ratios.  Memory, two ways: the peak of torch's
+CPU allocations during one forward and backward pass, above what was allocated
+before it (the running sum of the allocation and release events of torch's
+profiler, in time order), and the bytes each keeps for its backward pass (every
+distinct storage saved, through torch's saved-tensor hooks).
+
+:data:`TARGETS` are issue 19's: each row of the record says which it meets.
 """
 
 from __future__ import annotations
@@ -42,6 +48,15 @@ from .training.torch_layer import layer_module
 
 SIZE = (64, 32, 128, 256)
 NATIVE = {"lstm": "LSTM", "gru_torch": "GRU", "rnn": "RNN"}
+
+# The most the Layer's time may be, as a multiple of each contestant's, by cell and
+# dtype ("*" any cell); and its peak memory, as a multiple of the autograd loop's.
+TARGETS = {
+    "autograd loop": {"*": {"float32": 0.75, "float64": 0.75}},
+    "nn.LSTM": {"lstm": {"float32": 1.25, "float64": 0.9}},
+    "nn.GRU": {"gru_torch": {"float32": 1.15, "float64": 0.9}},
+}
+PEAK_TARGET = ("autograd loop", 1.0)
 _FUNCTIONS = {"sigma": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 
@@ -107,10 +122,45 @@ def _saved_bytes(run) -> int:
     return sum(seen.values())
 
 
+def _peak_bytes(run) -> int:
+    """The peak of torch's CPU allocations while ``run`` runs, above where they started:
+    the running sum of the profiler's allocation (+) and release (-) events in time order."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    events = sorted(
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and str(e.device_type()).endswith("CPU")
+    )
+    total = peak = 0
+    for _, nbytes in events:
+        total += nbytes
+        peak = max(peak, total)
+    return peak
+
+
+def targets(row) -> list[dict]:
+    """The targets of :data:`TARGETS` that apply to ``row`` of the record, each with
+    the limit, the measured figure and whether it is met."""
+    out = []
+    for other, by_cell in TARGETS.items():
+        limits = by_cell.get(row["cell"], by_cell.get("*", {}))
+        if other in row["ratio"] and row["dtype"] in limits:
+            limit, got = limits[row["dtype"]], row["ratio"][other]
+            out.append({"against": other, "what": "time", "limit": limit, "got": got, "met": got <= limit})
+    other, limit = PEAK_TARGET
+    if other in row.get("peak_MB", {}):
+        got = row["peak_MB"]["derive"] / row["peak_MB"][other]
+        out.append({"against": other, "what": "peak memory", "limit": limit, "got": got, "met": got <= limit})
+    return out
+
+
 def _floor(cell, size, dtype):
     tensors: dict[tuple, torch.Tensor] = {}
     calls = []
-    for shape_a, shape_b, repeats, _ in floor_products(cell, *size):
+    for shape_a, shape_b, repeats, _ in floor_products(cell, *size, input_gradient=False):
         for shape in (shape_a, shape_b):
             tensors.setdefault(shape, torch.randn(shape, dtype=dtype))
         a, b = tensors[shape_a], tensors[shape_b]
@@ -137,11 +187,13 @@ def contestants(name: str, size=SIZE, dtype=torch.float32) -> dict:
     out: dict = {}
 
     def ours(backward=True):
+        layer.zero_grad(set_to_none=True)
         y = layer(x)[0][last]
         if backward:
             y.backward(g)
 
     def loop(backward=True):
+        layer.zero_grad(set_to_none=True)
         y = autograd_loop(cell, layer, x)
         if backward:
             y.backward(g)
@@ -152,6 +204,7 @@ def contestants(name: str, size=SIZE, dtype=torch.float32) -> dict:
         native = getattr(torch.nn, NATIVE[name])(n_input, n_hidden, dtype=dtype)
 
         def library(backward=True):
+            native.zero_grad(set_to_none=True)
             y = native(x)[0]
             if backward:
                 y.backward(g)
@@ -183,17 +236,29 @@ def run(cells=("lstm", "gru", "gru_torch", "rnn"), size=SIZE, dtypes=("float32",
                 for k, v in times.items()
                 if k != "derive"
             }
-            memory = {k: _saved_bytes(lambda fn=fn: fn(False)) for k, fn in runs.items() if k != "GEMM floor"}
-            rows.append(
-                {
-                    "cell": name,
-                    "dtype": dtype,
-                    "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
-                    "ratio": ratios,
-                    "saved_MB": {k: v / 2**20 for k, v in memory.items()},
-                }
-            )
-    return {"size": list(size), "torch": torch.__version__, "numpy": np.__version__, "rows": rows}
+            measured = [k for k in runs if k != "GEMM floor"]
+            memory = {k: _saved_bytes(lambda fn=runs[k]: fn(False)) for k in measured}
+            peak = {k: _peak_bytes(runs[k]) for k in measured}
+            row = {
+                "cell": name,
+                "dtype": dtype,
+                "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
+                "ratio": ratios,
+                "peak_MB": {k: v / 2**20 for k, v in peak.items()},
+                "saved_MB": {k: v / 2**20 for k, v in memory.items()},
+            }
+            rows.append({**row, "targets": targets(row)})
+    return {
+        "size": list(size),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "memory": "peak of torch's CPU allocations over one forward and backward pass (profiler events)",
+        "rows": rows,
+        "targets": {
+            "met": sum(t["met"] for r in rows for t in r["targets"]),
+            "total": sum(len(r["targets"]) for r in rows),
+        },
+    }
 
 
 def table(record) -> str:
@@ -202,19 +267,24 @@ def table(record) -> str:
         f"(T, B, inputs, hidden) = ({T}, {B}, {n_input}, {n_hidden}); one thread, thread CPU time, "
         f"median of interleaved rounds; torch {record['torch']}",
         f"{'cell':<10} {'dtype':<8} {'derive ms':>9}  "
-        "ratio of derive's time to each (ms; saved for backward MB)",
+        "ratio of derive's time to each (ms; peak MB / saved for backward MB)",
     ]
+
+    def memory(r, k):
+        return f"; {r['peak_MB'][k]:.1f} / {r['saved_MB'][k]:.1f} MB" if k in r["peak_MB"] else ""
+
     for r in record["rows"]:
-        others = "  ".join(
-            f"{k} {r['ratio'][k]:.2f}× ({r['ms'][k]:.1f}"
-            + (f"; {r['saved_MB'][k]:.1f} MB)" if k in r["saved_MB"] else ")")
-            for k in r["ratio"]
-        )
+        others = "  ".join(f"{k} {r['ratio'][k]:.2f}× ({r['ms'][k]:.1f}{memory(r, k)})" for k in r["ratio"])
         lines.append(
             f"{r['cell']:<10} {r['dtype']:<8} {r['ms']['derive']:>9.1f}  "
-            f"({r['saved_MB']['derive']:.1f} MB)  {others}"
+            f"({memory(r, 'derive')[2:]})  {others}"
         )
+        for t in r["targets"]:
+            lines.append(
+                f"{'':<20} target: {t['what']} ≤ {t['limit']:.2f}× {t['against']}: "
+                f"{t['got']:.2f}×, {'met' if t['met'] else 'missed'}"
+            )
     return "\n".join(lines)
 
 
-__all__ = ["SIZE", "autograd_loop", "contestants", "run", "table"]
+__all__ = ["PEAK_TARGET", "SIZE", "TARGETS", "autograd_loop", "contestants", "run", "table", "targets"]

@@ -6,7 +6,7 @@ from sympy import MatrixSymbol, Symbol
 from derive import algebra as A
 from derive.backends.numpy.printer import StatementPrinter
 from derive.codegen import Code, ir, prune
-from derive.codegen.unused import reads, statements
+from derive.codegen.unused import apart, reads, statements
 
 show = StatementPrinter()
 n = Symbol("n")
@@ -127,6 +127,23 @@ def test_a_loop_keeps_what_is_left_of_its_body_and_a_comment_the_block_it_descri
     assert kept == (ir.Comment("a note"), ir.Loop("t", ir.T, (ir.Comment("about s"), s)))
     # A comment stands for the statements up to the next comment: it stays while one does.
     assert statements((ir.Comment("g and s"), g, s), ["s"]) == (ir.Comment("g and s"), s)
+
+
+def test_apart_moves_what_only_the_other_results_need_after_the_rest():
+    rows = ir.Assign("rows", ir.StackRows(("U",)))
+    gradient = ir.Assign("d_U", ir.MatMul(ir.Transpose("dz"), "x"))
+    d_x = ir.Assign("d_x", ir.MatMul("dz", "rows"))
+    body = (rows, ir.Comment("both gradients"), gradient, d_x)
+    first, then = apart(body, ["d_U"])
+    assert first == (ir.Comment("both gradients"), gradient)
+    assert then == (rows, d_x)  # the comment stands for a statement of the first part too
+    assert apart(body, ["d_U", "d_x"]) is None  # nothing left for a second part
+    # A statement the first part changes later cannot move after it.
+    body = (ir.Assign("d_x", ir.MatMul("dz", "U")), ir.Assign("dz", "U", "*="), ir.Assign("d_U", "dz"))
+    assert apart(body, ["d_U"]) is None
+    # Nor can one inside a loop.
+    loop = ir.Loop("t", ir.T, (ir.Assign("d_U", "x", "+="), ir.Assign(ir.at("d_x", "t"), "x")))
+    assert apart((ir.Assign("d_U", 0), ir.Assign("d_x", ir.Empty(ir.BATCH)), loop), ["d_U"]) is None
 
 
 def test_the_pass_over_both_functions_and_what_the_frame_then_binds():

@@ -1,7 +1,7 @@
 """Each pass of the fused lowering's plan, alone, on cells that show what it decides."""
 
 from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, derive
-from derive.codegen.plan import Namer, Piece, plan
+from derive.codegen.plan import Namer, Options, Piece, plan
 
 G, S = Role.GATE, Role.STATE
 
@@ -156,3 +156,15 @@ def test_a_parameter_in_two_gates_has_one_piece_per_gate():
     assert after["d_W"] == (Piece(span="s_prev", member=0), Piece(span="s_prev", member=1))
     assert after["d_b"] == (Piece(block=0), Piece(block=1))
     assert remainder["d_W"] is None and remainder["d_b"] is None
+
+
+def test_a_product_inside_an_elementwise_product_is_kept_when_asked():
+    d = derive(CATALOGUE["gru_torch"])
+    kept = dict(plan(d, set(), Options(keep_products=True)).kept)
+    wanted = [(str(expr), symbol.name) for expr, symbol in kept.items()]
+    assert wanted == [("W*s_prev + c", "product_s_tilde")]
+    assert ("product_s_tilde", "product_s_tilde_seq") in plan(d, set(), Options(keep_products=True)).sequences
+    assert dict(plan(d, set()).kept) == {}  # by default the backward pass computes it again
+    # A cell with no such product keeps what it kept before.
+    lstm = derive(CATALOGUE["lstm"])
+    assert plan(lstm, set(), Options(keep_products=True)).kept == plan(lstm, set()).kept

@@ -104,6 +104,32 @@ def test_the_layer_meets_its_contract():
         layer(x, {"h": torch.zeros(3, 5)})
     with pytest.raises(ValueError, match="n_hidden must be a positive integer"):
         lstm.Layer(3, 0)
+    # Another device, or complex numbers, are refused in one line; the message says what to do.
+    for bad, says in [
+        (torch.zeros(4, 2, 3, device="meta"), r"x is on meta but the layer.s parameters are on cpu; move"),
+        (torch.zeros(4, 2, 3, dtype=torch.complex128), r"x is complex \(torch.complex128\)"),
+    ]:
+        with pytest.raises(ValueError, match=says) as error:
+            layer(bad)
+        assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match=r"state\['h'\] is on meta"):
+        layer(x, {"h": torch.zeros(2, 5, device="meta")})
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_torch"])
+def test_the_input_gradient_only_when_asked_and_the_rest_unchanged(name):
+    module = torch_module(name)
+    layer = module.Layer(3, 4, dtype=torch.float64)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    grads = []
+    for wanted in (True, False):
+        layer.zero_grad(set_to_none=True)
+        x_in = x.clone().requires_grad_(wanted)
+        layer(x_in)[0][module.STATES[-1]].sum().backward()
+        assert (x_in.grad is not None) == wanted
+        grads.append([p.grad for p in layer.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+    assert "if ctx.needs_input_grad[0]:" in (GENERATED / "torch" / f"{name}.py").read_text()
 
 
 def test_the_graph_does_not_grow_with_the_steps():
@@ -139,6 +165,14 @@ def test_torch_prints_its_own_functions_and_numpy_is_unchanged():
     assert "np." not in source and "exp" not in source.split('"""', 2)[2]
 
 
+def test_torch_prints_products_in_the_layouts_its_gemm_is_fastest_in():
+    lstm = module_source(CATALOGUE["lstm"], backend="torch")
+    # A weight gradient after the loop: (vᵀ δz)ᵀ, the transposed operand on the right.
+    assert "d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T" in lstm
+    # An outer product summed in the loop accumulates in place.
+    assert "d_W.addmm_(d_z2_s_tilde.T, s_prev)" in module_source(CATALOGUE["gru_torch"], backend="torch")
+
+
 @pytest.mark.slow
 def test_torch_compile_of_the_layer():
     module = torch_module("lstm")
@@ -171,3 +205,41 @@ def test_on_cuda_as_on_the_cpu(name):
     assert all(
         torch.allclose(p.grad, q.grad.cpu()) for p, q in zip(cpu.parameters(), gpu.parameters(), strict=True)
     )
+
+
+def _derive(*args):
+    """``python -m derive ARGS`` as a user runs it: its output, after it succeeded."""
+    out = subprocess.run(
+        [sys.executable, "-m", "derive", *args], capture_output=True, text=True, cwd=Path(__file__).parents[1]
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_train_with_torch_from_the_command_line():
+    out = _derive("train", "adding", "--backend", "torch", "--cell", "lstm", "--lag", "10", "--steps", "3")
+    rows = out.strip().splitlines()
+    assert len(rows) == 2 and all(r.startswith("cell lstm  lag 10  seed ") and "loss" in r for r in rows)
+
+
+def test_bench_with_torch_from_the_command_line():
+    out = _derive("bench", "--backend", "torch", "--quick", "--rounds", "1", "lstm")
+    assert "one thread, thread CPU time" in out and "nn.LSTM" in out and "GEMM floor" in out
+    assert "target: time ≤ 0.75× autograd loop" in out and "target: peak memory ≤ 1.00× autograd loop" in out
+
+
+def test_targets_say_which_are_met():
+    from derive.bench_torch import targets
+
+    row = {
+        "cell": "lstm",
+        "dtype": "float64",
+        "ratio": {"autograd loop": 0.7, "nn.LSTM": 0.95, "GEMM floor": 1.7},
+        "peak_MB": {"derive": 10.0, "autograd loop": 12.0, "nn.LSTM": 30.0},
+    }
+    got = {(t["against"], t["what"]): (t["limit"], t["met"]) for t in targets(row)}
+    assert got == {
+        ("autograd loop", "time"): (0.75, True),
+        ("nn.LSTM", "time"): (0.9, False),
+        ("autograd loop", "peak memory"): (1.0, True),
+    }

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from sympy import MatAdd, MatMul, MatrixExpr, MatrixSymbol
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol
 
 from .. import algebra as A
 from .. import elementwise, naming
@@ -85,9 +85,17 @@ class Options:
                      library's own σ is slow or missing (NumPy).  Off, a run holds one
                      function and each is computed by the backend's own call (torch's
                      fused ``sigmoid`` and ``tanh`` kernels).
+    ``keep_products`` a factor of an elementwise product that holds a matrix product of
+                     a value that changes from step to step (W s_{t-1} + c in
+                     o ⊙ (W s_{t-1} + c)) is kept for every step, so that the backward
+                     pass reads it instead of doing the product again: one more
+                     (T, B, n) array for one product fewer (torch, whose products of
+                     many rows are costly).  Off, the backward pass computes it again,
+                     ahead of its steps.
     """
 
     through_exp: bool = True
+    keep_products: bool = False
 
 
 DEFAULT = Options()
@@ -123,7 +131,7 @@ def plan(derivation: Derivation, taken: set[str], options: Options = DEFAULT) ->
     slopes = backward_runs(derivation, pres)
     cuts = groups(pres, stack(pres, derivation, Namer(())), [*runs, *slopes])
     spans = stack(pres, derivation, namer, cuts)
-    kept = keep(derivation, pres, spans, namer)
+    kept = keep(derivation, pres, spans, namer, options.keep_products)
     after, remainder = sums_after_loop(derivation, pres, spans)
     in_block = {pre.equation for pre in pres}
     own = [eq.name for eq in derivation.cell.equations if eq.symbol not in in_block]
@@ -288,12 +296,18 @@ def groups(
 
 
 def keep(
-    derivation: Derivation, pres: Sequence[Pre], spans: Sequence[Span], namer: Namer
+    derivation: Derivation,
+    pres: Sequence[Pre],
+    spans: Sequence[Span],
+    namer: Namer,
+    products: bool = False,
 ) -> tuple[tuple[MatrixExpr, MatrixSymbol], ...]:
     """Pass 3: sub-expressions computed once per step and kept for the backward
     pass: elementwise functions inside an equation (tanh(s) in h = o ⊙ tanh(s);
     not tanh(W), which is the same at every step and has no row per sequence),
-    and operands of stacked products that are not a plain symbol (o ⊙ s_prev)."""
+    and operands of stacked products that are not a plain symbol (o ⊙ s_prev);
+    with ``products``, factors of an elementwise product that hold a matrix product
+    of a value that changes from step to step (W s_prev + c in o ⊙ (W s_prev + c))."""
     top = {eq.rhs for eq in derivation.cell.equations}
     intermediates = {a.value: a.target for a in derivation.intermediates}
     found: dict[MatrixExpr, MatrixSymbol] = {}
@@ -308,6 +322,15 @@ def keep(
             ):
                 inner = node.arg.name if isinstance(node.arg, MatrixSymbol) else eq.name
                 found[node] = MatrixSymbol(namer(f"{node.function}_{inner}"), *node.shape)
+            if products and isinstance(node, HadamardProduct) and node is not eq.rhs:
+                for factor in node.args:
+                    if (
+                        factor not in found
+                        and factor not in top
+                        and not isinstance(factor, MatrixSymbol)
+                        and _holds_product(factor, derivation.cell)
+                    ):
+                        found[factor] = MatrixSymbol(namer(f"product_{eq.name}"), *factor.shape)
     for span in spans:
         if (
             not isinstance(span.operand, MatrixSymbol)
@@ -319,6 +342,15 @@ def keep(
                 namer(span.name), *span.operand.shape
             )
     return tuple(found.items())
+
+
+def _holds_product(expr: MatrixExpr, cell: Cell) -> bool:
+    """Whether ``expr`` holds a product of a parameter and a value that changes from step to step."""
+    parameters = set(cell.parameter_symbols)
+    return any(
+        isinstance(node, MatMul) and node.args[0] in parameters and _steps_with(node, cell)
+        for node in A.walk(expr)
+    )
 
 
 def forward_runs(

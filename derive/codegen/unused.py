@@ -7,6 +7,11 @@ nothing reads, an array only such statements read) is left out, until none is
 left, with the comments that stand for it alone.  The function's results
 (:attr:`.Code.forward_results`, :attr:`.Code.backward_results`) are read.
 A loop stays, with what is left of its body.
+
+:func:`apart` splits one function's statements in two: those some of its results
+need, then those that only the others need, so that a backend can skip the
+second part when those results are not wanted (torch's
+``ctx.needs_input_grad``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,56 @@ def prune(code: Code) -> Code:
 def statements(body: Sequence[ir.Statement], results: Iterable[ir.Node]) -> tuple[ir.Statement, ...]:
     """The statements of one function, ``body``, without the assignments that neither
     another statement nor ``results`` reads."""
+    return _keep(body, (), _dropped(body, results))
+
+
+def apart(
+    body: Sequence[ir.Statement], results: Iterable[ir.Node]
+) -> tuple[tuple[ir.Statement, ...], tuple[ir.Statement, ...]] | None:
+    """``body`` (already without what nothing reads) as the statements that ``results``
+    need, then the others, which only the function's other results need, each part
+    in its order and with the comments that stand for it.  ``None`` where there are
+    no others, or where running them after the first part would not compute the
+    same: one sits in a loop, changes a name the first part uses, or reads a name
+    that a later statement of the first part changes.
+    """
+    results = tuple(results)
+    dropped = _dropped(body, results)
+    if not dropped or any(len(place) > 1 for place in dropped):
+        return None
+    kept_names = set().union(*(ir.reads(s) | _writes(s) for k, s in enumerate(body) if (k,) not in dropped))
+    if any(_writes(body[k]) & kept_names for (k,) in dropped):
+        return None
+    later_writes: set[str] = set()
+    for k in reversed(range(len(body))):
+        statement = body[k]
+        if (k,) in dropped:
+            if ir.reads(statement) & later_writes:
+                return None
+            continue
+        later_writes |= _writes(statement)
+    # The second part keeps a comment where it stands for that part alone.
+    others = [
+        k
+        for comments, statements in _blocks(body)
+        for k in (comments if all((j,) in dropped for j in statements) else []) + statements
+        if k in comments or (k,) in dropped
+    ]
+    return _keep(body, (), dropped), tuple(body[k] for k in others)
+
+
+def _writes(statement: ir.Statement) -> set[str]:
+    """The names ``statement`` assigns to or changes in place (a loop, those its body does)."""
+    if isinstance(statement, ir.Loop):
+        return {statement.index}.union(*(_writes(s) for s in statement.body))
+    target = getattr(statement, "target", getattr(statement, "out", None))
+    while target is not None and not isinstance(target, str):
+        target = getattr(target, "array", getattr(target, "view", None))
+    return {target} if isinstance(target, str) else set()
+
+
+def _dropped(body: Sequence[ir.Statement], results: Iterable[ir.Node]) -> set[Place]:
+    """The places of the assignments in ``body`` that neither another statement nor ``results`` reads."""
     places = dict(_places(body, ()))
     used = {place: _own_reads(s) for place, s in places.items()}
     bound = {place: name for place, s in places.items() if (name := ir.binds(s)) is not None}
@@ -49,7 +104,7 @@ def statements(body: Sequence[ir.Statement], results: Iterable[ir.Node]) -> tupl
         if not dead:
             break
         dropped |= dead
-    return _keep(body, (), dropped)
+    return dropped
 
 
 def reads(body: Sequence[ir.Statement], results: Iterable[ir.Node] = ()) -> set[ir.Read]:
@@ -72,17 +127,21 @@ def _own_reads(statement: ir.Statement) -> set[ir.Read]:
     return ir.reads(statement)
 
 
-def _keep(body: Sequence[ir.Statement], at: Place, dropped: set[Place]) -> tuple[ir.Statement, ...]:
-    # A block: comments, then the statements they describe (their indices in body).
-    # Its comments go when every one of its statements has gone.
+def _blocks(body: Sequence[ir.Statement]) -> list[tuple[list[int], list[int]]]:
+    """``body`` as blocks: comments, then the statements they describe (their indices in body)."""
     blocks: list[tuple[list[int], list[int]]] = []
     for k, statement in enumerate(body):
         comment = isinstance(statement, ir.Comment)
         if not blocks or (comment and blocks[-1][1]):
             blocks.append(([], []))
         blocks[-1][0 if comment else 1].append(k)
+    return blocks
+
+
+def _keep(body: Sequence[ir.Statement], at: Place, dropped: set[Place]) -> tuple[ir.Statement, ...]:
+    # Its comments go when every one of its statements has gone.
     kept: list[int] = []
-    for comments, statements in blocks:
+    for comments, statements in _blocks(body):
         live = [k for k in statements if (*at, k) not in dropped]
         kept += (comments if live or not statements else []) + live
     out: list[ir.Statement] = []
@@ -94,4 +153,4 @@ def _keep(body: Sequence[ir.Statement], at: Place, dropped: set[Place]) -> tuple
     return tuple(out)
 
 
-__all__ = ["prune", "reads", "statements"]
+__all__ = ["apart", "prune", "reads", "statements"]

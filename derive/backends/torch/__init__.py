@@ -3,8 +3,11 @@ BPTT, one ``torch.autograd.Function`` for the whole sequence.
 
 It prints the fused lowering, as NumPy does, with one choice of the plan of its
 own (:class:`~derive.codegen.plan.Options`): σ and tanh are torch's fused
-kernels, not folded into one exp.  Its printer (:mod:`.printer`) is the NumPy
-printer's batch-row layout with torch's spellings (:mod:`.functions`); its
+kernels, not folded into one exp.  The statements that only the input's
+gradient needs (:func:`~derive.codegen.unused.apart`) run only when autograd
+asks for that gradient (``ctx.needs_input_grad``): x is most often data.  Its
+printer (:mod:`.printer`) is the NumPy printer's batch-row layout with torch's
+spellings (:mod:`.functions`); its
 template is ``templates/code/torch.py.j2``, whose frame binds :data:`RESERVED`.
 A module of a cell outside the catalogue is checked as NumPy's are, through
 :mod:`.check`, which runs it in float64 behind the NumPy modules' contract.
@@ -50,7 +53,7 @@ RESERVED = frozenset(
     }
 )
 
-OPTIONS = Options(through_exp=False)
+OPTIONS = Options(through_exp=False, keep_products=True)
 
 
 def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
@@ -63,10 +66,14 @@ def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Ma
     params = [p.name for p in cell.parameters]
     outputs = [show(code.outputs[s]) for s in cell.states]
     backward_cache = [c for c in code.cache if c in backward_reads]
+    # The statements only the input's gradient needs run when autograd asks for it.
+    parts = unused.apart(code.backward, (*code.d_params.values(), *code.d_state.values()))
+    backward, only_d_x = parts if parts is not None else (code.backward, ())
     returned = outputs + [c for c in backward_cache if c not in outputs]
     printed = SimpleNamespace(
         forward=show.lines(code.forward),
-        backward=show.lines(code.backward),
+        backward=show.lines(backward),
+        only_d_x=show.lines(only_d_x, 1),
         forward_reads=forward_reads,
         backward_reads=backward_reads,
         forward_params=[p for p in params if p in forward_reads],

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sympy import MatMul, Transpose
+
 from ...codegen import ir
 from ..numpy.printer import BatchRowPrinter
 from ..numpy.printer import StatementPrinter as NumPyStatements
@@ -48,6 +50,33 @@ class StatementPrinter(NumPyStatements):
 
     def _print_Math(self, node: ir.Math) -> str:
         return code(node.expr, {name: self(value) for name, value in node.names})
+
+    def _print_Assign(self, node: ir.Assign) -> str:
+        expr = node.value.expr if isinstance(node.value, ir.Math) else None
+        if (
+            node.op == "+="
+            and isinstance(expr, MatMul)
+            and len(expr.args) == 2
+            and expr.args[0].shape[1] == 1
+            and isinstance(expr.args[1], Transpose)
+            and expr.args[1].arg.shape[1] == 1
+        ):
+            # A sum over the batch of outer products u vᵀ added in place: one GEMM that
+            # accumulates (u.T @ v would make a new matrix first).
+            names = {name: self(value) for name, value in node.value.names}
+            u, v = (code(f, names) for f in (expr.args[0], expr.args[1].arg))
+            u = u if u.isidentifier() else f"({u})"
+            return f"{self(node.target)}.addmm_({u}.T, {v})"
+        return super()._print_Assign(node)
+
+    def _print_MatMul(self, node: ir.MatMul) -> str:
+        if isinstance(node.a, ir.Transpose):
+            # A sum of outer products over the steps, δzᵀ v, as (vᵀ δz)ᵀ: torch's GEMM
+            # reads a transposed left operand of many rows faster on the right (measured).
+            b = self(node.b)
+            b = b if isinstance(node.b, (str, ir.Rows, ir.Block, ir.At)) else f"({b})"
+            return f"({b}.T @ {self(node.a.a)}).T"
+        return super()._print_MatMul(node)
 
     def _print_BatchSum(self, node: ir.BatchSum) -> str:
         a = self(node.a)

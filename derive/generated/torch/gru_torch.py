@@ -118,11 +118,13 @@ class _Sequence(torch.autograd.Function):
         s_steps = x.new_empty((T + 1, B, n))
         s_steps[0] = state['s']
         s_seq = s_steps[1:]
+        product_s_tilde_seq = x.new_empty((T, B, n))
         s_prev = state['s']
         for t in range(T):
             z_1 = act_1[t]
             z_2 = act_2[t]
             s = s_seq[t]
+            product_s_tilde = product_s_tilde_seq[t]
             # W_o s_{t-1}, W_i s_{t-1}: one product
             torch.matmul(s_prev, weights_s_prev, out=z_s_prev)
             z_1 += z_s_prev
@@ -131,7 +133,9 @@ class _Sequence(torch.autograd.Function):
             torch.sigmoid(z_1, out=z_1)
             o = z_1[:, 0:n]
             i = z_1[:, n:2 * n]
-            z_2 += o * (s_prev @ W.T + c)
+            # product_s_tilde_t = W s_{t-1} + c
+            product_s_tilde[...] = s_prev @ W.T + c
+            z_2 += o * product_s_tilde
             # s̃_t = tanh(o_t ⊙ (W s_{t-1} + c) + U x_t + b)
             torch.tanh(z_2, out=z_2)
             s_tilde = z_2
@@ -139,7 +143,7 @@ class _Sequence(torch.autograd.Function):
             torch.mul(1 - i, s_prev, out=s)
             s += i * s_tilde
             s_prev = s
-        return s_seq, act_1, act_2, s_steps
+        return s_seq, act_1, act_2, product_s_tilde_seq, s_steps
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -160,6 +164,7 @@ class _Sequence(torch.autograd.Function):
             output[1],
             output[2],
             output[3],
+            output[4],
         )
 
     @staticmethod
@@ -175,6 +180,7 @@ class _Sequence(torch.autograd.Function):
             c,
             act_1,
             act_2,
+            product_s_tilde_seq,
             s_steps,
         ) = ctx.saved_tensors
         d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
@@ -182,8 +188,6 @@ class _Sequence(torch.autograd.Function):
         n = ctx.n_hidden
         d_out_s = d_out['s']
         weights_s_prev_rows = torch.cat((W_o, W_i))
-        weights_x_rows = torch.cat((U_o, U_i))
-        weights_x_2_rows = U
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
         dz_1 = x.new_empty((T, B, 2 * n))
@@ -196,14 +200,14 @@ class _Sequence(torch.autograd.Function):
         for first in reversed(range(0, T, chunk)):
             factor_seq = 1 - act_2[first:first + chunk]**2
             factor_seq_2 = act_2[first:first + chunk] - s_prev_seq[first:first + chunk]
-            factor_seq_3 = s_prev_seq[first:first + chunk] @ W.T + c
-            factor_seq_5 = 1 - act_1[first:first + chunk, :, n:2 * n]
-            factor_seq_4 = act_1[first:first + chunk] * (1 - act_1[first:first + chunk])
+            factor_seq_4 = 1 - act_1[first:first + chunk, :, n:2 * n]
+            factor_seq_3 = act_1[first:first + chunk] * (1 - act_1[first:first + chunk])
             for t in reversed(range(first, min(first + chunk, T))):
                 dz_t_1 = dz_1[t]
                 dz_t_2 = dz_2[t]
                 o = act_1[t, :, 0:n]
                 i = act_1[t, :, n:2 * n]
+                product_s_tilde = product_s_tilde_seq[t]
                 s_prev = s_prev_seq[t]
                 d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
                 # δs_t = δs_t^in
@@ -217,28 +221,33 @@ class _Sequence(torch.autograd.Function):
                 # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
                 torch.mul(d_s, factor_seq_2[t - first], out=dz_t_1[:, n:2 * n])
                 # δo_t = δz_s̃,t ⊙ (W s_{t-1} + c)
-                torch.mul(dz_t_2, factor_seq_3[t - first], out=dz_t_1[:, 0:n])
+                torch.mul(dz_t_2, product_s_tilde, out=dz_t_1[:, 0:n])
                 # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
                 # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-                dz_t_1 *= factor_seq_4[t - first]
+                dz_t_1 *= factor_seq_3[t - first]
                 # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
                 d_s_prev = dz_t_1 @ weights_s_prev_rows
-                d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_5[t - first]
+                d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[t - first]
                 # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-                d_W += d_z2_s_tilde.T @ s_prev
+                d_W.addmm_(d_z2_s_tilde.T, s_prev)
                 # δc = δz⁽²⁾_s̃,t
                 d_c += d_z2_s_tilde.sum(0)
         dz_rows_1 = dz_1.reshape(T * B, -1)
         dz_rows_2 = dz_2.reshape(T * B, -1)
         # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
-        d_weights_s_prev = dz_rows_1.T @ s_prev_seq.reshape(T * B, -1)
+        d_weights_s_prev = (s_prev_seq.reshape(T * B, -1).T @ dz_rows_1).T
         # ∂L/∂U_o, ∂L/∂U_i = Σ_t (one product)
-        d_weights_x = dz_rows_1.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows_1).T
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x_2 = dz_rows_2.T @ x.reshape(T * B, -1)
+        d_weights_x_2 = (x.reshape(T * B, -1).T @ dz_rows_2).T
         d_biases_1 = dz_rows_1.sum(0)
         d_biases_2 = dz_rows_2.sum(0)
-        d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = torch.cat((U_o, U_i))
+            weights_x_2_rows = U
+            d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,
@@ -262,8 +271,9 @@ def _positive(name, value):
 
 
 def _check(x, state, like, n_input, n_hidden):
-    """x and the initial states as tensors of the parameters' dtype and device, checked."""
-    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    """x and the initial states as tensors of the parameters' dtype and device, checked:
+    a real tensor of another dtype is converted; one on another device, or complex, is refused."""
+    x = _tensor("x", x, like)
     if x.dim() != 3 or x.shape[2] != n_input:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {tuple(x.shape)}")
     if x.shape[0] < 1 or x.shape[1] < 1:
@@ -281,7 +291,7 @@ def _check(x, state, like, n_input, n_hidden):
         if value is None:
             initial[name] = x.new_zeros((x.shape[1], n_hidden))
             continue
-        value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        value = _tensor(f"state[{name!r}]", value, like)
         if tuple(value.shape) != (x.shape[1], n_hidden):
             raise ValueError(
                 f"state[{name!r}] must have shape (B, n_hidden) = {(x.shape[1], n_hidden)}, "
@@ -289,3 +299,16 @@ def _check(x, state, like, n_input, n_hidden):
             )
         initial[name] = value
     return x, initial
+
+
+def _tensor(name, value, like):
+    """``value`` in the dtype and on the device of ``like``; a tensor elsewhere, or complex, refused."""
+    if isinstance(value, torch.Tensor):
+        if value.device != like.device:
+            raise ValueError(
+                f"{name} is on {value.device} but the layer's parameters are on {like.device}; "
+                f"move one to the other with .to(device)"
+            )
+        if value.is_complex():
+            raise ValueError(f"{name} is complex ({value.dtype}); the layer computes in {like.dtype}")
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)

@@ -129,7 +129,6 @@ class _Sequence(torch.autograd.Function):
         T, B, _ = x.shape
         n = ctx.n_hidden
         d_out_s = d_out['s']
-        weights_x_rows = U
         s_prev_seq = torch.cat((state['s'][None], act[:-1]))
         d_s_prev = x.new_zeros((B, n))
         dz = x.new_empty((T, B, n))
@@ -153,9 +152,13 @@ class _Sequence(torch.autograd.Function):
                 d_u += (dz_t * s_prev).sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
         d_biases = dz_rows.sum(0)
-        d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = U
+            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,
@@ -184,8 +187,9 @@ def _positive(name, value):
 
 
 def _check(x, state, like, n_input, n_hidden):
-    """x and the initial states as tensors of the parameters' dtype and device, checked."""
-    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    """x and the initial states as tensors of the parameters' dtype and device, checked:
+    a real tensor of another dtype is converted; one on another device, or complex, is refused."""
+    x = _tensor("x", x, like)
     if x.dim() != 3 or x.shape[2] != n_input:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {tuple(x.shape)}")
     if x.shape[0] < 1 or x.shape[1] < 1:
@@ -203,7 +207,7 @@ def _check(x, state, like, n_input, n_hidden):
         if value is None:
             initial[name] = x.new_zeros((x.shape[1], n_hidden))
             continue
-        value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        value = _tensor(f"state[{name!r}]", value, like)
         if tuple(value.shape) != (x.shape[1], n_hidden):
             raise ValueError(
                 f"state[{name!r}] must have shape (B, n_hidden) = {(x.shape[1], n_hidden)}, "
@@ -211,3 +215,16 @@ def _check(x, state, like, n_input, n_hidden):
             )
         initial[name] = value
     return x, initial
+
+
+def _tensor(name, value, like):
+    """``value`` in the dtype and on the device of ``like``; a tensor elsewhere, or complex, refused."""
+    if isinstance(value, torch.Tensor):
+        if value.device != like.device:
+            raise ValueError(
+                f"{name} is on {value.device} but the layer's parameters are on {like.device}; "
+                f"move one to the other with .to(device)"
+            )
+        if value.is_complex():
+            raise ValueError(f"{name} is complex ({value.dtype}); the layer computes in {like.dtype}")
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)

@@ -221,7 +221,6 @@ class _Sequence(torch.autograd.Function):
         d_out_s = d_out['s']
         d_out_h = d_out['h']
         weights_h_prev_rows = torch.cat((W_i, W_f, W, W_o))
-        weights_x_rows = torch.cat((U_i, U_f, U, U_o))
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
         h_prev_seq = h_steps[:-1]
@@ -281,11 +280,15 @@ class _Sequence(torch.autograd.Function):
                 d_p_o += (dz_t[:, 3 * n:4 * n] * s).sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
-        d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
+        d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T
         # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o = Σ_t (one product)
-        d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
         d_biases = dz_rows.sum(0)
-        d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = torch.cat((U_i, U_f, U, U_o))
+            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,
@@ -315,8 +318,9 @@ def _positive(name, value):
 
 
 def _check(x, state, like, n_input, n_hidden):
-    """x and the initial states as tensors of the parameters' dtype and device, checked."""
-    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    """x and the initial states as tensors of the parameters' dtype and device, checked:
+    a real tensor of another dtype is converted; one on another device, or complex, is refused."""
+    x = _tensor("x", x, like)
     if x.dim() != 3 or x.shape[2] != n_input:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {tuple(x.shape)}")
     if x.shape[0] < 1 or x.shape[1] < 1:
@@ -334,7 +338,7 @@ def _check(x, state, like, n_input, n_hidden):
         if value is None:
             initial[name] = x.new_zeros((x.shape[1], n_hidden))
             continue
-        value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        value = _tensor(f"state[{name!r}]", value, like)
         if tuple(value.shape) != (x.shape[1], n_hidden):
             raise ValueError(
                 f"state[{name!r}] must have shape (B, n_hidden) = {(x.shape[1], n_hidden)}, "
@@ -342,3 +346,16 @@ def _check(x, state, like, n_input, n_hidden):
             )
         initial[name] = value
     return x, initial
+
+
+def _tensor(name, value, like):
+    """``value`` in the dtype and on the device of ``like``; a tensor elsewhere, or complex, refused."""
+    if isinstance(value, torch.Tensor):
+        if value.device != like.device:
+            raise ValueError(
+                f"{name} is on {value.device} but the layer's parameters are on {like.device}; "
+                f"move one to the other with .to(device)"
+            )
+        if value.is_complex():
+            raise ValueError(f"{name} is complex ({value.dtype}); the layer computes in {like.dtype}")
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)

@@ -175,8 +175,6 @@ class _Sequence(torch.autograd.Function):
         n = ctx.n_hidden
         d_out_s = d_out['s']
         weights_s_prev_rows = W_f
-        weights_x_rows = U_f
-        weights_x_2_rows = U
         weights_z2_s_tilde_rows = W
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
@@ -214,16 +212,21 @@ class _Sequence(torch.autograd.Function):
         dz_rows_1 = dz_1.reshape(T * B, -1)
         dz_rows_2 = dz_2.reshape(T * B, -1)
         # ∂L/∂W_f = Σ_t (one product)
-        d_weights_s_prev = dz_rows_1.T @ s_prev_seq.reshape(T * B, -1)
+        d_weights_s_prev = (s_prev_seq.reshape(T * B, -1).T @ dz_rows_1).T
         # ∂L/∂U_f = Σ_t (one product)
-        d_weights_x = dz_rows_1.T @ x.reshape(T * B, -1)
+        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows_1).T
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x_2 = dz_rows_2.T @ x.reshape(T * B, -1)
+        d_weights_x_2 = (x.reshape(T * B, -1).T @ dz_rows_2).T
         # ∂L/∂W = Σ_t (one product)
-        d_weights_z2_s_tilde = dz_rows_2.T @ z2_s_tilde_seq.reshape(T * B, -1)
+        d_weights_z2_s_tilde = (z2_s_tilde_seq.reshape(T * B, -1).T @ dz_rows_2).T
         d_biases_1 = dz_rows_1.sum(0)
         d_biases_2 = dz_rows_2.sum(0)
-        d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
+        # The input's gradient only when autograd asks for it: x is most often data.
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            weights_x_rows = U_f
+            weights_x_2_rows = U
+            d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
         return (
             d_x,
             d_s_prev,
@@ -243,8 +246,9 @@ def _positive(name, value):
 
 
 def _check(x, state, like, n_input, n_hidden):
-    """x and the initial states as tensors of the parameters' dtype and device, checked."""
-    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    """x and the initial states as tensors of the parameters' dtype and device, checked:
+    a real tensor of another dtype is converted; one on another device, or complex, is refused."""
+    x = _tensor("x", x, like)
     if x.dim() != 3 or x.shape[2] != n_input:
         raise ValueError(f"x must have shape (T, B, n_input) = (T, B, {n_input}), got {tuple(x.shape)}")
     if x.shape[0] < 1 or x.shape[1] < 1:
@@ -262,7 +266,7 @@ def _check(x, state, like, n_input, n_hidden):
         if value is None:
             initial[name] = x.new_zeros((x.shape[1], n_hidden))
             continue
-        value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        value = _tensor(f"state[{name!r}]", value, like)
         if tuple(value.shape) != (x.shape[1], n_hidden):
             raise ValueError(
                 f"state[{name!r}] must have shape (B, n_hidden) = {(x.shape[1], n_hidden)}, "
@@ -270,3 +274,16 @@ def _check(x, state, like, n_input, n_hidden):
             )
         initial[name] = value
     return x, initial
+
+
+def _tensor(name, value, like):
+    """``value`` in the dtype and on the device of ``like``; a tensor elsewhere, or complex, refused."""
+    if isinstance(value, torch.Tensor):
+        if value.device != like.device:
+            raise ValueError(
+                f"{name} is on {value.device} but the layer's parameters are on {like.device}; "
+                f"move one to the other with .to(device)"
+            )
+        if value.is_complex():
+            raise ValueError(f"{name} is complex ({value.dtype}); the layer computes in {like.dtype}")
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
