@@ -56,6 +56,7 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         "step": "t",
     }
     hadamard_token = r" \odot "
+    divide_token = r" \oslash "
     matmul_token = " "
 
     def paren(self, text: str) -> str:
