@@ -7,11 +7,13 @@ Python that rebuilds it, ready to paste into ``tests/corpus.py``.
 Expressions are built as Python syntax trees typed by their number of rows
 (n_hidden or n_input; every value is a column) and printed with
 ``ast.unparse``, so the text has exactly the parentheses the tree needs.  The
-grammar covered: σ and tanh, nested and on any argument; ``@`` with a
+grammar covered: σ, tanh, exp and softplus, nested and on any argument, and
+log of a column that is positive everywhere; ``@`` with a
 parameter on any sub-expression (the state, the input, an earlier equation, a
 product, another product); ``*`` between columns and with vector parameters;
 numbers (integers, decimals, products and negations of numbers) scaling,
-added, subtracted, ``1 - g``; sums and differences; parameters shared between
+added, subtracted, ``1 - g``; sums and differences; quotients ``a / b`` of
+columns or numbers by numbers or by columns kept away from zero; parameters shared between
 equations; up to three states; outputs that reuse other equations; equations
 read later in the step, by a matrix product too.  About one cell in ten is
 broken on purpose (see ``BREAKAGES``) and must be refused with ``CellError``.
@@ -52,7 +54,7 @@ BREAKAGES = (
     "own result",
     "unsupported operation",
 )
-ROLE_OF = {"σ": Role.GATE, "tanh": Role.CANDIDATE}
+ROLE_OF = {"σ": Role.GATE, "tanh": Role.CANDIDATE, "exp": Role.GATE}
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,8 @@ class _Builder:
                 (1, "scaled"),
                 (1, "plus number"),
                 (1, "sum"),
+                (1, "quotient"),
+                (1, "log"),
                 (1, "negated"),
             ]
         )
@@ -229,7 +233,26 @@ class _Builder:
             return _bin(
                 self.hidden_expr(d), self.choose([(2, ast.Add()), (1, ast.Sub())]), self.hidden_expr(d)
             )
+        if kind == "log":
+            return _call("log", self.positive(d))
+        if kind == "quotient":
+            dividend = self.hidden_expr(d) if self.choose([(4, True), (1, False)]) else self.number()
+            return _bin(dividend, ast.Div(), self.divisor(d))
         return _neg(self.hidden_expr(d))
+
+    def divisor(self, depth) -> ast.AST:
+        """What a quotient divides by: a number, or a column kept away from 0 at the
+        fuzz test's random points (the parser takes any divisor; near 0 the finite
+        differences the test compares with would be meaningless)."""
+        kind = self.choose([(1, "number"), (2, "1 + e*e"), (2, "2 + σ"), (1, "2 - tanh")])
+        if kind == "number":
+            return _num(self.draw(st.sampled_from((2, 0.5, 4, 3))))
+        if kind == "1 + e*e":
+            e = self.hidden_expr(depth)
+            return _bin(_num(1), ast.Add(), _bin(e, ast.Mult(), e))
+        if kind == "2 + σ":
+            return _bin(_num(2), ast.Add(), _call("σ", self.pre_activation(depth)))
+        return _bin(_num(2), ast.Sub(), _call("tanh", self.pre_activation(depth)))
 
     def input_product(self, depth) -> ast.AST:
         return _bin(self.param("U"), ast.MatMult(), self.input_expr(depth))
@@ -265,7 +288,15 @@ class _Builder:
         return _bin(self.input_expr(d), ast.Mult(), self.input_expr(d))
 
     def function(self) -> str:
-        return self.draw(st.sampled_from(("σ", "tanh")))
+        return self.choose([(4, "σ"), (4, "tanh"), (1, "exp"), (1, "softplus")])
+
+    def positive(self, depth) -> ast.AST:
+        """A column that is positive at every point: what log is applied to."""
+        kind = self.choose([(1, "σ"), (1, "exp"), (1, "softplus"), (1, "1 + e*e")])
+        if kind == "1 + e*e":
+            e = self.hidden_expr(depth)
+            return _bin(_num(1), ast.Add(), _bin(e, ast.Mult(), e))
+        return _call(kind, self.pre_activation(depth))
 
     def pre_activation(self, depth) -> ast.AST:
         """The argument of σ or tanh: mostly an affine sum, W h + U x + b and variations."""
@@ -472,11 +503,12 @@ def _break(draw, b, equations, how) -> str:
     elif how == "own result":
         equations[k][1] = _bin(tree, ast.Add(), _name(name))
     else:
-        form = draw(st.sampled_from(("/", "**", "exp", "tuple", "<")))
+        form = draw(st.sampled_from(("//", "/ 0", "**", "sqrt", "tuple", "<")))
         equations[k][1] = {
-            "/": lambda: _bin(tree, ast.Div(), _num(2)),
+            "//": lambda: _bin(tree, ast.FloorDiv(), _num(2)),
+            "/ 0": lambda: _bin(tree, ast.Div(), _num(0)),
             "**": lambda: _bin(tree, ast.Pow(), _num(2)),
-            "exp": lambda: _call("exp", tree),
+            "sqrt": lambda: _call("sqrt", tree),
             "tuple": lambda: _call("tanh", ast.Tuple(elts=[tree], ctx=ast.Load())),
             "<": lambda: ast.Compare(left=tree, ops=[ast.Lt()], comparators=[_num(1)]),
         }[form]()
