@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import jinja2
@@ -46,6 +47,12 @@ def _prose(text, indent: int = 0, hanging: int = 0) -> str:
     return layout.words(str(text), indent, then=" " * hanging)
 
 
+def _paragraph(text, width: int = 88) -> str:
+    """A paragraph of plain prose broken between words into lines of ``width`` columns,
+    as a docstring's hand-written paragraphs are."""
+    return textwrap.fill(" ".join(str(text).split()), width, break_long_words=False, break_on_hyphens=False)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -61,6 +68,7 @@ def environment() -> jinja2.Environment:
     env.filters["pyline"] = _pyline
     env.filters["jsline"] = _jsline
     env.filters["prose"] = _prose
+    env.filters["paragraph"] = _paragraph
     return env
 
 

@@ -19,7 +19,9 @@ from collections.abc import Iterable
 
 from .. import codegen
 from ..algebra import Apply, Divide, walk
+from ..catalogue import FOLDER
 from ..cell import Cell
+from ..cellfile import SUFFIX, header
 from ..codegen.modules import in_catalogue, load, quick_check
 from ..derivation import derive
 from ..printing.text import equation, text
@@ -70,6 +72,7 @@ def module_source(
         title=cell.title,
         command=chosen.command if catalogued else "derive.module_source",
         origin=f" of derive/catalogue/{cell.name}.toml" if catalogued else "",
+        about=header(FOLDER / f"{cell.name}{SUFFIX}") if catalogued else "",
         equations=[equation(text(eq.symbol, names), text(eq.rhs, names)) for eq in cell.equations],
         **ranges(cell),
         **chosen.context(cell, derivation, codegen.prune(code), literal),
