@@ -53,6 +53,29 @@ class Apply(MatrixExpr):
         return self.arg.shape
 
 
+class Divide(MatrixExpr):
+    """The elementwise quotient of two matrices of one shape: ``Divide(A, B)`` is A ⊘ B.
+
+    SymPy has no node for it (``HadamardPower(B, -1)`` would print and differentiate
+    as a power); a node of its own keeps the division as written, with its own rule.
+    """
+
+    def __new__(cls, dividend: MatrixExpr, divisor: MatrixExpr) -> Divide:
+        return MatrixExpr.__new__(cls, dividend, divisor)
+
+    @property
+    def dividend(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def divisor(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self) -> tuple[Expr, Expr]:
+        return self.dividend.shape
+
+
 def walk(expr: MatrixExpr) -> Iterator[MatrixExpr]:
     """Every matrix sub-expression of ``expr``, ``expr`` first."""
     yield expr
@@ -171,6 +194,20 @@ def hadamard(*factors: MatrixExpr | None) -> MatrixExpr | None:
         return scale(coefficient, ones(present[0].shape))
     core = flat[0] if len(flat) == 1 else HadamardProduct(*flat)
     return scale(coefficient, core)
+
+
+def divide(dividend: MatrixExpr | None, divisor: MatrixExpr) -> MatrixExpr | None:
+    """``dividend ⊘ divisor`` elementwise, the dividend's number taken out in front
+    (``(-g) ⊘ b`` is ``-(g ⊘ b)``) unless the dividend is a number (``2 ⊘ b``);
+    ``None`` (zero) if the dividend is; a divisor of ones divides nothing."""
+    if dividend is None:
+        return None
+    if isinstance(divisor, OneMatrix):
+        return dividend
+    c, core = split_coefficient(dividend)
+    if isinstance(core, OneMatrix):  # a number over b: 2 ⊘ b, kept as written
+        return Divide(dividend, divisor)
+    return scale(c, Divide(core, divisor))
 
 
 def power(base: MatrixExpr, exponent: int) -> MatrixExpr:

@@ -77,7 +77,8 @@ def floor_products(
     is false (the input is data, its gradient not asked for).  A product W v inside a
     term the plan does not stack (W s_{t-1} in o ⊙ (W s_{t-1} + c)) counts the same
     as a span of one member: forward and backward at each step (all T·B rows at once
-    when v is the input alone), and its weight's gradient once.
+    when v is the input alone), and its weight's gradient once; so does one in an
+    equation that applies no function last (minGRU's candidate U x_t + b).
     """
     forward, backward = floor_by_pass(cell, T, B, n_input, n_hidden, input_gradient)
     return [*forward, *backward]
@@ -118,7 +119,14 @@ def floor_by_pass(
         weights.append(((k, rows), (rows, m), 1, f"gradient of {weight}, all T·B rows"))
 
     the_plan = plan(derive(cell), set())
-    for term in (term for pre in the_plan.pres for term in pre.rest):
+    # The products the plan does not stack: in the terms a pre-activation leaves over, and
+    # anywhere in an equation that is no pre-activation (minGRU's U x_t, the LRU's W_y s_t).
+    in_block = {pre.equation for pre in the_plan.pres}
+    unstacked = [
+        *(term for pre in the_plan.pres for term in pre.rest),
+        *(eq.rhs for eq in cell.equations if eq.symbol not in in_block),
+    ]
+    for term in unstacked:
         for node in walk(term):
             product = isinstance(node, MatMul) and len(node.args) == 2
             if not (product and node.args[0] in cell.parameter_symbols):

@@ -41,7 +41,7 @@ from sympy import (
     ZeroMatrix,
 )
 
-from .algebra import Apply
+from .algebra import Apply, Divide
 from .bench import floor_products
 from .catalogue import CATALOGUE
 from .training.torch_layer import layer_module
@@ -57,7 +57,14 @@ TARGETS = {
     "nn.GRU": {"gru_torch": {"float32": 1.15, "float64": 0.9}},
 }
 PEAK_TARGET = ("autograd loop", 1.0)
-_FUNCTIONS = {"sigma": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+_FUNCTIONS = {
+    "sigma": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "exp": torch.exp,
+    "log": torch.log,
+    "softplus": torch.nn.functional.softplus,
+}
 
 
 def _value(expr, env):
@@ -73,6 +80,8 @@ def _value(expr, env):
         return out
     if isinstance(expr, HadamardPower):
         return _value(expr.base, env) ** int(expr.exp)
+    if isinstance(expr, Divide):
+        return _value(expr.dividend, env) / _value(expr.divisor, env)
     if isinstance(expr, Apply):
         return _FUNCTIONS[expr.function](_value(expr.arg, env))
     if isinstance(expr, OneMatrix):

@@ -1,9 +1,10 @@
 """A recurrent cell as data: named parameters and an ordered list of equations.
 
 An equation's right-hand side is written as text in NumPy's operator
-vocabulary (``@`` matrix product, ``*`` elementwise product, ``+``, ``-``,
-a number meaning the matrix of that number, and the elementwise functions
-of :mod:`derive.elementwise`, σ and tanh) and parsed into a SymPy matrix expression of symbolic size.
+vocabulary (``@`` matrix product, ``*`` elementwise product, ``/`` elementwise
+quotient, ``+``, ``-``, a number meaning the matrix of that number, and the
+elementwise functions of :mod:`derive.elementwise`: σ, tanh, exp, log, ...) and
+parsed into a SymPy matrix expression of symbolic size.
 Parsing the text ourselves, rather than running SymPy's operators, lets
 every mistake in a cell be reported against the equation that holds it.
 """
@@ -340,8 +341,9 @@ def _shape(expr: MatrixExpr) -> str:
 
 def _operators() -> str:
     """What an equation may use; the functions as registered now (derive.elementwise.register)."""
-    return "@ (matrix product), * (elementwise product), +, -, numbers, and the functions " + ", ".join(
-        sorted(SPELLINGS)
+    return (
+        "@ (matrix product), * and / (elementwise product and quotient), +, -, numbers, "
+        "and the functions " + ", ".join(sorted(SPELLINGS))
     )
 
 
@@ -411,7 +413,7 @@ class _Parser:
     def unsupported(self, node: ast.AST) -> NoReturn:
         hint: dict[type[object], str] = {
             ast.Pow: "powers (**) are not supported; write the product out, e.g. a * a",
-            ast.Div: "division is not supported; multiply by a number instead, e.g. 0.5 * a",
+            ast.FloorDiv: "// is not supported; / divides elementwise, e.g. c / n",
         }
         op = type(getattr(node, "op", None))
         self.fail(f"{self.show(node)} is not supported; " + hint.get(op, f"use {_operators()}"))
@@ -474,7 +476,7 @@ class _Parser:
 
     def visit_BinOp(self, node: ast.BinOp) -> _Value:
         op = type(node.op)
-        if op not in (ast.Add, ast.Sub, ast.MatMult, ast.Mult):
+        if op not in (ast.Add, ast.Sub, ast.MatMult, ast.Mult, ast.Div):
             self.unsupported(node)
         left, right = self.visit(node.left), self.visit(node.right)
         matrices = isinstance(left, MatrixExpr), isinstance(right, MatrixExpr)
@@ -494,6 +496,8 @@ class _Parser:
                     "write a bias vector, a parameter of size (hidden, 1), instead"
                 )
             return algebra.matmul(left, right)
+        if op is ast.Div:
+            return self._divide(node, left, right)
         if not any(matrices):
             return self.number(left * right, node)
         if not all(matrices):
@@ -505,6 +509,24 @@ class _Parser:
         if left.shape != right.shape:
             self.mismatch(node, left, right)
         return algebra.hadamard(left, right)
+
+    def _divide(self, node: ast.BinOp, left: _Value, right: _Value) -> _Value:
+        """``a / b`` elementwise; by a number, the product by its inverse (exact); a
+        number over a matrix, the matrix of that number divided.  A divisor that can
+        be zero is allowed: where it is, the quotient is inf or NaN, as in NumPy."""
+        if not isinstance(right, MatrixExpr):
+            if right == 0:
+                self.fail(f"{self.show(node)} divides by zero; divide by a nonzero number")
+            if not isinstance(left, MatrixExpr):
+                return self.number(left / right, node)
+            return algebra.scale(self.number(1 / right, node), left)
+        if isinstance(left, MatrixExpr) and left.shape != right.shape:
+            self.mismatch(node, left, right)
+        if not isinstance(left, MatrixExpr):
+            if left == 0:
+                self.fail(f"{self.show(node)} is zero; remove the term")
+            left = algebra.scale(left, algebra.ones(right.shape))
+        return algebra.divide(left, right)
 
     def _broadcast(self, node: ast.BinOp, left: _Value, right: _Value) -> tuple[MatrixExpr, MatrixExpr]:
         """A number in a sum means the matrix of that number; a zero adds nothing."""

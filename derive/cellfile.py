@@ -67,7 +67,8 @@ affine = ["f", ""]
 # p = "hidden"
 
 # The equations, in the order a step computes them. Operators: @ (matrix product),
-# * (elementwise product), +, -, numbers, and the functions {functions}.
+# * and / (elementwise product and quotient, by any column or number), +, -, numbers,
+# and the functions {functions}.
 # role is gate, candidate, state or output; meaning is one line for the reader.
 
 [[equations]]

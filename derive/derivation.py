@@ -20,7 +20,7 @@ from sympy import Identity, Lambda, MatrixExpr, MatrixSymbol, OneMatrix, ZeroMat
 from . import algebra as A
 from . import elementwise, naming
 from .cell import Cell
-from .rules import RULES, Slope
+from .rules import RULES, Saved
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ def derive(cell: Cell, derivatives: dict[str, Lambda] | None = None) -> Derivati
     def slope(node: A.Apply) -> MatrixExpr | None:  # None where the derivative is 0 (a step)
         return elementwise.derivative(node.function, saved.get(node, node), derivatives)
 
-    intermediates, backward = _reverse(cell, slope)
+    forward = Saved(slope, lambda node: saved.get(node, node))
+    intermediates, backward = _reverse(cell, forward)
     carries = tuple(
         Carry(
             state,
@@ -107,10 +108,10 @@ def derive(cell: Cell, derivatives: dict[str, Lambda] | None = None) -> Derivati
         )
         for state, prev in zip(cell.state_symbols, cell.prev_symbols, strict=True)
     )
-    return Derivation(cell, intermediates, backward, carries, _jacobians(cell, slope))
+    return Derivation(cell, intermediates, backward, carries, _jacobians(cell, forward))
 
 
-def _reverse(cell: Cell, slope: Slope) -> tuple[tuple[Assignment, ...], tuple[Assignment, ...]]:
+def _reverse(cell: Cell, saved: Saved) -> tuple[tuple[Assignment, ...], tuple[Assignment, ...]]:
     """The named sub-expressions (in the order of the equations) and the backward pass."""
     states = set(cell.state_symbols)
     order = {eq.symbol: k for k, eq in enumerate(cell.equations)}
@@ -133,7 +134,7 @@ def _reverse(cell: Cell, slope: Slope) -> tuple[tuple[Assignment, ...], tuple[As
         return value
 
     def propagate(node: MatrixExpr, g: MatrixExpr, k: int, indices: Iterator[int]) -> None:
-        for child, g_child in RULES[type(node)].vjp(node, g, slope):
+        for child, g_child in RULES[type(node)].vjp(node, g, saved):
             if g_child is None or isinstance(child, (OneMatrix, ZeroMatrix, Identity)):
                 continue
             if isinstance(child, MatrixSymbol):
@@ -176,12 +177,12 @@ def _worth_naming(parent: MatrixExpr, child: MatrixExpr, g_child: MatrixExpr) ->
     return len(varying) >= 2
 
 
-def _jacobians(cell: Cell, slope: Slope) -> tuple[Jacobian, ...]:
+def _jacobians(cell: Cell, saved: Saved) -> tuple[Jacobian, ...]:
     out: list[Jacobian] = []
     for prev in cell.prev_symbols:
         known: dict[MatrixSymbol, MatrixExpr | None] = {prev: Identity(prev.shape[0])}
         for eq in cell.equations:
-            known[eq.symbol] = _tangent(eq.rhs, known, slope)
+            known[eq.symbol] = _tangent(eq.rhs, known, saved)
         for state in cell.state_symbols:
             value = known[state] or ZeroMatrix(state.shape[0], prev.shape[0])
             out.append(Jacobian(state, prev, value))
@@ -189,11 +190,11 @@ def _jacobians(cell: Cell, slope: Slope) -> tuple[Jacobian, ...]:
 
 
 def _tangent(
-    node: MatrixExpr, known: Mapping[MatrixSymbol, MatrixExpr | None], slope: Slope
+    node: MatrixExpr, known: Mapping[MatrixSymbol, MatrixExpr | None], saved: Saved
 ) -> MatrixExpr | None:
     """∂node/∂u given the Jacobians ``known`` of the symbols; ``None`` is zero."""
     if isinstance(node, MatrixSymbol):
         return known.get(node)
     if isinstance(node, (OneMatrix, ZeroMatrix, Identity)):
         return None
-    return RULES[type(node)].jvp(node, partial(_tangent, known=known, slope=slope), slope)
+    return RULES[type(node)].jvp(node, partial(_tangent, known=known, saved=saved), saved)

@@ -43,11 +43,13 @@ from sympy import (
     Poly,
     Pow,
     Symbol,
+    Wild,
     count_ops,
     exp,
     expand,
     factor,
     fraction,
+    log,
     resultant,
     roots,
     tanh,
@@ -59,6 +61,7 @@ from . import algebra
 
 z = Symbol("z")
 y = Symbol("y")
+_W = Wild("w")
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,13 @@ def lift(scalar: Expr, output: MatrixExpr) -> MatrixExpr | None:
         for f in FUNCTIONS.values():
             if scalar == f.definition.subs(z, y):
                 return algebra.Apply(f.name, output)
+        for f in FUNCTIONS.values():
+            # A function of the table applied to a polynomial in y: exp(-y) for log's.
+            argument = scalar.match(f.definition.subs(z, _W))
+            argument = argument.get(_W) if argument else None
+            if argument is not None and argument.is_polynomial(y) and argument.has(y):
+                if f.definition.subs(z, argument) == scalar:
+                    return algebra.Apply(f.name, lift(argument, output))
     if isinstance(scalar, Add):
         # Constants first, as a person writes 1 - y².
         terms = sorted(scalar.args, key=lambda t: not isinstance(t, Number))
@@ -322,10 +332,41 @@ RELU = register(
     )
 )
 
+# The exponential, whose derivative is itself: through the output, exp' = y, which
+# the backward pass has saved.  It overflows to inf above 709.78 in float64 and
+# 88.72 in float32; the cells that use it (sLSTM's input gate) say where that is.
+EXP = register(Elementwise("exp", exp(z), latex=r"\exp", words="exponential"))
+
+# The natural logarithm.  Its derivative 1/z is exp(-y) through the output y = log(z):
+# the backward pass keeps outputs, not arguments.  The rounding of y costs exp(-y) a
+# relative error of about |y| units in the last place: at most 745 of them (1.7e-13)
+# in float64, where |log z| < 745.  Defined for z > 0; at 0 it is -inf and below it
+# NaN, as NumPy's log gives.
+LOG = register(
+    Elementwise("log", log(z), latex=r"\log", words="logarithm", through_output=Lambda(y, exp(-y)))
+)
+
+# softplus(z) = log(1 + exp(z)), a smooth relu.  Its derivative σ(z) is 1 - exp(-y)
+# through the output y > 0; for y below about 1e-8 (z below -18) that difference loses
+# relative precision, but its error stays within a few units in the last place of 1,
+# as the error of σ(z) computed as 1 - σ(-z) does.
+SOFTPLUS = register(
+    Elementwise(
+        "softplus",
+        log(1 + exp(z)),
+        latex=r"\operatorname{softplus}",
+        words="softplus",
+        through_output=Lambda(y, 1 - exp(-y)),
+    )
+)
+
 __all__ = [
+    "EXP",
     "FUNCTIONS",
+    "LOG",
     "RELU",
     "SIGMOID",
+    "SOFTPLUS",
     "SPELLINGS",
     "STEP",
     "TANH",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import textwrap
 from pathlib import Path
 
 import jinja2
@@ -47,6 +48,12 @@ def _prose(text, indent: int = 0, hanging: int = 0) -> str:
     return layout.words(str(text), indent, then=" " * hanging)
 
 
+def _paragraph(text, width: int = 88) -> str:
+    """A paragraph of plain prose broken between words into lines of ``width`` columns,
+    as a docstring's hand-written paragraphs are."""
+    return textwrap.fill(" ".join(str(text).split()), width, break_long_words=False, break_on_hyphens=False)
+
+
 def environment(translations: gettext.NullTranslations | None = None) -> jinja2.Environment:
     """The templates' environment.  ``{% trans %}`` blocks and ``_("...")`` in a template go
     through ``translations`` (derive.site.i18n reads them from a language's catalogue); with
@@ -71,6 +78,7 @@ def environment(translations: gettext.NullTranslations | None = None) -> jinja2.
     env.filters["pyline"] = _pyline
     env.filters["jsline"] = _jsline
     env.filters["prose"] = _prose
+    env.filters["paragraph"] = _paragraph
     return env
 
 

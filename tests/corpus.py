@@ -383,4 +383,75 @@ FOUND = [
     ),
 ]
 
-CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS]
+
+def by_hand_of(update):
+    """``s_t = update(s_{t-1}, pre-activation W s_{t-1} + U x_t + b)``, step by step in NumPy."""
+
+    def by_hand(params, x, state, d_outputs):
+        s, out = state["s"], []
+        for x_t in x:
+            s = update(s, s @ params["W"].T + x_t @ params["U"].T + params["b"])
+            out.append(s)
+        return {"s": np.stack(out)}
+
+    return by_hand
+
+
+def _softplus(z):
+    return np.logaddexp(0, z)
+
+
+# The grammar of 2024: division by any column, exp, log and softplus.
+GRAMMAR_2024 = [
+    Entry(
+        "a number over a column: 2 / (3 + tanh(...))",
+        one_state("2 / (3 + " + RNN + ")"),
+        by_hand=by_hand_of(lambda s, z: 2 / (3 + np.tanh(z))),
+    ),
+    Entry(
+        "a column over a number is the product by its inverse",
+        one_state(RNN + " / 4"),
+        by_hand=by_hand_of(lambda s, z: np.tanh(z) / 4),
+    ),
+    Entry(
+        "a divisor that can be zero: what the forward pass reads, the backward pass divides by",
+        one_state("tanh(W @ s_prev + U @ x + b) / (s_prev - 3)"),
+        by_hand=by_hand_of(lambda s, z: np.tanh(z) / (s - 3)),
+    ),
+    Entry(
+        "quotients of quotients, the dividend a product",
+        one_state("(s_prev * " + RNN + ") / (2 + s_prev * s_prev) / (3 - " + RNN + ")"),
+    ),
+    Entry(
+        "minLSTM's normalised gates: each divided by their sum",
+        one_state(
+            "f / (f + i) * s_prev + i / (f + i) * (U @ x + b)",
+            (*affine("f"), *affine("i"), ("U", "hidden", "input"), ("b", "hidden", "1")),
+            ("f", "σ(U_f @ x + b_f + W_f @ s_prev)", GATE),
+            ("i", "σ(U_i @ x + b_i + W_i @ s_prev)", GATE),
+        ),
+    ),
+    Entry(
+        "exp, log and softplus, nested",
+        one_state("log(1 + softplus(W @ s_prev + U @ x + b)) * exp(-(s_prev * s_prev))"),
+        by_hand=by_hand_of(lambda s, z: np.log(1 + _softplus(z)) * np.exp(-(s * s))),
+    ),
+    Entry(
+        "sLSTM's exponential gate and normaliser, the output a quotient",
+        CellSpec(
+            equations=(
+                ("i", "exp(W_i @ h_prev + U_i @ x + b_i)", GATE),
+                ("f", "σ(W_f @ h_prev + U_f @ x + b_f)", GATE),
+                ("c", "f * c_prev + i * tanh(W @ h_prev + U @ x + b)", STATE),
+                ("q", "f * q_prev + i", STATE),
+                ("h", "c / q", OUTPUT),
+            ),
+            states=("c", "q", "h"),
+            parameters=(*affine("i"), *affine("f"), *affine()),
+        ),
+    ),
+    Entry("division by a zero number is refused", one_state(RNN + " / 0"), expect="refused"),
+    Entry("floor division is refused", one_state(RNN + " // 2"), expect="refused"),
+]
+
+CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS, *GRAMMAR_2024]

@@ -7,11 +7,13 @@ Python that rebuilds it, ready to paste into ``tests/corpus.py``.
 Expressions are built as Python syntax trees typed by their number of rows
 (n_hidden or n_input; every value is a column) and printed with
 ``ast.unparse``, so the text has exactly the parentheses the tree needs.  The
-grammar covered: σ and tanh, nested and on any argument; ``@`` with a
+grammar covered: σ, tanh and softplus, nested and on any argument, exp of a
+bounded one (exp(tanh(...))), and log of a column that is positive everywhere; ``@`` with a
 parameter on any sub-expression (the state, the input, an earlier equation, a
 product, another product); ``*`` between columns and with vector parameters;
 numbers (integers, decimals, products and negations of numbers) scaling,
-added, subtracted, ``1 - g``; sums and differences; parameters shared between
+added, subtracted, ``1 - g``; sums and differences; quotients ``a / b`` of
+columns or numbers by numbers or by columns kept away from zero; parameters shared between
 equations; up to three states; outputs that reuse other equations; equations
 read later in the step, by a matrix product too.  About one cell in ten is
 broken on purpose (see ``BREAKAGES``) and must be refused with ``CellError``.
@@ -52,7 +54,7 @@ BREAKAGES = (
     "own result",
     "unsupported operation",
 )
-ROLE_OF = {"σ": Role.GATE, "tanh": Role.CANDIDATE}
+ROLE_OF = {"σ": Role.GATE, "tanh": Role.CANDIDATE, "exp": Role.GATE}
 
 
 @dataclass(frozen=True)
@@ -186,13 +188,15 @@ class _Builder:
                 (1, "scaled"),
                 (1, "plus number"),
                 (1, "sum"),
+                (1, "quotient"),
+                (1, "log"),
                 (1, "negated"),
             ]
         )
         if kind == "leaf":
             return self.leaf()
         if kind == "function":
-            return _call(self.function(), self.pre_activation(d))
+            return self.apply(self.pre_activation(d))
         if kind == "W@":
             return _bin(self.param("W"), ast.MatMult(), self.hidden_expr(d))
         if kind == "U@":
@@ -229,7 +233,26 @@ class _Builder:
             return _bin(
                 self.hidden_expr(d), self.choose([(2, ast.Add()), (1, ast.Sub())]), self.hidden_expr(d)
             )
+        if kind == "log":
+            return _call("log", self.positive(d))
+        if kind == "quotient":
+            dividend = self.hidden_expr(d) if self.choose([(4, True), (1, False)]) else self.number()
+            return _bin(dividend, ast.Div(), self.divisor(d))
         return _neg(self.hidden_expr(d))
+
+    def divisor(self, depth) -> ast.AST:
+        """What a quotient divides by: a number, or a column kept away from 0 at the
+        fuzz test's random points (the parser takes any divisor; near 0 the finite
+        differences the test compares with would be meaningless)."""
+        kind = self.choose([(1, "number"), (2, "1 + e*e"), (2, "2 + σ"), (1, "2 - tanh")])
+        if kind == "number":
+            return _num(self.draw(st.sampled_from((2, 0.5, 4, 3))))
+        if kind == "1 + e*e":
+            e = self.hidden_expr(depth)
+            return _bin(_num(1), ast.Add(), _bin(e, ast.Mult(), e))
+        if kind == "2 + σ":
+            return _bin(_num(2), ast.Add(), _call("σ", self.pre_activation(depth)))
+        return _bin(_num(2), ast.Sub(), _call("tanh", self.pre_activation(depth)))
 
     def input_product(self, depth) -> ast.AST:
         return _bin(self.param("U"), ast.MatMult(), self.input_expr(depth))
@@ -253,7 +276,7 @@ class _Builder:
         if kind == "x":
             return _name("x")
         if kind == "function":
-            return _call(self.function(), self.input_expr(d))
+            return self.apply(self.input_expr(d))
         if kind == "P@":
             return _bin(self.param("P"), ast.MatMult(), self.input_expr(d))
         if kind == "V@":
@@ -265,7 +288,26 @@ class _Builder:
         return _bin(self.input_expr(d), ast.Mult(), self.input_expr(d))
 
     def function(self) -> str:
-        return self.draw(st.sampled_from(("σ", "tanh")))
+        return self.choose([(4, "σ"), (4, "tanh"), (1, "exp"), (1, "softplus")])
+
+    def apply(self, arg) -> ast.AST:
+        """A function of the grammar applied to ``arg``; exp to a bounded argument,
+        exp(tanh(arg)), since exp of a state fed back overflows within a few steps
+        (h = exp(2 W h_prev) did, at the module check's random points), which is the
+        cell's range, not a fault of derive.  sLSTM's exp of an affine map is in the
+        corpus and the catalogue."""
+        function = self.function()
+        return _call("exp", _call("tanh", arg)) if function == "exp" else _call(function, arg)
+
+    def positive(self, depth) -> ast.AST:
+        """A column that is positive at every point: what log is applied to."""
+        kind = self.choose([(1, "σ"), (1, "exp"), (1, "softplus"), (1, "1 + e*e")])
+        if kind == "1 + e*e":
+            e = self.hidden_expr(depth)
+            return _bin(_num(1), ast.Add(), _bin(e, ast.Mult(), e))
+        if kind == "exp":
+            return _call("exp", _call("tanh", self.pre_activation(depth)))
+        return _call(kind, self.pre_activation(depth))
 
     def pre_activation(self, depth) -> ast.AST:
         """The argument of σ or tanh: mostly an affine sum, W h + U x + b and variations."""
@@ -323,7 +365,7 @@ class _Builder:
             ]
         )
         if form == "rnn":
-            return _call(self.function(), self.affine(self.depth))
+            return self.apply(self.affine(self.depth))
         if form == "lstm":
             return _bin(
                 _bin(g(), ast.Mult(), _name(prev)), ast.Add(), _bin(g(), ast.Mult(), self.candidate_or_name())
@@ -378,7 +420,7 @@ class _Builder:
         if form == "copy":
             return s
         if form == "squashed":
-            return _call(self.function(), s)
+            return self.apply(s)
         return self.hidden_expr(self.depth)
 
 
@@ -472,11 +514,12 @@ def _break(draw, b, equations, how) -> str:
     elif how == "own result":
         equations[k][1] = _bin(tree, ast.Add(), _name(name))
     else:
-        form = draw(st.sampled_from(("/", "**", "exp", "tuple", "<")))
+        form = draw(st.sampled_from(("//", "/ 0", "**", "sqrt", "tuple", "<")))
         equations[k][1] = {
-            "/": lambda: _bin(tree, ast.Div(), _num(2)),
+            "//": lambda: _bin(tree, ast.FloorDiv(), _num(2)),
+            "/ 0": lambda: _bin(tree, ast.Div(), _num(0)),
             "**": lambda: _bin(tree, ast.Pow(), _num(2)),
-            "exp": lambda: _call("exp", tree),
+            "sqrt": lambda: _call("sqrt", tree),
             "tuple": lambda: _call("tanh", ast.Tuple(elts=[tree], ctx=ast.Load())),
             "<": lambda: ast.Compare(left=tree, ops=[ast.Lt()], comparators=[_num(1)]),
         }[form]()

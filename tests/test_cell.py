@@ -46,9 +46,11 @@ def test_shapes_are_symbolic():
         ),
         ("tanh(W @ s_prev + U @ s_prev + b)", "sizes in 'U @ s_prev' do not agree"),
         ("tanh(W @ s_prev + U @ x + b) ** 2", "'tanh(W @ s_prev + U @ x + b) ** 2' is not supported"),
-        ("exp(W @ s_prev + U @ x + b)", "'exp(W @ s_prev + U @ x + b)' is not supported"),
+        ("sqrt(W @ s_prev + U @ x + b)", "'sqrt(W @ s_prev + U @ x + b)' is not supported"),
         ("tanh(W @ s_prev + U @ x + b", "cannot read"),
-        ("W @ s_prev / 2 + U @ x + b", "is not supported"),
+        ("W @ s_prev // 2 + U @ x + b", "// is not supported; / divides elementwise"),
+        ("W @ s_prev / 0 + U @ x + b", "divides by zero"),
+        ("W @ s_prev / x + U @ x + b", "sizes in 'W @ s_prev / x' do not agree"),
         ("tanh(W @ s_prev + U @ x + b + x)", "sizes in"),
     ],
 )
@@ -56,6 +58,25 @@ def test_bad_equation_is_named(text, message):
     with pytest.raises(CellError, match=r"equation 's'") as error:
         cell(Equation("s", text, Role.STATE, "state"))
     assert message in str(error.value)
+
+
+def test_division_reads_as_numpy_does():
+    """a / b is the elementwise quotient; by a number, the product by its exact inverse;
+    a number over a column, the column of that number divided."""
+    from derive.algebra import Divide
+
+    c = cell(
+        Equation(
+            "s",
+            "tanh(W @ s_prev + U @ x + b) / (1 + s_prev * s_prev) + 2 / (3 + s_prev) + s_prev / 4",
+            Role.STATE,
+            "",
+        )
+    )
+    quotient, number_over, by_number = c.equations[0].rhs.args
+    assert isinstance(quotient, Divide) and isinstance(number_over, Divide)
+    assert str(number_over.dividend) == "2*1"
+    assert by_number.args[0] == Rational(1, 4)
 
 
 def test_use_before_definition_says_to_reorder():

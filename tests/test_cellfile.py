@@ -45,6 +45,19 @@ def test_a_file_reads_as_the_python_definition(tmp_path):
     assert cell.equations[2].text == "(1 - f) * s_prev + f * s_tilde"
 
 
+def test_a_file_may_divide_and_use_exp_log_and_softplus(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        GOOD.replace(
+            "σ(W_f @ s_prev + U_f @ x + b_f)", "exp(W_f @ s_prev) / (1 + exp(U_f @ x + b_f))"
+        ).replace("(1 - f) * s_prev", "log(1 + softplus(s_prev)) / 2 - f * s_prev")
+    )
+    cell = load(path)
+    assert cell.equations[0].text == "exp(W_f @ s_prev) / (1 + exp(U_f @ x + b_f))"
+    assert str(cell.equations[0].rhs).startswith("Divide(Apply(exp, ")
+    assert str(cell.equations[2].rhs).startswith("(1/2)*Apply(log, Apply(softplus, s_prev) + 1)")
+
+
 def test_the_catalogue_is_its_files_in_order():
     from derive.catalogue import CORE, FOLDER, VARIANTS
 
@@ -93,6 +106,12 @@ def test_a_name_or_a_path_resolves(tmp_path):
         (('p = "hidden"', 'p = "hidden"\nQ = "hidden"'), r"^mine\.toml:7: .*'Q' is not used"),
         (("[parameters]", "[parameter]"), r"^mine\.toml:5: the file: unknown key 'parameter'"),
         (('equation = "s = (1', 'equation = "(1'), r"^mine\.toml:20: equation 3: write it as"),
+        # Division and exp, log and softplus are read; what is not, is named.
+        (("(1 - f) * s_prev", "(1 - f) * s_prev // 2"), r"^mine\.toml:20: .*// is not supported; / divides"),
+        (("(1 - f) * s_prev", "(1 - f) * s_prev / 0"), r"^mine\.toml:20: .*divides by zero"),
+        (("(1 - f) * s_prev", "(1 - f) * s_prev / x"), r"^mine\.toml:20: .*sizes in .* do not agree"),
+        (("f = σ(", "f = expm1("), r"^mine\.toml:10: .*the functions are exp, log, relu, sigma, .*softplus"),
+        (("f = σ(", "f = log(2, "), r"^mine\.toml:10: .*of one argument"),
     ],
 )
 def test_a_mistake_names_the_file_and_line(edit, message):

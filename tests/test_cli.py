@@ -30,7 +30,8 @@ def test_unknown_cell_is_a_clear_error():
     assert out.returncode == 2
     assert out.stderr == (
         "python -m derive equations: argument CELL: no cell 'transformer': name one of the catalogue "
-        "(rnn, lstm, gru, lstm_without_forget_gate, lstm_peephole, lstm_coupled, gru_torch, mgu, indrnn) "
+        "(rnn, lstm, gru, lstm_without_forget_gate, lstm_peephole, lstm_coupled, gru_torch, mgu, indrnn, "
+        "mingru, minlstm, slstm, lru) "
         "or a cell file such as my_cell.toml (`python -m derive new my_cell` writes one) "
         "(see `python -m derive equations --help`)\n"
     )

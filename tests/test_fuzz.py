@@ -102,6 +102,10 @@ def evaluate_text(spec, params, x, state):
         "σ": lambda z: 1 / (1 + np.exp(-z)),
         "sigma": lambda z: 1 / (1 + np.exp(-z)),
         "tanh": np.tanh,
+        "exp": np.exp,
+        "log": np.log,
+        "softplus": lambda z: np.logaddexp(0, z),
+        "relu": lambda z: np.maximum(z, 0),
     }
     env = {k: (v[:, None] if v.ndim == 1 else v) for k, v in params.items()}
     prev = {f"{s}_prev": state[s].T for s in spec.states}

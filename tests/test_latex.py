@@ -61,3 +61,30 @@ def test_second_named_subexpression_is_numbered_not_primed():
     assert latex(MatrixSymbol("z2_s_tilde", 3, 1)) == r"\mathbf{z}^{(2)}_{\tilde{s},t}"
     assert latex(MatrixSymbol("d_z3_s", 3, 1)) == r"\delta \mathbf{z}^{(3)}_{s,t}"
     assert latex(MatrixSymbol("d_z_o", 3, 1)) == r"\delta \mathbf{z}_{o,t}"
+
+
+def test_quotients_accents_and_the_new_functions():
+    """minLSTM's normalised gate and sLSTM's output in every printer of the mathematics;
+    the quotient's rule hands -δy ⊙ (y ⊘ b) to the divisor, through the saved output."""
+    from derive.backends.javascript.printer import code as js
+    from derive.backends.numpy.printer import code as numpy
+    from derive.printing.text import text
+
+    minlstm, slstm = CATALOGUE["minlstm"], CATALOGUE["slstm"]
+    f_hat = minlstm.equation("f_hat")
+    params = [p.name for p in minlstm.parameters]
+    assert latex(f_hat.symbol, params) + " = " + latex(f_hat.rhs, params) == (
+        r"\hat{\mathbf{f}}_{t} = \mathbf{f}_{t} \oslash (\mathbf{f}_{t} + \mathbf{i}_{t})"
+    )
+    assert text(f_hat.symbol, params) + " = " + text(f_hat.rhs, params) == "f̂_t = f_t ⊘ (f_t + i_t)"
+    assert numpy(f_hat.rhs) == "f / (f + i)"
+    assert js(f_hat.rhs) == "_div(f, _add(f, i))"
+    d = derive(minlstm)
+    assert text(d.adjoint(MatrixSymbol("z_f_hat", *f_hat.symbol.shape)), params) == (
+        "-δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))"
+    )
+    params = [p.name for p in slstm.parameters]
+    assert latex(slstm.equation("i").rhs, params) == (
+        r"\exp(W_{i} \mathbf{h}_{t-1} + U_{i} \mathbf{x}_{t} + \mathbf{b}_{i})"
+    )
+    assert text(derive(slstm).adjoint(MatrixSymbol("z_i", *f_hat.symbol.shape)), params) == "δi_t ⊙ i_t"

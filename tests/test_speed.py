@@ -78,7 +78,10 @@ def test_each_product_in_the_loop_reads_whole_rows_of_its_own_array_of_blocks(na
 @pytest.mark.parametrize("name", CELLS)
 def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name):
     fused, text = module(name), source(name)
-    assert "for first in reversed(range(0, T, chunk)):" in text and "factor_seq" in text
+    if name == "lru":  # linear: its backward multiplies adjoints by parameters and inputs alone
+        assert "factor_seq" not in text
+    else:
+        assert "for first in reversed(range(0, T, chunk)):" in text and "factor_seq" in text
     # B·n = 6400: chunks of 2 steps, the first of them one step long
     assert CHUNK_ENTRIES // (64 * 100) == 2
     problem = random_problem(fused, 3, 100, 5, 64, seed=12)
@@ -90,7 +93,7 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
 @pytest.mark.parametrize("name", CELLS)
 def test_sigmoid_and_tanh_gates_share_one_exp_over_pre_scaled_blocks(name):
     fused, text = module(name), source(name)
-    if name in ("rnn", "indrnn"):  # tanh alone: its own helper, which picks the faster tanh
+    if name in ("rnn", "indrnn", "lru"):  # tanh alone (its own helper, which picks the faster tanh), or none
         assert "np.exp(z" not in text
     else:
         assert "np.exp(z" in text and "np.reciprocal(z" in text

@@ -17,7 +17,7 @@ from sympy import (
     ZeroMatrix,
 )
 
-from derive.algebra import Apply
+from derive.algebra import Apply, Divide
 
 # Each elementwise function as torch computes it here, by its definition.
 FUNCTIONS = {
@@ -25,6 +25,9 @@ FUNCTIONS = {
     "tanh": torch.tanh,
     "relu": torch.relu,
     "step": lambda z: (z > 0).to(z.dtype),
+    "exp": torch.exp,
+    "log": torch.log,
+    "softplus": lambda z: torch.log1p(torch.exp(z)),
 }
 
 
@@ -41,6 +44,8 @@ def evaluate(expr, env):
         return out
     if isinstance(expr, HadamardPower):
         return evaluate(expr.base, env) ** int(expr.exp)
+    if isinstance(expr, Divide):
+        return evaluate(expr.dividend, env) / evaluate(expr.divisor, env)
     if isinstance(expr, Apply):
         return FUNCTIONS[expr.function](evaluate(expr.arg, env))
     if isinstance(expr, OneMatrix):

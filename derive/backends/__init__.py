@@ -18,7 +18,10 @@ import types
 from collections.abc import Iterable
 
 from .. import codegen
+from ..algebra import Apply, Divide, walk
+from ..catalogue import FOLDER
 from ..cell import Cell
+from ..cellfile import SUFFIX, header
 from ..codegen.modules import generated, in_catalogue, load, quick_check
 from ..derivation import derive
 from ..printing.text import equation, text
@@ -70,7 +73,9 @@ def module_source(
         title=cell.title,
         command=chosen.command if catalogued else "derive.module_source",
         origin=f" of derive/catalogue/{cell.name}.toml" if catalogued else "",
+        about=header(FOLDER / f"{cell.name}{SUFFIX}") if catalogued else "",
         equations=[equation(text(eq.symbol, names), text(eq.rhs, names)) for eq in cell.equations],
+        **ranges(cell),
         **chosen.context(cell, derivation, codegen.prune(code), literal),
     )
     if check and not chosen.importable:
@@ -80,6 +85,19 @@ def module_source(
     if chosen.importable and (check or (check is None and not catalogued)):
         (chosen.check or quick_check)(load(source, cell.name), derivation, literal)
     return source
+
+
+def ranges(cell: Cell) -> dict[str, list[str]]:
+    """What a module's docstring says about where its numbers leave the range of
+    floating point: ``divisors``, the columns the cell divides by, and ``exponentials``,
+    the arguments it applies exp to, each as text once, in the order of the equations."""
+    names = [p.name for p in cell.parameters]
+    nodes = [node for eq in cell.equations for node in walk(eq.rhs)]
+    divisors = [text(node.divisor, names) for node in nodes if isinstance(node, Divide)]
+    exponentials = [
+        text(node.arg, names) for node in nodes if isinstance(node, Apply) and node.function == "exp"
+    ]
+    return {"divisors": list(dict.fromkeys(divisors)), "exponentials": list(dict.fromkeys(exponentials))}
 
 
 def generate(cell: Cell, literal: bool = False, *, backend: str = "numpy") -> types.ModuleType:

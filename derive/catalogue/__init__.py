@@ -17,7 +17,18 @@ from ..cellfile import SUFFIX, load
 FOLDER = Path(__file__).resolve().parent
 CORE = ("rnn", "lstm", "gru")
 # The variants in the order the site and `verify` show them; a file not listed comes after.
-VARIANTS = ("lstm_without_forget_gate", "lstm_peephole", "lstm_coupled", "gru_torch", "mgu", "indrnn")
+VARIANTS = (
+    "lstm_without_forget_gate",
+    "lstm_peephole",
+    "lstm_coupled",
+    "gru_torch",
+    "mgu",
+    "indrnn",
+    "mingru",
+    "minlstm",
+    "slstm",
+    "lru",
+)
 
 
 def _in_order(path: Path) -> tuple[int, str]:

@@ -14,4 +14,8 @@ CELLS = (
     'gru_torch',
     'mgu',
     'indrnn',
+    'mingru',
+    'minlstm',
+    'slstm',
+    'lru',
 )

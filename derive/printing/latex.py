@@ -35,16 +35,28 @@ ADJOINT = r"\delta "  # δv = ∂L/∂v
 CARRIED = r"\bar{\delta}"  # δ̄v_{t-1}: the part of ∂L/∂v_{t-1} that a backward step hands back
 
 
+# A name ending in one of these is its base with the accent: s_tilde is s̃, f_hat is f̂.
+ACCENTS = {"_tilde": r"\tilde", "_hat": r"\hat", "_bar": r"\bar"}
+
+
+def _accent(name: str) -> tuple[str, str] | None:
+    """``(base, accent)`` for a name with an accent's suffix, else ``None``."""
+    found = [(name.removesuffix(k), a) for k, a in ACCENTS.items() if name.endswith(k) and name != k]
+    return found[0] if found else None
+
+
 def bold_vector(name: str) -> str:
-    """``s_tilde`` → ``\\tilde{\\mathbf{s}}``, ``o`` → ``\\mathbf{o}``."""
-    if name.endswith("_tilde"):
-        return r"\tilde{\mathbf{" + name.removesuffix("_tilde") + "}}"
+    """``s_tilde`` → ``\\tilde{\\mathbf{s}}``, ``f_hat`` → ``\\hat{\\mathbf{f}}``, ``o`` → ``\\mathbf{o}``."""
+    accented = _accent(name)
+    if accented:
+        return accented[1] + r"{\mathbf{" + accented[0] + "}}"
     return r"\mathbf{" + name + "}"
 
 
 def _label(name: str) -> str:
     """A subscript label: ``s_tilde`` → ``\\tilde{s}``."""
-    return r"\tilde{" + name.removesuffix("_tilde") + "}" if name.endswith("_tilde") else name
+    accented = _accent(name)
+    return accented[1] + "{" + accented[0] + "}" if accented else name
 
 
 class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
@@ -56,6 +68,7 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         "step": "t",
     }
     hadamard_token = r" \odot "
+    divide_token = r" \oslash "
     matmul_token = " "
 
     def paren(self, text: str) -> str:

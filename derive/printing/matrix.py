@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sympy import Basic, Expr, HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, ZeroMatrix
 
-from ..algebra import split_coefficient
+from ..algebra import Divide, split_coefficient
 
 ADD, PRODUCT, ATOM = 10, 20, 100
 
@@ -30,10 +30,12 @@ def previous(step: str) -> str:
 def _level(expr: Basic) -> int:
     if isinstance(expr, MatAdd):
         return ADD
-    c, _ = split_coefficient(expr)
+    c, core = split_coefficient(expr)
+    if isinstance(core, OneMatrix):  # printed as the number c
+        return ADD if c.is_negative else ATOM
     if c != 1:
         return ADD if c.is_negative else PRODUCT
-    if isinstance(expr, (MatMul, HadamardProduct)):
+    if isinstance(expr, (MatMul, HadamardProduct, Divide)):
         return PRODUCT
     return ATOM
 
@@ -42,6 +44,7 @@ class MatrixPrinterMixin:
     """Structure of sums, products, powers, transposes and elementwise functions."""
 
     hadamard_token = " ⊙ "
+    divide_token = " ⊘ "
     matmul_token = " "
     minus_token = " - "
     plus_token = " + "
@@ -69,6 +72,8 @@ class MatrixPrinterMixin:
         return "".join(out)
 
     def _print_scaled(self, c: Expr, core: MatrixExpr) -> str:
+        if isinstance(core, OneMatrix):  # the matrix of c's: c
+            return self._print(c)
         if c == 1:
             return self.wrap(core, PRODUCT)
         return self._print(c) + self.matmul_token + self.wrap(core, PRODUCT)
@@ -83,6 +88,12 @@ class MatrixPrinterMixin:
 
     def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
         return self.hadamard_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
+
+    def _print_Divide(self, expr: Divide) -> str:
+        # Both sides in parentheses unless atoms: a ⊙ b ⊘ c would leave the reader to guess.
+        return (
+            self.wrap(expr.dividend, PRODUCT + 1) + self.divide_token + self.wrap(expr.divisor, PRODUCT + 1)
+        )
 
     def _print_OneMatrix(self, expr: OneMatrix) -> str:
         return "1"

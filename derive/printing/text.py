@@ -26,7 +26,15 @@ from .matrix import ATOM, MatrixPrinterMixin, previous
 _SUPERSCRIPT = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 ADJOINT = "δ"
 CARRIED = "δ\u0304"  # δ̄: δ with a combining macron, as the LaTeX printer's \bar{\delta}
-_GLYPHS = {"s_tilde": "s̃"}
+# A name ending in one of these is its base with the combining accent: s_tilde is s̃.
+_ACCENTS = {"_tilde": "\u0303", "_hat": "\u0302", "_bar": "\u0304"}
+
+
+def _glyph(name: str) -> str:
+    for suffix, mark in _ACCENTS.items():
+        if name.endswith(suffix) and name != suffix:
+            return name.removesuffix(suffix) + mark
+    return name
 
 
 class TextPrinter(MatrixPrinterMixin, StrPrinter):
@@ -50,9 +58,9 @@ class TextPrinter(MatrixPrinterMixin, StrPrinter):
         if named:  # z_v, z2_v: a named sub-expression of equation v, z⁽²⁾ for the second
             index, equation = named
             order = f"({index})".translate(_SUPERSCRIPT) if index > 1 else ""
-            base = "z" + order + "_" + _GLYPHS.get(equation, equation) + ","
+            base = "z" + order + "_" + _glyph(equation) + ","
         else:
-            base = _GLYPHS.get(base, base) + "_"
+            base = _glyph(base) + "_"
         step = self._settings["step"]
         time = previous(step) if parts["prev"] else step
         text = base + ("{" + time + "}" if len(time) > 1 else time)
@@ -113,6 +121,8 @@ def cell_text(cell: Cell) -> str:
         lines += [f"  {equation(show(eq.symbol), show(eq.rhs))}", f"      {eq.role.value}: {eq.meaning}"]
 
     def section(title: str, rows: list[tuple[str, str]]) -> None:
+        if not rows:  # a linear cell names no sub-expression
+            return
         width = max(columns(left) for left, _ in rows)
         lines.extend(["", title])
         lines.extend(f"  {left}{' ' * (width - columns(left))} = {right}" for left, right in rows)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, preorder_traversal
 
 from .. import naming
-from ..algebra import Apply, split_coefficient
+from ..algebra import Apply, Divide, split_coefficient
 from ..cell import Cell, Role
 from ..elementwise import FUNCTIONS
 
@@ -46,7 +46,7 @@ class Node:
     last node, and ``<equation>.<k>`` for the operations inside an equation."""
 
     id: str
-    kind: str  # "input", "function", "product", "sum", "complement", "negate", "linear", "scale"
+    kind: str  # "input", "function", "product", "quotient", "sum", "complement", "negate", "linear", "scale"
     label: str  # what the node shows: "σ", "tanh", "⊙", "+", "1 −", ...
     equation: str | None = None  # the equation it belongs to; None for inputs
     role: str = ""  # the equation's role ("gate", "candidate", ...) on its last node
@@ -167,13 +167,16 @@ class _Builder:
                 out = self.make("scale", "×", [self.one(factors[0])])
             else:
                 out = self.make("product", "⊙", [self.factor(f) for f in factors])
+        elif isinstance(e, Divide):
+            out = self.make("quotient", "⊘", [self.factor(a) for a in e.args if not self.constant(a)])
         elif isinstance(e, MatAdd):
             terms = [t for t in e.args if not self.constant(t)]
             if self.complement(e):
                 out = self.make("complement", "1 −", [self.one(split_coefficient(terms[0])[1])])
             else:
                 sources = []
-                for t in terms:
+                # A bias alone adds no line: it is folded into the sum, as in an affine map.
+                for t in (t for t in terms if self.linear(t)):
                     c, core = split_coefficient(t)
                     sources.append(
                         self.make("negate", "−", [self.one(core)]) if c.is_negative else self.one(t)
@@ -244,7 +247,7 @@ class _Place:
 
     @property
     def circle(self) -> bool:
-        return self.kind in ("product", "sum", "complement", "negate", "scale", "linear")
+        return self.kind in ("product", "quotient", "sum", "complement", "negate", "scale", "linear")
 
 
 def _display(name: str) -> tuple[str, str]:
@@ -754,6 +757,8 @@ def formula(g: Graph, id: str, top: bool = True) -> str:
         return "(" + " ⊙ ".join(ins) + ")" if not top else " ⊙ ".join(ins)
     if n.kind == "sum":
         return "(" + " + ".join(ins) + ")" if not top else " + ".join(ins)
+    if n.kind == "quotient":
+        return "(" + " ⊘ ".join(ins) + ")" if not top else " ⊘ ".join(ins)
     if n.kind == "complement":
         return f"(1 − {ins[0]})"
     if n.kind == "negate":

@@ -50,6 +50,10 @@ BASES = {
     "gru_torch": "gru",
     "mgu": "gru",
     "indrnn": "rnn",
+    "mingru": "gru",
+    "minlstm": "lstm",
+    "slstm": "lstm",
+    "lru": "rnn",
 }
 
 

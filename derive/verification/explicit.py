@@ -25,7 +25,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from ..algebra import Apply
+from ..algebra import Apply, Divide
 
 
 def evaluate(
@@ -74,6 +74,8 @@ def evaluate(
             return value
         if isinstance(e, HadamardPower):
             return ev(e.base) ** int(e.exp)
+        if isinstance(e, Divide):
+            return ev(e.dividend) / ev(e.divisor)
         if isinstance(e, Apply):
             return np.frompyfunc(functions[e.function], 1, 1)(ev(e.arg))
         if isinstance(e, Transpose):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ...algebra import Apply, walk
+from ...algebra import Apply, Divide, walk
 from ...cell import Cell
 from ...codegen import Code, ir
 from ...derivation import Derivation
@@ -41,12 +41,8 @@ def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Ma
     A cell that uses an elementwise function with no JavaScript spelling raises
     :class:`ValueError`, naming it.
     """
-    used = {
-        node.function
-        for a in (*derivation.forward, *derivation.backward)
-        for node in walk(a.value)
-        if isinstance(node, Apply)
-    }
+    nodes = [node for a in (*derivation.forward, *derivation.backward) for node in walk(a.value)]
+    used = {node.function for node in nodes if isinstance(node, Apply)}
     helpers = [functions.helper(f) for f in _table_order(used)]
     size = next(
         (
@@ -91,6 +87,8 @@ def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Ma
         "d_x": backward(code.d_x),
         "d_state": {s: backward(v) for s, v in code.d_state.items()},
         "helpers": helpers,
+        # _div, defined only where the cell divides, so that other cells' files stay as they were
+        "divides": any(isinstance(node, Divide) for node in nodes),
     }
 
 

@@ -84,5 +84,11 @@ spell(Spelling("sigma", "1 / (1 + Math.exp(-z))", "_sigmoid"))
 spell(Spelling("tanh", "Math.tanh(z)", "_tanh"))
 spell(Spelling("step", "z > 0 ? 1 : 0", "_step"))
 spell(Spelling("relu", "Math.max(z, 0)", "_relu"))
+spell(Spelling("exp", "Math.exp(z)", "_exp"))
+# Math.log, as NumPy's log: -Infinity at 0 and NaN below it.
+spell(Spelling("log", "Math.log(z)", "_log"))
+# Stable for every z: max(z, 0) + log1p(exp(-|z|)) never overflows and keeps the
+# relative precision of tiny values.
+spell(Spelling("softplus", "Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)))", "_softplus"))
 
 __all__ = ["SPELLINGS", "Spelling", "helper", "name", "spell", "spelling", "unspell"]

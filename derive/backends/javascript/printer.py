@@ -131,6 +131,9 @@ class VectorPrinter(Printer):
     def _print_HadamardPower(self, expr: Any) -> str:
         return f"_pow({self._print(expr.base)}, {int(expr.exp)})"
 
+    def _print_Divide(self, expr: Any) -> str:
+        return f"_div({self._print(expr.dividend)}, {self._print(expr.divisor)})"
+
     def _print_Apply(self, expr: Any) -> str:
         return f"_map({functions.name(expr.function)}, {self._print(expr.arg)})"
 

@@ -171,4 +171,65 @@ def _relu(z, out=None):
     )
 )
 
-__all__ = ["HELPERS", "RELU", "SIGMOID", "STEP", "TANH", "Helper", "define", "helper", "helpers", "undefine"]
+EXP = define(
+    Helper(
+        "exp",
+        "_exp",
+        '''
+def _exp(z, out=None):
+    """exp(z), in place in ``out`` when given.  It overflows to inf for z above 709.78
+    in float64 and 88.72 in float32 (callers silence the warning); the cell's own
+    docstring says which of its arguments can get there."""
+    return np.exp(z, out=out)
+''',
+    )
+)
+
+LOG = define(
+    Helper(
+        "log",
+        "_log",
+        '''
+def _log(z, out=None):
+    """log(z), in place in ``out`` when given: -inf at 0 and NaN below it, as NumPy's
+    log gives (with its warning), where the mathematics has no value."""
+    return np.log(z, out=out)
+''',
+    )
+)
+
+SOFTPLUS = define(
+    Helper(
+        "softplus",
+        "_softplus",
+        '''
+def _softplus(z, out=None):
+    """log(1 + exp(z)), stable for every z: max(z, 0) + log1p(exp(-|z|)), which never
+    overflows (log(1 + exp(z)) is inf for z above 709.78) and keeps full relative
+    precision where the value is tiny (z below -37, where 1 + exp(z) is 1);
+    in place in ``out`` when given."""
+    tail = np.negative(np.abs(z))
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    out = np.maximum(z, 0, out=out)
+    out += tail
+    return out
+''',
+    )
+)
+
+__all__ = [
+    "EXP",
+    "HELPERS",
+    "LOG",
+    "RELU",
+    "SIGMOID",
+    "SOFTPLUS",
+    "STEP",
+    "TANH",
+    "Helper",
+    "define",
+    "helper",
+    "helpers",
+    "undefine",
+]

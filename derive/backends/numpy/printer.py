@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sympy import HadamardProduct, MatAdd, MatMul, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
-from ...algebra import split_coefficient
+from ...algebra import Divide, split_coefficient
 from ...codegen import ir
 from ..printer import Line
 from ..printer import StatementPrinter as Base
@@ -38,8 +38,10 @@ class BatchRowPrinter(NumPyPrinter):
     def _level(self, expr: Any) -> int:
         if isinstance(expr, MatAdd):
             return ADD
-        c, _ = split_coefficient(expr)
-        if c != 1 or isinstance(expr, (MatMul, HadamardProduct)):
+        c, core = split_coefficient(expr)
+        if isinstance(core, OneMatrix):  # printed as the number c
+            return ADD if c.is_negative else ATOM
+        if c != 1 or isinstance(expr, (MatMul, HadamardProduct, Divide)):
             return PRODUCT
         return ATOM
 
@@ -73,6 +75,8 @@ class BatchRowPrinter(NumPyPrinter):
 
     def _print_MatMul(self, expr: Any) -> str:
         c, core = split_coefficient(expr)
+        if isinstance(core, OneMatrix):  # the matrix of c's: c, broadcast
+            return self._print(c)
         if c != 1:
             return ("-" if c == -1 else f"{self._print(c)} * ") + self.wrap(core, PRODUCT + 1)
         assert core is not None
@@ -112,6 +116,9 @@ class BatchRowPrinter(NumPyPrinter):
 
     def _print_HadamardPower(self, expr: Any) -> str:
         return f"{self.wrap(expr.base, ATOM)}**{int(expr.exp)}"
+
+    def _print_Divide(self, expr: Any) -> str:
+        return f"{self.wrap(expr.dividend, PRODUCT + 1)} / {self.wrap(expr.divisor, PRODUCT + 1)}"
 
     def _print_Apply(self, expr: Any) -> str:
         return f"{helper(expr.function).name}({self._print(expr.arg)})"

@@ -111,4 +111,19 @@ def _relu(z, out=None):
     )
 )
 
+spell(Spelling("exp", "torch.exp"))
+spell(Spelling("log", "torch.log"))
+spell(
+    Spelling(
+        "softplus",
+        "_softplus",
+        '''
+def _softplus(z, out=None):
+    """log(1 + exp(z)) as logaddexp(z, 0): it never overflows, and is exact where
+    torch.nn.functional.softplus turns linear (above its threshold of 20)."""
+    return torch.logaddexp(z, z.new_zeros(()), out=out)
+''',
+    )
+)
+
 __all__ = ["SPELLINGS", "Spelling", "helpers", "spell", "spelling", "unspell"]

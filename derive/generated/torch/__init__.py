@@ -16,4 +16,8 @@ CELLS = (
     'gru_torch',
     'mgu',
     'indrnn',
+    'mingru',
+    'minlstm',
+    'slstm',
+    'lru',
 )

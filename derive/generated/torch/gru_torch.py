@@ -133,7 +133,7 @@ class _Sequence(torch.autograd.Function):
             torch.sigmoid(z_1, out=z_1)
             o = z_1[:, 0:n]
             i = z_1[:, n:2 * n]
-            # product_s_tilde_t = W s_{t-1} + c
+            # product_s̃_t = W s_{t-1} + c
             product_s_tilde[...] = s_prev @ W.T + c
             z_2 += o * product_s_tilde
             # s̃_t = tanh(o_t ⊙ (W s_{t-1} + c) + U x_t + b)
