@@ -287,7 +287,7 @@ def copy_of_the_tree(tmp_path: Path, *also: str) -> Path:
     can tell) copied under tmp_path; run in it, `python -m derive` imports the copy."""
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "derive", tree / "derive", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("templates", "mkdocs.yml", "pyproject.toml", *also):
+    for name in ("templates", "babel.cfg", "mkdocs.yml", "pyproject.toml", *also):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:

@@ -52,18 +52,21 @@ class StatementPrinter(NumPyStatements):
         return code(node.expr, {name: self(value) for name, value in node.names})
 
     def _print_Assign(self, node: ir.Assign) -> str:
-        expr = node.value.expr if isinstance(node.value, ir.Math) else None
+        value = node.value
+        expr = value.expr if isinstance(value, ir.Math) else None
         if (
-            node.op == "+="
+            isinstance(value, ir.Math)
+            and node.op == "+="
             and isinstance(expr, MatMul)
             and len(expr.args) == 2
+            and all(getattr(a, "is_Matrix", False) for a in expr.args)  # not -1 · v
             and expr.args[0].shape[1] == 1
             and isinstance(expr.args[1], Transpose)
             and expr.args[1].arg.shape[1] == 1
         ):
             # A sum over the batch of outer products u vᵀ added in place: one GEMM that
             # accumulates (u.T @ v would make a new matrix first).
-            names = {name: self(value) for name, value in node.value.names}
+            names = {name: self(held) for name, held in value.names}
             u, v = (code(f, names) for f in (expr.args[0], expr.args[1].arg))
             u = u if u.isidentifier() else f"({u})"
             return f"{self(node.target)}.addmm_({u}.T, {v})"
