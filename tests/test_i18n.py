@@ -164,6 +164,15 @@ def test_an_untranslated_message_shows_and_is_caught(monkeypatch):
     assert cjk == 0 and latin > 1000
 
 
+def test_the_cells_titles_a_page_translates_are_the_catalogues():
+    """The BPTT page gives each cell's title as a message (a translation has its own words
+    for it): in English they are the titles of derive/catalogue/, as the cells have them."""
+    from derive.catalogue import CATALOGUE
+
+    headings = re.findall(r"^## (.+?) \{ #", (DOCS / "bptt.md").read_text(), re.M)
+    assert [CATALOGUE[name].title for name in ("rnn", "lstm", "gru")] == headings[2:5]
+
+
 def _notation_context() -> dict:
     from derive.catalogue import CATALOGUE
     from derive.printing.context import cell_context
