@@ -277,6 +277,7 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["kept"] = [
         {
             "cell": CATALOGUE[name].title,
+            "name": name,
             "factor": rate,
             "gate": gate,
             "value": value,
