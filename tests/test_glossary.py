@@ -48,3 +48,39 @@ def test_html_and_figures_are_left_alone():
     out = link(page, terms(GLOSSARY))
     assert out.startswith(figure + '\n\n<img alt="output">')
     assert out.endswith("The [output](glossary.md#output).\n")
+
+
+CHINESE = """# 术语解释
+
+## 输出门 { #output-gate }
+
+门。
+
+## 门 { #gate }
+*又称：* 各个门
+
+向量。
+
+## 时间反向传播 { #bptt }
+*又称：* BPTT、时间上的反向传播
+
+链式法则。
+"""
+
+
+def test_a_chinese_glossary_gives_its_own_forms_and_its_terms_are_found_between_chinese_words():
+    found = terms(CHINESE)
+    assert [t.anchor for t in found] == ["output-gate", "gate", "bptt"]
+    assert found[2].forms == ("时间上的反向传播", "时间反向传播", "BPTT")
+    out = link("LSTM 的输出门用时间反向传播训练；BPTT 之后，输出门。\n", found)
+    linked = "LSTM 的[输出门](glossary.md#output-gate)用[时间反向传播](glossary.md#bptt)训练"
+    assert out == linked + "；BPTT 之后，输出门。\n"
+    # a Latin term is still a whole word: not inside a longer one
+    assert link("BPTTX 与 BPTT。\n", found) == "BPTTX 与 [BPTT](glossary.md#bptt)。\n"
+
+
+def test_a_single_chinese_character_is_sought_only_in_its_longer_forms():
+    """门 alone would be found inside 门控循环单元; its other form 各个门 is still linked."""
+    found = terms(CHINESE)
+    assert link("门控循环单元的门。\n", found) == "门控循环单元的门。\n"
+    assert link("门控循环单元的各个门。\n", found) == "门控循环单元的[各个门](glossary.md#gate)。\n"

@@ -50,12 +50,22 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 SWITCH = re.compile(r'(<a href=")(/[^"]*)(" hreflang=")')
 
 
+# A figure in a page's own HTML (<img src>, <source srcset>): docs/figures/ is built once, at
+# the site's root, and the pages of every edition show the same files.
+FIGURE = re.compile(r'((?:src|srcset)=")(figures/)')
+
+
 @event_priority(-100)  # after the plugin and the theme have written the page
 def on_post_page(output: str, page, config) -> str:
     """A link of the language switch from the site's root, made relative to the page (the
-    plugin sets the links in its page context, after hooks that would change them there)."""
+    plugin sets the links in its page context, after hooks that would change them there);
+    and in another edition's folder, the figures taken from the root's figures/ (the page's
+    HTML is left as written, so ``figures/`` would point into zh/)."""
     folder = posixpath.dirname(f"/{page.url}")  # the page's URL from the site's root: zh/notation.html
-    return SWITCH.sub(lambda m: m[1] + posixpath.relpath(m[2], folder) + m[3], output)
+    output = SWITCH.sub(lambda m: m[1] + posixpath.relpath(m[2], folder) + m[3], output)
+    if folder != "/":
+        output = FIGURE.sub(lambda m: f"{m[1]}{posixpath.relpath('/', folder)}/{m[2]}", output)
+    return output
 
 
 @event_priority(-100)

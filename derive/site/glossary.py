@@ -2,9 +2,12 @@
 
 The terms and their other forms are read from the rendered glossary page (each entry a
 ``## Term { #anchor }`` heading, then an optional ``*Also:* form, form`` line), so that a
-translated glossary brings its own words.  ``link(page, terms)`` links the first use of each
-term in a page's prose: never inside a heading, a link, code, mathematics, an HTML tag, a
-figure or the front matter, and never a term inside another term's link.
+translated glossary brings its own words: the line's label is any italic word ending in a
+colon (``*又称：*`` in Chinese) and its forms may be parted by Chinese commas too.  A term is
+matched as a whole word of a Latin script; in Chinese, written without spaces, it is matched
+wherever it occurs.  ``link(page, terms)`` links the first use of each term in a page's
+prose: never inside a heading, a link, code, mathematics, an HTML tag, a figure or the front
+matter, and never a term inside another term's link.
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ENTRY = re.compile(r"^## (?P<term>.+?) \{ #(?P<anchor>[\w-]+) \}\n(?:\n?\*Also:\* (?P<also>.+)\n)?", re.M)
+ENTRY = re.compile(
+    r"^## (?P<term>.+?) \{ #(?P<anchor>[\w-]+) \}\n"
+    r"(?:\n?\*[^*\n]+[:：]\* (?P<also>.+)\n)?",  # "*Also:* forms", "*又称：* forms"
+    re.M,
+)
+FORMS = re.compile(r"[,，、]")
+# A letter that joins a term's word to the next: a word character that is not CJK (Chinese has
+# no spaces between its words, so a Chinese term has no word boundary to wait for).
+JOINED = r"[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|-"
+SINGLE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # What is never prose: front matter, fenced code, display and inline mathematics, inline code,
 # links and images, raw HTML blocks of figures and equations, any other tag, headings,
@@ -44,17 +56,22 @@ class Term:
     forms: tuple[str, ...]  # longest first
 
     @property
-    def pattern(self) -> re.Pattern:
+    def pattern(self) -> re.Pattern | None:
+        """The forms as a page may write them, or None when none can be sought: a single
+        Chinese character (门, gate) is not, as it is part of too many other words (门控循环单元)."""
+        forms = [f for f in self.forms if not SINGLE.fullmatch(f)]
+        if not forms:
+            return None
         # a form's words may be split between lines of the page's source
-        words = "|".join(r"\s+".join(re.escape(w) for w in f.split()) for f in self.forms)
-        return re.compile(rf"(?<![\w-])(?:{words})(?![\w-])", re.I)
+        words = "|".join(r"\s+".join(re.escape(w) for w in f.split()) for f in forms)
+        return re.compile(rf"(?<!{JOINED})(?:{words})(?!{JOINED})", re.I)
 
 
 def terms(glossary: str) -> list[Term]:
     """The entries of the rendered glossary page, in its order."""
     out = []
     for m in ENTRY.finditer(glossary):
-        forms = [m["term"]] + [f.strip() for f in (m["also"] or "").split(",") if f.strip()]
+        forms = [m["term"]] + [f.strip() for f in FORMS.split(m["also"] or "") if f.strip()]
         out.append(Term(m["anchor"], tuple(sorted(dict.fromkeys(forms), key=len, reverse=True))))
     return out
 
@@ -75,7 +92,7 @@ def link(page: str, found: list[Term], target: str = "glossary.md") -> str:
     A longer term is linked before a shorter one it contains ("output gate" before "output")."""
     for term in sorted(found, key=lambda t: -len(t.forms[0])):
         pattern = term.pattern
-        for start, end in _free(page):
+        for start, end in _free(page) if pattern else ():
             m = pattern.search(page, start, end)
             if m:
                 linked = f"[{m[0]}]({target}#{term.anchor})"

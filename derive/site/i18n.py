@@ -32,7 +32,9 @@ DOMAIN = "messages"
 
 # Every page of the site, once in each edition, grows here a page at a time; the
 # issue's end is every page of derive.site.pages.PAGES listed.
-TRANSLATED: dict[str, tuple[str, ...]] = {"zh": ("notation",)}
+TRANSLATED: dict[str, tuple[str, ...]] = {
+    "zh": ("notation", "glossary", "index", "bptt", "gradients", "variants")
+}
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
 # English and its symbol.
 ONLY: dict[str, tuple[str, ...]] = {"zh": ("terms",)}
@@ -133,3 +135,21 @@ def untranslated(root: Path, language: str) -> list[str]:
         for m in extracted(root)
         if m.id and (m.context, m.id) not in translated and {f for f, _ in m.locations} & templates
     ]
+
+
+def extract_cells(fileobj, keywords, comment_tags, options):
+    """Babel's extraction method for the catalogue's cell files (babel.cfg): the words the
+    pages show of a cell that are not in a template, its title and the comment at the top of
+    its file (derive.cellfile.header), which a template passes to ``_()``."""
+    import tomllib
+
+    from ..cellfile import header
+
+    text = fileobj.read().decode("utf-8")
+    lines = text.splitlines()
+    title = tomllib.loads(text).get("title")
+    if title:
+        yield next(n for n, line in enumerate(lines, 1) if line.startswith("title")), "_", title, []
+    about = header(fileobj.name)
+    if about:
+        yield 1, "_", about, []

@@ -114,6 +114,8 @@ def adjoint_chain(cell: Cell, state: str, last: int) -> dict:
 def variants(cells: dict[str, dict]) -> list[dict]:
     """What the variants page says about each variant: its description (the comment
     at the top of its file), the equations it changes, and its counts beside its base's."""
+    from markdown.extensions.toc import slugify
+
     from ..catalogue import FOLDER, VARIANTS
     from ..cellfile import header
 
@@ -124,6 +126,8 @@ def variants(cells: dict[str, dict]) -> list[dict]:
             {
                 "cell": cells[name],
                 "base": base,
+                # the anchor of its section, from its English title in every edition
+                "anchor": slugify(cells[name]["title"], "-"),
                 "about": header(FOLDER / f"{name}.toml"),
                 "changes": comparison(cells[name], base),
             }
@@ -281,6 +285,7 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["kept"] = [
         {
             "cell": CATALOGUE[name].title,
+            "name": name,
             "factor": rate,
             "gate": gate,
             "value": value,
