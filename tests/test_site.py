@@ -261,6 +261,9 @@ def test_page_loads_offline_with_math_and_figures(visit, site, name):
     left = _untypeset(page)
     assert not left, "untypeset TeX in the visible text:\n" + "\n".join(left)
 
+    # An image still loading (the full-page screenshot re-lays the page out) is waited for;
+    # one that failed is complete with no width, and is reported below.
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
     images = page.evaluate("""Array.from(document.images).map(i => ({
         src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0 }))""")
     assert [i["src"] for i in images if not i["ok"]] == [], "images that did not load"
