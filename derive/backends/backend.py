@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 
+from ..algebra import Apply, walk
 from ..cell import Cell
 from ..codegen import Code, Options
 from ..codegen.plan import DEFAULT as DEFAULT_OPTIONS
@@ -66,3 +67,23 @@ class Backend:
 
 
 __all__ = ["Backend", "Check", "Context"]
+
+
+def applied(cell: Cell) -> set[str]:
+    """The elementwise functions ``cell``'s equations apply (their helpers' starting set)."""
+    return {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
+
+
+def module_frame(cell: Cell, literal: bool) -> dict[str, object]:
+    """What every Python module template states about its cell besides the code: the
+    lowering it prints, the parameters with their shapes, and the states."""
+    return {
+        "variant": "literal: one product per gate per step"
+        if literal
+        else "fused: stacked products, hoisted inputs",
+        "parameters": [
+            {"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
+            for p in cell.parameters
+        ],
+        "states": cell.states,
+    }

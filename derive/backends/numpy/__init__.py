@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import SimpleNamespace
 
-from ...algebra import Apply, walk
 from ...cell import Cell
 from ...codegen import Code, unused
 from ...derivation import Derivation
-from ..backend import Backend
+from ..backend import Backend, applied, module_frame
 from . import functions
 from .printer import StatementPrinter
 
@@ -74,20 +73,7 @@ def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Ma
         d_state={k: show(v) for k, v in code.d_state.items()},
         d_x=show(code.d_x),
     )
-    return {
-        "variant": "literal: one product per gate per step"
-        if literal
-        else "fused: stacked products, hoisted inputs",
-        "parameters": [
-            {"name": p.name, "shape": tuple(1 if d == "1" else d for d in (p.rows, p.cols))}
-            for p in cell.parameters
-        ],
-        "states": cell.states,
-        "code": printed,
-        "helpers": functions.helpers(
-            {node.function for eq in cell.equations for node in walk(eq.rhs) if isinstance(node, Apply)}
-        ),
-    }
+    return {**module_frame(cell, literal), "code": printed, "helpers": functions.helpers(applied(cell))}
 
 
 BACKEND = Backend(
