@@ -122,7 +122,8 @@ def _cmd_code(args) -> int:
     if args.backend not in (None, "numpy"):
         args.usage_error(
             f"--backend {args.backend} writes one cell's module: name the cell, e.g. "
-            f"`python -m derive code lstm --backend {args.backend}` (derive/generated/ holds NumPy modules)"
+            f"`python -m derive code lstm --backend {args.backend}` "
+            "(derive/generated/ holds the NumPy and torch modules)"
         )
     if not args.check:
         build.writable(build.GENERATED)
@@ -589,9 +590,9 @@ def parser() -> argparse.ArgumentParser:
 
     code = sub.add_parser(
         "code",
-        help="regenerate the NumPy modules in derive/generated/, or write one cell's module",
-        description="Regenerate derive/generated/<cell>.py for every cell of the "
-        "catalogue; or, given a CELL, print its module or write it to --out PATH. "
+        help="regenerate the NumPy and torch modules in derive/generated/, or write one cell's module",
+        description="Regenerate derive/generated/<cell>.py (NumPy) and derive/generated/torch/<cell>.py "
+        "for every cell of the catalogue; or, given a CELL, print its module or write it to --out PATH. "
         "With --check, write nothing and exit 1 naming the stale files.",
     )
     code.add_argument(
@@ -612,7 +613,7 @@ def parser() -> argparse.ArgumentParser:
         "--backend",
         metavar="NAME",
         type=_backend,
-        help="with CELL: the language of its module, numpy (the default) or javascript",
+        help="with CELL: the language of its module: numpy (the default), javascript or torch",
     )
     code.set_defaults(run=_cmd_code, usage_error=code.error)
 

@@ -93,6 +93,16 @@ def test_help_of_every_command(capsys):
         assert exit.value.code == 0 and "usage: python -m derive " + command in capsys.readouterr().out
 
 
+def test_code_help_names_every_backend_and_where_the_modules_go(capsys):
+    from derive.backends import BACKENDS
+
+    with pytest.raises(SystemExit):
+        cli.main(["code", "--help"])
+    help = " ".join(capsys.readouterr().out.split())
+    assert all(name in help for name in BACKENDS)
+    assert "derive/generated/torch/<cell>.py" in help
+
+
 def test_build_without_katex_says_to_run_npm_ci(tmp_path, monkeypatch):
     from derive import build
 
