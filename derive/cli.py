@@ -675,7 +675,8 @@ def parser() -> argparse.ArgumentParser:
         help="train cells with their generated gradients: the adding problem or the review corpus",
         description="Train with the generated modules' backward (NumPy only, Adam, gradient clipping), "
         "the same numbers for the same seed.  adding: the long-lag race, every cell at every lag (or "
-        "the one --cell and --lag); adding-2024: the same race for minGRU and minLSTM; review: the LSTM and GRU on the corpus of film reviews.  --record "
+        "the one --cell and --lag); adding-2024: the same race for minGRU and minLSTM; review: the LSTM "
+        "and GRU on the corpus of film reviews.  --record "
         "writes the records the site reads (records/TASK.json, and the review's "
         "weights).",
     )
