@@ -23,6 +23,7 @@ CELL_COLOURS = dict(zip(("rnn", "lstm", "gru"), COLOURS, strict=True)) | {
     "mingru": "#e69f00",
     "minlstm": "#6a1b9a",
 }
+NAMES = {"mingru": "minGRU", "minlstm": "minLSTM"}  # as the papers write them; the rest in capitals
 SEED_STYLES = ("-", "--", ":", "-.")
 
 
@@ -58,7 +59,7 @@ def _over_steps(record: dict, key: str, ylabel: str, lines=()):
         ax.grid(True, which="major", alpha=0.3)
     axes[-1].set_xlabel("training step")
     handles = [
-        plt.Line2D([], [], color=CELL_COLOURS.get(c, "black"), label=c.upper())
+        plt.Line2D([], [], color=CELL_COLOURS.get(c, "black"), label=NAMES.get(c, c.upper()))
         for c in dict.fromkeys(r["cell"] for r in runs)
     ]
     handles += [
