@@ -161,14 +161,14 @@ def test_a_cell_outside_the_catalogue_is_generated_and_checked():
 
 def test_torch_prints_its_own_functions_and_numpy_is_unchanged():
     source = module_source(CATALOGUE["lstm"], backend="torch")
-    assert "torch.sigmoid(z[:, 0:3 * n], out=z[:, 0:3 * n])" in source
+    assert "torch.sigmoid(_z[:, 0:3 * _n], out=_z[:, 0:3 * _n])" in source
     assert "np." not in source and "exp" not in source.split('"""', 2)[2]
 
 
 def test_torch_prints_products_in_the_layouts_its_gemm_is_fastest_in():
     lstm = module_source(CATALOGUE["lstm"], backend="torch")
     # A weight gradient after the loop: (vᵀ δz)ᵀ, the transposed operand on the right.
-    assert "d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T" in lstm
+    assert "d_weights_h_prev = (h_prev_seq.reshape(_T * _B, -1).T @ _dz_rows).T" in lstm
     # An outer product summed in the loop accumulates in place.
     assert "d_W.addmm_(d_z2_s_tilde.T, s_prev)" in module_source(CATALOGUE["gru_torch"], backend="torch")
 
