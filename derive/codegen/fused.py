@@ -143,7 +143,10 @@ class _Fused:
         straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
         expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
-        if isinstance(first, HadamardProduct) and len(first.args) == 2:
+        # A product of parameters alone has no rows of the batch: torch's out= does not
+        # spread it over the target's rows, as NumPy's does.
+        batched = not first.free_symbols <= set(self.cell.parameter_symbols)
+        if isinstance(first, HadamardProduct) and len(first.args) == 2 and batched:
             out: list[ir.Statement] = [
                 ir.MultiplyInto(
                     self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from sympy import Transpose
 from sympy.printing.printer import Printer
 
-from ...algebra import split_coefficient
+from ...algebra import is_spread, split_coefficient
 from ...cell import N_HIDDEN, N_INPUT
 from ...codegen import ir
 from ...naming import own
@@ -87,6 +87,8 @@ class VectorPrinter(Printer):
         return "_add(" + ", ".join(t if not t.startswith("-") else f"_neg({t[1:]})" for t in terms) + ")"
 
     def _print_MatMul(self, expr: Any) -> str:
+        if is_spread(expr):  # a scalar parameter (an array of one number) over a column
+            return f"_full({self._size(*expr.shape)}, {self._print(expr.args[1])}[0])"
         c, core = split_coefficient(expr)
         if c != 1:
             inner = self._print(core)
