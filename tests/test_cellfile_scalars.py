@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from javascript import run as run_javascript
+from generated import results, worst
+from javascript import worst_against_numpy
 from sympy import HadamardProduct, MatMul, Rational
 
 from derive import CellError, derive, generate, module_source, verify
@@ -17,26 +17,12 @@ from derive.cellfile import load, loads
 from derive.derivation import Assignment, Derivation
 from derive.printing.latex import latex
 from derive.printing.text import text
-from derive.verification.numeric import random_problem, relative_error
+from derive.verification.numeric import random_problem
 from derive.verification.proof import prove_bptt
 
 PATH = Path(__file__).parent / "cellfiles" / "fastgrnn.toml"
 CELL = load(PATH)
 SCALARS = ("zeta", "nu")
-
-
-def run(module, problem):
-    params, x, state, d_outputs = problem
-    outputs, cache = module.forward(params, x, state)
-    return outputs, *module.backward(cache, d_outputs)
-
-
-def worst(got, want):
-    errors = [relative_error(got[0][s], want[0][s]) for s in want[0]]
-    errors += [relative_error(got[1][k], want[1][k]) for k in want[1]]
-    errors.append(relative_error(got[2], want[2]))
-    errors += [relative_error(got[3][s], want[3][s]) for s in want[3]]
-    return max(errors)
 
 
 def test_a_scalar_parameter_is_declared_by_the_shape_1():
@@ -110,7 +96,7 @@ def test_numpy_modules_agree_with_torch_autograd_of_the_equations(literal):
     torch_reference = pytest.importorskip("torch_reference")
     module = generate(CELL, literal=literal)
     problem = random_problem(module, 3, 4, 5, 2, seed=5)
-    assert worst(run(module, problem), torch_reference.run_literal(CELL, problem)) <= 1e-12
+    assert worst(results(module, problem), torch_reference.run_literal(CELL, problem)) <= 1e-12
 
 
 def test_the_torch_layer_agrees_with_the_numpy_module_and_gradcheck():
@@ -118,7 +104,7 @@ def test_the_torch_layer_agrees_with_the_numpy_module_and_gradcheck():
     layer = generate(CELL, backend="torch")
     numpy_module = generate(CELL)
     problem = random_problem(numpy_module, 3, 4, 5, 2, seed=6)
-    assert worst(torch_reference.run_layer(layer, problem), run(numpy_module, problem)) <= 1e-12
+    assert worst(torch_reference.run_layer(layer, problem), results(numpy_module, problem)) <= 1e-12
     assert torch_reference.gradcheck(layer, random_problem(numpy_module, 2, 3, 3, 2, seed=7))
 
 
@@ -126,23 +112,8 @@ def test_the_javascript_agrees_with_the_numpy_module():
     source = module_source(CELL, backend="javascript")
     assert "_full(_n, zeta[0])" in source
     module = generate(CELL)
-    params, x, state, d_outputs = random_problem(module, 3, 4, 6, 1, seed=8)
-    outputs, d_params, d_x, d_state = run(module, (params, x, state, d_outputs))
-    got = run_javascript(
-        source,
-        params,
-        x[:, 0],
-        {s: v[0] for s, v in state.items()},
-        {s: v[:, 0] for s, v in d_outputs.items()},
-    )
-    errors = [relative_error(got["outputs"][s], outputs[s][:, 0]) for s in module.STATES]
-    errors += [
-        relative_error(np.reshape(got["d_params"][p], d_params[p].shape), d_params[p])
-        for p in module.PARAMETERS
-    ]
-    errors += [relative_error(got["d_x"], d_x[:, 0])]
-    errors += [relative_error(got["d_state"][s], d_state[s][0]) for s in module.STATES]
-    assert max(errors) <= 1e-12
+    problem = random_problem(module, 3, 4, 6, 1, seed=8)
+    assert worst_against_numpy(source, module, problem) <= 1e-12
 
 
 def test_a_scalar_beside_a_matrix_is_refused_in_one_line():

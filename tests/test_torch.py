@@ -14,12 +14,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from generated import worst  # noqa: E402
 from torch_reference import gradcheck, run_layer, run_literal  # noqa: E402
 
 from derive import CATALOGUE, generate, module_source  # noqa: E402
 from derive.build import GENERATED  # noqa: E402
 from derive.codegen.modules import generated, load  # noqa: E402
-from derive.verification.numeric import random_problem, relative_error  # noqa: E402
+from derive.verification.numeric import random_problem  # noqa: E402
 
 NAMES = list(CATALOGUE)
 CELLFILES = Path(__file__).parent / "cellfiles"
@@ -31,15 +32,6 @@ def torch_module(name):
 
 def problem(name, n_input=3, n_hidden=4, steps=5, batch=2, seed=0):
     return random_problem(generated(name), n_input, n_hidden, steps, batch, seed)
-
-
-def worst(got, want):
-    """The largest relative difference between two results of (outputs, d_params, d_x, d_state)."""
-    errors = [relative_error(got[0][s], want[0][s]) for s in want[0]]
-    errors += [relative_error(got[1][k], want[1][k]) for k in want[1]]
-    errors.append(relative_error(got[2], want[2]))
-    errors += [relative_error(got[3][s], want[3][s]) for s in want[3]]
-    return max(errors)
 
 
 def numpy_run(name, p):
