@@ -212,11 +212,11 @@ def test_a_cell_file_the_command_cannot_use_fails_with_exit_1(capsys, tmp_path, 
     """A wrong cell file is work the command cannot do (exit 1, the file and line named);
     a name that is neither a catalogue cell nor a file is a mistake in the command line (exit 2)."""
     monkeypatch.chdir(tmp_path)
-    text = cellfile.starter("x2").replace('states = ["s"]', 'states = ["n"]')
+    text = cellfile.starter("x2").replace('states = ["s"]', 'states = ["np"]')
     (tmp_path / "x2.toml").write_text(text)
-    states = text.splitlines().index('states = ["n"]') + 1
+    states = text.splitlines().index('states = ["np"]') + 1
     line = cannot_work(capsys, *command.split(), "x2.toml")
-    assert f"x2.toml:{states}: cell 'x2', state 'n': 'n' cannot name a state" in line
+    assert f"x2.toml:{states}: cell 'x2', state 'np': 'np' cannot name a state" in line
     assert "no such cell file" in cannot_work(capsys, *command.split(), "missing.toml")
     assert "no cell 'lstn'" in usage_mistake(capsys, *command.split(), "lstn")
 
