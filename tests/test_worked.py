@@ -166,13 +166,13 @@ def test_the_hand_expansion_multiplies_out_to_the_computed_value(context, page):
     start = page.index("### One step by hand")
     section = page[start : page.index("### The gradients", start)]
 
-    d_s_lines = re.findall(r"^(?:\\delta s_\{3\} )?&= (.*?)(?: \\\\)?$", section, re.M)
-    first, second, result = d_s_lines[:3]
-    d_s_in, d_h, o, one, s = _numbers(first.replace("^2", ""))
-    *same, one_again, tanh_s = _numbers(second.replace("^2", ""))
-    assert same == [d_s_in, d_h, o] and one == one_again == 1.0
+    tanh_line = re.search(r"^\\tanh\(s_\{3\}\) &= \\tanh\((.*?)\) = (.*?) \\\\$", section, re.M)
+    s, tanh_s = float(tanh_line[1]), float(tanh_line[2])
     assert tanh_s == pytest.approx(np.tanh(s), abs=1e-6)
-    d_s = float(result)
+    d_s_line = re.search(r"^\\delta s_\{3\} &= (.*?) \\\\\n&= (.*)$", section, re.M)
+    d_s_in, d_h, o, one, tanh_again = _numbers(d_s_line[1].replace("^2", ""))
+    d_s = float(d_s_line[2])
+    assert (one, tanh_again) == (1.0, tanh_s)
     assert d_s == pytest.approx(d_s_in + d_h * o * (1 - tanh_s**2), abs=2e-6)
 
     d_f_line = re.search(r"\\delta f_\{3\} = (.*)$", section, re.M)[1]
@@ -180,8 +180,9 @@ def test_the_hand_expansion_multiplies_out_to_the_computed_value(context, page):
     assert a == d_s and d_f == pytest.approx(a * b, abs=2e-6)
     assert b == pytest.approx(example["values"][step - 2]["s"][k], abs=1e-6)
 
-    d_z_line = re.search(r"\\delta z_\{f,3\} = (.*)$", section, re.M)[1]
-    a, f, one, f_again, d_z_f = _numbers(d_z_line)
+    d_z_line = re.search(r"^\\delta z_\{f,3\} &= (.*?) \\\\\n&= (.*)$", section, re.M)
+    a, f, one, f_again = _numbers(d_z_line[1])
+    d_z_f = float(d_z_line[2])
     assert (a, one, f_again) == (d_f, 1.0, f)
     assert d_z_f == pytest.approx(d_f * f * (1 - f), abs=2e-6)
 
