@@ -419,6 +419,23 @@ def test_dark_palette_turns_diagrams_light_and_keeps_figures_on_white(visit):
     page.screenshot(path=str(ARTIFACTS / "lstm-dark-figures.png"), full_page=True)
 
 
+@pytest.mark.parametrize("name", [*PAGES, *EDITIONS])
+def test_how_a_page_is_checked_is_one_folded_note_at_its_end(visit, name):
+    """The build notes are out of the lessons: at most one "How this page is checked" note,
+    closed until opened, and nothing of the article after it."""
+    found = visit(name, viewport=PHONE).page.evaluate("""() => {
+      const notes = [...document.querySelectorAll("article details")].filter(d =>
+        /^(How this page is checked|本页如何检验)$/.test(d.querySelector("summary").innerText.trim()));
+      const blocks = [...document.querySelectorAll("article > *")].filter(e =>
+        !e.matches("footer, aside, nav, script, .md-source-file, a.md-content__button"));
+      return {count: notes.length, open: notes.map(n => n.open),
+              last: notes.length ? blocks[blocks.length - 1] === notes[0] : null};
+    }""")
+    assert found["count"] <= 1
+    if found["count"]:
+        assert found["open"] == [False] and found["last"], found
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_the_worked_example_shows_the_modules_numbers(visit, cell):
     """The worked page, read in the browser, holds the numbers the generated module computes

@@ -264,7 +264,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import compare, conventions, exercises, explorer, glossary, i18n, recurrences, training, worked
+    from . import compare, conventions, exercises, explorer, gates, glossary, i18n, recurrences, training, worked
     from .diagrams import describe, diagram
     from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
     from .unrolled import describe as describe_unrolled
@@ -310,6 +310,7 @@ def pages(root: Path) -> dict[Path, str]:
         named = list(zip(files, panels, strict=True))
         ctx["figures"][key] = {"module": module, "panels": [(f, title) for f, (title, _) in named]}
         out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
+    ctx["gates"] = gates.context()
     ctx["worked"] = worked.context(ctx["cells"])
     ctx["exercises"] = exercises.context(ctx["cells"])
     ctx["explorer"] = explorer.context()
