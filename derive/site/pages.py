@@ -265,7 +265,7 @@ def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
     from . import compare, conventions, exercises, explorer, glossary, i18n, training, worked
     from .diagrams import belt_frames, describe, describe_frame, diagram
-    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
+    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified, variant_ratios
     from .unrolled import describe as describe_unrolled
     from .unrolled import paths, unrolled
 
@@ -296,6 +296,7 @@ def pages(root: Path) -> dict[Path, str]:
     ]
     ctx["paths"] = {name: path_numbers(name) for name in PATHS}
     ctx["rectified"] = rectified()
+    ctx["variant_ratios"] = variant_ratios()
     ctx["compare"] = compare.context(ctx["cells"])
     drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
     # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
