@@ -207,15 +207,6 @@
       update();
     });
     const controls = make("div", { class: "gate-explorer__sliders" }, root);
-    // The lower plot: the gradient along all paths, or along the state's own path alone.
-    const pathChoice = make("label", { class: "gate-explorer__switch" }, root);
-    const statePathOnly = make("input", { type: "checkbox", name: "gate-explorer-state-path" }, pathChoice);
-    pathChoice.append(" state path only: the gradient carried from s");
-    make("sub", { text: "t" }, pathChoice);
-    pathChoice.append(" to s");
-    make("sub", { text: "t−1" }, pathChoice);
-    pathChoice.append(" through the keeping gate alone, no path through W");
-    statePathOnly.addEventListener("change", () => update());
     const picked = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "value plotted" }, root);
 
     // Which of the cell's values the upper plot shows: its state, output, gates, candidate.
@@ -237,6 +228,15 @@
     const first = make("figure", { class: "gate-explorer__figure" }, root);
     first.appendChild(statePlot);
     const stateCaption = make("figcaption", {}, first);
+    // The lower plot: the gradient along all paths, or along the state's own path alone.
+    const pathChoice = make("label", { class: "gate-explorer__switch" }, root);
+    const statePathOnly = make("input", { type: "checkbox", name: "gate-explorer-state-path" }, pathChoice);
+    pathChoice.append(" lower plot, state path only: the gradient carried from s");
+    make("sub", { text: "t" }, pathChoice);
+    pathChoice.append(" to s");
+    make("sub", { text: "t−1" }, pathChoice);
+    pathChoice.append(" through the keeping gate alone, no path through W");
+    statePathOnly.addEventListener("change", () => update());
     const second = make("figure", { class: "gate-explorer__figure" }, root);
     second.appendChild(normPlot);
     const normCaption = make("figcaption", {}, second);
