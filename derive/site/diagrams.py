@@ -707,7 +707,8 @@ def diagram(
         else:
             pts = [(right(pa), y0), (left(pb), y1)]
         if belt and pa.row == 0 and pb.row == 0:  # the top row is the first state's path
-            ends = [(right(pa) if pa.kind == "input" else pa.x, y0), (pb.x, y1)]
+            # A round cap reaches half the band's width past each end: clear of the input's name.
+            ends = [(right(pa) + 7 if pa.kind == "input" else pa.x, y0), (pb.x, y1)]
             bands.append(f'<path class="belt" d="{_path([at(u, v) for u, v in ends])}"/>')
         hl = any(lit_edge(e) for e in carried)
         cls = "e hl" if hl else "e"
