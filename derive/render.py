@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import re
 import textwrap
 from pathlib import Path
 
@@ -79,7 +80,19 @@ def environment(translations: gettext.NullTranslations | None = None) -> jinja2.
     env.filters["jsline"] = _jsline
     env.filters["prose"] = _prose
     env.filters["paragraph"] = _paragraph
+    env.filters["sentences"] = _sentences
     return env
+
+
+# A full-width stop, comma, colon or semicolon carries its own space in Chinese typesetting.
+_FULL_WIDTH_STOP = re.compile(r"(?<=[，。：；！？、]) +")
+
+
+def _sentences(text) -> str:
+    """A caption put together from sentences and clauses (each a message, joined by spaces
+    as English joins them), with no space after a full-width stop: a translation's
+    sentences run on as its language writes them."""
+    return _FULL_WIDTH_STOP.sub("", str(text))
 
 
 def render(template: str, **context) -> str:

@@ -340,6 +340,7 @@ def pages(root: Path) -> dict[Path, str]:
     # pages link the terms of its own glossary once that is translated.
     for language in i18n.LANGUAGES:
         env = environment(i18n.translations(language))
+        env.globals["language"] = language  # seen by the macros a page imports, too
         own = {
             p: env.get_template(f"pages/{p}.md.j2").render(page=p, language=language, **ctx)
             for p in i18n.pages(language)
