@@ -147,6 +147,30 @@ def test_no_line_of_a_translated_page_is_left_in_english(language, page):
     assert left == []
 
 
+# A full-width stop, comma, colon or semicolon followed by a space, before more text (a space
+# before a table's next cell is the Markdown's).
+SPACED_STOP = re.compile(r"[，。：；！？、] +(?=[^\s|])")
+
+
+@pytest.mark.parametrize(("language", "page"), OWN)
+def test_no_space_follows_a_full_width_stop(language, page):
+    """A template joins sentences and clauses with a space, as English writes them: a caption
+    and the sentence that says what drew it, the clauses of a list, a label and its formula.
+    Chinese puts none after a full-width stop (derive.render's `sentences` filter takes it out
+    of a caption; a message that ends in one takes what follows as a variable)."""
+    text = re.sub(r"```.*?```", " ", (DOCS / f"{page}.{language}.md").read_text(), flags=re.S)
+    assert [text[m.start() - 20 : m.end() + 20] for m in SPACED_STOP.finditer(text)] == []
+
+
+def test_a_caption_keeps_its_space_after_a_latin_full_stop():
+    from derive.render import environment
+
+    joined = environment().from_string("{{ (a ~ ' ' ~ b) | sentences }}")
+    assert joined.render(a="One sentence.", b="Drawn.") == "One sentence. Drawn."
+    assert joined.render(a="一句话。", b="运行模块绘制。") == "一句话。运行模块绘制。"
+    assert joined.render(a="拆分：", b="\\(k\\)") == "拆分：\\(k\\)"
+
+
 def test_an_untranslated_message_shows_and_is_caught(monkeypatch):
     """The test above would see a message the catalogue lacks: rendered with an empty
     catalogue, the notation page is English."""
