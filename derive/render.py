@@ -81,6 +81,7 @@ def environment(translations: gettext.NullTranslations | None = None) -> jinja2.
     env.filters["prose"] = _prose
     env.filters["paragraph"] = _paragraph
     env.filters["sentences"] = _sentences
+    env.filters["plain"] = _plain
     return env
 
 
@@ -93,6 +94,19 @@ def _sentences(text) -> str:
     as English joins them), with no space after a full-width stop: a translation's
     sentences run on as its language writes them."""
     return _FULL_WIDTH_STOP.sub("", str(text))
+
+
+_INLINE_MATH = re.compile(r"\\\((.*?)\\\)")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+ ?|[{}]")
+
+
+def _plain(text) -> str:
+    """A caption as an attribute's text (an image's alt): no tags, and each inline formula
+    as its bare letters (\\(\\mathbf{s}_t\\) is s_t), since the Markdown's maths
+    extension would typeset a formula inside the attribute and break the tag."""
+    text = re.sub(r"<[^>]+>", "", str(text))
+    text = _INLINE_MATH.sub(lambda m: _TEX_COMMAND.sub("", m.group(1)), text)
+    return " ".join(text.split())
 
 
 def render(template: str, **context) -> str:

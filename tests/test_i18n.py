@@ -181,6 +181,19 @@ def test_a_caption_keeps_its_space_after_a_latin_full_stop():
     assert joined.render(a="拆分：", b="\\(k\\)") == "拆分：\\(k\\)"
 
 
+def test_an_image_described_by_its_caption_has_no_formula_or_tag_in_its_alt_text():
+    """The Markdown's maths extension would typeset a formula inside an alt attribute and break
+    the tag: a translated figure's alt text is its caption with each formula's bare letters."""
+    from derive.render import environment
+
+    alt = environment().from_string("{{ caption | plain }}")
+    caption = '梯度 <span class="arithmatex">\\(\\mathbf{s}\\)</span> 与 \\(\\tilde{\\mathbf{s}}_t\\)'
+    assert alt.render(caption=caption) == "梯度 s 与 s_t"
+    for page in ("bptt", "variants", "compare"):
+        for text in re.findall(r'alt="([^"]*)"', (DOCS / f"{page}.zh.md").read_text()):
+            assert "\\(" not in text and "<" not in text and CJK.search(text), text
+
+
 def test_an_untranslated_message_shows_and_is_caught(monkeypatch):
     """The test above would see a message the catalogue lacks: rendered with an empty
     catalogue, the notation page is English."""
