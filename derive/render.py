@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import re
 import textwrap
 from pathlib import Path
 
@@ -79,7 +80,33 @@ def environment(translations: gettext.NullTranslations | None = None) -> jinja2.
     env.filters["jsline"] = _jsline
     env.filters["prose"] = _prose
     env.filters["paragraph"] = _paragraph
+    env.filters["sentences"] = _sentences
+    env.filters["plain"] = _plain
     return env
+
+
+# A full-width stop, comma, colon or semicolon carries its own space in Chinese typesetting.
+_FULL_WIDTH_STOP = re.compile(r"(?<=[，。：；！？、]) +")
+
+
+def _sentences(text) -> str:
+    """A caption put together from sentences and clauses (each a message, joined by spaces
+    as English joins them), with no space after a full-width stop: a translation's
+    sentences run on as its language writes them."""
+    return _FULL_WIDTH_STOP.sub("", str(text))
+
+
+_INLINE_MATH = re.compile(r"\\\((.*?)\\\)")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+ ?|[{}]")
+
+
+def _plain(text) -> str:
+    """A caption as an attribute's text (an image's alt): no tags, and each inline formula
+    as its bare letters (\\(\\mathbf{s}_t\\) is s_t), since the Markdown's maths
+    extension would typeset a formula inside the attribute and break the tag."""
+    text = re.sub(r"<[^>]+>", "", str(text))
+    text = _INLINE_MATH.sub(lambda m: _TEX_COMMAND.sub("", m.group(1)), text)
+    return " ".join(text.split())
 
 
 def render(template: str, **context) -> str:

@@ -152,7 +152,7 @@ def test_the_code_page_shows_each_recorded_row_with_its_floor_ratios():
     assert record["machine"]["processor"] in page and record["machine"]["blas"] in page
     for r in record["rows"]:
         row = (
-            f"| {r['cell']} | {r['T']}, {r['B']}, {r['inputs']}, {r['hidden']} | {r['dtype']} "
+            f"| `{r['cell']}` | {r['T']}, {r['B']}, {r['inputs']}, {r['hidden']} | `{r['dtype']}` "
             f"| {r['seconds'] * 1000:.2f} | {r['multiple_of_floor']:.2f} "
             f"| {r['multiple_of_floor_and_exp']:.2f} |"
         )

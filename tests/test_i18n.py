@@ -43,6 +43,16 @@ def _prose(markdown: str) -> str:
     return text
 
 
+def _article(language: str, page: str) -> str:
+    """A generated page of an edition, as its prose tests read it.  The references page's
+    citations (each entry up to the line break before what the site uses it for) stay in
+    English in every edition, as works are cited; only the prose around them is translated."""
+    text = (DOCS / f"{page}.{language}.md").read_text()
+    if page == "references":
+        text = re.sub(r"(?m)^(?:[^\n]+\n)*?[^\n]*<br>$", "", text)
+    return text
+
+
 def _letters(text: str) -> tuple[int, int]:
     """(CJK characters, Latin letters) of the text."""
     return len(CJK.findall(text)), len(re.findall(r"[A-Za-z]", text))
@@ -127,7 +137,7 @@ def test_every_translated_page_has_its_english_page(language, page):
 
 @pytest.mark.parametrize(("language", "page"), OWN)
 def test_a_translated_page_reads_in_chinese(language, page):
-    cjk, latin = _letters(_prose((DOCS / f"{page}.{language}.md").read_text()))
+    cjk, latin = _letters(_prose(_article(language, page)))
     assert cjk > latin, f"{cjk} CJK characters against {latin} Latin letters"
 
 
@@ -136,7 +146,7 @@ def test_no_line_of_a_translated_page_is_left_in_english(language, page):
     """Each line (each cell of a table) with a word of English has some Chinese too, unless
     its words are names; the English column of the table of terms is English on purpose."""
     left = []
-    for line in _prose((DOCS / f"{page}.{language}.md").read_text()).splitlines():
+    for line in _prose(_article(language, page)).splitlines():
         cells = line.strip().strip("|").split("|") if line.lstrip().startswith("|") else [line]
         if page == "terms" and len(cells) == 4:
             cells = [cells[0], *cells[2:]]
@@ -145,6 +155,43 @@ def test_no_line_of_a_translated_page_is_left_in_english(language, page):
             if words and not CJK.search(cell) and not cell.strip().startswith(("===", "!!!")):
                 left.append(cell.strip())
     assert left == []
+
+
+# A full-width stop, comma, colon or semicolon followed by a space, before more text (a space
+# before a table's next cell is the Markdown's).
+SPACED_STOP = re.compile(r"[，。：；！？、] +(?=[^\s|])")
+
+
+@pytest.mark.parametrize(("language", "page"), OWN)
+def test_no_space_follows_a_full_width_stop(language, page):
+    """A template joins sentences and clauses with a space, as English writes them: a caption
+    and the sentence that says what drew it, the clauses of a list, a label and its formula.
+    Chinese puts none after a full-width stop (derive.render's `sentences` filter takes it out
+    of a caption; a message that ends in one takes what follows as a variable)."""
+    text = re.sub(r"```.*?```", " ", (DOCS / f"{page}.{language}.md").read_text(), flags=re.S)
+    assert [text[m.start() - 20 : m.end() + 20] for m in SPACED_STOP.finditer(text)] == []
+
+
+def test_a_caption_keeps_its_space_after_a_latin_full_stop():
+    from derive.render import environment
+
+    joined = environment().from_string("{{ (a ~ ' ' ~ b) | sentences }}")
+    assert joined.render(a="One sentence.", b="Drawn.") == "One sentence. Drawn."
+    assert joined.render(a="一句话。", b="运行模块绘制。") == "一句话。运行模块绘制。"
+    assert joined.render(a="拆分：", b="\\(k\\)") == "拆分：\\(k\\)"
+
+
+def test_an_image_described_by_its_caption_has_no_formula_or_tag_in_its_alt_text():
+    """The Markdown's maths extension would typeset a formula inside an alt attribute and break
+    the tag: a translated figure's alt text is its caption with each formula's bare letters."""
+    from derive.render import environment
+
+    alt = environment().from_string("{{ caption | plain }}")
+    caption = '梯度 <span class="arithmatex">\\(\\mathbf{s}\\)</span> 与 \\(\\tilde{\\mathbf{s}}_t\\)'
+    assert alt.render(caption=caption) == "梯度 s 与 s_t"
+    for page in ("bptt", "variants", "compare"):
+        for text in re.findall(r'alt="([^"]*)"', (DOCS / f"{page}.zh.md").read_text()):
+            assert "\\(" not in text and "<" not in text and CJK.search(text), text
 
 
 def test_an_untranslated_message_shows_and_is_caught(monkeypatch):

@@ -33,7 +33,18 @@ DOMAIN = "messages"
 # Every page of the site, once in each edition, grows here a page at a time; the
 # issue's end is every page of derive.site.pages.PAGES listed.
 TRANSLATED: dict[str, tuple[str, ...]] = {
-    "zh": ("notation", "glossary", "index", "bptt", "gradients", "variants")
+    "zh": (
+        "notation",
+        "glossary",
+        "index",
+        "bptt",
+        "gradients",
+        "variants",
+        "compare",
+        "training",
+        "code",
+        "references",
+    )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
 # English and its symbol.

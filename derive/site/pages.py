@@ -7,6 +7,7 @@ or files.  ``pages()`` returns every generated page as {path: text}.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,27 @@ def variants(cells: dict[str, dict]) -> list[dict]:
     return out
 
 
+# The claims of derive.verification as the verify record names them (proof.py, numeric.py):
+# what each checks and its sizes, so that a page can say it in its own language.
+CLAIM_KINDS = {
+    "step": re.compile(r"one step \((?P<inputs>\d+) in, (?P<hidden>\d+) hidden\)"),
+    "bptt": re.compile(r"BPTT over (?P<steps>\d+) steps \((?P<inputs>\d+) in, (?P<hidden>\d+) hidden\)"),
+    "jacobians": re.compile(r"Jacobians ∂v_t/∂u_\(t-1\) \((?P<inputs>\d+) in, (?P<hidden>\d+) hidden\)"),
+    "digits": re.compile(r"generated NumPy = derivation at (?P<digits>\d+) digits"),
+    "differences": re.compile(r"generated NumPy = finite differences"),
+}
+
+
+def claim_kind(name: str) -> dict:
+    """A claim's kind and the numbers in its name ({"kind": None} for a name no pattern knows;
+    the page then shows the name as recorded)."""
+    for kind, pattern in CLAIM_KINDS.items():
+        found = pattern.fullmatch(name)
+        if found:
+            return {"kind": kind, **found.groupdict()}
+    return {"kind": None}
+
+
 def check_table(checks: dict | None) -> dict | None:
     """The verify record as one row per cell and one column per claim: the largest
     relative difference of each, and whether it is within the claim's tolerance."""
@@ -147,7 +169,7 @@ def check_table(checks: dict | None) -> dict | None:
         cells.setdefault(r["cell"], {})[r["claim"]] = r
     tolerances = {r["claim"]: r["tolerance"] for r in checks["rows"]}
     return {
-        "claims": [{"name": c, "tolerance": tolerances[c]} for c in claims],
+        "claims": [{"name": c, "tolerance": tolerances[c], **claim_kind(c)} for c in claims],
         "rows": [
             {
                 "cell": cell,
@@ -368,6 +390,7 @@ def pages(root: Path) -> dict[Path, str]:
     # pages link the terms of its own glossary once that is translated.
     for language in i18n.LANGUAGES:
         env = environment(i18n.translations(language))
+        env.globals["language"] = language  # seen by the macros a page imports, too
         own = {
             p: env.get_template(f"pages/{p}.md.j2").render(page=p, language=language, **ctx)
             for p in i18n.pages(language)
