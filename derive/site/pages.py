@@ -263,7 +263,7 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import compare, conventions, exercises, explorer, glossary, i18n, training, worked
+    from . import compare, conventions, exercises, explorer, glossary, i18n, scaffold, training, worked
     from .diagrams import describe, diagram
     from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
     from .unrolled import describe as describe_unrolled
@@ -308,6 +308,7 @@ def pages(root: Path) -> dict[Path, str]:
         ctx["figures"][key] = {"module": module, "panels": [(f, title) for f, (title, _) in named]}
         out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
     ctx["worked"] = worked.context(ctx["cells"])
+    ctx.update(scaffold.context())  # the RNN and BPTT pages' one-unit example, read-out and squashes
     ctx["exercises"] = exercises.context(ctx["cells"])
     ctx["explorer"] = explorer.context()
     ctx["training"], trained = training.context(root)
@@ -331,6 +332,11 @@ def pages(root: Path) -> dict[Path, str]:
                 for s in cell.states
             ],
         }
+    # The RNN page's unrolled RNN names the matrices each step applies (W, U).
+    for tall in (False, True):
+        key = "unrolled_rnn_weights_tall" if tall else "unrolled_rnn_weights"
+        out[root / "docs" / "figures" / f"{key}.svg"] = unrolled(CATALOGUE["rnn"], tall, weights_shown=True)
+    ctx["unrolled"]["rnn_weights"] = ctx["unrolled"]["rnn"]
     out.update(explorer.files(root))
     rendered = {page: render(f"pages/{page}.md.j2", page=page, **ctx) for page in PAGES}
     found = glossary.terms(rendered["glossary"])
