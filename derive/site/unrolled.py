@@ -234,7 +234,7 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
     key.append(("pa", "p", "into the parameters, summed"))
     width, height = at(along, across)
     columns = 1 if tall else 2
-    x0 = 12 if tall else starts[0] - 8
+    x0 = 4 if tall else starts[0] - 8  # tall: the longest entry needs all but 4 px of the width
     for j, (cls, arrow, words) in enumerate(key):
         x = x0 + (j % columns) * 300
         y = height + 18 + (j // columns) * 24
