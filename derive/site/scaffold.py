@@ -17,6 +17,7 @@ import math
 import numpy as np
 from sympy import IndexedBase, Symbol, diff, exp, latex, limit, log, oo, simplify, solve
 
+from ..codegen.modules import generated
 from ..elementwise import FUNCTIONS
 from .worked import from_module, number, scientific, short
 
@@ -41,8 +42,6 @@ def scalar() -> dict:
     state = {"s": np.array([[S0]])}
     steps = len(XS)
     # A first forward pass gives s_T, from which the loss's δ at the last step follows.
-    from ..codegen.modules import generated
-
     outputs, _ = generated("rnn").forward(params, x, state)
     s = [S0, *(float(v) for v in outputs["s"][:, 0, 0])]
     loss, d_last = scalar_loss(s[-1])
