@@ -92,6 +92,37 @@ def ones(shape: tuple[Expr, Expr]) -> OneMatrix:
     return OneMatrix(*shape)
 
 
+def spread(scalar: MatrixExpr, rows: Expr) -> MatrixExpr:
+    """A 1×1 matrix (a scalar parameter ζ) over a column of ``rows``: the product
+    ``𝟙 ζ`` of a column of ones and ζ, so that the chain rule of the product hands
+    ζ the sum of its column's adjoint, ``𝟙ᵀ g``."""
+    product = matmul(ones((rows, Integer(1))), scalar)
+    assert product is not None
+    return product
+
+
+def is_spread(expr: MatrixExpr) -> bool:
+    """Whether ``expr`` is a 1×1 matrix spread over a column (:func:`spread`)."""
+    return (
+        isinstance(expr, MatMul)
+        and len(expr.args) == 2
+        and isinstance(expr.args[0], OneMatrix)
+        and expr.args[0].shape[1] == 1
+        and expr.args[1].shape == (1, 1)
+    )
+
+
+def is_total(expr: MatrixExpr) -> bool:
+    """Whether ``expr`` is the sum of a column's entries, ``𝟙ᵀ g`` (a 1×1 matrix)."""
+    return (
+        isinstance(expr, MatMul)
+        and len(expr.args) == 2
+        and isinstance(expr.args[0], OneMatrix)
+        and expr.args[0].shape[0] == 1
+        and expr.args[1].shape[1] == 1
+    )
+
+
 def split_coefficient(expr: MatrixExpr) -> tuple[Expr, MatrixExpr | None]:
     """``c * X`` as ``(c, X)``; a matrix without a scalar factor as ``(1, X)``."""
     if isinstance(expr, MatMul):
@@ -228,6 +259,8 @@ def transpose(expr: MatrixExpr) -> MatrixExpr:
     """``exprᵀ``, kept whole: SymPy's ``.T`` would push it inside products."""
     if isinstance(expr, Transpose):
         return expr.arg
+    if isinstance(expr, OneMatrix):  # 𝟙ᵀ is the row of ones
+        return ones((expr.shape[1], expr.shape[0]))
     return Transpose(expr)
 
 

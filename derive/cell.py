@@ -506,8 +506,7 @@ class _Parser:
                 # algebra drops zero terms; a term that is zero is better not written.
                 self.fail(f"{self.show(node)} multiplies by zero; remove the term")
             return algebra.scale(number, matrix)
-        if left.shape != right.shape:
-            self.mismatch(node, left, right)
+        left, right = self._spread(node, left, right)
         return algebra.hadamard(left, right)
 
     def _divide(self, node: ast.BinOp, left: _Value, right: _Value) -> _Value:
@@ -520,20 +519,29 @@ class _Parser:
             if not isinstance(left, MatrixExpr):
                 return self.number(left / right, node)
             return algebra.scale(self.number(1 / right, node), left)
-        if isinstance(left, MatrixExpr) and left.shape != right.shape:
-            self.mismatch(node, left, right)
+        if isinstance(left, MatrixExpr):
+            left, right = self._spread(node, left, right)
         if not isinstance(left, MatrixExpr):
             if left == 0:
                 self.fail(f"{self.show(node)} is zero; remove the term")
             left = algebra.scale(left, algebra.ones(right.shape))
         return algebra.divide(left, right)
 
+    def _spread(self, node: ast.BinOp, left: MatrixExpr, right: MatrixExpr) -> tuple[MatrixExpr, MatrixExpr]:
+        """Two matrices of one shape; a 1×1 one (a scalar parameter) beside a column is
+        spread over the column, as NumPy broadcasts it (:func:`derive.algebra.spread`)."""
+        if left.shape == right.shape:
+            return left, right
+        if left.shape == (1, 1) and right.shape[1] == 1:
+            return algebra.spread(left, right.shape[0]), right
+        if right.shape == (1, 1) and left.shape[1] == 1:
+            return left, algebra.spread(right, left.shape[0])
+        self.mismatch(node, left, right)
+
     def _broadcast(self, node: ast.BinOp, left: _Value, right: _Value) -> tuple[MatrixExpr, MatrixExpr]:
         """A number in a sum means the matrix of that number; a zero adds nothing."""
         if isinstance(left, MatrixExpr) and isinstance(right, MatrixExpr):
-            if left.shape != right.shape:
-                self.mismatch(node, left, right)
-            return left, right
+            return self._spread(node, left, right)
         shape = (left if isinstance(left, MatrixExpr) else right).shape
 
         def as_matrix(e: _Value) -> MatrixExpr:

@@ -9,6 +9,7 @@ A cell file is the Python definition of a :class:`~derive.cell.Cell` in TOML::
     [parameters]                # any others: a name and its shape
     p = "hidden"                # a vector, hidden × 1
     V = ["hidden", "input"]     # a matrix
+    zeta = "1"                  # a scalar, spread over the units
 
     [[equations]]
     equation = "f = σ(W_f @ s_prev + U_f @ x + b_f)"
@@ -62,9 +63,12 @@ states = ["s"]
 affine = ["f", ""]
 
 # Any other parameters, by shape: "hidden" is a vector (one weight per unit),
-# ["hidden", "hidden"] or ["hidden", "input"] a matrix. For example:
+# ["hidden", "hidden"] or ["hidden", "input"] a matrix, "1" a scalar (one weight for
+# all units: zeta * s_prev scales every unit by zeta, and its gradient is the sum
+# over units, sequences and steps). For example:
 # [parameters]
 # p = "hidden"
+# zeta = "1"
 
 # The equations, in the order a step computes them. Operators: @ (matrix product),
 # * and / (elementwise product and quotient, by any column or number), +, -, numbers,
@@ -169,7 +173,7 @@ def _cell(data: dict, name: str) -> Cell:
 
 
 def _parameter(name: str, shape) -> Parameter:
-    """``p = "hidden"`` is a vector; ``V = ["hidden", "input"]`` a matrix."""
+    """``p = "hidden"`` is a vector; ``V = ["hidden", "input"]`` a matrix; ``zeta = "1"`` a scalar."""
     if isinstance(shape, str):
         shape = [shape, "1"]
     if (
@@ -179,7 +183,7 @@ def _parameter(name: str, shape) -> Parameter:
     ):
         raise CellError(
             f"parameter {name!r}: the shape {shape!r} is not one of the forms "
-            '"hidden" (a vector), ["hidden", "hidden"] or ["hidden", "input"]'
+            '"hidden" (a vector), "1" (a scalar), ["hidden", "hidden"] or ["hidden", "input"]'
         )
     return Parameter(name, shape[0], shape[1])
 

@@ -122,7 +122,8 @@ def _cmd_code(args) -> int:
     if args.backend not in (None, "numpy"):
         args.usage_error(
             f"--backend {args.backend} writes one cell's module: name the cell, e.g. "
-            f"`python -m derive code lstm --backend {args.backend}` (derive/generated/ holds NumPy modules)"
+            f"`python -m derive code lstm --backend {args.backend}` "
+            "(derive/generated/ holds the NumPy and torch modules)"
         )
     if not args.check:
         build.writable(build.GENERATED)
@@ -325,7 +326,7 @@ def _cmd_train(args) -> int:
         args.usage_error("--record writes the whole experiment, every cell and lag: drop --cell and --lag")
     if args.task == "review" and args.lag:
         args.usage_error("--lag sets the adding problem's length; the review task has none")
-    settings = experiments.RACE if args.task == "adding" else experiments.REVIEW
+    settings = experiments.EXPERIMENTS[args.task]
     recorded = None
     if args.check:
         given = [
@@ -384,7 +385,7 @@ def _cmd_train(args) -> int:
     seconds = time.perf_counter() - start
     runs = [r for r, _ in results]
     cpu = sum(r["seconds"] for r in runs)
-    if args.task == "adding":
+    if args.task in experiments.ADDING:
         print(experiments.race_table(runs))
     else:
         print(experiments.review_table(runs))
@@ -589,9 +590,9 @@ def parser() -> argparse.ArgumentParser:
 
     code = sub.add_parser(
         "code",
-        help="regenerate the NumPy modules in derive/generated/, or write one cell's module",
-        description="Regenerate derive/generated/<cell>.py for every cell of the "
-        "catalogue; or, given a CELL, print its module or write it to --out PATH. "
+        help="regenerate the NumPy and torch modules in derive/generated/, or write one cell's module",
+        description="Regenerate derive/generated/<cell>.py (NumPy) and derive/generated/torch/<cell>.py "
+        "for every cell of the catalogue; or, given a CELL, print its module or write it to --out PATH. "
         "With --check, write nothing and exit 1 naming the stale files.",
     )
     code.add_argument(
@@ -612,7 +613,7 @@ def parser() -> argparse.ArgumentParser:
         "--backend",
         metavar="NAME",
         type=_backend,
-        help="with CELL: the language of its module, numpy (the default) or javascript",
+        help="with CELL: the language of its module: numpy (the default), javascript or torch",
     )
     code.set_defaults(run=_cmd_code, usage_error=code.error)
 
@@ -675,11 +676,17 @@ def parser() -> argparse.ArgumentParser:
         help="train cells with their generated gradients: the adding problem or the review corpus",
         description="Train with the generated modules' backward (NumPy only, Adam, gradient clipping), "
         "the same numbers for the same seed.  adding: the long-lag race, every cell at every lag (or "
-        "the one --cell and --lag); review: the LSTM and GRU on the corpus of film reviews.  --record "
-        "writes the records the site reads (records/adding.json, records/review.json and the review's "
+        "the one --cell and --lag); adding-2024: the same race for minGRU and minLSTM; review: the LSTM "
+        "and GRU on the corpus of film reviews.  --record "
+        "writes the records the site reads (records/TASK.json, and the review's "
         "weights).",
     )
-    t.add_argument("task", choices=("adding", "review"), metavar="TASK", help="adding or review")
+    t.add_argument(
+        "task",
+        choices=("adding", "adding-2024", "review"),
+        metavar="TASK",
+        help="adding, adding-2024 (the same race for minGRU and minLSTM) or review",
+    )
     t.add_argument("--cell", type=_cell, metavar="CELL", help=f"one cell only: one of {cells}, or " + a_file)
     t.add_argument("--lag", type=_lag, help="adding only: one sequence length (at least 2)")
     t.add_argument("--seed", type=_natural, help="one seed (default: the experiment's)")

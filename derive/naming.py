@@ -9,9 +9,10 @@ enters the step from outside: the loss at time t plus what step t+1 handed back.
 The pre-activation (the argument of the outer elementwise function) of equation
 ``v`` is ``z_v``; a second named sub-expression of it is ``z2_v`` (printed z⁽²⁾).
 
-The generated NumPy module makes a few more (``v_seq``, ``weights_v``) and
-binds some names of its own (:data:`GENERATED`); a cell may use none of them,
-which :func:`refusal` checks.
+The generated code makes a few more (``v_seq``, ``weights_v``); the names it
+binds for itself start with ``_`` (:func:`own`); a cell may use none of them,
+nor the names of the modules' interface (:data:`INTERFACE`), which
+:func:`refusal` checks.
 """
 
 from __future__ import annotations
@@ -91,61 +92,45 @@ def reserved(name: str) -> bool:
     return parts["adjoint"] or parts["prev"] or parts["incoming"] or subexpression(name) is not None
 
 
-# Names the generated module binds for itself (the reserved names of each Python
-# backend's template, derive/backends/<name>/, and the fused lowering's own,
-# derive/codegen/fused.OWN; tests/test_backends.py checks both are here): its
-# module-level names and the locals of forward() and backward(), where parameters
-# and equations are locals too.
-# Names starting with _ (_sigmoid, _tanh, _check_*, ...) are refused as a form.
-# x is the input, which every cell has, so it is not among them.
-GENERATED = frozenset(
+# The generated code's own names.  Every name a generated module binds for itself
+# (its sizes, loop indices, arrays of blocks, helpers and the locals of its frame)
+# starts with OWN, which no name of a cell may (refusal): so a cell may call its
+# quantities n, z, t, T, B or anything else its paper does, in every backend.  The
+# names it makes from a cell's (d_v, v_prev, v_seq, weights_v, ...) have forms a cell
+# may not take either, and the few it makes fresh (one, minus_two, ...) avoid the
+# cell's names.
+OWN = "_"
+
+
+def own(name: str) -> str:
+    """The generated code's own name for ``name``: ``own("n")`` is ``_n``, the hidden size."""
+    return OWN + name
+
+
+# What the generated code cannot rename: the interface of every backend's module (its
+# module-level names, and the parameters of forward and backward) and the libraries
+# it calls by their usual names.  A cell may use none of them.  x, the input, is one
+# too, but the cell names it itself (derive.cell refuses it as already defined).
+INTERFACE = frozenset(
     {
-        # module level
-        "np",
+        # the module's names, the same in every backend
         "PARAMETERS",
         "STATES",
         "init_params",
         "forward",
         "backward",
-        # the sizes, as init_params and the shapes in the mathematics name them
-        "n_input",
-        "n_hidden",
-        # forward
+        "Layer",
+        # the parameters of forward and backward
         "params",
         "state",
-        "T",
-        "B",
-        "n",
-        "dtype",
-        "t",
-        "outputs",
-        "values",
         "cache",
-        "act",
-        "z",
-        # backward
         "d_outputs",
-        "d_out",
-        "d_params",
-        "d_x",
-        "d_state",
-        "dz",
-        "dz_t",
-        "dz_rows",
-        "d_biases",
-        "chunk",
-        "first",
-        # the checks
-        "reference",
-        "checked",
-        # the torch modules: their module-level names and their Function's frame
+        "ctx",
+        # the libraries
+        "np",
         "math",
         "torch",
         "nn",
-        "Layer",
-        "ctx",
-        "tensors",
-        "initial",
     }
 )
 
@@ -180,10 +165,13 @@ def refusal(name: object) -> str | None:
             "it is a Python builtin, which the generated code may use; "
             f"use another name, such as {name + '_'!r}"
         )
-    if name.startswith("_"):
-        return "names starting with _ are kept for the generated module's helpers; start it with a letter"
-    if name in GENERATED:
-        return f"the generated module uses it for itself; use another name, such as {name + '_'!r}"
+    if name.startswith(OWN):
+        return "names starting with _ are the generated code's own; start it with a letter"
+    if name in INTERFACE:
+        return (
+            "the generated module's interface or a library it calls has this name; "
+            f"use another name, such as {name + '_'!r}"
+        )
     if reserved(name) or _MADE_BY_CODE.fullmatch(name):
         return (
             "it has the form of a name the derivation or the generated code makes "

@@ -454,4 +454,49 @@ GRAMMAR_2024 = [
     Entry("floor division is refused", one_state(RNN + " // 2"), expect="refused"),
 ]
 
-CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS, *GRAMMAR_2024]
+
+def by_hand_with_scalars(update):
+    """``s_t = update(s_{t-1}, W s_{t-1} + U x_t + b, params)``, step by step in NumPy:
+    a scalar parameter is a 0-d array, which NumPy spreads over the units itself."""
+
+    def by_hand(params, x, state, d_outputs):
+        s, out = state["s"], []
+        for x_t in x:
+            s = update(s, s @ params["W"].T + x_t @ params["U"].T + params["b"], params)
+            out.append(s)
+        return {"s": np.stack(out)}
+
+    return by_hand
+
+
+SCALAR = ("zeta", "1", "1")
+# Scalar parameters (FastGRNN's ζ and ν): a 1×1 parameter spread over the units.
+SCALARS = [
+    Entry(
+        "a scalar parameter scales a column",
+        one_state("zeta * " + RNN, (*AFFINE, SCALAR)),
+        by_hand=by_hand_with_scalars(lambda s, z, p: p["zeta"] * np.tanh(z)),
+    ),
+    Entry(
+        "a scalar added inside a function, and a column divided by a sum of scalars",
+        one_state(
+            "tanh(W @ s_prev + U @ x + b + nu) / (2 + zeta * zeta)", (*AFFINE, SCALAR, ("nu", "1", "1"))
+        ),
+        by_hand=by_hand_with_scalars(lambda s, z, p: np.tanh(z + p["nu"]) / (2 + p["zeta"] * p["zeta"])),
+    ),
+    Entry(
+        "FastGRNN's state: the candidate scaled by zeta (1 - z) + nu",
+        one_state(
+            "(zeta * (1 - z) + nu) * tanh(W_z @ s_prev + U_z @ x + b) + z * s_prev",
+            (*affine("z"), ("b", "hidden", "1"), SCALAR, ("nu", "1", "1")),
+            ("z", "σ(W_z @ s_prev + U_z @ x + b_z)", GATE),
+        ),
+    ),
+    Entry(
+        "a scalar times the input is refused",
+        one_state(RNN + " + zeta @ x", (*AFFINE, SCALAR)),
+        expect="refused",
+    ),
+]
+
+CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS, *GRAMMAR_2024, *SCALARS]

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from derive.verification.numeric import relative_error
+
 # Loads a generated file with require(), runs forward then backward on the problem read
 # from stdin (batch 1: x (T, n_input), states (n_hidden,), d_outputs (T, n_hidden)), and
 # prints every result as nested lists.
@@ -68,3 +70,26 @@ def run(source: str, params, x, state=None, d_outputs=None) -> dict:
     for name, value in arrays["d_params"].items():
         arrays["d_params"][name] = value.reshape(np.shape(params[name]))
     return arrays
+
+
+def worst_against_numpy(source: str, module, problem) -> float:
+    """The largest relative difference of the JavaScript ``source`` from the NumPy
+    ``module`` on a problem of batch 1: outputs, parameter, input and state gradients."""
+    params, x, state, d_outputs = problem
+    outputs, cache = module.forward(params, x, state)
+    d_params, d_x, d_state = module.backward(cache, d_outputs)
+    got = run(
+        source,
+        params,
+        x[:, 0],
+        {s: v[0] for s, v in state.items()},
+        {s: v[:, 0] for s, v in d_outputs.items()},
+    )
+    errors = [relative_error(got["outputs"][s], outputs[s][:, 0]) for s in module.STATES]
+    errors += [
+        relative_error(np.reshape(got["d_params"][p], d_params[p].shape), d_params[p])
+        for p in module.PARAMETERS
+    ]
+    errors.append(relative_error(got["d_x"], d_x[:, 0]))
+    errors += [relative_error(got["d_state"][s], d_state[s][0]) for s in module.STATES]
+    return max(errors)

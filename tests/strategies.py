@@ -29,12 +29,14 @@ from hypothesis import strategies as st
 from derive import Cell, Equation, Parameter, Role
 
 # Plain identifiers, none a keyword or builtin, none of the forms the derivation
-# makes (d_*, z_*, *_prev, *_in), none a name the generated code uses itself.
+# makes (d_*, z_*, *_prev, *_in); z, n, t and T were the generated code's own names
+# once, and are a cell's to use now that the code's own start with _.
 STATE_NAMES = ("s", "h", "y", "s2")
-AUX_NAMES = ("g1", "g2", "a", "c", "e", "k", "m", "q", "r")
+AUX_NAMES = ("g1", "g2", "a", "c", "e", "k", "m", "q", "r", "z", "n", "t", "T")
 # Parameter kinds: name prefix -> (rows, cols).  W, U, b are the usual affine
 # parameters; v is a hidden vector used elementwise; P, V, u are the rarer
-# shapes the parser accepts (input×input, input×hidden, input vector).
+# shapes the parser accepts (input×input, input×hidden, input vector); ζ a scalar,
+# spread over the units where it meets a column.
 KINDS = {
     "W": ("hidden", "hidden"),
     "U": ("hidden", "input"),
@@ -43,6 +45,7 @@ KINDS = {
     "P": ("input", "input"),
     "V": ("input", "hidden"),
     "u": ("input", "1"),
+    "ζ": ("1", "1"),
 }
 DECIMALS = (0.5, 0.25, 1.5, 0.1, 2.5)
 BREAKAGES = (
@@ -191,6 +194,7 @@ class _Builder:
                 (1, "quotient"),
                 (1, "log"),
                 (1, "negated"),
+                (1, "scalar*"),
             ]
         )
         if kind == "leaf":
@@ -238,6 +242,15 @@ class _Builder:
         if kind == "quotient":
             dividend = self.hidden_expr(d) if self.choose([(4, True), (1, False)]) else self.number()
             return _bin(dividend, ast.Div(), self.divisor(d))
+        if kind == "scalar*":
+            e, scalar = self.hidden_expr(d), self.param("ζ")
+            return self.choose(
+                [
+                    (3, _bin(scalar, ast.Mult(), e)),
+                    (1, _bin(e, ast.Mult(), scalar)),
+                    (1, _bin(e, ast.Add(), scalar)),
+                ]
+            )
         return _neg(self.hidden_expr(d))
 
     def divisor(self, depth) -> ast.AST:

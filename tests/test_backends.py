@@ -32,13 +32,14 @@ def test_each_backend_meets_the_contract(name):
     assert backend.command in source and "derive/catalogue/gru.toml" in source
 
 
-def test_a_python_backend_reserves_only_names_a_cell_may_not_take():
-    """A cell's names are locals of the generated functions: a Python backend's frame and
-    the fused lowering's own names are all refused as names of a cell."""
+def test_the_frames_own_names_are_refused_as_names_of_a_cell():
+    """A cell's names are locals of the generated functions: the names the frame and the
+    fused lowering bind for themselves start with _, which no cell's name may."""
+    for name in OWN:
+        assert name.startswith(naming.OWN) and naming.refusal(name) is not None, name
     for backend in BACKENDS.values():
-        if backend.importable:
-            assert backend.reserved - {"x"} <= naming.GENERATED, backend.name
-    assert naming.GENERATED >= OWN
+        source = module_source(CATALOGUE["slstm"], backend=backend.name)
+        assert "_n" in source and "_t" in source, backend.name  # the sizes and step are the frame's
 
 
 def test_the_numpy_backend_is_the_default_and_the_committed_modules():

@@ -175,10 +175,11 @@ def with_gate(name):
         ("None", "it is a Python keyword"),
         ("range", "it is a Python builtin"),
         ("reversed", "it is a Python builtin"),
-        ("_g", "names starting with _ are kept"),
-        ("np", "the generated module uses it for itself"),
-        ("outputs", "the generated module uses it for itself"),
-        ("values", "the generated module uses it for itself"),
+        ("_g", "names starting with _ are the generated code's own"),
+        ("np", "the generated module's interface or a library it calls has this name"),
+        ("torch", "the generated module's interface or a library it calls has this name"),
+        ("params", "the generated module's interface or a library it calls has this name"),
+        ("d_outputs", "the generated module's interface or a library it calls has this name"),
         ("g_seq", "it has the form of a name the derivation or the generated code makes"),
         ("weights_o", "it has the form of a name the derivation or the generated code makes"),
     ],
@@ -191,7 +192,7 @@ def test_equation_names_python_or_the_generated_module_needs_are_refused(name, r
 
 
 @pytest.mark.parametrize(
-    "name", ["s_in", "s_prev", "d_W", "z_s", "W_seq", "weights_s", "lambda", "range", "dz_t", "_W"]
+    "name", ["s_in", "s_prev", "d_W", "z_s", "W_seq", "weights_s", "lambda", "range", "state", "_W"]
 )
 def test_parameter_names_follow_the_same_rules(name):
     with pytest.raises(CellError, match=f"cell 'c', parameter '{name}': '{name}' cannot name a parameter"):

@@ -97,7 +97,7 @@ def test_a_name_or_a_path_resolves(tmp_path):
         (('title = "Minimal', 'titel = "Minimal'), r"^mine\.toml:1: the file: unknown key 'titel'"),
         (('meaning = "forget gate"', "meaning = forget gate"), r"^mine\.toml:12: not valid TOML: .*line 12"),
         # A reserved or repeated state, or one no equation defines: the line of states.
-        (('states = ["s"]', 'states = ["n"]'), r"^mine\.toml:2: cell 'mine', state 'n': 'n' cannot name"),
+        (('states = ["s"]', 'states = ["np"]'), r"^mine\.toml:2: cell 'mine', state 'np': 'np' cannot name"),
         (('states = ["s"]', 'states = ["s", "s"]'), r"^mine\.toml:2: .*state 's': the state is listed twice"),
         (('states = ["s"]', 'states = ["s", "h"]'), r"^mine\.toml:2: cell 'mine': state 'h' has no equation"),
         (('states = ["s"]', 'states = ["s"]\ninputs = ["u"]'), r"^mine\.toml:3: .*one input x"),

@@ -93,6 +93,16 @@ def test_help_of_every_command(capsys):
         assert exit.value.code == 0 and "usage: python -m derive " + command in capsys.readouterr().out
 
 
+def test_code_help_names_every_backend_and_where_the_modules_go(capsys):
+    from derive.backends import BACKENDS
+
+    with pytest.raises(SystemExit):
+        cli.main(["code", "--help"])
+    help = " ".join(capsys.readouterr().out.split())
+    assert all(name in help for name in BACKENDS)
+    assert "derive/generated/torch/<cell>.py" in help
+
+
 def test_build_without_katex_says_to_run_npm_ci(tmp_path, monkeypatch):
     from derive import build
 
@@ -202,11 +212,11 @@ def test_a_cell_file_the_command_cannot_use_fails_with_exit_1(capsys, tmp_path, 
     """A wrong cell file is work the command cannot do (exit 1, the file and line named);
     a name that is neither a catalogue cell nor a file is a mistake in the command line (exit 2)."""
     monkeypatch.chdir(tmp_path)
-    text = cellfile.starter("x2").replace('states = ["s"]', 'states = ["n"]')
+    text = cellfile.starter("x2").replace('states = ["s"]', 'states = ["np"]')
     (tmp_path / "x2.toml").write_text(text)
-    states = text.splitlines().index('states = ["n"]') + 1
+    states = text.splitlines().index('states = ["np"]') + 1
     line = cannot_work(capsys, *command.split(), "x2.toml")
-    assert f"x2.toml:{states}: cell 'x2', state 'n': 'n' cannot name a state" in line
+    assert f"x2.toml:{states}: cell 'x2', state 'np': 'np' cannot name a state" in line
     assert "no such cell file" in cannot_work(capsys, *command.split(), "missing.toml")
     assert "no cell 'lstn'" in usage_mistake(capsys, *command.split(), "lstn")
 

@@ -13,21 +13,21 @@ n = Symbol("n")
 
 
 def test_blocks_print_as_column_slices_and_the_whole_width_as_the_array():
-    assert show(ir.Block("act", ("t", ir.ALL), 1, 3, 4)) == "act[t, :, n:3 * n]"
+    assert show(ir.Block("act", ("t", ir.ALL), 1, 3, 4)) == "act[t, :, _n:3 * _n]"
     assert show(ir.Block("act", ("t", ir.ALL), 0, 4, 4)) == "act[t]"
     assert show(ir.Block("z", (ir.ALL,), 0, 2, 2)) == "z"
-    assert show(ir.RowRange("d_biases", 2, 3)) == "d_biases[2 * n:3 * n]"
+    assert show(ir.RowRange("d_biases", 2, 3)) == "d_biases[2 * _n:3 * _n]"
 
 
 def test_indices_are_expressions_printed_with_their_precedence():
     chunk = ir.Slice("first", ir.Plus("first", "chunk"))
-    assert show(ir.Block("act", (chunk, ir.ALL), 1, 2, 4)) == "act[first:first + chunk, :, n:2 * n]"
+    assert show(ir.Block("act", (chunk, ir.ALL), 1, 2, 4)) == "act[first:first + chunk, :, _n:2 * _n]"
     assert show(ir.at("factor_seq", ir.Minus("t", "first"))) == "factor_seq[t - first]"
     assert show(ir.at("s_steps", ir.Slice(1))) == "s_steps[1:]"
     assert show(ir.at("s_steps", ir.Slice(None, -1))) == "s_steps[:-1]"
-    assert show(ir.Greatest(1, ir.Quotient(16384, ir.Times(ir.B, ir.N)))) == "max(1, 16384 // (B * n))"
+    assert show(ir.Greatest(1, ir.Quotient(16384, ir.Times(ir.B, ir.N)))) == "max(1, 16384 // (_B * _n))"
     assert show(ir.Minus("a", ir.Minus("b", "c"))) == "a - (b - c)"
-    assert show(ir.Times(ir.Plus(ir.T, 1), ir.B)) == "(T + 1) * B"
+    assert show(ir.Times(ir.Plus(ir.T, 1), ir.B)) == "(_T + 1) * _B"
 
 
 def test_statements():
@@ -37,11 +37,12 @@ def test_statements():
     assert show(ir.OpInto("reciprocal", "z", "z")) == "np.reciprocal(z, out=z)"
     assert (
         show(ir.Assign("dz", ir.Empty(ir.shape(ir.T, ir.B, ir.Width(3)))))
-        == "dz = np.empty((T, B, 3 * n), dtype)"
+        == "dz = np.empty((_T, _B, 3 * _n), _dtype)"
     )
-    assert show(ir.Assign("d_x", ir.Zeros(ir.shape_of("x")))) == "d_x = np.zeros(x.shape, dtype)"
+    assert show(ir.Assign("d_x", ir.Zeros(ir.shape_of("x")))) == "d_x = np.zeros(x.shape, _dtype)"
     assert (
-        show(ir.Steps(ir.MatMul(ir.Rows("x"), "w"), None)) == "(x.reshape(T * B, -1) @ w).reshape(T, B, -1)"
+        show(ir.Steps(ir.MatMul(ir.Rows("x"), "w"), None))
+        == "(x.reshape(_T * _B, -1) @ w).reshape(_T, _B, -1)"
     )
 
 
@@ -50,18 +51,18 @@ def test_loops_print_as_their_header_and_their_body_a_level_deeper():
     lines = show.lines([ir.Loop("t", ir.T, body, overflows=True)])
     assert [(line.depth, line.text) for line in lines][2:] == [
         (0, 'with np.errstate(over="ignore"):'),
-        (1, "for t in range(T):"),
+        (1, "for t in range(_T):"),
         (2, "z = act[t]"),
     ]
     inner = ir.Loop("t", ir.Least(ir.Plus("first", "chunk"), ir.T), body, start="first", reverse=True)
     lines = show.lines([ir.Loop("first", ir.T, (inner,), step="chunk", reverse=True)])
     assert [line.text for line in lines] == [
-        "for first in reversed(range(0, T, chunk)):",
-        "for t in reversed(range(first, min(first + chunk, T))):",
+        "for first in reversed(range(0, _T, chunk)):",
+        "for t in reversed(range(first, min(first + chunk, _T))):",
         "z = act[t]",
     ]
     # A loop whose body does not read its index names it _.
-    assert show.lines([ir.Loop("t", ir.T, (ir.Assign("s", "s_prev"),))])[0].text == "for _ in range(T):"
+    assert show.lines([ir.Loop("t", ir.T, (ir.Assign("s", "s_prev"),))])[0].text == "for _ in range(_T):"
 
 
 def test_math_reads_its_symbols_from_the_nodes_that_hold_them():
@@ -186,13 +187,13 @@ def test_the_pass_over_both_functions_and_what_the_frame_then_binds():
     )
     pruned = prune(code)
     forward = [(line.depth, line.text) for line in show.lines(pruned.forward)]
-    assert forward == [(0, "for t in range(T):"), (1, "z = act[t]"), (1, "_tanh(z, out=z)")]
+    assert forward == [(0, "for t in range(_T):"), (1, "z = act[t]"), (1, "_tanh(z, out=z)")]
     backward = [line.text for line in show.lines(pruned.backward)]
     assert backward == [
-        "d_s_prev = np.zeros((B, n), dtype)",
-        "for _ in reversed(range(T)):",
+        "d_s_prev = np.zeros((_B, _n), _dtype)",
+        "for _ in reversed(range(_T)):",
         "# δs_{t-1} = 0",
-        "d_s_prev = np.zeros((B, n), dtype)",
+        "d_s_prev = np.zeros((_B, _n), _dtype)",
     ]
     assert ir.DTYPE not in reads(pruned.forward, pruned.forward_results)
     assert ir.DTYPE in reads(pruned.backward, pruned.backward_results)

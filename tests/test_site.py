@@ -44,7 +44,7 @@ EDITIONS = [f"{language}/{page}" for language in i18n.LANGUAGES for page in i18n
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 # Pages with figures, SVGs under figures/.
-FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants", "compare"}
+FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants", "recurrences", "compare"}
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
     "rnn": {"diagram_rnn"},
@@ -385,12 +385,15 @@ def test_the_lstm_block_jacobian_has_rows_that_do_not_collide(visit, width):
     assert checked >= 1 and collisions == []
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "bptt", "gradients", "variants"])
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "bptt", "gradients", "variants", "recurrences"])
 def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name):
     page = visit(name).page
     drawings = page.evaluate(DRAWINGS)
     assert drawings
     assert _small_text(drawings) == []
+    if name == "recurrences":
+        wanted = {"recurrences-1.svg", "recurrences-2.svg", "scan.svg", "recurrences_race.svg"}
+        assert {d["src"] for d in drawings} >= wanted
     if name == "bptt":
         assert {d["src"] for d in drawings} >= {f"unrolled_{c}.svg" for c in ("rnn", "lstm", "gru")}
     if name == "rnn":

@@ -13,7 +13,6 @@ from generated import cell, derivation, module
 
 from derive import naming
 from derive.backends import module_source
-from derive.backends.numpy import RESERVED
 from derive.catalogue import CATALOGUE
 from derive.codegen.fused import CHUNK_ENTRIES, OWN
 from derive.codegen.plan import plan
@@ -59,7 +58,7 @@ def test_backward_products_use_the_weights_stacked_as_contiguous_rows(name):
 @pytest.mark.parametrize("name", CELLS)
 def test_each_product_in_the_loop_reads_whole_rows_of_its_own_array_of_blocks(name):
     fused, text = module(name), source(name)
-    p = plan(derivation(name), set(RESERVED | OWN))
+    p = plan(derivation(name), set(naming.INTERFACE | OWN))
     looped = [s for s in p.spans if not s.hoisted]
     if name in ("gru", "gru_torch", "mgu"):  # products of the state beside others
         assert len(p.groups) > 1
@@ -67,10 +66,10 @@ def test_each_product_in_the_loop_reads_whole_rows_of_its_own_array_of_blocks(na
         if (span.start, span.stop) not in p.groups:
             continue  # cut through a run of blocks one call computes
         # δz and the pre-activations in contiguous rows, not a strided slice of wider ones
-        assert re.search(rf"\b(dz_t\w*) @ {span.rows}\b", text), span.name
+        assert re.search(rf"(?<!\w)(_dz_t\w*) @ {span.rows}\b", text), span.name
         assert not re.search(rf"\] @ {span.rows}\b", text), span.name
-        assert re.search(rf"\bz\w* \+= {span.product}\n", text), span.name
-        assert re.search(rf"{span.gradient} = dz_rows\w*\.T @", text), span.name
+        assert re.search(rf"(?<!\w)_z\w* \+= {span.product}\n", text), span.name
+        assert re.search(rf"{span.gradient} = _dz_rows\w*\.T @", text), span.name
     problem = random_problem(fused, 5, 33, 7, 4, seed=16)
     assert_same_as_literal(name, problem, problem[3])
 
@@ -81,7 +80,7 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
     if name == "lru":  # linear: its backward multiplies adjoints by parameters and inputs alone
         assert "factor_seq" not in text
     else:
-        assert "for first in reversed(range(0, T, chunk)):" in text and "factor_seq" in text
+        assert "for _first in reversed(range(0, _T, _chunk)):" in text and "factor_seq" in text
     # B·n = 6400: chunks of 2 steps, the first of them one step long
     assert CHUNK_ENTRIES // (64 * 100) == 2
     problem = random_problem(fused, 3, 100, 5, 64, seed=12)
@@ -94,9 +93,9 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
 def test_sigmoid_and_tanh_gates_share_one_exp_over_pre_scaled_blocks(name):
     fused, text = module(name), source(name)
     if name in ("rnn", "indrnn", "lru"):  # tanh alone (its own helper, which picks the faster tanh), or none
-        assert "np.exp(z" not in text
+        assert "np.exp(_z" not in text
     else:
-        assert "np.exp(z" in text and "np.reciprocal(z" in text
+        assert "np.exp(_z" in text and "np.reciprocal(_z" in text
     for shape, seed in (((4, 3, 2, 33), 13), ((3, 2, 5, 300), 14)):  # small blocks and large
         n_input, n_hidden, steps, batch = shape
         problem = random_problem(fused, n_input, n_hidden, steps, batch, seed=seed)
@@ -123,7 +122,7 @@ def test_saturated_gates_through_one_exp_are_exact_limits_without_warnings(dtype
 @pytest.mark.parametrize("name", CELLS)
 def test_a_missing_output_gradient_is_skipped_not_made_of_zeros(name):
     fused, text = module(name), source(name)
-    assert "np.zeros(reference.shape" not in text and " is None else d_out_" in text
+    assert "np.zeros(reference.shape" not in text and " is None else _d_out_" in text
     problem = random_problem(fused, 3, 20, 6, 3, seed=15)
     for given in fused.STATES:  # each output's gradient alone, the others missing
         assert_same_as_literal(name, problem, {given: problem[3][given]})
@@ -133,11 +132,11 @@ def test_a_missing_output_gradient_is_skipped_not_made_of_zeros(name):
 @pytest.mark.parametrize("name", CELLS)
 def test_the_steps_use_numbers_made_once_in_the_dtype(name):
     fused, text = module(name), source(name)
-    loop = text[text.index("    for t in range(T):") : text.index("    outputs = {")]
+    loop = text[text.index("    for _t in range(_T):") : text.index("    _outputs = {")]
     # No Python number in an in-place update of the loop: NumPy would convert it at every call.
     assert not re.search(r"[+*-]= -?\d", loop)
-    if "np.exp(z" in text:
-        assert re.search(r"\bone = np\.full\(\(\), 1, dtype\)", text)
+    if "np.exp(_z" in text:
+        assert re.search(r"\bone = np\.full\(\(\), 1, _dtype\)", text)
     for dtype in (np.float32, np.float64):
         problem = random_problem(fused, 3, 4, 5, 2, seed=17)
         params = {k: v.astype(dtype) for k, v in problem[0].items()}

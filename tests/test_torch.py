@@ -14,12 +14,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from generated import worst  # noqa: E402
 from torch_reference import gradcheck, run_layer, run_literal  # noqa: E402
 
 from derive import CATALOGUE, generate, module_source  # noqa: E402
 from derive.build import GENERATED  # noqa: E402
 from derive.codegen.modules import generated, load  # noqa: E402
-from derive.verification.numeric import random_problem, relative_error  # noqa: E402
+from derive.verification.numeric import random_problem  # noqa: E402
 
 NAMES = list(CATALOGUE)
 CELLFILES = Path(__file__).parent / "cellfiles"
@@ -31,15 +32,6 @@ def torch_module(name):
 
 def problem(name, n_input=3, n_hidden=4, steps=5, batch=2, seed=0):
     return random_problem(generated(name), n_input, n_hidden, steps, batch, seed)
-
-
-def worst(got, want):
-    """The largest relative difference between two results of (outputs, d_params, d_x, d_state)."""
-    errors = [relative_error(got[0][s], want[0][s]) for s in want[0]]
-    errors += [relative_error(got[1][k], want[1][k]) for k in want[1]]
-    errors.append(relative_error(got[2], want[2]))
-    errors += [relative_error(got[3][s], want[3][s]) for s in want[3]]
-    return max(errors)
 
 
 def numpy_run(name, p):
@@ -161,14 +153,14 @@ def test_a_cell_outside_the_catalogue_is_generated_and_checked():
 
 def test_torch_prints_its_own_functions_and_numpy_is_unchanged():
     source = module_source(CATALOGUE["lstm"], backend="torch")
-    assert "torch.sigmoid(z[:, 0:3 * n], out=z[:, 0:3 * n])" in source
+    assert "torch.sigmoid(_z[:, 0:3 * _n], out=_z[:, 0:3 * _n])" in source
     assert "np." not in source and "exp" not in source.split('"""', 2)[2]
 
 
 def test_torch_prints_products_in_the_layouts_its_gemm_is_fastest_in():
     lstm = module_source(CATALOGUE["lstm"], backend="torch")
     # A weight gradient after the loop: (vᵀ δz)ᵀ, the transposed operand on the right.
-    assert "d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T" in lstm
+    assert "d_weights_h_prev = (h_prev_seq.reshape(_T * _B, -1).T @ _dz_rows).T" in lstm
     # An outer product summed in the loop accumulates in place.
     assert "d_W.addmm_(d_z2_s_tilde.T, s_prev)" in module_source(CATALOGUE["gru_torch"], backend="torch")
 

@@ -38,19 +38,19 @@ def test_the_committed_weights_reproduce_the_committed_predictions(cell):
 
 
 def test_the_records_say_how_they_were_made():
-    for name in ("adding", "review"):
+    for name in experiments.EXPERIMENTS:
         record = json.loads((ROOT / "records" / f"{name}.json").read_text())
         assert record["command"].startswith(f"python -m derive train {name} --record")
         assert record["seconds"] > 0 and "cores" in record["machine"] and record["settings"]["steps"] > 0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["adding", "review"])
+@pytest.mark.parametrize("task", list(experiments.EXPERIMENTS))
 def test_the_records_are_made_from_their_runs_byte_for_byte(task, monkeypatch):
     """The committed records again from their own runs, times and machine: the command's
     plan has the record's settings, and record_files gives the same bytes."""
     recorded = json.loads((ROOT / "records" / f"{task}.json").read_text())
-    settings, runs = experiments.plan(task, experiments.RACE if task == "adding" else experiments.REVIEW)
+    settings, runs = experiments.plan(task, experiments.EXPERIMENTS[task])
     assert json.loads(json.dumps(settings)) == recorded["settings"]
     assert [(cell, seed) for _, cell, _, seed, _ in runs] == [
         (r["cell"], r.get("seed", settings.get("seed"))) for r in recorded["runs"]
@@ -90,10 +90,13 @@ def test_a_short_retrain_falls_and_repeats_the_record_start():
 
 
 @pytest.mark.slow
-def test_a_short_adding_run_repeats_the_race_record():
-    record = json.loads((ROOT / "records" / "adding.json").read_text())
-    run = next(r for r in record["runs"] if r["cell"] == "rnn" and r["lag"] == 10)
-    again = experiments.adding_run("rnn", 10, run["seed"], steps=200)
+@pytest.mark.parametrize(
+    ("task", "cell"), [("adding", "rnn"), ("adding-2024", "mingru"), ("adding-2024", "minlstm")]
+)
+def test_a_short_adding_run_repeats_the_race_record(task, cell):
+    record = json.loads((ROOT / "records" / f"{task}.json").read_text())
+    run = next(r for r in record["runs"] if r["cell"] == cell and r["lag"] == 10)
+    again = experiments.adding_run(cell, 10, run["seed"], steps=200)
     np.testing.assert_allclose(again["loss"], run["loss"][:20], rtol=1e-9)
     assert np.mean(again["loss"][-5:]) < np.mean(again["loss"][:5])
 

@@ -52,6 +52,8 @@ def evaluate(expr, env):
         return 1.0
     if isinstance(expr, ZeroMatrix):
         return 0.0
+    if isinstance(expr, MatMul) and isinstance(expr.args[0], OneMatrix) and expr.args[1].shape == (1, 1):
+        return evaluate(expr.args[1], env)  # a scalar parameter spread over a column: broadcast
     if isinstance(expr, MatMul):
         scalar = 1.0
         matrices = []

@@ -65,7 +65,7 @@ def module_source(
     if literal:
         code = codegen.lower_literal(derivation)
     else:
-        code = codegen.lower(derivation, chosen.reserved, options=chosen.options)
+        code = codegen.lower(derivation, options=chosen.options)
     names = [p.name for p in cell.parameters]
     source = render(
         chosen.template,

@@ -25,15 +25,14 @@ Check = Callable[[ModuleType, Derivation, bool], None]
 class Backend:
     """One code backend: a folder under ``derive/backends/`` that prints the statement
     IR of :mod:`derive.codegen.ir` in its language, inside the frame of its template.
+    The frame's own names start with _ (:func:`derive.naming.own`) and its interface
+    is :data:`derive.naming.INTERFACE`, so a cell may use any other name; a printer
+    whose language keeps more names (JavaScript's keywords) renames a cell's that clash.
 
     ``name``       what ``--backend`` and ``module_source(..., backend=)`` call it
     ``language``   what its files are written in, for messages
     ``suffix``     its files' suffix (``.py``)
     ``template``   its Jinja template, under the top-level ``templates/`` (``code/numpy.py.j2``)
-    ``reserved``   the names its template binds around the statements: the fused lowering
-                   makes none of them, and a cell may use none (for a Python backend,
-                   each is in :data:`derive.naming.GENERATED`; a printer that renames a
-                   clashing name, as JavaScript's appends ``$``, lists what it renames)
     ``printer``    its printer of the statement IR (a subclass of
                    :class:`.printer.StatementPrinter`; its elementwise functions'
                    spellings are a table beside it, in the backend's ``functions``)
@@ -56,7 +55,6 @@ class Backend:
     language: str
     suffix: str
     template: str
-    reserved: frozenset[str]
     printer: type[StatementPrinter]
     context: Context
     command: str

@@ -31,11 +31,15 @@ Names = Mapping[str, ir.Node]
 Known = Mapping[MatrixExpr, MatrixSymbol]
 
 
-# The loops' indices and the chunk's length: names the lowering binds.
-STEP, FIRST, CHUNK = "t", "first", "chunk"
+# The loops' indices and the chunk's length: names the lowering binds, its own.
+STEP, FIRST, CHUNK = naming.own("t"), naming.own("first"), naming.own("chunk")
+
+# The arrays of blocks, by their role: the pre-activations of every step and of one
+# (act, z), their adjoints (dz, dz_t), ... (the generated code's own names).
+ARRAYS = {base: naming.own(base) for base in ("act", "z", "dz", "dz_t", "dz_rows", "d_biases")}
 
 # Every name the fused lowering binds as it stands (the others it makes are fresh).
-OWN = frozenset({STEP, FIRST, CHUNK, "act", "z", "dz", "dz_t", "dz_rows", "d_biases"})
+OWN = frozenset({STEP, FIRST, CHUNK, *ARRAYS.values()})
 
 # The entries (steps × batch × hidden) of each array computed ahead of a chunk of
 # backward steps: small enough to stay in a core's cache, large enough that a chunk
@@ -55,7 +59,7 @@ def lower(
     """The fused statements of ``derivation``; ``taken`` are the names the backend's
     template uses for itself; ``chunk_entries`` the size of the arrays computed ahead
     of each chunk of backward steps; ``options`` the backend's choices of the plan."""
-    taken = taken | OWN
+    taken = taken | OWN | naming.INTERFACE
     return _Fused(derivation, plan(derivation, set(taken), options), taken, chunk_entries).code
 
 
@@ -68,10 +72,10 @@ class _Fused:
         # The arrays of blocks, one for each group of the plan (the names alone for one):
         # base name -> the array of each group.
         self.arrays = {
-            base: [base]
+            base: [own]
             if len(plan.groups) <= 1
-            else [self.namer(f"{base}_{g + 1}") for g in range(len(plan.groups))]
-            for base in ("act", "z", "dz", "dz_t", "dz_rows", "d_biases")
+            else [self.namer(f"{own}_{g + 1}") for g in range(len(plan.groups))]
+            for base, own in ARRAYS.items()
         }
         # The backward loop's factors computed ahead: value -> symbol, and the
         # names that read each at its step; forward_values is set while backward is built.
@@ -139,7 +143,10 @@ class _Fused:
         straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
         expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
-        if isinstance(first, HadamardProduct) and len(first.args) == 2:
+        # A product of parameters alone has no rows of the batch: torch's out= does not
+        # spread it over the target's rows, as NumPy's does.
+        batched = not first.free_symbols <= set(self.cell.parameter_symbols)
+        if isinstance(first, HadamardProduct) and len(first.args) == 2 and batched:
             out: list[ir.Statement] = [
                 ir.MultiplyInto(
                     self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target
@@ -432,7 +439,7 @@ class _Fused:
         S: list[ir.Statement] = []
         L: list[ir.Statement] = []
         for s in cell.states:
-            S.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
+            S.append(ir.Assign(naming.own("d_out_" + s), ir.at(naming.own("d_out"), ir.Key(s))))
         # The stacked weights as rows, for the products through them; assignments that
         # nothing reads are left out when the module is printed.
         for span in plan.spans:
@@ -482,7 +489,11 @@ class _Fused:
             *cell.inputs,
         }
         for c in d.carries:
-            L.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name, STEP)))
+            L.append(
+                ir.Assign(
+                    c.incoming.name, ir.Incoming(naming.own("d_out_" + c.state.name), c.carried.name, STEP)
+                )
+            )
         run_of = {k: run for run in plan.backward_runs for k in run}
         pending: dict[tuple[int, ...], list[Assignment]] = {}  # run -> the δz of the run written so far
         for pre in plan.pres:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Union
 
 from sympy import MatrixSymbol
 
+from ..naming import own
+
 if TYPE_CHECKING:
     from sympy import MatrixExpr
 
@@ -43,16 +45,17 @@ class Expr:
 @dataclass(frozen=True)
 class Given(Expr):
     """A value the function's frame binds before its statements, by its name there:
-    a size (``T``, ``B``, ``n``) or the element type (``dtype``), which the lowerings
-    read, or a value of a backend's own frame, which its printer prints as named."""
+    a size (``_T``, ``_B``, ``_n``) or the element type (``_dtype``), which the lowerings
+    read, or a value of a backend's own frame, which its printer prints as named.  The
+    frame's names are its own (:func:`derive.naming.own`), so no cell's name is one."""
 
     name: str
 
 
-T = Given("T")  # the steps
-B = Given("B")  # the sequences of the batch
-N = Given("n")  # the hidden size
-DTYPE = Given("dtype")  # the element type of the computation
+T = Given(own("T"))  # the steps
+B = Given(own("B"))  # the sequences of the batch
+N = Given(own("n"))  # the hidden size
+DTYPE = Given(own("dtype"))  # the element type of the computation
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from ..printing.text import equation, text
 from . import ir
 from .code import Code
 
-# The loop's index: the step.
-STEP = "t"
+# The loop's index: the step (the generated code's own name).
+STEP = naming.own("t")
 
 
 def _comment(a: Assignment, parameters: Sequence[str]) -> ir.Comment:
@@ -49,7 +49,7 @@ def lower_literal(derivation: Derivation) -> Code:
     # Backward: the same names, read at step t.
     setup, step = [], []
     for s in cell.states:
-        setup.append(ir.Assign("d_out_" + s, ir.at("d_out", ir.Key(s))))
+        setup.append(ir.Assign(naming.own("d_out_" + s), ir.at(naming.own("d_out"), ir.Key(s))))
     for s in cell.states:
         prev = naming.prev(s)
         setup.append(ir.Assign(prev + "_seq", ir.PreviousAll(ir.at("state", ir.Key(s)), s + "_seq")))
@@ -59,7 +59,9 @@ def lower_literal(derivation: Derivation) -> Code:
         setup.append(ir.Assign(naming.adjoint(p.name), ir.Zeros(ir.shape_of(p.name))))
     setup.append(ir.Assign(naming.adjoint("x"), ir.Zeros(ir.shape_of("x"))))
     for c in derivation.carries:
-        step.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name, STEP)))
+        step.append(
+            ir.Assign(c.incoming.name, ir.Incoming(naming.own("d_out_" + c.state.name), c.carried.name, STEP))
+        )
     gradients = {g.target.name for g in derivation.gradients}
     vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
     inputs = {naming.adjoint(x) for x in cell.inputs}

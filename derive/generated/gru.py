@@ -15,6 +15,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -93,9 +96,9 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     W_o = params['W_o']
     U_o = params['U_o']
     b_o = params['b_o']
@@ -110,70 +113,70 @@ def forward(params, x, state=None):
     weights_x_2 = U.T
     weights_z2_s_tilde = W.T
     # U_o x_t, U_i x_t: every step at once
-    act_1 = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 2 * n)
+    _act_1 = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 2 * _n)
     # U x_t: every step at once
-    act_2 = (x.reshape(T * B, -1) @ weights_x_2).reshape(T, B, n)
-    act_1 += np.concatenate((-b_o, -b_i))
-    act_2 += b
-    z_s_prev = np.empty((B, 2 * n), dtype)
-    z_z2_s_tilde = np.empty((B, n), dtype)
+    _act_2 = (x.reshape(_T * _B, -1) @ weights_x_2).reshape(_T, _B, _n)
+    _act_1 += np.concatenate((-b_o, -b_i))
+    _act_2 += b
+    z_s_prev = np.empty((_B, 2 * _n), _dtype)
+    z_z2_s_tilde = np.empty((_B, _n), _dtype)
     # s before the first step, then after each: s_seq is a view
-    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
-    z2_s_tilde_seq = np.empty((T, B, n), dtype)
+    z2_s_tilde_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
-    one = np.full((), 1, dtype)
+    one = np.full((), 1, _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z_1 = act_1[t]
-            z_2 = act_2[t]
-            s = s_seq[t]
-            z2_s_tilde = z2_s_tilde_seq[t]
+        for _t in range(_T):
+            _z_1 = _act_1[_t]
+            _z_2 = _act_2[_t]
+            s = s_seq[_t]
+            z2_s_tilde = z2_s_tilde_seq[_t]
             # W_o s_{t-1}, W_i s_{t-1}: one product
             np.matmul(s_prev, weights_s_prev, out=z_s_prev)
-            z_1 += z_s_prev
+            _z_1 += z_s_prev
             # o_t = σ(W_o s_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i s_{t-1} + U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(z_1, out=z_1)
-            z_1 += one
-            np.reciprocal(z_1, out=z_1)
-            o = z_1[:, 0:n]
-            i = z_1[:, n:2 * n]
+            np.exp(_z_1, out=_z_1)
+            _z_1 += one
+            np.reciprocal(_z_1, out=_z_1)
+            o = _z_1[:, 0:_n]
+            i = _z_1[:, _n:2 * _n]
             # z⁽²⁾_s̃,t = o_t ⊙ s_{t-1}
             np.multiply(o, s_prev, out=z2_s_tilde)
             # W (o_t ⊙ s_{t-1}): one product
             np.matmul(z2_s_tilde, weights_z2_s_tilde, out=z_z2_s_tilde)
-            z_2 += z_z2_s_tilde
+            _z_2 += z_z2_s_tilde
             # s̃_t = tanh(W (o_t ⊙ s_{t-1}) + U x_t + b)
-            _tanh(z_2, out=z_2)
-            s_tilde = z_2
+            _tanh(_z_2, out=_z_2)
+            s_tilde = _z_2
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(1 - i, s_prev, out=s)
             s += i * s_tilde
             s_prev = s
-    outputs = {
+    _outputs = {
         's': _read_only(s_seq),
     }
-    values = {
-        'o': _read_only(act_1[:, :, 0:n]),
-        'i': _read_only(act_1[:, :, n:2 * n]),
-        's_tilde': _read_only(act_2),
+    _values = {
+        'o': _read_only(_act_1[:, :, 0:_n]),
+        'i': _read_only(_act_1[:, :, _n:2 * _n]),
+        's_tilde': _read_only(_act_2),
         's': _read_only(s_seq),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act_1': act_1,
-        'act_2': act_2,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
+        '_act_1': _act_1,
+        '_act_2': _act_2,
         's_seq': s_seq,
         'z2_s_tilde_seq': z2_s_tilde_seq,
         's_steps': s_steps,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -185,87 +188,87 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     W_o = params['W_o']
     U_o = params['U_o']
     W_i = params['W_i']
     U_i = params['U_i']
     W = params['W']
     U = params['U']
-    act_1 = cache['act_1']
-    act_2 = cache['act_2']
+    _act_1 = cache['_act_1']
+    _act_2 = cache['_act_2']
     z2_s_tilde_seq = cache['z2_s_tilde_seq']
     s_steps = cache['s_steps']
-    d_out_s = d_out['s']
+    _d_out_s = _d_out['s']
     weights_s_prev_rows = np.concatenate((W_o, W_i))
     weights_x_rows = np.concatenate((U_o, U_i))
     weights_x_2_rows = U
     weights_z2_s_tilde_rows = W
     s_prev_seq = s_steps[:-1]
-    d_s_prev = np.zeros((B, n), dtype)
-    dz_1 = np.empty((T, B, 2 * n), dtype)
-    dz_2 = np.empty((T, B, n), dtype)
+    d_s_prev = np.zeros((_B, _n), _dtype)
+    _dz_1 = np.empty((_T, _B, 2 * _n), _dtype)
+    _dz_2 = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    chunk = max(1, 16384 // (B * n))
-    for first in reversed(range(0, T, chunk)):
-        factor_seq = 1 - act_2[first:first + chunk]**2
-        factor_seq_2 = act_2[first:first + chunk] - s_prev_seq[first:first + chunk]
-        factor_seq_4 = 1 - act_1[first:first + chunk, :, n:2 * n]
-        factor_seq_3 = act_1[first:first + chunk] * (1 - act_1[first:first + chunk])
-        for t in reversed(range(first, min(first + chunk, T))):
-            dz_t_1 = dz_1[t]
-            dz_t_2 = dz_2[t]
-            o = act_1[t, :, 0:n]
-            i = act_1[t, :, n:2 * n]
-            s_prev = s_prev_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+    _chunk = max(1, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = 1 - _act_2[_first:_first + _chunk]**2
+        factor_seq_2 = _act_2[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
+        factor_seq_4 = 1 - _act_1[_first:_first + _chunk, :, _n:2 * _n]
+        factor_seq_3 = _act_1[_first:_first + _chunk] * (1 - _act_1[_first:_first + _chunk])
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            _dz_t_1 = _dz_1[_t]
+            _dz_t_2 = _dz_2[_t]
+            o = _act_1[_t, :, 0:_n]
+            i = _act_1[_t, :, _n:2 * _n]
+            s_prev = s_prev_seq[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δs̃_t = δs_t ⊙ i_t
             d_s_tilde = d_s * i
             # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-            np.multiply(d_s_tilde, factor_seq[t - first], out=dz_t_2)
+            np.multiply(d_s_tilde, factor_seq[_t - _first], out=_dz_t_2)
             # δz⁽²⁾_s̃,t = Wᵀ δz_s̃,t
-            d_z2_s_tilde = dz_t_2 @ weights_z2_s_tilde_rows
+            d_z2_s_tilde = _dz_t_2 @ weights_z2_s_tilde_rows
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-            np.multiply(d_s, factor_seq_2[t - first], out=dz_t_1[:, n:2 * n])
+            np.multiply(d_s, factor_seq_2[_t - _first], out=_dz_t_1[:, _n:2 * _n])
             # δo_t = δz⁽²⁾_s̃,t ⊙ s_{t-1}
-            np.multiply(d_z2_s_tilde, s_prev, out=dz_t_1[:, 0:n])
+            np.multiply(d_z2_s_tilde, s_prev, out=_dz_t_1[:, 0:_n])
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-            dz_t_1 *= factor_seq_3[t - first]
+            _dz_t_1 *= factor_seq_3[_t - _first]
             # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz⁽²⁾_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
-            d_s_prev = dz_t_1 @ weights_s_prev_rows
-            d_s_prev += d_z2_s_tilde * o + d_s * factor_seq_4[t - first]
-    dz_rows_1 = dz_1.reshape(T * B, -1)
-    dz_rows_2 = dz_2.reshape(T * B, -1)
+            d_s_prev = _dz_t_1 @ weights_s_prev_rows
+            d_s_prev += d_z2_s_tilde * o + d_s * factor_seq_4[_t - _first]
+    _dz_rows_1 = _dz_1.reshape(_T * _B, -1)
+    _dz_rows_2 = _dz_2.reshape(_T * _B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
-    d_weights_s_prev = dz_rows_1.T @ s_prev_seq.reshape(T * B, -1)
+    d_weights_s_prev = _dz_rows_1.T @ s_prev_seq.reshape(_T * _B, -1)
     # ∂L/∂U_o, ∂L/∂U_i = Σ_t (one product)
-    d_weights_x = dz_rows_1.T @ x.reshape(T * B, -1)
+    d_weights_x = _dz_rows_1.T @ x.reshape(_T * _B, -1)
     # ∂L/∂U = Σ_t (one product)
-    d_weights_x_2 = dz_rows_2.T @ x.reshape(T * B, -1)
+    d_weights_x_2 = _dz_rows_2.T @ x.reshape(_T * _B, -1)
     # ∂L/∂W = Σ_t (one product)
-    d_weights_z2_s_tilde = dz_rows_2.T @ z2_s_tilde_seq.reshape(T * B, -1)
-    d_biases_1 = dz_rows_1.sum(axis=0)
-    d_biases_2 = dz_rows_2.sum(axis=0)
-    d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
+    d_weights_z2_s_tilde = _dz_rows_2.T @ z2_s_tilde_seq.reshape(_T * _B, -1)
+    _d_biases_1 = _dz_rows_1.sum(axis=0)
+    _d_biases_2 = _dz_rows_2.sum(axis=0)
+    d_x = (_dz_rows_1 @ weights_x_rows + _dz_rows_2 @ weights_x_2_rows).reshape(_T, _B, -1)
     d_params = {
-        'W_o': d_weights_s_prev[0:n],
-        'U_o': d_weights_x[0:n],
-        'b_o': d_biases_1[0:n],
-        'W_i': d_weights_s_prev[n:2 * n],
-        'U_i': d_weights_x[n:2 * n],
-        'b_i': d_biases_1[n:2 * n],
-        'W': d_weights_z2_s_tilde[0:n],
-        'U': d_weights_x_2[0:n],
-        'b': d_biases_2[0:n],
+        'W_o': d_weights_s_prev[0:_n],
+        'U_o': d_weights_x[0:_n],
+        'b_o': _d_biases_1[0:_n],
+        'W_i': d_weights_s_prev[_n:2 * _n],
+        'U_i': d_weights_x[_n:2 * _n],
+        'b_i': _d_biases_1[_n:2 * _n],
+        'W': d_weights_z2_s_tilde[0:_n],
+        'U': d_weights_x_2[0:_n],
+        'b': _d_biases_2[0:_n],
     }
     d_state = {
         's': d_s_prev,

@@ -15,6 +15,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -84,37 +87,37 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
     u = params['u']
     U = params['U']
     b = params['b']
     weights_x = U.T
     # U x_t: every step at once
-    act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, n)
-    act += b
+    _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, _n)
+    _act += b
     s_prev = state['s']
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z = act[t]
-            z += u * s_prev
+        for _t in range(_T):
+            _z = _act[_t]
+            _z += u * s_prev
             # s_t = relu(u ⊙ s_{t-1} + U x_t + b)
-            _relu(z, out=z)
-            s = z
+            _relu(_z, out=_z)
+            s = _z
             s_prev = s
-    outputs = {
-        's': _read_only(act),
+    _outputs = {
+        's': _read_only(_act),
     }
-    values = {
-        's': _read_only(act),
+    _values = {
+        's': _read_only(_act),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act': act,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
+        '_act': _act,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -126,47 +129,47 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     u = params['u']
     U = params['U']
-    act = cache['act']
-    d_out_s = d_out['s']
+    _act = cache['_act']
+    _d_out_s = _d_out['s']
     weights_x_rows = U
-    s_prev_seq = np.concatenate((state['s'][None], act[:-1]))
-    d_s_prev = np.zeros((B, n), dtype)
-    dz = np.empty((T, B, n), dtype)
-    d_u = np.zeros(u.shape, dtype)
+    s_prev_seq = np.concatenate((state['s'][None], _act[:-1]))
+    d_s_prev = np.zeros((_B, _n), _dtype)
+    _dz = np.empty((_T, _B, _n), _dtype)
+    d_u = np.zeros(u.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    chunk = max(1, 16384 // (B * n))
-    for first in reversed(range(0, T, chunk)):
-        factor_seq = _step(act[first:first + chunk])
-        for t in reversed(range(first, min(first + chunk, T))):
-            dz_t = dz[t]
-            s_prev = s_prev_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+    _chunk = max(1, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = _step(_act[_first:_first + _chunk])
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            _dz_t = _dz[_t]
+            s_prev = s_prev_seq[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δz_s,t = δs_t ⊙ step(s_t)
-            np.multiply(d_s, factor_seq[t - first], out=dz_t)
+            np.multiply(d_s, factor_seq[_t - _first], out=_dz_t)
             # δ̄s_{t-1} = δz_s,t ⊙ u
-            d_s_prev = dz_t * u
+            d_s_prev = _dz_t * u
             # δu = δz_s,t ⊙ s_{t-1}
-            d_u += (dz_t * s_prev).sum(axis=0)
-    dz_rows = dz.reshape(T * B, -1)
+            d_u += (_dz_t * s_prev).sum(axis=0)
+    _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂U = Σ_t (one product)
-    d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
-    d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
+    _d_biases = _dz_rows.sum(axis=0)
+    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
     d_params = {
         'u': d_u,
-        'U': d_weights_x[0:n],
-        'b': d_biases[0:n],
+        'U': d_weights_x[0:_n],
+        'b': _d_biases[0:_n],
     }
     d_state = {
         's': d_s_prev,

@@ -18,6 +18,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -89,50 +92,50 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     a = params['a']
     U = params['U']
     b = params['b']
     W_y = params['W_y']
     # s before the first step, then after each: s_seq is a view
-    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     # y before the first step, then after each: y_seq is a view
-    y_steps = np.empty((T + 1, B, n), dtype)
+    y_steps = np.empty((_T + 1, _B, _n), _dtype)
     y_steps[0] = state['y']
     y_seq = y_steps[1:]
     s_prev = state['s']
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            s = s_seq[t]
-            y = y_seq[t]
+        for _t in range(_T):
+            s = s_seq[_t]
+            y = y_seq[_t]
             # s_t = a ⊙ s_{t-1} + U x_t + b
             np.multiply(a, s_prev, out=s)
-            s += x[t] @ U.T + b
+            s += x[_t] @ U.T + b
             # y_t = W_y s_t
             y[...] = s @ W_y.T
             s_prev = s
-    outputs = {
+    _outputs = {
         's': _read_only(s_seq),
         'y': _read_only(y_seq),
     }
-    values = {
+    _values = {
         's': _read_only(s_seq),
         'y': _read_only(y_seq),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
         's_seq': s_seq,
         'y_seq': y_seq,
         's_steps': s_steps,
         'y_steps': y_steps,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -144,47 +147,47 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     a = params['a']
     U = params['U']
     b = params['b']
     W_y = params['W_y']
     s_seq = cache['s_seq']
     s_steps = cache['s_steps']
-    d_out_s = d_out['s']
-    d_out_y = d_out['y']
+    _d_out_s = _d_out['s']
+    _d_out_y = _d_out['y']
     s_prev_seq = s_steps[:-1]
-    d_s_prev = np.zeros((B, n), dtype)
-    d_y_prev = np.zeros((B, n), dtype)
-    d_a = np.zeros(a.shape, dtype)
-    d_U = np.zeros(U.shape, dtype)
-    d_b = np.zeros(b.shape, dtype)
-    d_W_y = np.zeros(W_y.shape, dtype)
-    d_x = np.empty(x.shape, dtype)
-    for t in reversed(range(T)):
-        s = s_seq[t]
-        s_prev = s_prev_seq[t]
-        d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-        d_y_in = d_y_prev if d_out_y is None else d_out_y[t] + d_y_prev
+    d_s_prev = np.zeros((_B, _n), _dtype)
+    d_y_prev = np.zeros((_B, _n), _dtype)
+    d_a = np.zeros(a.shape, _dtype)
+    d_U = np.zeros(U.shape, _dtype)
+    d_b = np.zeros(b.shape, _dtype)
+    d_W_y = np.zeros(W_y.shape, _dtype)
+    d_x = np.empty(x.shape, _dtype)
+    for _t in reversed(range(_T)):
+        s = s_seq[_t]
+        s_prev = s_prev_seq[_t]
+        d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+        d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
         # δy_t = δy_t^in
         d_y = d_y_in
         # δs_t = δs_t^in + W_yᵀ δy_t
         d_s = d_s_in + d_y @ W_y
         # δx_t = Uᵀ δs_t
-        d_x[t] = d_s @ U
+        d_x[_t] = d_s @ U
         # δ̄s_{t-1} = δs_t ⊙ a
         d_s_prev = d_s * a
         # δ̄y_{t-1} = 0
-        d_y_prev = np.zeros((B, n), dtype)
+        d_y_prev = np.zeros((_B, _n), _dtype)
         # δa = δs_t ⊙ s_{t-1}
         d_a += (d_s * s_prev).sum(axis=0)
         # δU = δs_t x_tᵀ
-        d_U += d_s.T @ x[t]
+        d_U += d_s.T @ x[_t]
         # δb = δs_t
         d_b += d_s.sum(axis=0)
         # δW_y = δy_t s_tᵀ

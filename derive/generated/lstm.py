@@ -17,6 +17,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -100,9 +103,9 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     W_o = params['W_o']
     U_o = params['U_o']
     b_o = params['b_o']
@@ -118,49 +121,49 @@ def forward(params, x, state=None):
     weights_h_prev = np.concatenate((-W_o.T, -W_i.T, -W_f.T, 2 * W.T), axis=1)
     weights_x = np.concatenate((-U_o.T, -U_i.T, -U_f.T, 2 * U.T), axis=1)
     # U_o x_t, U_i x_t, U_f x_t, U x_t: every step at once
-    act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
-    act += np.concatenate((-b_o, -b_i, -b_f, 2 * b))
-    z_h_prev = np.empty((B, 4 * n), dtype)
+    _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 4 * _n)
+    _act += np.concatenate((-b_o, -b_i, -b_f, 2 * b))
+    z_h_prev = np.empty((_B, 4 * _n), _dtype)
     # s before the first step, then after each: s_seq is a view
-    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     # h before the first step, then after each: h_seq is a view
-    h_steps = np.empty((T + 1, B, n), dtype)
+    h_steps = np.empty((_T + 1, _B, _n), _dtype)
     h_steps[0] = state['h']
     h_seq = h_steps[1:]
-    tanh_s_seq = np.empty((T, B, n), dtype)
+    tanh_s_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     h_prev = state['h']
     # The numbers the steps use, made once in the dtype
-    one = np.full((), 1, dtype)
-    minus_two = np.full((), -2, dtype)
+    one = np.full((), 1, _dtype)
+    minus_two = np.full((), -2, _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z = act[t]
-            s = s_seq[t]
-            h = h_seq[t]
-            tanh_s = tanh_s_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            s = s_seq[_t]
+            h = h_seq[_t]
+            tanh_s = tanh_s_seq[_t]
             # W_o h_{t-1}, W_i h_{t-1}, W_f h_{t-1}, W h_{t-1}: one product
             np.matmul(h_prev, weights_h_prev, out=z_h_prev)
-            z += z_h_prev
+            _z += z_h_prev
             # o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i h_{t-1} + U_i x_t + b_i)
             # f_t = σ(W_f h_{t-1} + U_f x_t + b_f)
             # s̃_t = tanh(W h_{t-1} + U x_t + b)
             # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
             #     the block holds c z, c inside the weights
-            np.exp(z, out=z)
-            z += one
-            np.reciprocal(z, out=z)
-            z[:, 3 * n:4 * n] *= minus_two
-            z[:, 3 * n:4 * n] += one
-            o = z[:, 0:n]
-            i = z[:, n:2 * n]
-            f = z[:, 2 * n:3 * n]
-            s_tilde = z[:, 3 * n:4 * n]
+            np.exp(_z, out=_z)
+            _z += one
+            np.reciprocal(_z, out=_z)
+            _z[:, 3 * _n:4 * _n] *= minus_two
+            _z[:, 3 * _n:4 * _n] += one
+            o = _z[:, 0:_n]
+            i = _z[:, _n:2 * _n]
+            f = _z[:, 2 * _n:3 * _n]
+            s_tilde = _z[:, 3 * _n:4 * _n]
             # s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(f, s_prev, out=s)
             s += i * s_tilde
@@ -169,28 +172,28 @@ def forward(params, x, state=None):
             np.multiply(o, tanh_s, out=h)
             s_prev = s
             h_prev = h
-    outputs = {
+    _outputs = {
         's': _read_only(s_seq),
         'h': _read_only(h_seq),
     }
-    values = {
-        'o': _read_only(act[:, :, 0:n]),
-        'i': _read_only(act[:, :, n:2 * n]),
-        'f': _read_only(act[:, :, 2 * n:3 * n]),
-        's_tilde': _read_only(act[:, :, 3 * n:4 * n]),
+    _values = {
+        'o': _read_only(_act[:, :, 0:_n]),
+        'i': _read_only(_act[:, :, _n:2 * _n]),
+        'f': _read_only(_act[:, :, 2 * _n:3 * _n]),
+        's_tilde': _read_only(_act[:, :, 3 * _n:4 * _n]),
         's': _read_only(s_seq),
         'h': _read_only(h_seq),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act': act,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
+        '_act': _act,
         's_seq': s_seq,
         'h_seq': h_seq,
         'tanh_s_seq': tanh_s_seq,
         's_steps': s_steps,
         'h_steps': h_steps,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -202,12 +205,12 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     W_o = params['W_o']
     U_o = params['U_o']
     W_i = params['W_i']
@@ -216,77 +219,79 @@ def backward(cache, d_outputs):
     U_f = params['U_f']
     W = params['W']
     U = params['U']
-    act = cache['act']
+    _act = cache['_act']
     tanh_s_seq = cache['tanh_s_seq']
     s_steps = cache['s_steps']
     h_steps = cache['h_steps']
-    d_out_s = d_out['s']
-    d_out_h = d_out['h']
+    _d_out_s = _d_out['s']
+    _d_out_h = _d_out['h']
     weights_h_prev_rows = np.concatenate((W_o, W_i, W_f, W))
     weights_x_rows = np.concatenate((U_o, U_i, U_f, U))
     s_prev_seq = s_steps[:-1]
-    d_s_prev = np.zeros((B, n), dtype)
+    d_s_prev = np.zeros((_B, _n), _dtype)
     h_prev_seq = h_steps[:-1]
-    d_h_prev = np.zeros((B, n), dtype)
-    dz = np.empty((T, B, 4 * n), dtype)
+    d_h_prev = np.zeros((_B, _n), _dtype)
+    _dz = np.empty((_T, _B, 4 * _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    chunk = max(1, 16384 // (B * n))
-    for first in reversed(range(0, T, chunk)):
-        factor_seq = act[first:first + chunk, :, 0:n] * (1 - tanh_s_seq[first:first + chunk]**2)
-        factor_seq_2 = 1 - act[first:first + chunk, :, 3 * n:4 * n]**2
-        factor_seq_3 = act[first:first + chunk, :, 0:3 * n] * (1 - act[first:first + chunk, :, 0:3 * n])
-        for t in reversed(range(first, min(first + chunk, T))):
-            dz_t = dz[t]
-            i = act[t, :, n:2 * n]
-            f = act[t, :, 2 * n:3 * n]
-            s_tilde = act[t, :, 3 * n:4 * n]
-            tanh_s = tanh_s_seq[t]
-            s_prev = s_prev_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-            d_h_in = d_h_prev if d_out_h is None else d_out_h[t] + d_h_prev
+    _chunk = max(1, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = _act[_first:_first + _chunk, :, 0:_n] * (1 - tanh_s_seq[_first:_first + _chunk]**2)
+        factor_seq_2 = 1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]**2
+        factor_seq_3 = _act[_first:_first + _chunk, :, 0:3 * _n] * (
+            1 - _act[_first:_first + _chunk, :, 0:3 * _n]
+        )
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            _dz_t = _dz[_t]
+            i = _act[_t, :, _n:2 * _n]
+            f = _act[_t, :, 2 * _n:3 * _n]
+            s_tilde = _act[_t, :, 3 * _n:4 * _n]
+            tanh_s = tanh_s_seq[_t]
+            s_prev = s_prev_seq[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+            d_h_in = d_h_prev if _d_out_h is None else _d_out_h[_t] + d_h_prev
             # δh_t = δh_t^in
             d_h = d_h_in
             # δs_t = δs_t^in + δh_t ⊙ o_t ⊙ (1 - tanh(s_t)²)
-            d_s = d_s_in + d_h * factor_seq[t - first]
+            d_s = d_s_in + d_h * factor_seq[_t - _first]
             # δs̃_t = δs_t ⊙ i_t
             d_s_tilde = d_s * i
             # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-            np.multiply(d_s_tilde, factor_seq_2[t - first], out=dz_t[:, 3 * n:4 * n])
+            np.multiply(d_s_tilde, factor_seq_2[_t - _first], out=_dz_t[:, 3 * _n:4 * _n])
             # δf_t = δs_t ⊙ s_{t-1}
-            np.multiply(d_s, s_prev, out=dz_t[:, 2 * n:3 * n])
+            np.multiply(d_s, s_prev, out=_dz_t[:, 2 * _n:3 * _n])
             # δi_t = δs_t ⊙ s̃_t
-            np.multiply(d_s, s_tilde, out=dz_t[:, n:2 * n])
+            np.multiply(d_s, s_tilde, out=_dz_t[:, _n:2 * _n])
             # δo_t = δh_t ⊙ tanh(s_t)
-            np.multiply(d_h, tanh_s, out=dz_t[:, 0:n])
+            np.multiply(d_h, tanh_s, out=_dz_t[:, 0:_n])
             # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-            dz_t[:, 0:3 * n] *= factor_seq_3[t - first]
+            _dz_t[:, 0:3 * _n] *= factor_seq_3[_t - _first]
             # δ̄s_{t-1} = δs_t ⊙ f_t
             d_s_prev = d_s * f
             # δ̄h_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
-            d_h_prev = dz_t @ weights_h_prev_rows
-    dz_rows = dz.reshape(T * B, -1)
+            d_h_prev = _dz_t @ weights_h_prev_rows
+    _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W = Σ_t (one product)
-    d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
+    d_weights_h_prev = _dz_rows.T @ h_prev_seq.reshape(_T * _B, -1)
     # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U = Σ_t (one product)
-    d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
-    d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
+    _d_biases = _dz_rows.sum(axis=0)
+    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
     d_params = {
-        'W_o': d_weights_h_prev[0:n],
-        'U_o': d_weights_x[0:n],
-        'b_o': d_biases[0:n],
-        'W_i': d_weights_h_prev[n:2 * n],
-        'U_i': d_weights_x[n:2 * n],
-        'b_i': d_biases[n:2 * n],
-        'W_f': d_weights_h_prev[2 * n:3 * n],
-        'U_f': d_weights_x[2 * n:3 * n],
-        'b_f': d_biases[2 * n:3 * n],
-        'W': d_weights_h_prev[3 * n:4 * n],
-        'U': d_weights_x[3 * n:4 * n],
-        'b': d_biases[3 * n:4 * n],
+        'W_o': d_weights_h_prev[0:_n],
+        'U_o': d_weights_x[0:_n],
+        'b_o': _d_biases[0:_n],
+        'W_i': d_weights_h_prev[_n:2 * _n],
+        'U_i': d_weights_x[_n:2 * _n],
+        'b_i': _d_biases[_n:2 * _n],
+        'W_f': d_weights_h_prev[2 * _n:3 * _n],
+        'U_f': d_weights_x[2 * _n:3 * _n],
+        'b_f': _d_biases[2 * _n:3 * _n],
+        'W': d_weights_h_prev[3 * _n:4 * _n],
+        'U': d_weights_x[3 * _n:4 * _n],
+        'b': _d_biases[3 * _n:4 * _n],
     }
     d_state = {
         's': d_s_prev,

@@ -18,6 +18,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -106,9 +109,9 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     W_o = params['W_o']
     U_o = params['U_o']
     b_o = params['b_o']
@@ -127,86 +130,86 @@ def forward(params, x, state=None):
     weights_h_prev = np.concatenate((-W_i.T, -W_f.T, 2 * W.T, -W_o.T), axis=1)
     weights_x = np.concatenate((-U_i.T, -U_f.T, 2 * U.T, -U_o.T), axis=1)
     # U_i x_t, U_f x_t, U x_t, U_o x_t: every step at once
-    act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
-    act += np.concatenate((-b_i, -b_f, 2 * b, -b_o))
-    z_h_prev = np.empty((B, 4 * n), dtype)
+    _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 4 * _n)
+    _act += np.concatenate((-b_i, -b_f, 2 * b, -b_o))
+    z_h_prev = np.empty((_B, 4 * _n), _dtype)
     # s before the first step, then after each: s_seq is a view
-    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     # h before the first step, then after each: h_seq is a view
-    h_steps = np.empty((T + 1, B, n), dtype)
+    h_steps = np.empty((_T + 1, _B, _n), _dtype)
     h_steps[0] = state['h']
     h_seq = h_steps[1:]
-    tanh_s_seq = np.empty((T, B, n), dtype)
+    tanh_s_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     h_prev = state['h']
     # The numbers the steps use, made once in the dtype
-    one = np.full((), 1, dtype)
-    minus_two = np.full((), -2, dtype)
+    one = np.full((), 1, _dtype)
+    minus_two = np.full((), -2, _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z = act[t]
-            s = s_seq[t]
-            h = h_seq[t]
-            tanh_s = tanh_s_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            s = s_seq[_t]
+            h = h_seq[_t]
+            tanh_s = tanh_s_seq[_t]
             # W_i h_{t-1}, W_f h_{t-1}, W h_{t-1}, W_o h_{t-1}: one product
             np.matmul(h_prev, weights_h_prev, out=z_h_prev)
-            z += z_h_prev
-            z[:, 0:n] += -(p_i * s_prev)
-            z[:, n:2 * n] += -(p_f * s_prev)
+            _z += z_h_prev
+            _z[:, 0:_n] += -(p_i * s_prev)
+            _z[:, _n:2 * _n] += -(p_f * s_prev)
             # i_t = σ(W_i h_{t-1} + U_i x_t + p_i ⊙ s_{t-1} + b_i)
             # f_t = σ(W_f h_{t-1} + U_f x_t + p_f ⊙ s_{t-1} + b_f)
             # s̃_t = tanh(W h_{t-1} + U x_t + b)
             # σ(z) = 1 / (1 + exp(-z)), tanh(z) = 1 - 2 / (1 + exp(2z)):
             #     the block holds c z, c inside the weights
-            np.exp(z[:, 0:3 * n], out=z[:, 0:3 * n])
-            z[:, 0:3 * n] += one
-            np.reciprocal(z[:, 0:3 * n], out=z[:, 0:3 * n])
-            z[:, 2 * n:3 * n] *= minus_two
-            z[:, 2 * n:3 * n] += one
-            i = z[:, 0:n]
-            f = z[:, n:2 * n]
-            s_tilde = z[:, 2 * n:3 * n]
+            np.exp(_z[:, 0:3 * _n], out=_z[:, 0:3 * _n])
+            _z[:, 0:3 * _n] += one
+            np.reciprocal(_z[:, 0:3 * _n], out=_z[:, 0:3 * _n])
+            _z[:, 2 * _n:3 * _n] *= minus_two
+            _z[:, 2 * _n:3 * _n] += one
+            i = _z[:, 0:_n]
+            f = _z[:, _n:2 * _n]
+            s_tilde = _z[:, 2 * _n:3 * _n]
             # s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(f, s_prev, out=s)
             s += i * s_tilde
-            z[:, 3 * n:4 * n] += -(p_o * s)
+            _z[:, 3 * _n:4 * _n] += -(p_o * s)
             # o_t = σ(W_o h_{t-1} + U_o x_t + p_o ⊙ s_t + b_o)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
-            z[:, 3 * n:4 * n] += one
-            np.reciprocal(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
-            o = z[:, 3 * n:4 * n]
+            np.exp(_z[:, 3 * _n:4 * _n], out=_z[:, 3 * _n:4 * _n])
+            _z[:, 3 * _n:4 * _n] += one
+            np.reciprocal(_z[:, 3 * _n:4 * _n], out=_z[:, 3 * _n:4 * _n])
+            o = _z[:, 3 * _n:4 * _n]
             _tanh(s, out=tanh_s)
             # h_t = o_t ⊙ tanh(s_t)
             np.multiply(o, tanh_s, out=h)
             s_prev = s
             h_prev = h
-    outputs = {
+    _outputs = {
         's': _read_only(s_seq),
         'h': _read_only(h_seq),
     }
-    values = {
-        'i': _read_only(act[:, :, 0:n]),
-        'f': _read_only(act[:, :, n:2 * n]),
-        's_tilde': _read_only(act[:, :, 2 * n:3 * n]),
+    _values = {
+        'i': _read_only(_act[:, :, 0:_n]),
+        'f': _read_only(_act[:, :, _n:2 * _n]),
+        's_tilde': _read_only(_act[:, :, 2 * _n:3 * _n]),
         's': _read_only(s_seq),
-        'o': _read_only(act[:, :, 3 * n:4 * n]),
+        'o': _read_only(_act[:, :, 3 * _n:4 * _n]),
         'h': _read_only(h_seq),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act': act,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
+        '_act': _act,
         's_seq': s_seq,
         'h_seq': h_seq,
         'tanh_s_seq': tanh_s_seq,
         's_steps': s_steps,
         'h_steps': h_steps,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -218,12 +221,12 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     W_o = params['W_o']
     U_o = params['U_o']
     W_i = params['W_i']
@@ -235,90 +238,96 @@ def backward(cache, d_outputs):
     p_i = params['p_i']
     p_f = params['p_f']
     p_o = params['p_o']
-    act = cache['act']
+    _act = cache['_act']
     s_seq = cache['s_seq']
     tanh_s_seq = cache['tanh_s_seq']
     s_steps = cache['s_steps']
     h_steps = cache['h_steps']
-    d_out_s = d_out['s']
-    d_out_h = d_out['h']
+    _d_out_s = _d_out['s']
+    _d_out_h = _d_out['h']
     weights_h_prev_rows = np.concatenate((W_i, W_f, W, W_o))
     weights_x_rows = np.concatenate((U_i, U_f, U, U_o))
     s_prev_seq = s_steps[:-1]
-    d_s_prev = np.zeros((B, n), dtype)
+    d_s_prev = np.zeros((_B, _n), _dtype)
     h_prev_seq = h_steps[:-1]
-    d_h_prev = np.zeros((B, n), dtype)
-    dz = np.empty((T, B, 4 * n), dtype)
-    d_p_i = np.zeros(p_i.shape, dtype)
-    d_p_f = np.zeros(p_f.shape, dtype)
-    d_p_o = np.zeros(p_o.shape, dtype)
+    d_h_prev = np.zeros((_B, _n), _dtype)
+    _dz = np.empty((_T, _B, 4 * _n), _dtype)
+    d_p_i = np.zeros(p_i.shape, _dtype)
+    d_p_f = np.zeros(p_f.shape, _dtype)
+    d_p_o = np.zeros(p_o.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    chunk = max(1, 16384 // (B * n))
-    for first in reversed(range(0, T, chunk)):
-        factor_seq = act[first:first + chunk, :, 3 * n:4 * n] * (1 - act[first:first + chunk, :, 3 * n:4 * n])
-        factor_seq_2 = act[first:first + chunk, :, 3 * n:4 * n] * (1 - tanh_s_seq[first:first + chunk]**2)
-        factor_seq_3 = 1 - act[first:first + chunk, :, 2 * n:3 * n]**2
-        factor_seq_4 = act[first:first + chunk, :, 0:2 * n] * (1 - act[first:first + chunk, :, 0:2 * n])
-        for t in reversed(range(first, min(first + chunk, T))):
-            dz_t = dz[t]
-            i = act[t, :, 0:n]
-            f = act[t, :, n:2 * n]
-            s_tilde = act[t, :, 2 * n:3 * n]
-            s = s_seq[t]
-            tanh_s = tanh_s_seq[t]
-            s_prev = s_prev_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-            d_h_in = d_h_prev if d_out_h is None else d_out_h[t] + d_h_prev
+    _chunk = max(1, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = _act[_first:_first + _chunk, :, 3 * _n:4 * _n] * (
+            1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]
+        )
+        factor_seq_2 = _act[_first:_first + _chunk, :, 3 * _n:4 * _n] * (
+            1 - tanh_s_seq[_first:_first + _chunk]**2
+        )
+        factor_seq_3 = 1 - _act[_first:_first + _chunk, :, 2 * _n:3 * _n]**2
+        factor_seq_4 = _act[_first:_first + _chunk, :, 0:2 * _n] * (
+            1 - _act[_first:_first + _chunk, :, 0:2 * _n]
+        )
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            _dz_t = _dz[_t]
+            i = _act[_t, :, 0:_n]
+            f = _act[_t, :, _n:2 * _n]
+            s_tilde = _act[_t, :, 2 * _n:3 * _n]
+            s = s_seq[_t]
+            tanh_s = tanh_s_seq[_t]
+            s_prev = s_prev_seq[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+            d_h_in = d_h_prev if _d_out_h is None else _d_out_h[_t] + d_h_prev
             # δh_t = δh_t^in
             d_h = d_h_in
             # δo_t = δh_t ⊙ tanh(s_t)
             d_o = d_h * tanh_s
             # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-            np.multiply(d_o, factor_seq[t - first], out=dz_t[:, 3 * n:4 * n])
+            np.multiply(d_o, factor_seq[_t - _first], out=_dz_t[:, 3 * _n:4 * _n])
             # δs_t = δs_t^in + δz_o,t ⊙ p_o + δh_t ⊙ o_t ⊙ (1 - tanh(s_t)²)
-            d_s = d_s_in + dz_t[:, 3 * n:4 * n] * p_o + d_h * factor_seq_2[t - first]
+            d_s = d_s_in + _dz_t[:, 3 * _n:4 * _n] * p_o + d_h * factor_seq_2[_t - _first]
             # δs̃_t = δs_t ⊙ i_t
             d_s_tilde = d_s * i
             # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-            np.multiply(d_s_tilde, factor_seq_3[t - first], out=dz_t[:, 2 * n:3 * n])
+            np.multiply(d_s_tilde, factor_seq_3[_t - _first], out=_dz_t[:, 2 * _n:3 * _n])
             # δf_t = δs_t ⊙ s_{t-1}
-            np.multiply(d_s, s_prev, out=dz_t[:, n:2 * n])
+            np.multiply(d_s, s_prev, out=_dz_t[:, _n:2 * _n])
             # δi_t = δs_t ⊙ s̃_t
-            np.multiply(d_s, s_tilde, out=dz_t[:, 0:n])
+            np.multiply(d_s, s_tilde, out=_dz_t[:, 0:_n])
             # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-            dz_t[:, 0:2 * n] *= factor_seq_4[t - first]
+            _dz_t[:, 0:2 * _n] *= factor_seq_4[_t - _first]
             # δ̄s_{t-1} = δz_i,t ⊙ p_i + δz_f,t ⊙ p_f + δs_t ⊙ f_t
-            d_s_prev = dz_t[:, 0:n] * p_i + dz_t[:, n:2 * n] * p_f + d_s * f
+            d_s_prev = _dz_t[:, 0:_n] * p_i + _dz_t[:, _n:2 * _n] * p_f + d_s * f
             # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
-            d_h_prev = dz_t @ weights_h_prev_rows
+            d_h_prev = _dz_t @ weights_h_prev_rows
             # δp_i = δz_i,t ⊙ s_{t-1}
-            d_p_i += (dz_t[:, 0:n] * s_prev).sum(axis=0)
+            d_p_i += (_dz_t[:, 0:_n] * s_prev).sum(axis=0)
             # δp_f = δz_f,t ⊙ s_{t-1}
-            d_p_f += (dz_t[:, n:2 * n] * s_prev).sum(axis=0)
+            d_p_f += (_dz_t[:, _n:2 * _n] * s_prev).sum(axis=0)
             # δp_o = δz_o,t ⊙ s_t
-            d_p_o += (dz_t[:, 3 * n:4 * n] * s).sum(axis=0)
-    dz_rows = dz.reshape(T * B, -1)
+            d_p_o += (_dz_t[:, 3 * _n:4 * _n] * s).sum(axis=0)
+    _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
-    d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)
+    d_weights_h_prev = _dz_rows.T @ h_prev_seq.reshape(_T * _B, -1)
     # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o = Σ_t (one product)
-    d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
-    d_biases = dz_rows.sum(axis=0)
-    d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
+    _d_biases = _dz_rows.sum(axis=0)
+    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
     d_params = {
-        'W_o': d_weights_h_prev[3 * n:4 * n],
-        'U_o': d_weights_x[3 * n:4 * n],
-        'b_o': d_biases[3 * n:4 * n],
-        'W_i': d_weights_h_prev[0:n],
-        'U_i': d_weights_x[0:n],
-        'b_i': d_biases[0:n],
-        'W_f': d_weights_h_prev[n:2 * n],
-        'U_f': d_weights_x[n:2 * n],
-        'b_f': d_biases[n:2 * n],
-        'W': d_weights_h_prev[2 * n:3 * n],
-        'U': d_weights_x[2 * n:3 * n],
-        'b': d_biases[2 * n:3 * n],
+        'W_o': d_weights_h_prev[3 * _n:4 * _n],
+        'U_o': d_weights_x[3 * _n:4 * _n],
+        'b_o': _d_biases[3 * _n:4 * _n],
+        'W_i': d_weights_h_prev[0:_n],
+        'U_i': d_weights_x[0:_n],
+        'b_i': _d_biases[0:_n],
+        'W_f': d_weights_h_prev[_n:2 * _n],
+        'U_f': d_weights_x[_n:2 * _n],
+        'b_f': _d_biases[_n:2 * _n],
+        'W': d_weights_h_prev[2 * _n:3 * _n],
+        'U': d_weights_x[2 * _n:3 * _n],
+        'b': _d_biases[2 * _n:3 * _n],
         'p_i': d_p_i,
         'p_f': d_p_f,
         'p_o': d_p_o,

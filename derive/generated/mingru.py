@@ -17,6 +17,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -89,60 +92,60 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     U_i = params['U_i']
     b_i = params['b_i']
     U = params['U']
     b = params['b']
     weights_x = -U_i.T
     # U_i x_t: every step at once
-    act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, n)
-    act += -b_i
-    s_tilde_seq = np.empty((T, B, n), dtype)
+    _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, _n)
+    _act += -b_i
+    s_tilde_seq = np.empty((_T, _B, _n), _dtype)
     # s before the first step, then after each: s_seq is a view
-    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
-    one = np.full((), 1, dtype)
+    one = np.full((), 1, _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z = act[t]
-            s_tilde = s_tilde_seq[t]
-            s = s_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            s_tilde = s_tilde_seq[_t]
+            s = s_seq[_t]
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(z, out=z)
-            z += one
-            np.reciprocal(z, out=z)
-            i = z
+            np.exp(_z, out=_z)
+            _z += one
+            np.reciprocal(_z, out=_z)
+            i = _z
             # s̃_t = U x_t + b
-            s_tilde[...] = x[t] @ U.T + b
+            s_tilde[...] = x[_t] @ U.T + b
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
             np.multiply(1 - i, s_prev, out=s)
             s += i * s_tilde
             s_prev = s
-    outputs = {
+    _outputs = {
         's': _read_only(s_seq),
     }
-    values = {
-        'i': _read_only(act),
+    _values = {
+        'i': _read_only(_act),
         's_tilde': _read_only(s_tilde_seq),
         's': _read_only(s_seq),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act': act,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
+        '_act': _act,
         's_tilde_seq': s_tilde_seq,
         's_seq': s_seq,
         's_steps': s_steps,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -154,61 +157,61 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     U_i = params['U_i']
     U = params['U']
     b = params['b']
-    act = cache['act']
+    _act = cache['_act']
     s_tilde_seq = cache['s_tilde_seq']
     s_steps = cache['s_steps']
-    d_out_s = d_out['s']
+    _d_out_s = _d_out['s']
     weights_x_rows = U_i
     s_prev_seq = s_steps[:-1]
-    d_s_prev = np.zeros((B, n), dtype)
-    dz = np.empty((T, B, n), dtype)
-    d_U = np.zeros(U.shape, dtype)
-    d_b = np.zeros(b.shape, dtype)
-    d_x = np.empty(x.shape, dtype)
+    d_s_prev = np.zeros((_B, _n), _dtype)
+    _dz = np.empty((_T, _B, _n), _dtype)
+    d_U = np.zeros(U.shape, _dtype)
+    d_b = np.zeros(b.shape, _dtype)
+    d_x = np.empty(x.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    chunk = max(1, 16384 // (B * n))
-    for first in reversed(range(0, T, chunk)):
-        factor_seq = s_tilde_seq[first:first + chunk] - s_prev_seq[first:first + chunk]
-        factor_seq_2 = act[first:first + chunk] * (1 - act[first:first + chunk])
-        factor_seq_3 = 1 - act[first:first + chunk]
-        for t in reversed(range(first, min(first + chunk, T))):
-            dz_t = dz[t]
-            i = act[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+    _chunk = max(1, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = s_tilde_seq[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
+        factor_seq_2 = _act[_first:_first + _chunk] * (1 - _act[_first:_first + _chunk])
+        factor_seq_3 = 1 - _act[_first:_first + _chunk]
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            _dz_t = _dz[_t]
+            i = _act[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δs̃_t = δs_t ⊙ i_t
             d_s_tilde = d_s * i
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-            d_i = d_s * factor_seq[t - first]
+            d_i = d_s * factor_seq[_t - _first]
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-            np.multiply(d_i, factor_seq_2[t - first], out=dz_t)
+            np.multiply(d_i, factor_seq_2[_t - _first], out=_dz_t)
             # δx_t = Uᵀ δs̃_t
-            d_x[t] = d_s_tilde @ U
+            d_x[_t] = d_s_tilde @ U
             # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
-            d_s_prev = d_s * factor_seq_3[t - first]
+            d_s_prev = d_s * factor_seq_3[_t - _first]
             # δU = δs̃_t x_tᵀ
-            d_U += d_s_tilde.T @ x[t]
+            d_U += d_s_tilde.T @ x[_t]
             # δb = δs̃_t
             d_b += d_s_tilde.sum(axis=0)
-    dz_rows = dz.reshape(T * B, -1)
+    _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂U_i = Σ_t (one product)
-    d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
-    d_biases = dz_rows.sum(axis=0)
-    d_x += (dz_rows @ weights_x_rows).reshape(T, B, -1)
+    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
+    _d_biases = _dz_rows.sum(axis=0)
+    d_x += (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
     d_params = {
-        'U_i': d_weights_x[0:n],
-        'b_i': d_biases[0:n],
+        'U_i': d_weights_x[0:_n],
+        'b_i': _d_biases[0:_n],
         'U': d_U,
         'b': d_b,
     }

@@ -21,6 +21,9 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In forward and backward, a name that starts with _ is the code's own (the sizes
+_T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
+or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about
@@ -105,9 +108,9 @@ def forward(params, x, state=None):
     itself (it may be large): do not write into x before backward.
     """
     params, x, state = _check_forward(params, x, state)
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     U_f = params['U_f']
     b_f = params['b_f']
     U_i = params['U_i']
@@ -116,66 +119,66 @@ def forward(params, x, state=None):
     b = params['b']
     weights_x = np.concatenate((-U_f.T, -U_i.T), axis=1)
     # U_f x_t, U_i x_t: every step at once
-    act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 2 * n)
-    act += np.concatenate((-b_f, -b_i))
-    f_hat_seq = np.empty((T, B, n), dtype)
-    i_hat_seq = np.empty((T, B, n), dtype)
-    s_tilde_seq = np.empty((T, B, n), dtype)
+    _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 2 * _n)
+    _act += np.concatenate((-b_f, -b_i))
+    f_hat_seq = np.empty((_T, _B, _n), _dtype)
+    i_hat_seq = np.empty((_T, _B, _n), _dtype)
+    s_tilde_seq = np.empty((_T, _B, _n), _dtype)
     # s before the first step, then after each: s_seq is a view
-    s_steps = np.empty((T + 1, B, n), dtype)
+    s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
-    one = np.full((), 1, dtype)
+    one = np.full((), 1, _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z = act[t]
-            f_hat = f_hat_seq[t]
-            i_hat = i_hat_seq[t]
-            s_tilde = s_tilde_seq[t]
-            s = s_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            f_hat = f_hat_seq[_t]
+            i_hat = i_hat_seq[_t]
+            s_tilde = s_tilde_seq[_t]
+            s = s_seq[_t]
             # f_t = σ(U_f x_t + b_f)
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(z, out=z)
-            z += one
-            np.reciprocal(z, out=z)
-            f = z[:, 0:n]
-            i = z[:, n:2 * n]
+            np.exp(_z, out=_z)
+            _z += one
+            np.reciprocal(_z, out=_z)
+            f = _z[:, 0:_n]
+            i = _z[:, _n:2 * _n]
             # f̂_t = f_t ⊘ (f_t + i_t)
             f_hat[...] = f / (f + i)
             # î_t = i_t ⊘ (f_t + i_t)
             i_hat[...] = i / (f + i)
             # s̃_t = U x_t + b
-            s_tilde[...] = x[t] @ U.T + b
+            s_tilde[...] = x[_t] @ U.T + b
             # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
             np.multiply(f_hat, s_prev, out=s)
             s += i_hat * s_tilde
             s_prev = s
-    outputs = {
+    _outputs = {
         's': _read_only(s_seq),
     }
-    values = {
-        'f': _read_only(act[:, :, 0:n]),
-        'i': _read_only(act[:, :, n:2 * n]),
+    _values = {
+        'f': _read_only(_act[:, :, 0:_n]),
+        'i': _read_only(_act[:, :, _n:2 * _n]),
         'f_hat': _read_only(f_hat_seq),
         'i_hat': _read_only(i_hat_seq),
         's_tilde': _read_only(s_tilde_seq),
         's': _read_only(s_seq),
     }
     cache = {
-        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(outputs), "values": values,
-        'act': act,
+        "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
+        '_act': _act,
         'f_hat_seq': f_hat_seq,
         'i_hat_seq': i_hat_seq,
         's_tilde_seq': s_tilde_seq,
         's_seq': s_seq,
         's_steps': s_steps,
     }
-    return outputs, cache
+    return _outputs, cache
 
 
 def backward(cache, d_outputs):
@@ -187,48 +190,48 @@ def backward(cache, d_outputs):
     Returns (d_params, d_x, d_state): ∂L/∂params (each shaped like its parameter),
     ∂L/∂x (T, B, n_input) and ∂L/∂state {name: (B, n_hidden)} for the initial state.
     """
-    d_out = _check_backward(cache, d_outputs)
+    _d_out = _check_backward(cache, d_outputs)
     x, state = cache["x"], cache["state"]
     params = cache["params"]
-    T, B, _ = x.shape
-    n = state[STATES[0]].shape[1]
-    dtype = x.dtype
+    _T, _B, _ = x.shape
+    _n = state[STATES[0]].shape[1]
+    _dtype = x.dtype
     U_f = params['U_f']
     U_i = params['U_i']
     U = params['U']
     b = params['b']
-    act = cache['act']
+    _act = cache['_act']
     f_hat_seq = cache['f_hat_seq']
     i_hat_seq = cache['i_hat_seq']
     s_tilde_seq = cache['s_tilde_seq']
     s_steps = cache['s_steps']
-    d_out_s = d_out['s']
+    _d_out_s = _d_out['s']
     weights_x_rows = np.concatenate((U_f, U_i))
     s_prev_seq = s_steps[:-1]
-    d_s_prev = np.zeros((B, n), dtype)
-    dz = np.empty((T, B, 2 * n), dtype)
-    d_U = np.zeros(U.shape, dtype)
-    d_b = np.zeros(b.shape, dtype)
-    d_x = np.empty(x.shape, dtype)
+    d_s_prev = np.zeros((_B, _n), _dtype)
+    _dz = np.empty((_T, _B, 2 * _n), _dtype)
+    d_U = np.zeros(U.shape, _dtype)
+    d_b = np.zeros(b.shape, _dtype)
+    d_x = np.empty(x.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    chunk = max(1, 16384 // (B * n))
-    for first in reversed(range(0, T, chunk)):
-        factor_seq = i_hat_seq[first:first + chunk] / (
-            act[first:first + chunk, :, 0:n] + act[first:first + chunk, :, n:2 * n]
+    _chunk = max(1, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = i_hat_seq[_first:_first + _chunk] / (
+            _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
         )
-        factor_seq_2 = f_hat_seq[first:first + chunk] / (
-            act[first:first + chunk, :, 0:n] + act[first:first + chunk, :, n:2 * n]
+        factor_seq_2 = f_hat_seq[_first:_first + _chunk] / (
+            _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
         )
-        factor_seq_3 = act[first:first + chunk, :, 0:n] + act[first:first + chunk, :, n:2 * n]
-        factor_seq_4 = act[first:first + chunk] * (1 - act[first:first + chunk])
-        for t in reversed(range(first, min(first + chunk, T))):
-            dz_t = dz[t]
-            f_hat = f_hat_seq[t]
-            i_hat = i_hat_seq[t]
-            s_tilde = s_tilde_seq[t]
-            s_prev = s_prev_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+        factor_seq_3 = _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
+        factor_seq_4 = _act[_first:_first + _chunk] * (1 - _act[_first:_first + _chunk])
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            _dz_t = _dz[_t]
+            f_hat = f_hat_seq[_t]
+            i_hat = i_hat_seq[_t]
+            s_tilde = s_tilde_seq[_t]
+            s_prev = s_prev_seq[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
             # δs̃_t = δs_t ⊙ î_t
@@ -236,36 +239,36 @@ def backward(cache, d_outputs):
             # δî_t = δs_t ⊙ s̃_t
             d_i_hat = d_s * s_tilde
             # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-            d_z_i_hat = -(d_i_hat * factor_seq[t - first])
+            d_z_i_hat = -(d_i_hat * factor_seq[_t - _first])
             # δf̂_t = δs_t ⊙ s_{t-1}
             d_f_hat = d_s * s_prev
             # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-            d_z_f_hat = -(d_f_hat * factor_seq_2[t - first])
+            d_z_f_hat = -(d_f_hat * factor_seq_2[_t - _first])
             # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-            dz_t[:, n:2 * n][...] = d_z_f_hat + d_i_hat / factor_seq_3[t - first] + d_z_i_hat
+            _dz_t[:, _n:2 * _n][...] = d_z_f_hat + d_i_hat / factor_seq_3[_t - _first] + d_z_i_hat
             # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-            dz_t[:, 0:n][...] = d_f_hat / factor_seq_3[t - first] + d_z_f_hat + d_z_i_hat
+            _dz_t[:, 0:_n][...] = d_f_hat / factor_seq_3[_t - _first] + d_z_f_hat + d_z_i_hat
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
             # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-            dz_t *= factor_seq_4[t - first]
+            _dz_t *= factor_seq_4[_t - _first]
             # δx_t = Uᵀ δs̃_t
-            d_x[t] = d_s_tilde @ U
+            d_x[_t] = d_s_tilde @ U
             # δ̄s_{t-1} = δs_t ⊙ f̂_t
             d_s_prev = d_s * f_hat
             # δU = δs̃_t x_tᵀ
-            d_U += d_s_tilde.T @ x[t]
+            d_U += d_s_tilde.T @ x[_t]
             # δb = δs̃_t
             d_b += d_s_tilde.sum(axis=0)
-    dz_rows = dz.reshape(T * B, -1)
+    _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂U_f, ∂L/∂U_i = Σ_t (one product)
-    d_weights_x = dz_rows.T @ x.reshape(T * B, -1)
-    d_biases = dz_rows.sum(axis=0)
-    d_x += (dz_rows @ weights_x_rows).reshape(T, B, -1)
+    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
+    _d_biases = _dz_rows.sum(axis=0)
+    d_x += (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
     d_params = {
-        'U_f': d_weights_x[0:n],
-        'b_f': d_biases[0:n],
-        'U_i': d_weights_x[n:2 * n],
-        'b_i': d_biases[n:2 * n],
+        'U_f': d_weights_x[0:_n],
+        'b_f': _d_biases[0:_n],
+        'U_i': d_weights_x[_n:2 * _n],
+        'b_i': _d_biases[_n:2 * _n],
         'U': d_U,
         'b': d_b,
     }

@@ -24,7 +24,7 @@ from sympy import (
     ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.latex import LatexPrinter, greek_letters_set
 
 from .. import naming
 from ..algebra import Apply, scale, split_coefficient
@@ -78,12 +78,15 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
 
     def parameter(self, name: str, vector: bool) -> str:
         head, _, label = name.partition("_")
-        body = r"\mathbf{" + head + "}" if vector else head
+        if vector:
+            body = r"\mathbf{" + head + "}"
+        else:  # a matrix or a scalar: italic, a Greek letter by its name (zeta is ζ)
+            body = "\\" + head if head in greek_letters_set else head
         return body + (f"_{{{_label(label)}}}" if label else "")
 
     def _print_MatrixSymbol(self, expr: MatrixSymbol) -> str:
         parameters = self._settings["parameters"]
-        vector = expr.shape[1] == 1
+        vector = expr.shape[1] == 1 and expr.shape != (1, 1)
         if expr.name in parameters:
             return self.parameter(expr.name, vector)
         parts = naming.parse(expr.name)
@@ -122,6 +125,8 @@ class ProjectLatexPrinter(MatrixPrinterMixin, LatexPrinter):
         return r"\operatorname{diag}" + self.paren(self._print(expr.args[0]))
 
     def _print_OneMatrix(self, expr: OneMatrix) -> str:
+        if expr.shape[0] == 1 and expr.shape[1] != 1:  # a row: 1ᵀ g sums g
+            return r"\mathbf{1}^{\top}"
         return r"\mathbf{1}"
 
     def _print_ZeroMatrix(self, expr: ZeroMatrix) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sympy import Basic, Expr, HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, ZeroMatrix
 
-from ..algebra import Divide, split_coefficient
+from ..algebra import Divide, is_spread, split_coefficient
 
 ADD, PRODUCT, ATOM = 10, 20, 100
 
@@ -28,6 +28,8 @@ def previous(step: str) -> str:
 
 
 def _level(expr: Basic) -> int:
+    if isinstance(expr, MatMul) and is_spread(expr):  # printed as the scalar it spreads
+        return _level(expr.args[1])
     if isinstance(expr, MatAdd):
         return ADD
     c, core = split_coefficient(expr)
@@ -79,6 +81,8 @@ class MatrixPrinterMixin:
         return self._print(c) + self.matmul_token + self.wrap(core, PRODUCT)
 
     def _print_MatMul(self, expr: MatMul) -> str:
+        if is_spread(expr):  # a scalar over a column: the scalar, as the equation has it
+            return self._print(expr.args[1])
         c, core = split_coefficient(expr)
         if c != 1:
             if c == -1:
@@ -87,7 +91,10 @@ class MatrixPrinterMixin:
         return self.matmul_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
 
     def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
-        return self.hadamard_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args)
+        # A scalar parameter spread over the column multiplies it as a number does: ζ (1 - z).
+        scalars = [self.wrap(f, PRODUCT + 1) for f in expr.args if is_spread(f)]
+        rest = self.hadamard_token.join(self.wrap(f, PRODUCT + 1) for f in expr.args if not is_spread(f))
+        return self.matmul_token.join([*scalars, rest] if rest else scalars)
 
     def _print_Divide(self, expr: Divide) -> str:
         # Both sides in parentheses unless atoms: a ⊙ b ⊘ c would leave the reader to guess.
@@ -96,7 +103,7 @@ class MatrixPrinterMixin:
         )
 
     def _print_OneMatrix(self, expr: OneMatrix) -> str:
-        return "1"
+        return "1ᵀ" if expr.shape[0] == 1 and expr.shape[1] != 1 else "1"  # a row: 1ᵀ g sums g
 
     def _print_ZeroMatrix(self, expr: ZeroMatrix) -> str:
         return "0"

@@ -112,23 +112,29 @@ def problem(module, seed=0, scale=1.0, bias=None, gate_params=()):
 BACK = np.arange(1, STEPS + 1)  # how many steps back each entry of state_gradients is
 
 
-def state_gradients(module, params, x, g, state="s"):
-    """‖∂L_T/∂v_(T-k)‖ for k = 1, ..., T steps back (v_0 the initial state), with
-    L_T = ⟨g, last output⟩.
+def state_adjoints(module, params, x, g, state="s"):
+    """∂L_T/∂v_(T-k) for k = 1, ..., T steps back (v_0 the initial state), with
+    L_T = ⟨g, last output⟩: (T, B, n_hidden), index j the state j + 1 steps back, v_(T-1-j).
 
     The gradient with respect to the state after step k is the gradient with
     respect to the initial state of the same cell run from step k."""
     outputs, _ = module.forward(params, x)
     last = module.STATES[-1]
-    norms = []
+    adjoints = []
     for k in range(x.shape[0]):
         start = {s: outputs[s][k - 1] for s in module.STATES} if k else None
         _, cache = module.forward(params, x[k:], start)
         d = {last: np.zeros((x.shape[0] - k, *g.shape))}
         d[last][-1] = g
         _, _, d_state = module.backward(cache, d)
-        norms.append(np.linalg.norm(d_state[state]) / np.sqrt(x.shape[1]))
-    return np.array(norms[::-1])  # index j: the state j + 1 steps back, v_(T-1-j)
+        adjoints.append(d_state[state])
+    return np.array(adjoints[::-1])
+
+
+def state_gradients(module, params, x, g, state="s"):
+    """‖∂L_T/∂v_(T-k)‖ for k = 1, ..., T steps back (see state_adjoints), per sequence."""
+    adjoints = state_adjoints(module, params, x, g, state)
+    return np.array([np.linalg.norm(a) for a in adjoints]) / np.sqrt(x.shape[1])
 
 
 def input_gradients(module, params, x, g):

@@ -36,6 +36,7 @@ PAGES = (  # in the order of mkdocs.yml's nav
     "training",
     "explorer",
     "variants",
+    "recurrences",
     "compare",
     "code",
     "references",
@@ -263,7 +264,18 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
 
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
-    from . import compare, conventions, exercises, explorer, glossary, i18n, scaffold, training, worked
+    from . import (
+        compare,
+        conventions,
+        exercises,
+        explorer,
+        glossary,
+        i18n,
+        recurrences,
+        scaffold,
+        training,
+        worked,
+    )
     from .diagrams import describe, diagram
     from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
     from .unrolled import describe as describe_unrolled
@@ -298,6 +310,8 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["rectified"] = rectified()
     ctx["compare"] = compare.context(ctx["cells"])
     drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
+    shown = (*recurrences.BESIDE, *recurrences.NEW)
+    drawn["recurrences"] = (recurrences.gradient_figure(), ", ".join(f"derive.generated.{n}" for n in shown))
     # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
     # are figures/<key>-1.svg, figures/<key>-2.svg, ...
     ctx["figures"] = {}
@@ -313,6 +327,8 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["explorer"] = explorer.context()
     ctx["training"], trained = training.context(root)
     out.update({root / "docs" / "figures" / f"{key}.svg": svg for key, svg in trained.items()})
+    ctx["recurrences"], recurred = recurrences.context(root)
+    out.update({root / "docs" / "figures" / f"{key}.svg": svg for key, svg in recurred.items()})
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():  # each wide, and tall for narrow screens
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)

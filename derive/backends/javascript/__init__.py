@@ -16,21 +16,22 @@ from ...algebra import Apply, Divide, walk
 from ...cell import Cell
 from ...codegen import Code, ir
 from ...derivation import Derivation
+from ...naming import own
 from ..backend import Backend
 from . import functions
-from .printer import RESERVED, StatementPrinter, js_name
+from .printer import StatementPrinter, js_name
 
-# How n, the hidden size, follows from the length of a parameter of each shape
-# (m, the input size, is the length of x[0]).
+# How _n, the hidden size, follows from the length of a parameter of each shape
+# (_m, the input size, is the length of x[0]).
 _HIDDEN_SIZE = {
     ("hidden", "1"): "{p}.length",
-    ("hidden", "input"): "{p}.length / m",
-    ("input", "hidden"): "{p}.length / m",
+    ("hidden", "input"): "{p}.length / _m",
+    ("input", "hidden"): "{p}.length / _m",
     ("hidden", "hidden"): "Math.round(Math.sqrt({p}.length))",
 }
 
 # The names the template binds in both functions before the statements.
-_BOUND = frozenset({"T", "n", "m", "x", "state", "params", "cache", "d_outputs", "d_out", "t"})
+_BOUND = frozenset({"x", "state", "params", "cache", "d_outputs", *map(own, ("T", "n", "m", "d_out", "t"))})
 
 
 def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
@@ -65,7 +66,7 @@ def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Ma
     assert isinstance(loop, ir.Loop)
     # What each step hands back to the step before it, kept for every step in the
     # template's own carried, which the frame binds before the loop.
-    carried = ir.Given("carried")
+    carried = ir.Given(own("carried"))
     keep = tuple(ir.Assign(ir.at(ir.at(carried, ir.Key(s)), loop.index), v) for s, v in code.d_state.items())
     printed = {
         "forward": forward.lines(code.forward),
@@ -104,7 +105,6 @@ BACKEND = Backend(
     language="JavaScript",
     suffix=".js",
     template="code/javascript.js.j2",
-    reserved=RESERVED,
     printer=StatementPrinter,
     context=context,
     command="python -m derive docs",

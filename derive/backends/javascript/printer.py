@@ -20,20 +20,21 @@ from typing import Any, ClassVar
 from sympy import Transpose
 from sympy.printing.printer import Printer
 
-from ...algebra import split_coefficient
+from ...algebra import is_spread, split_coefficient
 from ...cell import N_HIDDEN, N_INPUT
 from ...codegen import ir
+from ...naming import own
 from ..printer import Line
 from ..printer import StatementPrinter as Base
 from . import functions
 
-# What a size of the mathematics is called in the generated functions.
-SIZES = {N_HIDDEN: "n", N_INPUT: "m"}
+# What a size of the mathematics is called in the generated functions (their own names).
+SIZES = {N_HIDDEN: own("n"), N_INPUT: own("m")}
 
 # Names a cell's symbol cannot keep in JavaScript: the language's reserved words,
-# the names strict mode refuses to bind, the globals the generated code calls, and
-# the locals of the generated functions that Python lets a cell use.  Such a name
-# gets a $ appended, which no Python name has.
+# the names strict mode refuses to bind and the globals the generated code calls.
+# Such a name gets a $ appended, which no Python name has.  (The generated
+# functions' own locals start with _, as in every backend: derive.naming.own.)
 RESERVED = frozenset(
     """
     await break case catch class const continue debugger default delete do else enum
@@ -41,7 +42,6 @@ RESERVED = frozenset(
     let new null package private protected public return static super switch this throw
     true try typeof var void while with yield arguments eval undefined NaN Infinity
     globalThis Math Array Float64Array Object JSON Error Number module require exports
-    m carried seqs sizes
     """.split()
 )
 
@@ -87,6 +87,8 @@ class VectorPrinter(Printer):
         return "_add(" + ", ".join(t if not t.startswith("-") else f"_neg({t[1:]})" for t in terms) + ")"
 
     def _print_MatMul(self, expr: Any) -> str:
+        if is_spread(expr):  # a scalar parameter (an array of one number) over a column
+            return f"_full({self._size(*expr.shape)}, {self._print(expr.args[1])}[0])"
         c, core = split_coefficient(expr)
         if c != 1:
             inner = self._print(core)

@@ -3,7 +3,8 @@
 Its printer (:mod:`.printer`) spells the statement IR and the derivation's matrix
 expressions in the batch-row layout; its helpers (:mod:`.functions`) are the
 stable evaluations of the elementwise functions; its template is
-``templates/code/numpy.py.j2``, whose frame binds :data:`RESERVED`.
+``templates/code/numpy.py.j2``, whose frame's own names start with _
+(:func:`derive.naming.own`).
 """
 
 from __future__ import annotations
@@ -17,39 +18,6 @@ from ...derivation import Derivation
 from ..backend import Backend, applied, module_frame
 from . import functions
 from .printer import StatementPrinter
-
-# The names the module template binds around the statements: its module-level
-# names, the sizes, and the locals of forward() and backward() (parameters and
-# equations are locals too).  x is the input, which every cell has.
-RESERVED = frozenset(
-    {
-        "np",
-        "PARAMETERS",
-        "STATES",
-        "init_params",
-        "forward",
-        "backward",
-        "n_input",
-        "n_hidden",
-        "params",
-        "state",
-        "T",
-        "B",
-        "n",
-        "dtype",
-        "outputs",
-        "values",
-        "cache",
-        "d_outputs",
-        "d_out",
-        "d_params",
-        "d_x",
-        "d_state",
-        "reference",
-        "checked",
-        "x",
-    }
-)
 
 
 def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
@@ -81,7 +49,6 @@ BACKEND = Backend(
     language="Python",
     suffix=".py",
     template="code/numpy.py.j2",
-    reserved=RESERVED,
     printer=StatementPrinter,
     context=context,
     command="python -m derive code",
@@ -89,4 +56,4 @@ BACKEND = Backend(
     importable=True,
 )
 
-__all__ = ["BACKEND", "RESERVED", "context"]
+__all__ = ["BACKEND", "context"]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
-from ...algebra import Divide, split_coefficient
+from ...algebra import Divide, is_spread, is_total, split_coefficient
 from ...codegen import ir
 from ..printer import Line
 from ..printer import StatementPrinter as Base
@@ -36,6 +36,8 @@ class BatchRowPrinter(NumPyPrinter):
     _default_settings: ClassVar[dict[str, Any]] = {**NumPyPrinter._default_settings, "names": {}}
 
     def _level(self, expr: Any) -> int:
+        if is_spread(expr):  # printed as the scalar it spreads
+            return self._level(expr.args[1])
         if isinstance(expr, MatAdd):
             return ADD
         c, core = split_coefficient(expr)
@@ -74,6 +76,10 @@ class BatchRowPrinter(NumPyPrinter):
         return self.wrap(factor, ATOM) + (".T" if transposed else "")
 
     def _print_MatMul(self, expr: Any) -> str:
+        if is_spread(expr):  # a scalar parameter over a column: the 0-d array, broadcast
+            return self._print(expr.args[1])
+        if is_total(expr):  # 𝟙ᵀ g, the sum of a column's entries: one number per row
+            return f"{self.wrap(expr.args[1], ATOM)}.sum(axis=-1)"
         c, core = split_coefficient(expr)
         if isinstance(core, OneMatrix):  # the matrix of c's: c, broadcast
             return self._print(c)

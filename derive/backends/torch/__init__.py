@@ -8,7 +8,7 @@ gradient needs (:func:`~derive.codegen.unused.apart`) run only when autograd
 asks for that gradient (``ctx.needs_input_grad``): x is most often data.  Its
 printer (:mod:`.printer`) is the NumPy printer's batch-row layout with torch's
 spellings (:mod:`.functions`); its
-template is ``templates/code/torch.py.j2``, whose frame binds :data:`RESERVED`.
+template is ``templates/code/torch.py.j2``, whose frame's own names start with _.
 A module of a cell outside the catalogue is checked as NumPy's are, through
 :mod:`.check`, which runs it in float64 behind the NumPy modules' contract.
 """
@@ -24,33 +24,6 @@ from ...derivation import Derivation
 from ..backend import Backend, applied, module_frame
 from . import functions
 from .printer import StatementPrinter
-
-# The names the module binds where the statements run: its module-level names, and
-# the locals of the Function's forward and backward (parameters and equations are
-# locals too).  x is the input, which every cell has.
-RESERVED = frozenset(
-    {
-        "math",
-        "torch",
-        "nn",
-        "Layer",
-        "PARAMETERS",
-        "STATES",
-        "forward",
-        "backward",
-        "ctx",
-        "tensors",
-        "initial",
-        "params",
-        "state",
-        "T",
-        "B",
-        "n",
-        "d_outputs",
-        "d_out",
-        "x",
-    }
-)
 
 OPTIONS = Options(through_exp=False, keep_products=True)
 
@@ -100,7 +73,6 @@ BACKEND = Backend(
     language="Python",
     suffix=".py",
     template="code/torch.py.j2",
-    reserved=RESERVED,
     printer=StatementPrinter,
     context=context,
     command="python -m derive code",
@@ -110,4 +82,4 @@ BACKEND = Backend(
     check=check,
 )
 
-__all__ = ["BACKEND", "OPTIONS", "RESERVED", "check", "context"]
+__all__ = ["BACKEND", "OPTIONS", "check", "context"]

@@ -11,6 +11,10 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In the Function's forward and backward, a name that starts with _ is the code's
+own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
+is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
+one step back).
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
@@ -92,8 +96,8 @@ class _Sequence(torch.autograd.Function):
     def forward(x, *tensors):
         state = dict(zip(STATES, tensors[: len(STATES)], strict=True))
         params = dict(zip(PARAMETERS, tensors[len(STATES) :], strict=True))
-        T, B, _ = x.shape
-        n = state[STATES[0]].shape[1]
+        _T, _B, _ = x.shape
+        _n = state[STATES[0]].shape[1]
         W_o = params['W_o']
         U_o = params['U_o']
         b_o = params['b_o']
@@ -108,42 +112,42 @@ class _Sequence(torch.autograd.Function):
         weights_x = torch.cat((U_o.T, U_i.T), dim=1)
         weights_x_2 = U.T.contiguous()
         # U_o x_t, U_i x_t: every step at once
-        act_1 = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 2 * n)
+        _act_1 = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 2 * _n)
         # U x_t: every step at once
-        act_2 = (x.reshape(T * B, -1) @ weights_x_2).reshape(T, B, n)
-        act_1 += torch.cat((b_o, b_i))
-        act_2 += b
-        z_s_prev = x.new_empty((B, 2 * n))
+        _act_2 = (x.reshape(_T * _B, -1) @ weights_x_2).reshape(_T, _B, _n)
+        _act_1 += torch.cat((b_o, b_i))
+        _act_2 += b
+        z_s_prev = x.new_empty((_B, 2 * _n))
         # s before the first step, then after each: s_seq is a view
-        s_steps = x.new_empty((T + 1, B, n))
+        s_steps = x.new_empty((_T + 1, _B, _n))
         s_steps[0] = state['s']
         s_seq = s_steps[1:]
-        product_s_tilde_seq = x.new_empty((T, B, n))
+        product_s_tilde_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
-        for t in range(T):
-            z_1 = act_1[t]
-            z_2 = act_2[t]
-            s = s_seq[t]
-            product_s_tilde = product_s_tilde_seq[t]
+        for _t in range(_T):
+            _z_1 = _act_1[_t]
+            _z_2 = _act_2[_t]
+            s = s_seq[_t]
+            product_s_tilde = product_s_tilde_seq[_t]
             # W_o s_{t-1}, W_i s_{t-1}: one product
             torch.matmul(s_prev, weights_s_prev, out=z_s_prev)
-            z_1 += z_s_prev
+            _z_1 += z_s_prev
             # o_t = σ(W_o s_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i s_{t-1} + U_i x_t + b_i)
-            torch.sigmoid(z_1, out=z_1)
-            o = z_1[:, 0:n]
-            i = z_1[:, n:2 * n]
+            torch.sigmoid(_z_1, out=_z_1)
+            o = _z_1[:, 0:_n]
+            i = _z_1[:, _n:2 * _n]
             # product_s̃_t = W s_{t-1} + c
             product_s_tilde[...] = s_prev @ W.T + c
-            z_2 += o * product_s_tilde
+            _z_2 += o * product_s_tilde
             # s̃_t = tanh(o_t ⊙ (W s_{t-1} + c) + U x_t + b)
-            torch.tanh(z_2, out=z_2)
-            s_tilde = z_2
+            torch.tanh(_z_2, out=_z_2)
+            s_tilde = _z_2
             # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
             torch.mul(1 - i, s_prev, out=s)
             s += i * s_tilde
             s_prev = s
-        return s_seq, act_1, act_2, product_s_tilde_seq, s_steps
+        return s_seq, _act_1, _act_2, product_s_tilde_seq, s_steps
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -178,88 +182,88 @@ class _Sequence(torch.autograd.Function):
             W,
             U,
             c,
-            act_1,
-            act_2,
+            _act_1,
+            _act_2,
             product_s_tilde_seq,
             s_steps,
         ) = ctx.saved_tensors
-        d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
-        T, B, _ = x.shape
-        n = ctx.n_hidden
-        d_out_s = d_out['s']
+        _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
+        _T, _B, _ = x.shape
+        _n = ctx.n_hidden
+        _d_out_s = _d_out['s']
         weights_s_prev_rows = torch.cat((W_o, W_i))
         s_prev_seq = s_steps[:-1]
-        d_s_prev = x.new_zeros((B, n))
-        dz_1 = x.new_empty((T, B, 2 * n))
-        dz_2 = x.new_empty((T, B, n))
+        d_s_prev = x.new_zeros((_B, _n))
+        _dz_1 = x.new_empty((_T, _B, 2 * _n))
+        _dz_2 = x.new_empty((_T, _B, _n))
         d_W = x.new_zeros(W.shape)
         d_c = x.new_zeros(c.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        chunk = max(1, 16384 // (B * n))
-        for first in reversed(range(0, T, chunk)):
-            factor_seq = 1 - act_2[first:first + chunk]**2
-            factor_seq_2 = act_2[first:first + chunk] - s_prev_seq[first:first + chunk]
-            factor_seq_4 = 1 - act_1[first:first + chunk, :, n:2 * n]
-            factor_seq_3 = act_1[first:first + chunk] * (1 - act_1[first:first + chunk])
-            for t in reversed(range(first, min(first + chunk, T))):
-                dz_t_1 = dz_1[t]
-                dz_t_2 = dz_2[t]
-                o = act_1[t, :, 0:n]
-                i = act_1[t, :, n:2 * n]
-                product_s_tilde = product_s_tilde_seq[t]
-                s_prev = s_prev_seq[t]
-                d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+        _chunk = max(1, 16384 // (_B * _n))
+        for _first in reversed(range(0, _T, _chunk)):
+            factor_seq = 1 - _act_2[_first:_first + _chunk]**2
+            factor_seq_2 = _act_2[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
+            factor_seq_4 = 1 - _act_1[_first:_first + _chunk, :, _n:2 * _n]
+            factor_seq_3 = _act_1[_first:_first + _chunk] * (1 - _act_1[_first:_first + _chunk])
+            for _t in reversed(range(_first, min(_first + _chunk, _T))):
+                _dz_t_1 = _dz_1[_t]
+                _dz_t_2 = _dz_2[_t]
+                o = _act_1[_t, :, 0:_n]
+                i = _act_1[_t, :, _n:2 * _n]
+                product_s_tilde = product_s_tilde_seq[_t]
+                s_prev = s_prev_seq[_t]
+                d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
                 # δs̃_t = δs_t ⊙ i_t
                 d_s_tilde = d_s * i
                 # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-                torch.mul(d_s_tilde, factor_seq[t - first], out=dz_t_2)
+                torch.mul(d_s_tilde, factor_seq[_t - _first], out=_dz_t_2)
                 # δz⁽²⁾_s̃,t = δz_s̃,t ⊙ o_t
-                d_z2_s_tilde = dz_t_2 * o
+                d_z2_s_tilde = _dz_t_2 * o
                 # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-                torch.mul(d_s, factor_seq_2[t - first], out=dz_t_1[:, n:2 * n])
+                torch.mul(d_s, factor_seq_2[_t - _first], out=_dz_t_1[:, _n:2 * _n])
                 # δo_t = δz_s̃,t ⊙ (W s_{t-1} + c)
-                torch.mul(dz_t_2, product_s_tilde, out=dz_t_1[:, 0:n])
+                torch.mul(_dz_t_2, product_s_tilde, out=_dz_t_1[:, 0:_n])
                 # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
                 # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-                dz_t_1 *= factor_seq_3[t - first]
+                _dz_t_1 *= factor_seq_3[_t - _first]
                 # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
-                d_s_prev = dz_t_1 @ weights_s_prev_rows
-                d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[t - first]
+                d_s_prev = _dz_t_1 @ weights_s_prev_rows
+                d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[_t - _first]
                 # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
                 d_W.addmm_(d_z2_s_tilde.T, s_prev)
                 # δc = δz⁽²⁾_s̃,t
                 d_c += d_z2_s_tilde.sum(0)
-        dz_rows_1 = dz_1.reshape(T * B, -1)
-        dz_rows_2 = dz_2.reshape(T * B, -1)
+        _dz_rows_1 = _dz_1.reshape(_T * _B, -1)
+        _dz_rows_2 = _dz_2.reshape(_T * _B, -1)
         # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
-        d_weights_s_prev = (s_prev_seq.reshape(T * B, -1).T @ dz_rows_1).T
+        d_weights_s_prev = (s_prev_seq.reshape(_T * _B, -1).T @ _dz_rows_1).T
         # ∂L/∂U_o, ∂L/∂U_i = Σ_t (one product)
-        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows_1).T
+        d_weights_x = (x.reshape(_T * _B, -1).T @ _dz_rows_1).T
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x_2 = (x.reshape(T * B, -1).T @ dz_rows_2).T
-        d_biases_1 = dz_rows_1.sum(0)
-        d_biases_2 = dz_rows_2.sum(0)
+        d_weights_x_2 = (x.reshape(_T * _B, -1).T @ _dz_rows_2).T
+        _d_biases_1 = _dz_rows_1.sum(0)
+        _d_biases_2 = _dz_rows_2.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None
         if ctx.needs_input_grad[0]:
             weights_x_rows = torch.cat((U_o, U_i))
             weights_x_2_rows = U
-            d_x = (dz_rows_1 @ weights_x_rows + dz_rows_2 @ weights_x_2_rows).reshape(T, B, -1)
+            d_x = (_dz_rows_1 @ weights_x_rows + _dz_rows_2 @ weights_x_2_rows).reshape(_T, _B, -1)
         return (
             d_x,
             d_s_prev,
-            d_weights_s_prev[0:n],
-            d_weights_x[0:n],
-            d_biases_1[0:n],
-            d_weights_s_prev[n:2 * n],
-            d_weights_x[n:2 * n],
-            d_biases_1[n:2 * n],
+            d_weights_s_prev[0:_n],
+            d_weights_x[0:_n],
+            _d_biases_1[0:_n],
+            d_weights_s_prev[_n:2 * _n],
+            d_weights_x[_n:2 * _n],
+            _d_biases_1[_n:2 * _n],
             d_W,
-            d_weights_x_2[0:n],
-            d_biases_2[0:n],
+            d_weights_x_2[0:_n],
+            _d_biases_2[0:_n],
             d_c,
         )
 

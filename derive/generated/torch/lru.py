@@ -9,6 +9,10 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In the Function's forward and backward, a name that starts with _ is the code's
+own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
+is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
+one step back).
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
@@ -84,27 +88,27 @@ class _Sequence(torch.autograd.Function):
     def forward(x, *tensors):
         state = dict(zip(STATES, tensors[: len(STATES)], strict=True))
         params = dict(zip(PARAMETERS, tensors[len(STATES) :], strict=True))
-        T, B, _ = x.shape
-        n = state[STATES[0]].shape[1]
+        _T, _B, _ = x.shape
+        _n = state[STATES[0]].shape[1]
         a = params['a']
         U = params['U']
         b = params['b']
         W_y = params['W_y']
         # s before the first step, then after each: s_seq is a view
-        s_steps = x.new_empty((T + 1, B, n))
+        s_steps = x.new_empty((_T + 1, _B, _n))
         s_steps[0] = state['s']
         s_seq = s_steps[1:]
         # y before the first step, then after each: y_seq is a view
-        y_steps = x.new_empty((T + 1, B, n))
+        y_steps = x.new_empty((_T + 1, _B, _n))
         y_steps[0] = state['y']
         y_seq = y_steps[1:]
         s_prev = state['s']
-        for t in range(T):
-            s = s_seq[t]
-            y = y_seq[t]
+        for _t in range(_T):
+            s = s_seq[_t]
+            y = y_seq[_t]
             # s_t = a ⊙ s_{t-1} + U x_t + b
             torch.mul(a, s_prev, out=s)
-            s += x[t] @ U.T + b
+            s += x[_t] @ U.T + b
             # y_t = W_y s_t
             y[...] = s @ W_y.T
             s_prev = s
@@ -138,38 +142,38 @@ class _Sequence(torch.autograd.Function):
             s_seq,
             s_steps,
         ) = ctx.saved_tensors
-        d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
-        T, B, _ = x.shape
-        n = ctx.n_hidden
-        d_out_s = d_out['s']
-        d_out_y = d_out['y']
+        _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
+        _T, _B, _ = x.shape
+        _n = ctx.n_hidden
+        _d_out_s = _d_out['s']
+        _d_out_y = _d_out['y']
         s_prev_seq = s_steps[:-1]
-        d_s_prev = x.new_zeros((B, n))
-        d_y_prev = x.new_zeros((B, n))
+        d_s_prev = x.new_zeros((_B, _n))
+        d_y_prev = x.new_zeros((_B, _n))
         d_a = x.new_zeros(a.shape)
         d_U = x.new_zeros(U.shape)
         d_b = x.new_zeros(b.shape)
         d_W_y = x.new_zeros(W_y.shape)
         d_x = x.new_empty(x.shape)
-        for t in reversed(range(T)):
-            s = s_seq[t]
-            s_prev = s_prev_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-            d_y_in = d_y_prev if d_out_y is None else d_out_y[t] + d_y_prev
+        for _t in reversed(range(_T)):
+            s = s_seq[_t]
+            s_prev = s_prev_seq[_t]
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+            d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
             # δy_t = δy_t^in
             d_y = d_y_in
             # δs_t = δs_t^in + W_yᵀ δy_t
             d_s = d_s_in + d_y @ W_y
             # δx_t = Uᵀ δs_t
-            d_x[t] = d_s @ U
+            d_x[_t] = d_s @ U
             # δ̄s_{t-1} = δs_t ⊙ a
             d_s_prev = d_s * a
             # δ̄y_{t-1} = 0
-            d_y_prev = x.new_zeros((B, n))
+            d_y_prev = x.new_zeros((_B, _n))
             # δa = δs_t ⊙ s_{t-1}
             d_a += (d_s * s_prev).sum(0)
             # δU = δs_t x_tᵀ
-            d_U.addmm_(d_s.T, x[t])
+            d_U.addmm_(d_s.T, x[_t])
             # δb = δs_t
             d_b += d_s.sum(0)
             # δW_y = δy_t s_tᵀ

@@ -13,6 +13,10 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In the Function's forward and backward, a name that starts with _ is the code's
+own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
+is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
+one step back).
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
@@ -96,8 +100,8 @@ class _Sequence(torch.autograd.Function):
     def forward(x, *tensors):
         state = dict(zip(STATES, tensors[: len(STATES)], strict=True))
         params = dict(zip(PARAMETERS, tensors[len(STATES) :], strict=True))
-        T, B, _ = x.shape
-        n = state[STATES[0]].shape[1]
+        _T, _B, _ = x.shape
+        _n = state[STATES[0]].shape[1]
         W_o = params['W_o']
         U_o = params['U_o']
         b_o = params['b_o']
@@ -113,38 +117,38 @@ class _Sequence(torch.autograd.Function):
         weights_h_prev = torch.cat((W_o.T, W_i.T, W_f.T, W.T), dim=1)
         weights_x = torch.cat((U_o.T, U_i.T, U_f.T, U.T), dim=1)
         # U_o x_t, U_i x_t, U_f x_t, U x_t: every step at once
-        act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
-        act += torch.cat((b_o, b_i, b_f, b))
-        z_h_prev = x.new_empty((B, 4 * n))
+        _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 4 * _n)
+        _act += torch.cat((b_o, b_i, b_f, b))
+        z_h_prev = x.new_empty((_B, 4 * _n))
         # s before the first step, then after each: s_seq is a view
-        s_steps = x.new_empty((T + 1, B, n))
+        s_steps = x.new_empty((_T + 1, _B, _n))
         s_steps[0] = state['s']
         s_seq = s_steps[1:]
         # h before the first step, then after each: h_seq is a view
-        h_steps = x.new_empty((T + 1, B, n))
+        h_steps = x.new_empty((_T + 1, _B, _n))
         h_steps[0] = state['h']
         h_seq = h_steps[1:]
-        tanh_s_seq = x.new_empty((T, B, n))
+        tanh_s_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
         h_prev = state['h']
-        for t in range(T):
-            z = act[t]
-            s = s_seq[t]
-            h = h_seq[t]
-            tanh_s = tanh_s_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            s = s_seq[_t]
+            h = h_seq[_t]
+            tanh_s = tanh_s_seq[_t]
             # W_o h_{t-1}, W_i h_{t-1}, W_f h_{t-1}, W h_{t-1}: one product
             torch.matmul(h_prev, weights_h_prev, out=z_h_prev)
-            z += z_h_prev
+            _z += z_h_prev
             # o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
             # i_t = σ(W_i h_{t-1} + U_i x_t + b_i)
             # f_t = σ(W_f h_{t-1} + U_f x_t + b_f)
-            torch.sigmoid(z[:, 0:3 * n], out=z[:, 0:3 * n])
-            o = z[:, 0:n]
-            i = z[:, n:2 * n]
-            f = z[:, 2 * n:3 * n]
+            torch.sigmoid(_z[:, 0:3 * _n], out=_z[:, 0:3 * _n])
+            o = _z[:, 0:_n]
+            i = _z[:, _n:2 * _n]
+            f = _z[:, 2 * _n:3 * _n]
             # s̃_t = tanh(W h_{t-1} + U x_t + b)
-            torch.tanh(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
-            s_tilde = z[:, 3 * n:4 * n]
+            torch.tanh(_z[:, 3 * _n:4 * _n], out=_z[:, 3 * _n:4 * _n])
+            s_tilde = _z[:, 3 * _n:4 * _n]
             # s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
             torch.mul(f, s_prev, out=s)
             s += i * s_tilde
@@ -153,7 +157,7 @@ class _Sequence(torch.autograd.Function):
             torch.mul(o, tanh_s, out=h)
             s_prev = s
             h_prev = h
-        return s_seq, h_seq, act, tanh_s_seq, s_steps, h_steps
+        return s_seq, h_seq, _act, tanh_s_seq, s_steps, h_steps
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -190,87 +194,89 @@ class _Sequence(torch.autograd.Function):
             U_f,
             W,
             U,
-            act,
+            _act,
             tanh_s_seq,
             s_steps,
             h_steps,
         ) = ctx.saved_tensors
-        d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
-        T, B, _ = x.shape
-        n = ctx.n_hidden
-        d_out_s = d_out['s']
-        d_out_h = d_out['h']
+        _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
+        _T, _B, _ = x.shape
+        _n = ctx.n_hidden
+        _d_out_s = _d_out['s']
+        _d_out_h = _d_out['h']
         weights_h_prev_rows = torch.cat((W_o, W_i, W_f, W))
         s_prev_seq = s_steps[:-1]
-        d_s_prev = x.new_zeros((B, n))
+        d_s_prev = x.new_zeros((_B, _n))
         h_prev_seq = h_steps[:-1]
-        d_h_prev = x.new_zeros((B, n))
-        dz = x.new_empty((T, B, 4 * n))
+        d_h_prev = x.new_zeros((_B, _n))
+        _dz = x.new_empty((_T, _B, 4 * _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        chunk = max(1, 16384 // (B * n))
-        for first in reversed(range(0, T, chunk)):
-            factor_seq = act[first:first + chunk, :, 0:n] * (1 - tanh_s_seq[first:first + chunk]**2)
-            factor_seq_2 = 1 - act[first:first + chunk, :, 3 * n:4 * n]**2
-            factor_seq_3 = act[first:first + chunk, :, 0:3 * n] * (1 - act[first:first + chunk, :, 0:3 * n])
-            for t in reversed(range(first, min(first + chunk, T))):
-                dz_t = dz[t]
-                i = act[t, :, n:2 * n]
-                f = act[t, :, 2 * n:3 * n]
-                s_tilde = act[t, :, 3 * n:4 * n]
-                tanh_s = tanh_s_seq[t]
-                s_prev = s_prev_seq[t]
-                d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-                d_h_in = d_h_prev if d_out_h is None else d_out_h[t] + d_h_prev
+        _chunk = max(1, 16384 // (_B * _n))
+        for _first in reversed(range(0, _T, _chunk)):
+            factor_seq = _act[_first:_first + _chunk, :, 0:_n] * (1 - tanh_s_seq[_first:_first + _chunk]**2)
+            factor_seq_2 = 1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]**2
+            factor_seq_3 = _act[_first:_first + _chunk, :, 0:3 * _n] * (
+                1 - _act[_first:_first + _chunk, :, 0:3 * _n]
+            )
+            for _t in reversed(range(_first, min(_first + _chunk, _T))):
+                _dz_t = _dz[_t]
+                i = _act[_t, :, _n:2 * _n]
+                f = _act[_t, :, 2 * _n:3 * _n]
+                s_tilde = _act[_t, :, 3 * _n:4 * _n]
+                tanh_s = tanh_s_seq[_t]
+                s_prev = s_prev_seq[_t]
+                d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+                d_h_in = d_h_prev if _d_out_h is None else _d_out_h[_t] + d_h_prev
                 # δh_t = δh_t^in
                 d_h = d_h_in
                 # δs_t = δs_t^in + δh_t ⊙ o_t ⊙ (1 - tanh(s_t)²)
-                d_s = d_s_in + d_h * factor_seq[t - first]
+                d_s = d_s_in + d_h * factor_seq[_t - _first]
                 # δs̃_t = δs_t ⊙ i_t
                 d_s_tilde = d_s * i
                 # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-                torch.mul(d_s_tilde, factor_seq_2[t - first], out=dz_t[:, 3 * n:4 * n])
+                torch.mul(d_s_tilde, factor_seq_2[_t - _first], out=_dz_t[:, 3 * _n:4 * _n])
                 # δf_t = δs_t ⊙ s_{t-1}
-                torch.mul(d_s, s_prev, out=dz_t[:, 2 * n:3 * n])
+                torch.mul(d_s, s_prev, out=_dz_t[:, 2 * _n:3 * _n])
                 # δi_t = δs_t ⊙ s̃_t
-                torch.mul(d_s, s_tilde, out=dz_t[:, n:2 * n])
+                torch.mul(d_s, s_tilde, out=_dz_t[:, _n:2 * _n])
                 # δo_t = δh_t ⊙ tanh(s_t)
-                torch.mul(d_h, tanh_s, out=dz_t[:, 0:n])
+                torch.mul(d_h, tanh_s, out=_dz_t[:, 0:_n])
                 # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
                 # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
                 # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-                dz_t[:, 0:3 * n] *= factor_seq_3[t - first]
+                _dz_t[:, 0:3 * _n] *= factor_seq_3[_t - _first]
                 # δ̄s_{t-1} = δs_t ⊙ f_t
                 d_s_prev = d_s * f
                 # δ̄h_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
-                d_h_prev = dz_t @ weights_h_prev_rows
-        dz_rows = dz.reshape(T * B, -1)
+                d_h_prev = _dz_t @ weights_h_prev_rows
+        _dz_rows = _dz.reshape(_T * _B, -1)
         # ∂L/∂W_o, ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W = Σ_t (one product)
-        d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T
+        d_weights_h_prev = (h_prev_seq.reshape(_T * _B, -1).T @ _dz_rows).T
         # ∂L/∂U_o, ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U = Σ_t (one product)
-        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
-        d_biases = dz_rows.sum(0)
+        d_weights_x = (x.reshape(_T * _B, -1).T @ _dz_rows).T
+        _d_biases = _dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None
         if ctx.needs_input_grad[0]:
             weights_x_rows = torch.cat((U_o, U_i, U_f, U))
-            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+            d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
         return (
             d_x,
             d_s_prev,
             d_h_prev,
-            d_weights_h_prev[0:n],
-            d_weights_x[0:n],
-            d_biases[0:n],
-            d_weights_h_prev[n:2 * n],
-            d_weights_x[n:2 * n],
-            d_biases[n:2 * n],
-            d_weights_h_prev[2 * n:3 * n],
-            d_weights_x[2 * n:3 * n],
-            d_biases[2 * n:3 * n],
-            d_weights_h_prev[3 * n:4 * n],
-            d_weights_x[3 * n:4 * n],
-            d_biases[3 * n:4 * n],
+            d_weights_h_prev[0:_n],
+            d_weights_x[0:_n],
+            _d_biases[0:_n],
+            d_weights_h_prev[_n:2 * _n],
+            d_weights_x[_n:2 * _n],
+            _d_biases[_n:2 * _n],
+            d_weights_h_prev[2 * _n:3 * _n],
+            d_weights_x[2 * _n:3 * _n],
+            _d_biases[2 * _n:3 * _n],
+            d_weights_h_prev[3 * _n:4 * _n],
+            d_weights_x[3 * _n:4 * _n],
+            _d_biases[3 * _n:4 * _n],
         )
 
 

@@ -13,6 +13,10 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In the Function's forward and backward, a name that starts with _ is the code's
+own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
+is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
+one step back).
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
@@ -90,8 +94,8 @@ class _Sequence(torch.autograd.Function):
     def forward(x, *tensors):
         state = dict(zip(STATES, tensors[: len(STATES)], strict=True))
         params = dict(zip(PARAMETERS, tensors[len(STATES) :], strict=True))
-        T, B, _ = x.shape
-        n = state[STATES[0]].shape[1]
+        _T, _B, _ = x.shape
+        _n = state[STATES[0]].shape[1]
         U_f = params['U_f']
         b_f = params['b_f']
         U_i = params['U_i']
@@ -100,38 +104,38 @@ class _Sequence(torch.autograd.Function):
         b = params['b']
         weights_x = torch.cat((U_f.T, U_i.T), dim=1)
         # U_f x_t, U_i x_t: every step at once
-        act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 2 * n)
-        act += torch.cat((b_f, b_i))
-        f_hat_seq = x.new_empty((T, B, n))
-        i_hat_seq = x.new_empty((T, B, n))
-        s_tilde_seq = x.new_empty((T, B, n))
+        _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 2 * _n)
+        _act += torch.cat((b_f, b_i))
+        f_hat_seq = x.new_empty((_T, _B, _n))
+        i_hat_seq = x.new_empty((_T, _B, _n))
+        s_tilde_seq = x.new_empty((_T, _B, _n))
         # s before the first step, then after each: s_seq is a view
-        s_steps = x.new_empty((T + 1, B, n))
+        s_steps = x.new_empty((_T + 1, _B, _n))
         s_steps[0] = state['s']
         s_seq = s_steps[1:]
         s_prev = state['s']
-        for t in range(T):
-            z = act[t]
-            f_hat = f_hat_seq[t]
-            i_hat = i_hat_seq[t]
-            s_tilde = s_tilde_seq[t]
-            s = s_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            f_hat = f_hat_seq[_t]
+            i_hat = i_hat_seq[_t]
+            s_tilde = s_tilde_seq[_t]
+            s = s_seq[_t]
             # f_t = σ(U_f x_t + b_f)
             # i_t = σ(U_i x_t + b_i)
-            torch.sigmoid(z, out=z)
-            f = z[:, 0:n]
-            i = z[:, n:2 * n]
+            torch.sigmoid(_z, out=_z)
+            f = _z[:, 0:_n]
+            i = _z[:, _n:2 * _n]
             # f̂_t = f_t ⊘ (f_t + i_t)
             f_hat[...] = f / (f + i)
             # î_t = i_t ⊘ (f_t + i_t)
             i_hat[...] = i / (f + i)
             # s̃_t = U x_t + b
-            s_tilde[...] = x[t] @ U.T + b
+            s_tilde[...] = x[_t] @ U.T + b
             # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
             torch.mul(f_hat, s_prev, out=s)
             s += i_hat * s_tilde
             s_prev = s
-        return s_seq, act, f_hat_seq, i_hat_seq, s_tilde_seq, s_steps
+        return s_seq, _act, f_hat_seq, i_hat_seq, s_tilde_seq, s_steps
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -161,42 +165,42 @@ class _Sequence(torch.autograd.Function):
             U_i,
             U,
             b,
-            act,
+            _act,
             f_hat_seq,
             i_hat_seq,
             s_tilde_seq,
             s_steps,
         ) = ctx.saved_tensors
-        d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
-        T, B, _ = x.shape
-        n = ctx.n_hidden
-        d_out_s = d_out['s']
+        _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
+        _T, _B, _ = x.shape
+        _n = ctx.n_hidden
+        _d_out_s = _d_out['s']
         weights_x_rows = torch.cat((U_f, U_i))
         s_prev_seq = s_steps[:-1]
-        d_s_prev = x.new_zeros((B, n))
-        dz = x.new_empty((T, B, 2 * n))
+        d_s_prev = x.new_zeros((_B, _n))
+        _dz = x.new_empty((_T, _B, 2 * _n))
         d_U = x.new_zeros(U.shape)
         d_b = x.new_zeros(b.shape)
         d_x = x.new_empty(x.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        chunk = max(1, 16384 // (B * n))
-        for first in reversed(range(0, T, chunk)):
-            factor_seq = i_hat_seq[first:first + chunk] / (
-                act[first:first + chunk, :, 0:n] + act[first:first + chunk, :, n:2 * n]
+        _chunk = max(1, 16384 // (_B * _n))
+        for _first in reversed(range(0, _T, _chunk)):
+            factor_seq = i_hat_seq[_first:_first + _chunk] / (
+                _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
             )
-            factor_seq_2 = f_hat_seq[first:first + chunk] / (
-                act[first:first + chunk, :, 0:n] + act[first:first + chunk, :, n:2 * n]
+            factor_seq_2 = f_hat_seq[_first:_first + _chunk] / (
+                _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
             )
-            factor_seq_3 = act[first:first + chunk, :, 0:n] + act[first:first + chunk, :, n:2 * n]
-            factor_seq_4 = act[first:first + chunk] * (1 - act[first:first + chunk])
-            for t in reversed(range(first, min(first + chunk, T))):
-                dz_t = dz[t]
-                f_hat = f_hat_seq[t]
-                i_hat = i_hat_seq[t]
-                s_tilde = s_tilde_seq[t]
-                s_prev = s_prev_seq[t]
-                d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+            factor_seq_3 = _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
+            factor_seq_4 = _act[_first:_first + _chunk] * (1 - _act[_first:_first + _chunk])
+            for _t in reversed(range(_first, min(_first + _chunk, _T))):
+                _dz_t = _dz[_t]
+                f_hat = f_hat_seq[_t]
+                i_hat = i_hat_seq[_t]
+                s_tilde = s_tilde_seq[_t]
+                s_prev = s_prev_seq[_t]
+                d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
                 # δs̃_t = δs_t ⊙ î_t
@@ -204,38 +208,38 @@ class _Sequence(torch.autograd.Function):
                 # δî_t = δs_t ⊙ s̃_t
                 d_i_hat = d_s * s_tilde
                 # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-                d_z_i_hat = -(d_i_hat * factor_seq[t - first])
+                d_z_i_hat = -(d_i_hat * factor_seq[_t - _first])
                 # δf̂_t = δs_t ⊙ s_{t-1}
                 d_f_hat = d_s * s_prev
                 # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-                d_z_f_hat = -(d_f_hat * factor_seq_2[t - first])
+                d_z_f_hat = -(d_f_hat * factor_seq_2[_t - _first])
                 # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-                dz_t[:, n:2 * n][...] = d_z_f_hat + d_i_hat / factor_seq_3[t - first] + d_z_i_hat
+                _dz_t[:, _n:2 * _n][...] = d_z_f_hat + d_i_hat / factor_seq_3[_t - _first] + d_z_i_hat
                 # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-                dz_t[:, 0:n][...] = d_f_hat / factor_seq_3[t - first] + d_z_f_hat + d_z_i_hat
+                _dz_t[:, 0:_n][...] = d_f_hat / factor_seq_3[_t - _first] + d_z_f_hat + d_z_i_hat
                 # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
                 # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-                dz_t *= factor_seq_4[t - first]
+                _dz_t *= factor_seq_4[_t - _first]
                 # δx_t = Uᵀ δs̃_t
-                d_x[t] = d_s_tilde @ U
+                d_x[_t] = d_s_tilde @ U
                 # δ̄s_{t-1} = δs_t ⊙ f̂_t
                 d_s_prev = d_s * f_hat
                 # δU = δs̃_t x_tᵀ
-                d_U.addmm_(d_s_tilde.T, x[t])
+                d_U.addmm_(d_s_tilde.T, x[_t])
                 # δb = δs̃_t
                 d_b += d_s_tilde.sum(0)
-        dz_rows = dz.reshape(T * B, -1)
+        _dz_rows = _dz.reshape(_T * _B, -1)
         # ∂L/∂U_f, ∂L/∂U_i = Σ_t (one product)
-        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
-        d_biases = dz_rows.sum(0)
-        d_x += (dz_rows @ weights_x_rows).reshape(T, B, -1)
+        d_weights_x = (x.reshape(_T * _B, -1).T @ _dz_rows).T
+        _d_biases = _dz_rows.sum(0)
+        d_x += (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
         return (
             d_x,
             d_s_prev,
-            d_weights_x[0:n],
-            d_biases[0:n],
-            d_weights_x[n:2 * n],
-            d_biases[n:2 * n],
+            d_weights_x[0:_n],
+            _d_biases[0:_n],
+            d_weights_x[_n:2 * _n],
+            _d_biases[_n:2 * _n],
             d_U,
             d_b,
         )

@@ -8,6 +8,10 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
 
 In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In the Function's forward and backward, a name that starts with _ is the code's
+own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
+is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
+one step back).
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
@@ -82,28 +86,28 @@ class _Sequence(torch.autograd.Function):
     def forward(x, *tensors):
         state = dict(zip(STATES, tensors[: len(STATES)], strict=True))
         params = dict(zip(PARAMETERS, tensors[len(STATES) :], strict=True))
-        T, B, _ = x.shape
-        n = state[STATES[0]].shape[1]
+        _T, _B, _ = x.shape
+        _n = state[STATES[0]].shape[1]
         W = params['W']
         U = params['U']
         b = params['b']
         weights_s_prev = W.T.contiguous()
         weights_x = U.T.contiguous()
         # U x_t: every step at once
-        act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, n)
-        act += b
-        z_s_prev = x.new_empty((B, n))
+        _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, _n)
+        _act += b
+        z_s_prev = x.new_empty((_B, _n))
         s_prev = state['s']
-        for t in range(T):
-            z = act[t]
+        for _t in range(_T):
+            _z = _act[_t]
             # W s_{t-1}: one product
             torch.matmul(s_prev, weights_s_prev, out=z_s_prev)
-            z += z_s_prev
+            _z += z_s_prev
             # s_t = tanh(W s_{t-1} + U x_t + b)
-            torch.tanh(z, out=z)
-            s = z
+            torch.tanh(_z, out=_z)
+            s = _z
             s_prev = s
-        return act,
+        return _act,
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -125,49 +129,49 @@ class _Sequence(torch.autograd.Function):
             x,
             W,
             U,
-            act,
-            *initial,
+            _act,
+            *_initial,
         ) = ctx.saved_tensors
-        state = dict(zip(STATES, initial, strict=True))
-        d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
-        T, B, _ = x.shape
-        n = ctx.n_hidden
-        d_out_s = d_out['s']
+        state = dict(zip(STATES, _initial, strict=True))
+        _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
+        _T, _B, _ = x.shape
+        _n = ctx.n_hidden
+        _d_out_s = _d_out['s']
         weights_s_prev_rows = W
-        s_prev_seq = torch.cat((state['s'][None], act[:-1]))
-        d_s_prev = x.new_zeros((B, n))
-        dz = x.new_empty((T, B, n))
+        s_prev_seq = torch.cat((state['s'][None], _act[:-1]))
+        d_s_prev = x.new_zeros((_B, _n))
+        _dz = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        chunk = max(1, 16384 // (B * n))
-        for first in reversed(range(0, T, chunk)):
-            factor_seq = 1 - act[first:first + chunk]**2
-            for t in reversed(range(first, min(first + chunk, T))):
-                dz_t = dz[t]
-                d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+        _chunk = max(1, 16384 // (_B * _n))
+        for _first in reversed(range(0, _T, _chunk)):
+            factor_seq = 1 - _act[_first:_first + _chunk]**2
+            for _t in reversed(range(_first, min(_first + _chunk, _T))):
+                _dz_t = _dz[_t]
+                d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
                 # δz_s,t = δs_t ⊙ (1 - s_t²)
-                torch.mul(d_s, factor_seq[t - first], out=dz_t)
+                torch.mul(d_s, factor_seq[_t - _first], out=_dz_t)
                 # δ̄s_{t-1} = Wᵀ δz_s,t
-                d_s_prev = dz_t @ weights_s_prev_rows
-        dz_rows = dz.reshape(T * B, -1)
+                d_s_prev = _dz_t @ weights_s_prev_rows
+        _dz_rows = _dz.reshape(_T * _B, -1)
         # ∂L/∂W = Σ_t (one product)
-        d_weights_s_prev = (s_prev_seq.reshape(T * B, -1).T @ dz_rows).T
+        d_weights_s_prev = (s_prev_seq.reshape(_T * _B, -1).T @ _dz_rows).T
         # ∂L/∂U = Σ_t (one product)
-        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
-        d_biases = dz_rows.sum(0)
+        d_weights_x = (x.reshape(_T * _B, -1).T @ _dz_rows).T
+        _d_biases = _dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None
         if ctx.needs_input_grad[0]:
             weights_x_rows = U
-            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+            d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
         return (
             d_x,
             d_s_prev,
-            d_weights_s_prev[0:n],
-            d_weights_x[0:n],
-            d_biases[0:n],
+            d_weights_s_prev[0:_n],
+            d_weights_x[0:_n],
+            _d_biases[0:_n],
         )
 
 

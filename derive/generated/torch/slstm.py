@@ -9,11 +9,15 @@ One step, in the mathematics (columns; ⊙ elementwise, σ the logistic sigmoid)
     o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
     s̃_t = tanh(W h_{t-1} + U x_t + b)
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ s̃_t
-    norm_t = f_t ⊙ norm_{t-1} + i_t
-    h_t = o_t ⊙ (c_t ⊘ norm_t)
+    n_t = f_t ⊙ n_{t-1} + i_t
+    h_t = o_t ⊙ (c_t ⊘ n_t)
 
 In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
+In the Function's forward and backward, a name that starts with _ is the code's
+own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
+is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
+one step back).
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
@@ -28,7 +32,7 @@ import torch
 from torch import nn
 
 PARAMETERS = ('W_i', 'U_i', 'b_i', 'W_f', 'U_f', 'b_f', 'W_o', 'U_o', 'b_o', 'W', 'U', 'b')
-STATES = ('c', 'norm', 'h')
+STATES = ('c', 'n', 'h')
 
 # Shapes in terms of (n_hidden, n_input); a 1 marks a vector.
 _SHAPES = {
@@ -97,8 +101,8 @@ class _Sequence(torch.autograd.Function):
     def forward(x, *tensors):
         state = dict(zip(STATES, tensors[: len(STATES)], strict=True))
         params = dict(zip(PARAMETERS, tensors[len(STATES) :], strict=True))
-        T, B, _ = x.shape
-        n = state[STATES[0]].shape[1]
+        _T, _B, _ = x.shape
+        _n = state[STATES[0]].shape[1]
         W_i = params['W_i']
         U_i = params['U_i']
         b_i = params['b_i']
@@ -114,55 +118,55 @@ class _Sequence(torch.autograd.Function):
         weights_h_prev = torch.cat((W_i.T, W_f.T, W_o.T, W.T), dim=1)
         weights_x = torch.cat((U_i.T, U_f.T, U_o.T, U.T), dim=1)
         # U_i x_t, U_f x_t, U_o x_t, U x_t: every step at once
-        act = (x.reshape(T * B, -1) @ weights_x).reshape(T, B, 4 * n)
-        act += torch.cat((b_i, b_f, b_o, b))
-        z_h_prev = x.new_empty((B, 4 * n))
+        _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 4 * _n)
+        _act += torch.cat((b_i, b_f, b_o, b))
+        z_h_prev = x.new_empty((_B, 4 * _n))
         # c before the first step, then after each: c_seq is a view
-        c_steps = x.new_empty((T + 1, B, n))
+        c_steps = x.new_empty((_T + 1, _B, _n))
         c_steps[0] = state['c']
         c_seq = c_steps[1:]
-        # norm before the first step, then after each: norm_seq is a view
-        norm_steps = x.new_empty((T + 1, B, n))
-        norm_steps[0] = state['norm']
-        norm_seq = norm_steps[1:]
+        # n before the first step, then after each: n_seq is a view
+        n_steps = x.new_empty((_T + 1, _B, _n))
+        n_steps[0] = state['n']
+        n_seq = n_steps[1:]
         # h before the first step, then after each: h_seq is a view
-        h_steps = x.new_empty((T + 1, B, n))
+        h_steps = x.new_empty((_T + 1, _B, _n))
         h_steps[0] = state['h']
         h_seq = h_steps[1:]
         c_prev = state['c']
-        norm_prev = state['norm']
+        n_prev = state['n']
         h_prev = state['h']
-        for t in range(T):
-            z = act[t]
-            c = c_seq[t]
-            norm = norm_seq[t]
-            h = h_seq[t]
+        for _t in range(_T):
+            _z = _act[_t]
+            c = c_seq[_t]
+            n = n_seq[_t]
+            h = h_seq[_t]
             # W_i h_{t-1}, W_f h_{t-1}, W_o h_{t-1}, W h_{t-1}: one product
             torch.matmul(h_prev, weights_h_prev, out=z_h_prev)
-            z += z_h_prev
+            _z += z_h_prev
             # i_t = exp(W_i h_{t-1} + U_i x_t + b_i)
-            torch.exp(z[:, 0:n], out=z[:, 0:n])
-            i = z[:, 0:n]
+            torch.exp(_z[:, 0:_n], out=_z[:, 0:_n])
+            i = _z[:, 0:_n]
             # f_t = σ(W_f h_{t-1} + U_f x_t + b_f)
             # o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
-            torch.sigmoid(z[:, n:3 * n], out=z[:, n:3 * n])
-            f = z[:, n:2 * n]
-            o = z[:, 2 * n:3 * n]
+            torch.sigmoid(_z[:, _n:3 * _n], out=_z[:, _n:3 * _n])
+            f = _z[:, _n:2 * _n]
+            o = _z[:, 2 * _n:3 * _n]
             # s̃_t = tanh(W h_{t-1} + U x_t + b)
-            torch.tanh(z[:, 3 * n:4 * n], out=z[:, 3 * n:4 * n])
-            s_tilde = z[:, 3 * n:4 * n]
+            torch.tanh(_z[:, 3 * _n:4 * _n], out=_z[:, 3 * _n:4 * _n])
+            s_tilde = _z[:, 3 * _n:4 * _n]
             # c_t = f_t ⊙ c_{t-1} + i_t ⊙ s̃_t
             torch.mul(f, c_prev, out=c)
             c += i * s_tilde
-            # norm_t = f_t ⊙ norm_{t-1} + i_t
-            torch.mul(f, norm_prev, out=norm)
-            norm += i
-            # h_t = o_t ⊙ (c_t ⊘ norm_t)
-            torch.mul(o, c / norm, out=h)
+            # n_t = f_t ⊙ n_{t-1} + i_t
+            torch.mul(f, n_prev, out=n)
+            n += i
+            # h_t = o_t ⊙ (c_t ⊘ n_t)
+            torch.mul(o, c / n, out=h)
             c_prev = c
-            norm_prev = norm
+            n_prev = n
             h_prev = h
-        return c_seq, norm_seq, h_seq, act, c_steps, norm_steps, h_steps
+        return c_seq, n_seq, h_seq, _act, c_steps, n_steps, h_steps
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -201,107 +205,109 @@ class _Sequence(torch.autograd.Function):
             U_o,
             W,
             U,
-            act,
+            _act,
             c_seq,
-            norm_seq,
+            n_seq,
             c_steps,
-            norm_steps,
+            n_steps,
             h_steps,
         ) = ctx.saved_tensors
-        d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
-        T, B, _ = x.shape
-        n = ctx.n_hidden
-        d_out_c = d_out['c']
-        d_out_norm = d_out['norm']
-        d_out_h = d_out['h']
+        _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
+        _T, _B, _ = x.shape
+        _n = ctx.n_hidden
+        _d_out_c = _d_out['c']
+        _d_out_n = _d_out['n']
+        _d_out_h = _d_out['h']
         weights_h_prev_rows = torch.cat((W_i, W_f, W_o, W))
         c_prev_seq = c_steps[:-1]
-        d_c_prev = x.new_zeros((B, n))
-        norm_prev_seq = norm_steps[:-1]
-        d_norm_prev = x.new_zeros((B, n))
+        d_c_prev = x.new_zeros((_B, _n))
+        n_prev_seq = n_steps[:-1]
+        d_n_prev = x.new_zeros((_B, _n))
         h_prev_seq = h_steps[:-1]
-        d_h_prev = x.new_zeros((B, n))
-        dz = x.new_empty((T, B, 4 * n))
+        d_h_prev = x.new_zeros((_B, _n))
+        _dz = x.new_empty((_T, _B, 4 * _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        chunk = max(1, 16384 // (B * n))
-        for first in reversed(range(0, T, chunk)):
-            factor_seq = (c_seq[first:first + chunk] / norm_seq[first:first + chunk]) / norm_seq[
-                first:first + chunk
+        _chunk = max(1, 16384 // (_B * _n))
+        for _first in reversed(range(0, _T, _chunk)):
+            factor_seq = (c_seq[_first:_first + _chunk] / n_seq[_first:_first + _chunk]) / n_seq[
+                _first:_first + _chunk
             ]
-            factor_seq_2 = 1 - act[first:first + chunk, :, 3 * n:4 * n]**2
-            factor_seq_3 = c_seq[first:first + chunk] / norm_seq[first:first + chunk]
-            factor_seq_4 = act[first:first + chunk, :, n:3 * n] * (1 - act[first:first + chunk, :, n:3 * n])
-            for t in reversed(range(first, min(first + chunk, T))):
-                dz_t = dz[t]
-                i = act[t, :, 0:n]
-                f = act[t, :, n:2 * n]
-                o = act[t, :, 2 * n:3 * n]
-                s_tilde = act[t, :, 3 * n:4 * n]
-                norm = norm_seq[t]
-                c_prev = c_prev_seq[t]
-                norm_prev = norm_prev_seq[t]
-                d_c_in = d_c_prev if d_out_c is None else d_out_c[t] + d_c_prev
-                d_norm_in = d_norm_prev if d_out_norm is None else d_out_norm[t] + d_norm_prev
-                d_h_in = d_h_prev if d_out_h is None else d_out_h[t] + d_h_prev
+            factor_seq_2 = 1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]**2
+            factor_seq_3 = c_seq[_first:_first + _chunk] / n_seq[_first:_first + _chunk]
+            factor_seq_4 = _act[_first:_first + _chunk, :, _n:3 * _n] * (
+                1 - _act[_first:_first + _chunk, :, _n:3 * _n]
+            )
+            for _t in reversed(range(_first, min(_first + _chunk, _T))):
+                _dz_t = _dz[_t]
+                i = _act[_t, :, 0:_n]
+                f = _act[_t, :, _n:2 * _n]
+                o = _act[_t, :, 2 * _n:3 * _n]
+                s_tilde = _act[_t, :, 3 * _n:4 * _n]
+                n = n_seq[_t]
+                c_prev = c_prev_seq[_t]
+                n_prev = n_prev_seq[_t]
+                d_c_in = d_c_prev if _d_out_c is None else _d_out_c[_t] + d_c_prev
+                d_n_in = d_n_prev if _d_out_n is None else _d_out_n[_t] + d_n_prev
+                d_h_in = d_h_prev if _d_out_h is None else _d_out_h[_t] + d_h_prev
                 # δh_t = δh_t^in
                 d_h = d_h_in
                 # δz_h,t = δh_t ⊙ o_t
                 d_z_h = d_h * o
-                # δnorm_t = δnorm_t^in - δz_h,t ⊙ ((c_t ⊘ norm_t) ⊘ norm_t)
-                d_norm = d_norm_in - (d_z_h * factor_seq[t - first])
-                # δc_t = δc_t^in + δz_h,t ⊘ norm_t
-                d_c = d_c_in + d_z_h / norm
+                # δn_t = δn_t^in - δz_h,t ⊙ ((c_t ⊘ n_t) ⊘ n_t)
+                d_n = d_n_in - (d_z_h * factor_seq[_t - _first])
+                # δc_t = δc_t^in + δz_h,t ⊘ n_t
+                d_c = d_c_in + d_z_h / n
                 # δs̃_t = δc_t ⊙ i_t
                 d_s_tilde = d_c * i
                 # δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-                torch.mul(d_s_tilde, factor_seq_2[t - first], out=dz_t[:, 3 * n:4 * n])
-                # δo_t = δh_t ⊙ (c_t ⊘ norm_t)
-                torch.mul(d_h, factor_seq_3[t - first], out=dz_t[:, 2 * n:3 * n])
-                # δf_t = δc_t ⊙ c_{t-1} + δnorm_t ⊙ norm_{t-1}
-                torch.mul(d_c, c_prev, out=dz_t[:, n:2 * n])
-                dz_t[:, n:2 * n] += d_norm * norm_prev
+                torch.mul(d_s_tilde, factor_seq_2[_t - _first], out=_dz_t[:, 3 * _n:4 * _n])
+                # δo_t = δh_t ⊙ (c_t ⊘ n_t)
+                torch.mul(d_h, factor_seq_3[_t - _first], out=_dz_t[:, 2 * _n:3 * _n])
+                # δf_t = δc_t ⊙ c_{t-1} + δn_t ⊙ n_{t-1}
+                torch.mul(d_c, c_prev, out=_dz_t[:, _n:2 * _n])
+                _dz_t[:, _n:2 * _n] += d_n * n_prev
                 # δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
                 # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-                dz_t[:, n:3 * n] *= factor_seq_4[t - first]
-                # δi_t = δc_t ⊙ s̃_t + δnorm_t
-                d_i = d_c * s_tilde + d_norm
+                _dz_t[:, _n:3 * _n] *= factor_seq_4[_t - _first]
+                # δi_t = δc_t ⊙ s̃_t + δn_t
+                d_i = d_c * s_tilde + d_n
                 # δz_i,t = δi_t ⊙ i_t
-                torch.mul(d_i, i, out=dz_t[:, 0:n])
+                torch.mul(d_i, i, out=_dz_t[:, 0:_n])
                 # δ̄c_{t-1} = δc_t ⊙ f_t
                 d_c_prev = d_c * f
-                # δ̄norm_{t-1} = δnorm_t ⊙ f_t
-                d_norm_prev = d_norm * f
+                # δ̄n_{t-1} = δn_t ⊙ f_t
+                d_n_prev = d_n * f
                 # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + W_oᵀ δz_o,t + Wᵀ δz_s̃,t
-                d_h_prev = dz_t @ weights_h_prev_rows
-        dz_rows = dz.reshape(T * B, -1)
+                d_h_prev = _dz_t @ weights_h_prev_rows
+        _dz_rows = _dz.reshape(_T * _B, -1)
         # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W_o, ∂L/∂W = Σ_t (one product)
-        d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T
+        d_weights_h_prev = (h_prev_seq.reshape(_T * _B, -1).T @ _dz_rows).T
         # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U_o, ∂L/∂U = Σ_t (one product)
-        d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
-        d_biases = dz_rows.sum(0)
+        d_weights_x = (x.reshape(_T * _B, -1).T @ _dz_rows).T
+        _d_biases = _dz_rows.sum(0)
         # The input's gradient only when autograd asks for it: x is most often data.
         d_x = None
         if ctx.needs_input_grad[0]:
             weights_x_rows = torch.cat((U_i, U_f, U_o, U))
-            d_x = (dz_rows @ weights_x_rows).reshape(T, B, -1)
+            d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
         return (
             d_x,
             d_c_prev,
-            d_norm_prev,
+            d_n_prev,
             d_h_prev,
-            d_weights_h_prev[0:n],
-            d_weights_x[0:n],
-            d_biases[0:n],
-            d_weights_h_prev[n:2 * n],
-            d_weights_x[n:2 * n],
-            d_biases[n:2 * n],
-            d_weights_h_prev[2 * n:3 * n],
-            d_weights_x[2 * n:3 * n],
-            d_biases[2 * n:3 * n],
-            d_weights_h_prev[3 * n:4 * n],
-            d_weights_x[3 * n:4 * n],
-            d_biases[3 * n:4 * n],
+            d_weights_h_prev[0:_n],
+            d_weights_x[0:_n],
+            _d_biases[0:_n],
+            d_weights_h_prev[_n:2 * _n],
+            d_weights_x[_n:2 * _n],
+            _d_biases[_n:2 * _n],
+            d_weights_h_prev[2 * _n:3 * _n],
+            d_weights_x[2 * _n:3 * _n],
+            _d_biases[2 * _n:3 * _n],
+            d_weights_h_prev[3 * _n:4 * _n],
+            d_weights_x[3 * _n:4 * _n],
+            _d_biases[3 * _n:4 * _n],
         )
 
 

@@ -12,6 +12,9 @@
 //
 // A vector is a Float64Array; a matrix is a Float64Array of its entries, row by row.
 // x is an array of T vectors of n_input numbers; a state is a vector of n_hidden numbers.
+// In forward and backward, a name that starts with _ is the code's own (the sizes _T,
+// _n and _m, the step _t); every other name is the cell's, or made from one of the
+// cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 (function () {
   "use strict";
 
@@ -35,7 +38,7 @@
   // step; values {equation: [T vectors]}, the value of every equation at every step;
   // cache, what backward reads.
   function forward(params, x, state) {
-    const T = _steps(x), m = x[0].length;
+    const _T = _steps(x), _m = x[0].length;
     const W_o = _parameter(params, "W_o");
     const U_o = _parameter(params, "U_o");
     const b_o = _parameter(params, "b_o");
@@ -45,41 +48,41 @@
     const W = _parameter(params, "W");
     const U = _parameter(params, "U");
     const b = _parameter(params, "b");
-    const n = Math.round(Math.sqrt(W_o.length));
-    _checkSizes(params, PARAMETERS, n, m, x);
-    state = _initial(state, STATES, n);
-    let o_seq = new Array(T);
-    let i_seq = new Array(T);
-    let s_tilde_seq = new Array(T);
-    let s_seq = new Array(T);
+    const _n = Math.round(Math.sqrt(W_o.length));
+    _checkSizes(params, PARAMETERS, _n, _m, x);
+    state = _initial(state, STATES, _n);
+    let o_seq = new Array(_T);
+    let i_seq = new Array(_T);
+    let s_tilde_seq = new Array(_T);
+    let s_seq = new Array(_T);
     let s_prev = state["s"];
-    for (let t = 0; t < T; t++) {
+    for (let _t = 0; _t < _T; _t++) {
       // o_t = σ(W_o s_{t-1} + U_o x_t + b_o)
-      o_seq[t] = _map(_sigmoid, _add(_mv(W_o, s_prev), _mv(U_o, x[t]), b_o));
+      o_seq[_t] = _map(_sigmoid, _add(_mv(W_o, s_prev), _mv(U_o, x[_t]), b_o));
       // i_t = σ(W_i s_{t-1} + U_i x_t + b_i)
-      i_seq[t] = _map(_sigmoid, _add(_mv(W_i, s_prev), _mv(U_i, x[t]), b_i));
+      i_seq[_t] = _map(_sigmoid, _add(_mv(W_i, s_prev), _mv(U_i, x[_t]), b_i));
       // s̃_t = tanh(W (o_t ⊙ s_{t-1}) + U x_t + b)
-      s_tilde_seq[t] = _map(_tanh, _add(_mv(W, _mul(o_seq[t], s_prev)), _mv(U, x[t]), b));
+      s_tilde_seq[_t] = _map(_tanh, _add(_mv(W, _mul(o_seq[_t], s_prev)), _mv(U, x[_t]), b));
       // s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
-      s_seq[t] = _add(_mul(_sub(_full(n, 1), i_seq[t]), s_prev), _mul(i_seq[t], s_tilde_seq[t]));
-      s_prev = s_seq[t];
+      s_seq[_t] = _add(_mul(_sub(_full(_n, 1), i_seq[_t]), s_prev), _mul(i_seq[_t], s_tilde_seq[_t]));
+      s_prev = s_seq[_t];
     }
-    const outputs = {
+    const _outputs = {
       "s": s_seq,
     };
-    const values = {
+    const _values = {
       "o": o_seq,
       "i": i_seq,
       "s_tilde": s_tilde_seq,
       "s": s_seq,
     };
-    const seqs = {
+    const _seqs = {
       "o_seq": o_seq,
       "i_seq": i_seq,
       "s_tilde_seq": s_tilde_seq,
       "s_seq": s_seq,
     };
-    return { outputs, values, cache: { params, x, state, seqs } };
+    return { outputs: _outputs, values: _values, cache: { params, x, state, seqs: _seqs } };
   }
 
   // backward(cache, d_outputs): backpropagation through time.  d_outputs: {state: [T
@@ -88,8 +91,8 @@
   // state, and carried {state: [T vectors]}, where carried[v][t] is the adjoint of v
   // before step t that step t hands back (carried[v][0] is d_state[v]).
   function backward(cache, d_outputs) {
-    const { params, x, state, seqs } = cache;
-    const T = x.length, m = x[0].length;
+    const { params, x, state, seqs: _seqs } = cache;
+    const _T = x.length, _m = x[0].length;
     const W_o = params["W_o"];
     const U_o = params["U_o"];
     const b_o = params["b_o"];
@@ -99,15 +102,15 @@
     const W = params["W"];
     const U = params["U"];
     const b = params["b"];
-    const n = Math.round(Math.sqrt(W_o.length));
-    const o_seq = seqs["o_seq"];
-    const i_seq = seqs["i_seq"];
-    const s_tilde_seq = seqs["s_tilde_seq"];
-    const s_seq = seqs["s_seq"];
-    const d_out = _sequences(d_outputs, STATES, T, n);
-    let d_out_s = d_out["s"];
+    const _n = Math.round(Math.sqrt(W_o.length));
+    const o_seq = _seqs["o_seq"];
+    const i_seq = _seqs["i_seq"];
+    const s_tilde_seq = _seqs["s_tilde_seq"];
+    const s_seq = _seqs["s_seq"];
+    const _d_out = _sequences(d_outputs, STATES, _T, _n);
+    let _d_out_s = _d_out["s"];
     let s_prev_seq = [state["s"], ...s_seq.slice(0, -1)];
-    let d_s_prev = _full(n, 0);
+    let d_s_prev = _full(_n, 0);
     let d_W_o = _zerosLike(W_o);
     let d_U_o = _zerosLike(U_o);
     let d_b_o = _zerosLike(b_o);
@@ -118,50 +121,50 @@
     let d_U = _zerosLike(U);
     let d_b = _zerosLike(b);
     let d_x = _zerosLike(x);
-    const carried = {
-      "s": new Array(T),
+    const _carried = {
+      "s": new Array(_T),
     };
-    for (let t = T - 1; t >= 0; t--) {
-      let d_s_in = _add(d_out_s[t], d_s_prev);
+    for (let _t = _T - 1; _t >= 0; _t--) {
+      let d_s_in = _add(_d_out_s[_t], d_s_prev);
       // δs_t = δs_t^in
       let d_s = d_s_in;
       // δs̃_t = δs_t ⊙ i_t
-      let d_s_tilde = _mul(d_s, i_seq[t]);
+      let d_s_tilde = _mul(d_s, i_seq[_t]);
       // δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-      let d_z_s_tilde = _mul(d_s_tilde, _sub(_full(n, 1), _pow(s_tilde_seq[t], 2)));
+      let d_z_s_tilde = _mul(d_s_tilde, _sub(_full(_n, 1), _pow(s_tilde_seq[_t], 2)));
       // δz⁽²⁾_s̃,t = Wᵀ δz_s̃,t
       let d_z2_s_tilde = _mtv(W, d_z_s_tilde);
       // δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-      let d_i = _mul(d_s, _sub(s_tilde_seq[t], s_prev_seq[t]));
+      let d_i = _mul(d_s, _sub(s_tilde_seq[_t], s_prev_seq[_t]));
       // δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-      let d_z_i = _mul(d_i, i_seq[t], _sub(_full(n, 1), i_seq[t]));
+      let d_z_i = _mul(d_i, i_seq[_t], _sub(_full(_n, 1), i_seq[_t]));
       // δo_t = δz⁽²⁾_s̃,t ⊙ s_{t-1}
-      let d_o = _mul(d_z2_s_tilde, s_prev_seq[t]);
+      let d_o = _mul(d_z2_s_tilde, s_prev_seq[_t]);
       // δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-      let d_z_o = _mul(d_o, o_seq[t], _sub(_full(n, 1), o_seq[t]));
+      let d_z_o = _mul(d_o, o_seq[_t], _sub(_full(_n, 1), o_seq[_t]));
       // δx_t = U_oᵀ δz_o,t + U_iᵀ δz_i,t + Uᵀ δz_s̃,t
-      d_x[t] = _add(_mtv(U_o, d_z_o), _mtv(U_i, d_z_i), _mtv(U, d_z_s_tilde));
+      d_x[_t] = _add(_mtv(U_o, d_z_o), _mtv(U_i, d_z_i), _mtv(U, d_z_s_tilde));
       // δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + δz⁽²⁾_s̃,t ⊙ o_t + δs_t ⊙ (1 - i_t)
-      d_s_prev = _add(_mtv(W_o, d_z_o), _mtv(W_i, d_z_i), _mul(d_z2_s_tilde, o_seq[t]), _mul(d_s, _sub(_full(n, 1), i_seq[t])));
+      d_s_prev = _add(_mtv(W_o, d_z_o), _mtv(W_i, d_z_i), _mul(d_z2_s_tilde, o_seq[_t]), _mul(d_s, _sub(_full(_n, 1), i_seq[_t])));
       // δW_o = δz_o,t s_{t-1}ᵀ
-      _addInto(d_W_o, _outer(d_z_o, s_prev_seq[t]));
+      _addInto(d_W_o, _outer(d_z_o, s_prev_seq[_t]));
       // δU_o = δz_o,t x_tᵀ
-      _addInto(d_U_o, _outer(d_z_o, x[t]));
+      _addInto(d_U_o, _outer(d_z_o, x[_t]));
       // δb_o = δz_o,t
       _addInto(d_b_o, d_z_o);
       // δW_i = δz_i,t s_{t-1}ᵀ
-      _addInto(d_W_i, _outer(d_z_i, s_prev_seq[t]));
+      _addInto(d_W_i, _outer(d_z_i, s_prev_seq[_t]));
       // δU_i = δz_i,t x_tᵀ
-      _addInto(d_U_i, _outer(d_z_i, x[t]));
+      _addInto(d_U_i, _outer(d_z_i, x[_t]));
       // δb_i = δz_i,t
       _addInto(d_b_i, d_z_i);
       // δW = δz_s̃,t (o_t ⊙ s_{t-1})ᵀ
-      _addInto(d_W, _outer(d_z_s_tilde, _mul(o_seq[t], s_prev_seq[t])));
+      _addInto(d_W, _outer(d_z_s_tilde, _mul(o_seq[_t], s_prev_seq[_t])));
       // δU = δz_s̃,t x_tᵀ
-      _addInto(d_U, _outer(d_z_s_tilde, x[t]));
+      _addInto(d_U, _outer(d_z_s_tilde, x[_t]));
       // δb = δz_s̃,t
       _addInto(d_b, d_z_s_tilde);
-      carried["s"][t] = d_s_prev;
+      _carried["s"][_t] = d_s_prev;
     }
     const d_params = {
       "W_o": d_W_o,
@@ -177,7 +180,7 @@
     const d_state = {
       "s": d_s_prev,
     };
-    return { d_params, d_x: d_x, d_state, carried };
+    return { d_params, d_x: d_x, d_state, carried: _carried };
   }
 
   // The elementwise functions of the cell and of its derivatives, for one number.

@@ -14,6 +14,9 @@
 //
 // A vector is a Float64Array; a matrix is a Float64Array of its entries, row by row.
 // x is an array of T vectors of n_input numbers; a state is a vector of n_hidden numbers.
+// In forward and backward, a name that starts with _ is the code's own (the sizes _T,
+// _n and _m, the step _t); every other name is the cell's, or made from one of the
+// cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 (function () {
   "use strict";
 
@@ -40,7 +43,7 @@
   // step; values {equation: [T vectors]}, the value of every equation at every step;
   // cache, what backward reads.
   function forward(params, x, state) {
-    const T = _steps(x), m = x[0].length;
+    const _T = _steps(x), _m = x[0].length;
     const W_o = _parameter(params, "W_o");
     const U_o = _parameter(params, "U_o");
     const b_o = _parameter(params, "b_o");
@@ -53,38 +56,38 @@
     const W = _parameter(params, "W");
     const U = _parameter(params, "U");
     const b = _parameter(params, "b");
-    const n = Math.round(Math.sqrt(W_o.length));
-    _checkSizes(params, PARAMETERS, n, m, x);
-    state = _initial(state, STATES, n);
-    let o_seq = new Array(T);
-    let i_seq = new Array(T);
-    let f_seq = new Array(T);
-    let s_tilde_seq = new Array(T);
-    let s_seq = new Array(T);
-    let h_seq = new Array(T);
+    const _n = Math.round(Math.sqrt(W_o.length));
+    _checkSizes(params, PARAMETERS, _n, _m, x);
+    state = _initial(state, STATES, _n);
+    let o_seq = new Array(_T);
+    let i_seq = new Array(_T);
+    let f_seq = new Array(_T);
+    let s_tilde_seq = new Array(_T);
+    let s_seq = new Array(_T);
+    let h_seq = new Array(_T);
     let s_prev = state["s"];
     let h_prev = state["h"];
-    for (let t = 0; t < T; t++) {
+    for (let _t = 0; _t < _T; _t++) {
       // o_t = σ(W_o h_{t-1} + U_o x_t + b_o)
-      o_seq[t] = _map(_sigmoid, _add(_mv(W_o, h_prev), _mv(U_o, x[t]), b_o));
+      o_seq[_t] = _map(_sigmoid, _add(_mv(W_o, h_prev), _mv(U_o, x[_t]), b_o));
       // i_t = σ(W_i h_{t-1} + U_i x_t + b_i)
-      i_seq[t] = _map(_sigmoid, _add(_mv(W_i, h_prev), _mv(U_i, x[t]), b_i));
+      i_seq[_t] = _map(_sigmoid, _add(_mv(W_i, h_prev), _mv(U_i, x[_t]), b_i));
       // f_t = σ(W_f h_{t-1} + U_f x_t + b_f)
-      f_seq[t] = _map(_sigmoid, _add(_mv(W_f, h_prev), _mv(U_f, x[t]), b_f));
+      f_seq[_t] = _map(_sigmoid, _add(_mv(W_f, h_prev), _mv(U_f, x[_t]), b_f));
       // s̃_t = tanh(W h_{t-1} + U x_t + b)
-      s_tilde_seq[t] = _map(_tanh, _add(_mv(W, h_prev), _mv(U, x[t]), b));
+      s_tilde_seq[_t] = _map(_tanh, _add(_mv(W, h_prev), _mv(U, x[_t]), b));
       // s_t = f_t ⊙ s_{t-1} + i_t ⊙ s̃_t
-      s_seq[t] = _add(_mul(f_seq[t], s_prev), _mul(i_seq[t], s_tilde_seq[t]));
+      s_seq[_t] = _add(_mul(f_seq[_t], s_prev), _mul(i_seq[_t], s_tilde_seq[_t]));
       // h_t = o_t ⊙ tanh(s_t)
-      h_seq[t] = _mul(o_seq[t], _map(_tanh, s_seq[t]));
-      s_prev = s_seq[t];
-      h_prev = h_seq[t];
+      h_seq[_t] = _mul(o_seq[_t], _map(_tanh, s_seq[_t]));
+      s_prev = s_seq[_t];
+      h_prev = h_seq[_t];
     }
-    const outputs = {
+    const _outputs = {
       "s": s_seq,
       "h": h_seq,
     };
-    const values = {
+    const _values = {
       "o": o_seq,
       "i": i_seq,
       "f": f_seq,
@@ -92,7 +95,7 @@
       "s": s_seq,
       "h": h_seq,
     };
-    const seqs = {
+    const _seqs = {
       "o_seq": o_seq,
       "i_seq": i_seq,
       "f_seq": f_seq,
@@ -100,7 +103,7 @@
       "s_seq": s_seq,
       "h_seq": h_seq,
     };
-    return { outputs, values, cache: { params, x, state, seqs } };
+    return { outputs: _outputs, values: _values, cache: { params, x, state, seqs: _seqs } };
   }
 
   // backward(cache, d_outputs): backpropagation through time.  d_outputs: {state: [T
@@ -109,8 +112,8 @@
   // state, and carried {state: [T vectors]}, where carried[v][t] is the adjoint of v
   // before step t that step t hands back (carried[v][0] is d_state[v]).
   function backward(cache, d_outputs) {
-    const { params, x, state, seqs } = cache;
-    const T = x.length, m = x[0].length;
+    const { params, x, state, seqs: _seqs } = cache;
+    const _T = x.length, _m = x[0].length;
     const W_o = params["W_o"];
     const U_o = params["U_o"];
     const b_o = params["b_o"];
@@ -123,20 +126,20 @@
     const W = params["W"];
     const U = params["U"];
     const b = params["b"];
-    const n = Math.round(Math.sqrt(W_o.length));
-    const o_seq = seqs["o_seq"];
-    const i_seq = seqs["i_seq"];
-    const f_seq = seqs["f_seq"];
-    const s_tilde_seq = seqs["s_tilde_seq"];
-    const s_seq = seqs["s_seq"];
-    const h_seq = seqs["h_seq"];
-    const d_out = _sequences(d_outputs, STATES, T, n);
-    let d_out_s = d_out["s"];
-    let d_out_h = d_out["h"];
+    const _n = Math.round(Math.sqrt(W_o.length));
+    const o_seq = _seqs["o_seq"];
+    const i_seq = _seqs["i_seq"];
+    const f_seq = _seqs["f_seq"];
+    const s_tilde_seq = _seqs["s_tilde_seq"];
+    const s_seq = _seqs["s_seq"];
+    const h_seq = _seqs["h_seq"];
+    const _d_out = _sequences(d_outputs, STATES, _T, _n);
+    let _d_out_s = _d_out["s"];
+    let _d_out_h = _d_out["h"];
     let s_prev_seq = [state["s"], ...s_seq.slice(0, -1)];
-    let d_s_prev = _full(n, 0);
+    let d_s_prev = _full(_n, 0);
     let h_prev_seq = [state["h"], ...h_seq.slice(0, -1)];
-    let d_h_prev = _full(n, 0);
+    let d_h_prev = _full(_n, 0);
     let d_W_o = _zerosLike(W_o);
     let d_U_o = _zerosLike(U_o);
     let d_b_o = _zerosLike(b_o);
@@ -150,65 +153,65 @@
     let d_U = _zerosLike(U);
     let d_b = _zerosLike(b);
     let d_x = _zerosLike(x);
-    const carried = {
-      "s": new Array(T),
-      "h": new Array(T),
+    const _carried = {
+      "s": new Array(_T),
+      "h": new Array(_T),
     };
-    for (let t = T - 1; t >= 0; t--) {
-      let d_s_in = _add(d_out_s[t], d_s_prev);
-      let d_h_in = _add(d_out_h[t], d_h_prev);
+    for (let _t = _T - 1; _t >= 0; _t--) {
+      let d_s_in = _add(_d_out_s[_t], d_s_prev);
+      let d_h_in = _add(_d_out_h[_t], d_h_prev);
       // δh_t = δh_t^in
       let d_h = d_h_in;
       // δs_t = δs_t^in + δh_t ⊙ o_t ⊙ (1 - tanh(s_t)²)
-      let d_s = _add(d_s_in, _mul(d_h, o_seq[t], _sub(_full(n, 1), _pow(_map(_tanh, s_seq[t]), 2))));
+      let d_s = _add(d_s_in, _mul(d_h, o_seq[_t], _sub(_full(_n, 1), _pow(_map(_tanh, s_seq[_t]), 2))));
       // δs̃_t = δs_t ⊙ i_t
-      let d_s_tilde = _mul(d_s, i_seq[t]);
+      let d_s_tilde = _mul(d_s, i_seq[_t]);
       // δz_s̃,t = δs̃_t ⊙ (1 - s̃_t²)
-      let d_z_s_tilde = _mul(d_s_tilde, _sub(_full(n, 1), _pow(s_tilde_seq[t], 2)));
+      let d_z_s_tilde = _mul(d_s_tilde, _sub(_full(_n, 1), _pow(s_tilde_seq[_t], 2)));
       // δf_t = δs_t ⊙ s_{t-1}
-      let d_f = _mul(d_s, s_prev_seq[t]);
+      let d_f = _mul(d_s, s_prev_seq[_t]);
       // δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-      let d_z_f = _mul(d_f, f_seq[t], _sub(_full(n, 1), f_seq[t]));
+      let d_z_f = _mul(d_f, f_seq[_t], _sub(_full(_n, 1), f_seq[_t]));
       // δi_t = δs_t ⊙ s̃_t
-      let d_i = _mul(d_s, s_tilde_seq[t]);
+      let d_i = _mul(d_s, s_tilde_seq[_t]);
       // δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-      let d_z_i = _mul(d_i, i_seq[t], _sub(_full(n, 1), i_seq[t]));
+      let d_z_i = _mul(d_i, i_seq[_t], _sub(_full(_n, 1), i_seq[_t]));
       // δo_t = δh_t ⊙ tanh(s_t)
-      let d_o = _mul(d_h, _map(_tanh, s_seq[t]));
+      let d_o = _mul(d_h, _map(_tanh, s_seq[_t]));
       // δz_o,t = δo_t ⊙ o_t ⊙ (1 - o_t)
-      let d_z_o = _mul(d_o, o_seq[t], _sub(_full(n, 1), o_seq[t]));
+      let d_z_o = _mul(d_o, o_seq[_t], _sub(_full(_n, 1), o_seq[_t]));
       // δx_t = U_oᵀ δz_o,t + U_iᵀ δz_i,t + U_fᵀ δz_f,t + Uᵀ δz_s̃,t
-      d_x[t] = _add(_mtv(U_o, d_z_o), _mtv(U_i, d_z_i), _mtv(U_f, d_z_f), _mtv(U, d_z_s_tilde));
+      d_x[_t] = _add(_mtv(U_o, d_z_o), _mtv(U_i, d_z_i), _mtv(U_f, d_z_f), _mtv(U, d_z_s_tilde));
       // δ̄s_{t-1} = δs_t ⊙ f_t
-      d_s_prev = _mul(d_s, f_seq[t]);
+      d_s_prev = _mul(d_s, f_seq[_t]);
       // δ̄h_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t
       d_h_prev = _add(_mtv(W_o, d_z_o), _mtv(W_i, d_z_i), _mtv(W_f, d_z_f), _mtv(W, d_z_s_tilde));
       // δW_o = δz_o,t h_{t-1}ᵀ
-      _addInto(d_W_o, _outer(d_z_o, h_prev_seq[t]));
+      _addInto(d_W_o, _outer(d_z_o, h_prev_seq[_t]));
       // δU_o = δz_o,t x_tᵀ
-      _addInto(d_U_o, _outer(d_z_o, x[t]));
+      _addInto(d_U_o, _outer(d_z_o, x[_t]));
       // δb_o = δz_o,t
       _addInto(d_b_o, d_z_o);
       // δW_i = δz_i,t h_{t-1}ᵀ
-      _addInto(d_W_i, _outer(d_z_i, h_prev_seq[t]));
+      _addInto(d_W_i, _outer(d_z_i, h_prev_seq[_t]));
       // δU_i = δz_i,t x_tᵀ
-      _addInto(d_U_i, _outer(d_z_i, x[t]));
+      _addInto(d_U_i, _outer(d_z_i, x[_t]));
       // δb_i = δz_i,t
       _addInto(d_b_i, d_z_i);
       // δW_f = δz_f,t h_{t-1}ᵀ
-      _addInto(d_W_f, _outer(d_z_f, h_prev_seq[t]));
+      _addInto(d_W_f, _outer(d_z_f, h_prev_seq[_t]));
       // δU_f = δz_f,t x_tᵀ
-      _addInto(d_U_f, _outer(d_z_f, x[t]));
+      _addInto(d_U_f, _outer(d_z_f, x[_t]));
       // δb_f = δz_f,t
       _addInto(d_b_f, d_z_f);
       // δW = δz_s̃,t h_{t-1}ᵀ
-      _addInto(d_W, _outer(d_z_s_tilde, h_prev_seq[t]));
+      _addInto(d_W, _outer(d_z_s_tilde, h_prev_seq[_t]));
       // δU = δz_s̃,t x_tᵀ
-      _addInto(d_U, _outer(d_z_s_tilde, x[t]));
+      _addInto(d_U, _outer(d_z_s_tilde, x[_t]));
       // δb = δz_s̃,t
       _addInto(d_b, d_z_s_tilde);
-      carried["s"][t] = d_s_prev;
-      carried["h"][t] = d_h_prev;
+      _carried["s"][_t] = d_s_prev;
+      _carried["h"][_t] = d_h_prev;
     }
     const d_params = {
       "W_o": d_W_o,
@@ -228,7 +231,7 @@
       "s": d_s_prev,
       "h": d_h_prev,
     };
-    return { d_params, d_x: d_x, d_state, carried };
+    return { d_params, d_x: d_x, d_state, carried: _carried };
   }
 
   // The elementwise functions of the cell and of its derivatives, for one number.

@@ -9,6 +9,9 @@
 //
 // A vector is a Float64Array; a matrix is a Float64Array of its entries, row by row.
 // x is an array of T vectors of n_input numbers; a state is a vector of n_hidden numbers.
+// In forward and backward, a name that starts with _ is the code's own (the sizes _T,
+// _n and _m, the step _t); every other name is the cell's, or made from one of the
+// cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
 (function () {
   "use strict";
 
@@ -26,30 +29,30 @@
   // step; values {equation: [T vectors]}, the value of every equation at every step;
   // cache, what backward reads.
   function forward(params, x, state) {
-    const T = _steps(x), m = x[0].length;
+    const _T = _steps(x), _m = x[0].length;
     const W = _parameter(params, "W");
     const U = _parameter(params, "U");
     const b = _parameter(params, "b");
-    const n = Math.round(Math.sqrt(W.length));
-    _checkSizes(params, PARAMETERS, n, m, x);
-    state = _initial(state, STATES, n);
-    let s_seq = new Array(T);
+    const _n = Math.round(Math.sqrt(W.length));
+    _checkSizes(params, PARAMETERS, _n, _m, x);
+    state = _initial(state, STATES, _n);
+    let s_seq = new Array(_T);
     let s_prev = state["s"];
-    for (let t = 0; t < T; t++) {
+    for (let _t = 0; _t < _T; _t++) {
       // s_t = tanh(W s_{t-1} + U x_t + b)
-      s_seq[t] = _map(_tanh, _add(_mv(W, s_prev), _mv(U, x[t]), b));
-      s_prev = s_seq[t];
+      s_seq[_t] = _map(_tanh, _add(_mv(W, s_prev), _mv(U, x[_t]), b));
+      s_prev = s_seq[_t];
     }
-    const outputs = {
+    const _outputs = {
       "s": s_seq,
     };
-    const values = {
+    const _values = {
       "s": s_seq,
     };
-    const seqs = {
+    const _seqs = {
       "s_seq": s_seq,
     };
-    return { outputs, values, cache: { params, x, state, seqs } };
+    return { outputs: _outputs, values: _values, cache: { params, x, state, seqs: _seqs } };
   }
 
   // backward(cache, d_outputs): backpropagation through time.  d_outputs: {state: [T
@@ -58,41 +61,41 @@
   // state, and carried {state: [T vectors]}, where carried[v][t] is the adjoint of v
   // before step t that step t hands back (carried[v][0] is d_state[v]).
   function backward(cache, d_outputs) {
-    const { params, x, state, seqs } = cache;
-    const T = x.length, m = x[0].length;
+    const { params, x, state, seqs: _seqs } = cache;
+    const _T = x.length, _m = x[0].length;
     const W = params["W"];
     const U = params["U"];
     const b = params["b"];
-    const n = Math.round(Math.sqrt(W.length));
-    const s_seq = seqs["s_seq"];
-    const d_out = _sequences(d_outputs, STATES, T, n);
-    let d_out_s = d_out["s"];
+    const _n = Math.round(Math.sqrt(W.length));
+    const s_seq = _seqs["s_seq"];
+    const _d_out = _sequences(d_outputs, STATES, _T, _n);
+    let _d_out_s = _d_out["s"];
     let s_prev_seq = [state["s"], ...s_seq.slice(0, -1)];
-    let d_s_prev = _full(n, 0);
+    let d_s_prev = _full(_n, 0);
     let d_W = _zerosLike(W);
     let d_U = _zerosLike(U);
     let d_b = _zerosLike(b);
     let d_x = _zerosLike(x);
-    const carried = {
-      "s": new Array(T),
+    const _carried = {
+      "s": new Array(_T),
     };
-    for (let t = T - 1; t >= 0; t--) {
-      let d_s_in = _add(d_out_s[t], d_s_prev);
+    for (let _t = _T - 1; _t >= 0; _t--) {
+      let d_s_in = _add(_d_out_s[_t], d_s_prev);
       // δs_t = δs_t^in
       let d_s = d_s_in;
       // δz_s,t = δs_t ⊙ (1 - s_t²)
-      let d_z_s = _mul(d_s, _sub(_full(n, 1), _pow(s_seq[t], 2)));
+      let d_z_s = _mul(d_s, _sub(_full(_n, 1), _pow(s_seq[_t], 2)));
       // δx_t = Uᵀ δz_s,t
-      d_x[t] = _mtv(U, d_z_s);
+      d_x[_t] = _mtv(U, d_z_s);
       // δ̄s_{t-1} = Wᵀ δz_s,t
       d_s_prev = _mtv(W, d_z_s);
       // δW = δz_s,t s_{t-1}ᵀ
-      _addInto(d_W, _outer(d_z_s, s_prev_seq[t]));
+      _addInto(d_W, _outer(d_z_s, s_prev_seq[_t]));
       // δU = δz_s,t x_tᵀ
-      _addInto(d_U, _outer(d_z_s, x[t]));
+      _addInto(d_U, _outer(d_z_s, x[_t]));
       // δb = δz_s,t
       _addInto(d_b, d_z_s);
-      carried["s"][t] = d_s_prev;
+      _carried["s"][_t] = d_s_prev;
     }
     const d_params = {
       "W": d_W,
@@ -102,7 +105,7 @@
     const d_state = {
       "s": d_s_prev,
     };
-    return { d_params, d_x: d_x, d_state, carried };
+    return { d_params, d_x: d_x, d_state, carried: _carried };
   }
 
   // The elementwise functions of the cell and of its derivatives, for one number.
