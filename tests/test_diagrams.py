@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,7 +16,7 @@ from sympy import MatrixSymbol
 from derive import naming
 from derive.catalogue import CATALOGUE
 from derive.cellfile import loads
-from derive.site.diagrams import describe, diagram, graph
+from derive.site.diagrams import belt_frames, describe, diagram, graph
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -292,3 +294,43 @@ def test_a_small_diagram_is_shown_larger():
     root = read(diagram(CATALOGUE["rnn"]))
     drawn = float(root.get("viewBox").split()[2])
     assert float(root.get("width")) == pytest.approx(1.5 * drawn, abs=0.1)
+
+
+# --- the conveyor belt (the LSTM page's frames) ------------------------------------
+
+
+def test_the_lstm_belt_takes_the_gates_in_the_order_the_state_meets_them():
+    # By hand from s = f ⊙ s_prev + i ⊙ s̃, h = o ⊙ tanh(s): the state meets f's product, then
+    # the sum that adds i ⊙ s̃; then h reads it through o.
+    cell = CATALOGUE["lstm"]
+    named = [{id for id in frame if id in {eq.name for eq in cell.equations}} for frame in belt_frames(cell)]
+    assert named == [{"f"}, {"i", "s_tilde", "s"}, {"o", "h"}]
+    # Every frame is its own picture, and the three emphasise disjoint nodes.
+    pictures = [diagram(cell, nodes=frame, belt=True) for frame in belt_frames(cell)]
+    assert len(set(pictures)) == 3
+    frames = belt_frames(cell)
+    assert all(not set(a) & set(b) for a, b in itertools.combinations(frames, 2))
+
+
+@pytest.mark.parametrize("tall", [False, True])
+def test_the_belt_lies_on_the_states_line_and_only_there(tall):
+    cell = CATALOGUE["lstm"]
+    frame = belt_frames(cell)[0]
+    root = read(diagram(cell, nodes=frame, belt=True, tall=tall))
+    bands = [p.get("d") for p in root.iter(SVG + "path") if p.get("class") == "belt"]
+    assert bands
+    # Each band is straight, at the one position across the step where s_prev's line runs.
+    across = {float(re.findall(r"[-\d.]+", d)[0 if tall else 1]) for d in bands}
+    assert len(across) == 1
+    line = next(p for p in root.iter(SVG + "path") if (p.get("data-edges") or "").startswith("s_prev>"))
+    start = re.findall(r"[-\d.]+", line.get("d"))
+    assert across == {float(start[0 if tall else 1])}
+    # The node drawn on it is the product of the forget gate with s_prev, emphasised.
+    lit = {g.get("data-node") for g in root.iter(SVG + "g") if "hl" in (g.get("class") or "").split()}
+    assert lit == set(frame) and "f" in lit
+    assert "belt" not in diagram(cell)  # the other diagrams have no band
+
+
+def test_unknown_nodes_are_refused():
+    with pytest.raises(KeyError, match="no node q"):
+        diagram(CATALOGUE["lstm"], nodes=("q",))

@@ -163,3 +163,49 @@ def test_the_figures_do_not_depend_on_the_processors_blas_kernel(kernel):
         [sys.executable, "-m", "derive", "docs", "--check"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# How each page is made and checked is said once, in a folded note at its end, not in its lessons.
+CHECKED = {"en": "How this page is checked", "zh": "本页如何检验"}
+BUILD_PHRASES = (
+    "is typed",
+    "typed, not printed",
+    "not made otherwise",
+    "page is not written",
+    "writes no page",
+    "time this page is made",
+    "time the page is made",
+    "derive docs` stops",
+    "stop `python -m derive docs`",
+    "written by hand",
+    "not written for this page",
+)
+# Pages whose build notes other work moves: the RNN and BPTT pages (their scaffolding), and
+# the compare, code and training pages (their translation).
+NOT_YET = {"rnn", "bptt", "compare", "code", "training"}
+
+
+def _note_and_lessons(text: str, title: str) -> tuple[str, str]:
+    """(the folded note, everything before it) of a page."""
+    head, _, note = text.partition(f'??? note "{title}"')
+    return note, head
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in NOT_YET])
+def test_build_notes_are_folded_at_the_end_not_in_the_lessons(generated, page):
+    pages = {"en": generated[ROOT / "docs" / f"{page}.md"]}
+    zh = ROOT / "docs" / f"{page}.zh.md"
+    if zh in generated:
+        pages["zh"] = generated[zh]
+    for language, text in pages.items():
+        title = CHECKED[language]
+        assert text.count(f'??? note "{title}"') <= 1, (page, language)
+        note, lessons = _note_and_lessons(text, title)
+        found = [p for p in BUILD_PHRASES if p in lessons]
+        assert found == [], f"{page} ({language}) says how it is made in its lessons: {found}"
+        if note:
+            # the note is the page's last block: indented lines only after its title
+            assert all(line.startswith("    ") or not line.strip() for line in note.splitlines()[1:]), page
+            assert note.strip(), page
+    if page in {"worked", "exercises", "lstm", "gru", "notation", "variants", "gradients", "explorer"}:
+        assert f'??? note "{CHECKED["en"]}"' in pages["en"], page

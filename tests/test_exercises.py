@@ -8,6 +8,8 @@ and a wrong module that agreed with it would both be caught.
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 
 import numpy as np
 import pytest
@@ -203,7 +205,7 @@ def test_forget_bias_factors(context):
 def test_page_has_folded_solutions(page, context):
     assert page.count('??? note "Solution"') >= 6
     for block in page.split('??? note "Solution"')[1:]:
-        body = block.split("\n## ")[0].strip("\n").splitlines()
+        body = re.split(r"\n## |\n\?\?\? ", block)[0].strip("\n").splitlines()
         assert body and all(line.startswith("    ") or not line.strip() for line in body)
     assert "304" in page and "394,240" in page
     assert "\\(\\mathbf{b}_i = -30\\)" in page
@@ -269,3 +271,96 @@ def test_docs_fails_in_one_line_and_writes_nothing(monkeypatch, capsys):
     assert len(err.splitlines()) == 1
     assert "exercise 1 of the exercises page" in err and "no page was written" in err
     assert written == []
+
+
+# --- the levels, and the coding exercise ------------------------------------------------
+
+LEVELS = ("Warm-up", "Working", "Deeper")
+
+
+def test_exercises_come_at_three_levels(page):
+    headings = re.findall(r"^## (\d)\. .*\{ #([\w-]+) \}\n\n\*([\w-]+)\.\*", page, re.M)
+    assert [int(n) for n, _, _ in headings] == list(range(1, 8))
+    assert {level for _, _, level in headings} == set(LEVELS)
+    table = page[page.index("| level |") : page.index("\n\n", page.index("| level |"))]
+    for number, anchor, level in headings:
+        row = next(r for r in table.splitlines() if r.startswith(f"| {level.lower()} |"))
+        assert f"[{number}](#{anchor})" in row
+    # the coding exercise is one of them
+    assert ("7", "backward-step", "Working") in headings
+
+
+def _code_blocks(text: str) -> list[str]:
+    """The python blocks of a page, at the top level or indented in an admonition."""
+    return [textwrap.dedent(m[2]) for m in re.finditer(r"^( *)```python\n(.*?)^\1```$", text, re.M | re.S)]
+
+
+def _columns(tex: str) -> np.ndarray:
+    rows = re.search(r"\\begin\{bmatrix\}(.*)\\end\{bmatrix\}", tex)[1].split(r"\\")
+    return np.array([[float(v) for v in row.split("&")] for row in rows])
+
+
+def test_the_coding_exercise_solution_reproduces_the_expected_numbers(page, context):
+    """The page's own code, run: the problem block, then the folded solution's function."""
+    start = page.index("{ #backward-step }")
+    signature, problem, solution = _code_blocks(page[start:])[:3]
+    assert signature.startswith("def lstm_backward_step(") and solution.lstrip().startswith("import numpy")
+    namespace: dict = {}
+    exec(solution, namespace)  # the derived step, as the page prints it
+    exec(problem, namespace)  # the worked example's step, as the page gives it
+    grads, d_x, d_h_prev, d_s_prev = (namespace[k] for k in ("grads", "d_x", "d_h_prev", "d_s_prev"))
+    got = {
+        "d_s_prev": d_s_prev,
+        "d_h_prev": d_h_prev,
+        "d_x": d_x,
+        "d_b_f": grads["d_b_f"],
+        "d_W_f": grads["d_W_f"],
+    }
+    raw = context["step"]["raw"]
+    for k, v in got.items():
+        np.testing.assert_allclose(np.reshape(v, np.shape(raw[k])), raw[k], rtol=0, atol=1e-14, err_msg=k)
+        shown = _columns(context["step"]["expected"][k])
+        np.testing.assert_allclose(shown.reshape(np.shape(raw[k])), raw[k], rtol=0, atol=5e-7, err_msg=k)
+        assert context["step"]["expected"][k] in page
+    # every parameter gets its term, shaped like the parameter
+    assert {k[2:]: np.shape(v) for k, v in grads.items()} == {
+        k: v.shape for k, v in worked.problem("lstm")[0].items()
+    }
+
+
+def lstm_step(p, s, h, x):
+    """One LSTM step, columns, written here: (s_t, h_t)."""
+    o = sigmoid(p["W_o"] @ h + p["U_o"] @ x + p["b_o"])
+    i = sigmoid(p["W_i"] @ h + p["U_i"] @ x + p["b_i"])
+    f = sigmoid(p["W_f"] @ h + p["U_f"] @ x + p["b_f"])
+    s = f * s + i * np.tanh(p["W"] @ h + p["U"] @ x + p["b"])
+    return s, o * np.tanh(s)
+
+
+def test_the_coding_exercise_expected_numbers_are_finite_differences(context):
+    """L = 1ᵀ h_3 from (s_2, h_2, x_3), one step of an LSTM written here, by central differences."""
+    problem = exercises.step_problem()
+    p = problem["params"]
+    s0, h0, x = problem["s_prev"][0], problem["h_prev"][0], problem["x_t"][0]
+    raw = context["step"]["raw"]
+
+    def loss(p=p, s=s0, h=h0, x=x):
+        return float(lstm_step(p, s, h, x)[1].sum())
+
+    np.testing.assert_allclose(central(lambda v: loss(s=v), s0), raw["d_s_prev"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(central(lambda v: loss(h=v), h0), raw["d_h_prev"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(central(lambda v: loss(x=v), x), raw["d_x"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(central(lambda v: loss(p=dict(p, b_f=v)), p["b_f"]), raw["d_b_f"], atol=1e-8)
+    np.testing.assert_allclose(central(lambda v: loss(p=dict(p, W_f=v)), p["W_f"]), raw["d_W_f"], atol=1e-8)
+    # and they are the worked example's numbers at its last step, where its hand expansion ends
+    example = worked.cell_example("lstm", cell_context(CATALOGUE["lstm"]))
+    assert raw["d_b_f"][0] == pytest.approx(worked.by_hand(example["values"])["d_z_f"], abs=1e-15)
+
+
+def test_a_coding_exercise_off_its_differences_stops_the_page(cells, monkeypatch):
+    right = exercises.step_by_differences
+    monkeypatch.setattr(
+        exercises, "step_by_differences", lambda problem: {k: v + 1e-6 for k, v in right(problem).items()}
+    )
+    with pytest.raises(exercises.ExerciseCheckFailed, match=r"^exercise 7 of the exercises page"):
+        exercises.backward_step(cells)

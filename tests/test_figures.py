@@ -79,3 +79,28 @@ def test_the_rnn_has_no_state_path_and_a_relu_cell_cuts_to_exact_zero():
     cut = rectified()
     norms = state_gradients(indrnn, *problem(indrnn))
     assert BACK[np.argmax(norms == 0)] == cut["k"] and (norms[cut["k"] - 1 :] == 0).all()
+
+
+def test_the_variants_figure_tells_every_cell_of_a_panel_apart_and_splits_the_close_ones():
+    from derive.site.figures import FAMILIES, LOOK, variant_gradients, variant_ratios
+
+    drawn = [name for _, names in FAMILIES for name in names]
+    assert len(drawn) == len(set(drawn))  # each cell in one family panel
+    for _, names in FAMILIES:
+        looks = [LOOK[n] for n in names]
+        # no two lines of a panel share a colour, a dash pattern or a marker
+        for part in range(3):
+            assert len({repr(look[part]) for look in looks}) == len(looks)
+    panels = variant_gradients()
+    assert len(panels) == len(FAMILIES) + 1  # and the panel of ratios
+    # The ratios the page quotes, recomputed from the two cells' own gradients.
+    from derive.codegen.modules import generated
+
+    for name, r in variant_ratios().items():
+        ours, theirs = generated(name), generated(r["base"])
+        ratio = state_gradients(ours, *problem(ours)) / state_gradients(theirs, *problem(theirs))
+        assert np.isclose(r["low"], ratio.min()) and np.isclose(r["high"], ratio.max())
+    # The GRU's two forms differ at every length but stay within a factor of two: the
+    # reason the full panel cannot tell them apart.
+    torch = variant_ratios()["gru_torch"]
+    assert torch["low"] != 1 and 0.5 < torch["low"] <= torch["high"] < 2

@@ -69,7 +69,7 @@ def test_the_cells_whose_step_mixes_units_are_not_called_diagonal(name):
 
 def test_the_lru_read_out_is_not_a_carried_state():
     assert R.recurrent_states(CATALOGUE["lru"]) == ["s"]
-    assert R.recurrent_states(CATALOGUE["slstm"]) == ["c", "norm", "h"]
+    assert R.recurrent_states(CATALOGUE["slstm"]) == ["c", "n", "h"]
 
 
 def test_the_product_check_sees_a_wrong_keep_factor(monkeypatch):

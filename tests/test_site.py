@@ -48,7 +48,8 @@ FIGURES = {"rnn", "lstm", "gru", "gradients", "training", "variants", "recurrenc
 # The cell diagrams (derive/site/diagrams.py) each page shows, under figures/.
 DIAGRAMS = {
     "rnn": {"diagram_rnn"},
-    "lstm": {"diagram_lstm", "diagram_lstm_o", "diagram_lstm_i", "diagram_lstm_f", "diagram_lstm_s_tilde"},
+    "lstm": {"diagram_lstm", "diagram_lstm_o", "diagram_lstm_i", "diagram_lstm_f", "diagram_lstm_s_tilde"}
+    | {f"diagram_lstm_belt{k}" for k in (1, 2, 3)},
     "gru": {"diagram_gru", "diagram_gru_o", "diagram_gru_i", "diagram_gru_s_tilde"},
     "variants": {
         f"diagram_{name}"
@@ -420,6 +421,23 @@ def test_dark_palette_turns_diagrams_light_and_keeps_figures_on_white(visit):
     assert backgrounds and set(backgrounds) == {"rgb(255, 255, 255)"}
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "lstm-dark-figures.png"), full_page=True)
+
+
+@pytest.mark.parametrize("name", [*PAGES, *EDITIONS])
+def test_how_a_page_is_checked_is_one_folded_note_at_its_end(visit, name):
+    """The build notes are out of the lessons: at most one "How this page is checked" note,
+    closed until opened, and nothing of the article after it."""
+    found = visit(name, viewport=PHONE).page.evaluate("""() => {
+      const notes = [...document.querySelectorAll("article details")].filter(d =>
+        /^(How this page is checked|本页如何检验)$/.test(d.querySelector("summary").innerText.trim()));
+      const blocks = [...document.querySelectorAll("article > *")].filter(e =>
+        !e.matches("footer, aside, nav, script, .md-source-file, a.md-content__button"));
+      return {count: notes.length, open: notes.map(n => n.open),
+              last: notes.length ? blocks[blocks.length - 1] === notes[0] : null};
+    }""")
+    assert found["count"] <= 1
+    if found["count"]:
+        assert found["open"] == [False] and found["last"], found
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -921,4 +939,74 @@ def test_the_explorer_plots_gates_and_the_output_and_runs_an_rnn_beside(visit):
     _agrees(page, "rnn", {}, 1.0)
     page.locator("input[data-name=scale]").fill("3")
     _agrees(page, "rnn", {}, 3.0)
+    assert v.console_errors == [] and v.page_errors == []
+
+
+# --- the conveyor belt and the state-path switch ------------------------------------------
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_conveyor_belt_shows_three_distinct_frames_in_order_that_fit(visit, width):
+    page = visit("lstm", viewport={"width": width, "height": 900}).page
+    frames = page.evaluate(
+        """async () => {
+            const out = [];
+            for (const img of document.querySelectorAll("figure.diagram img[src*='diagram_lstm_belt']")) {
+                const src = img.currentSrc || img.src;
+                const svg = await (await fetch(src)).text();
+                const lit = [...svg.matchAll(/<g class="[^"]*\\bhl\\b[^"]*" data-node="([^"]+)"/g)]
+                    .map(m => m[1]);
+                out.push({src: src.split("/").pop(), lit, belt: svg.includes('class="belt"'),
+                          right: img.getBoundingClientRect().right,
+                          caption: img.closest("figure").querySelector("figcaption").innerText});
+            }
+            return out;
+        }"""
+    )
+    suffix = "_tall.svg" if width == 390 else ".svg"
+    assert [f["src"] for f in frames] == [f"diagram_lstm_belt{k}{suffix}" for k in (1, 2, 3)]
+    assert all(f["belt"] for f in frames)
+    # Forget, then read in, then write out: each frame emphasises its own gates.
+    assert [set(f["lit"]) & {"f", "i", "s_tilde", "o", "h"} for f in frames] == [
+        {"f"}, {"i", "s_tilde"}, {"o", "h"},
+    ]  # fmt: skip
+    assert [f["caption"].split(",")[0] for f in frames] == ["Step 1", "Step 2", "Step 3"]
+    assert all(f["right"] <= width for f in frames)
+
+
+def _switched(page):
+    line = page.locator("svg[data-plot=gradient] path.gate-explorer__norm")
+    whole = page.locator("svg[data-plot=gradient] path.gate-explorer__whole")
+    return line.get_attribute("data-path"), np.array(json.loads(line.get_attribute("data-values"))), whole
+
+
+def test_the_state_path_switch_plots_what_the_gradients_pages_split_gives(visit):
+    from derive.site.explorer import gradient_norms, problem, settle, state_path_norms
+
+    v = visit("explorer")
+    page = v.page
+    page.locator("input[data-name=b_f]").fill("3")
+    params, x, g = problem("lstm")
+    settled = settle("lstm", params, {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 1.0)
+    whole, alone = gradient_norms("lstm", settled, x, g), state_path_norms("lstm", settled, x, g)
+    assert np.all(alone[1:] < whole[1:])  # one step back the only path is the state; then they part
+
+    kind, drawn, thin = _switched(page)
+    assert kind == "all" and thin.count() == 0
+    assert np.max(np.abs(drawn / whole - 1)) <= 1e-9
+    page.locator("input[name=gate-explorer-state-path]").check()
+    kind, drawn, thin = _switched(page)
+    assert kind == "state"
+    assert np.max(np.abs(drawn / alone - 1)) <= 1e-9
+    assert np.max(np.abs(np.array(json.loads(thin.get_attribute("data-values"))) / whole - 1)) <= 1e-9
+    caption = page.locator("svg[data-plot=gradient] + figcaption").inner_text()
+    assert abs(float(caption.split("k = 50: ")[1].split(";")[0]) / alone[-1] - 1) < 0.05
+
+    # The RNN has no path back that avoids its matrix: the state path is exactly zero.
+    page.locator("input[name=gate-explorer-cell][value=rnn]").check()
+    kind, drawn, _ = _switched(page)
+    assert kind == "state" and np.all(drawn == 0)
+    assert np.all(state_path_norms("rnn", *problem("rnn")) == 0)
+    page.locator("input[name=gate-explorer-state-path]").uncheck()
+    assert _switched(page)[0] == "all"
     assert v.console_errors == [] and v.page_errors == []

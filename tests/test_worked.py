@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,72 @@ def test_docs_fails_and_writes_nothing_when_the_module_is_wrong(monkeypatch, cap
     assert len(err.splitlines()) == 1
     assert "worked example's lstm numbers" in err and "derivation evaluated at 30 digits" in err
     assert written == []
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(v) for v in re.findall(r"-?\d+\.\d+|(?<![\w{])-?\d+(?![\w}])", text)]
+
+
+def test_the_hand_expansion_multiplies_out_to_the_computed_value(context, page):
+    """The products the page writes out, recomputed from the numbers it prints, give the
+    results it prints; and those are the module's values of δs, δf and δz_f."""
+    example = context["examples"][worked.HAND["cell"]]
+    step, k = worked.HAND["step"], worked.HAND["entry"] - 1
+    values = example["values"][step - 1]
+    start = page.index("### One step by hand")
+    section = page[start : page.index("### The gradients", start)]
+
+    tanh_line = re.search(r"^\\tanh\(s_\{3\}\) &= \\tanh\((.*?)\) = (.*?) \\\\$", section, re.M)
+    s, tanh_s = float(tanh_line[1]), float(tanh_line[2])
+    assert tanh_s == pytest.approx(np.tanh(s), abs=1e-6)
+    d_s_line = re.search(r"^\\delta s_\{3\} &= (.*?) \\\\\n&= (.*)$", section, re.M)
+    d_s_in, d_h, o, one, tanh_again = _numbers(d_s_line[1].replace("^2", ""))
+    d_s = float(d_s_line[2])
+    assert (one, tanh_again) == (1.0, tanh_s)
+    assert d_s == pytest.approx(d_s_in + d_h * o * (1 - tanh_s**2), abs=2e-6)
+
+    d_f_line = re.search(r"\\delta f_\{3\} = (.*)$", section, re.M)[1]
+    a, b, d_f = _numbers(d_f_line)
+    assert a == d_s and d_f == pytest.approx(a * b, abs=2e-6)
+    assert b == pytest.approx(example["values"][step - 2]["s"][k], abs=1e-6)
+
+    d_z_line = re.search(r"^\\delta z_\{f,3\} &= (.*?) \\\\\n&= (.*)$", section, re.M)
+    a, f, one, f_again = _numbers(d_z_line[1])
+    d_z_f = float(d_z_line[2])
+    assert (a, one, f_again) == (d_f, 1.0, f)
+    assert d_z_f == pytest.approx(d_f * f * (1 - f), abs=2e-6)
+
+    for name, shown in (("d_s", d_s), ("d_f", d_f), ("d_z_f", d_z_f), ("o", o), ("f", f)):
+        assert shown == pytest.approx(values[name][k], abs=1e-6), name
+    # The table's entry for δz_f at t = 3 (the first column of the backward tables) says the same.
+    row = next(r for r in example["backward"] if r["name"] == "d_z_f")
+    assert row["rows"][k][0] == f"{values['d_z_f'][k]:.4f}"
+    assert float(row["rows"][k][0]) == pytest.approx(d_z_f, abs=1e-4)
+    # the unrounded hand computation is the module's value
+    assert worked.by_hand(example["values"])["d_z_f"] == pytest.approx(values["d_z_f"][k], abs=1e-15)
+
+
+def test_a_hand_expansion_that_no_longer_follows_the_cell_stops_the_page(cells, monkeypatch):
+    right = worked.by_hand
+
+    def wrong(values, step=3, entry=1):
+        out = right(values, step, entry)
+        return dict(out, d_f=out["d_f"] * 1.01)
+
+    monkeypatch.setattr(worked, "by_hand", wrong)
+    with pytest.raises(worked.WorkedExampleMismatch, match="by hand"):
+        worked.context(cells)
+
+
+@pytest.mark.parametrize("name", worked.CELLS)
+def test_pre_activations_come_before_their_values_and_every_row_is_explained(context, page, name):
+    example = context["examples"][name]
+    body = page[page.index(f"{{ #{name}-forward }}") : page.index(f"{{ #{name}-gradients }}")]
+    where = {r["name"]: body.index(r["latex"]) for r in example["sequence"]}
+    for row in example["intermediates"]:
+        of = row["name"].split("_", 1)[1]
+        assert where[row["name"]] < where[of], f"{row['name']} after {of}"
+    for row in [*example["sequence"], *example["backward"]]:
+        before = body[: body.index(row["latex"])].rsplit('<div class="equations"', 1)[0].rstrip()
+        last = before.splitlines()[-1]
+        assert re.search(r"[a-z]{3}.*[.)]$", last), f"{row['name']} has no commentary: {last!r}"

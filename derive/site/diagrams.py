@@ -404,8 +404,55 @@ def _layout(g: Graph):
     return places, columns, segments, rows
 
 
+def belt_frames(cell: Cell) -> list[tuple[str, ...]]:
+    """The conveyor belt, as a sequence of frames: the nodes each frame emphasises.
+
+    The first state runs along the top row (its path from the previous state, as laid out).
+    Each operation on that path is a frame, with everything off the path that feeds it: the
+    LSTM's ⊙ with the forget gate, then its + with the input gate and the candidate.  A last
+    frame, when the new state is read into other values, emphasises the nodes that read it and
+    what feeds them: the LSTM's tanh and ⊙ with the output gate, which make h."""
+    g = graph(cell)
+    places = _layout(g)[0]
+    kind = {n.id: n.kind for n in g.nodes}
+    order = {n.id: k for k, n in enumerate(g.nodes)}
+    path = sorted(
+        (id for id, p in places.items() if p.row == 0 and kind.get(id) not in (None, "input")),
+        key=lambda id: places[id].column,
+    )
+    on_path = set(path)
+    preds: dict[str, list[str]] = {n.id: [] for n in g.nodes}
+    succs: dict[str, list[str]] = {n.id: [] for n in g.nodes}
+    for u, v in g.edges:
+        preds[v].append(u)
+        succs[u].append(v)
+
+    def feeding(ids: list[str]) -> tuple[str, ...]:
+        """``ids`` and the nodes off the path, not inputs, that their values come from."""
+        found, stack = list(ids), [u for id in ids for u in preds[id]]
+        while stack:
+            u = stack.pop()
+            if u in on_path or kind[u] == "input" or u in found:
+                continue
+            found.append(u)
+            stack += preds[u]
+        return tuple(sorted(found, key=order.__getitem__))
+
+    frames = [feeding([id]) for id in path]
+    read, stack = [], list(succs[path[-1]]) if path else []
+    while stack:
+        u = stack.pop()
+        if u not in read:
+            read.append(u)
+            stack += succs[u]
+    if read:
+        frames.append(feeding(read))
+    return frames
+
+
 # --- drawing --------------------------------------------------------------------
 
+BELT_STYLE = ".belt{fill:none;stroke:#b3e5fc;stroke-width:14;stroke-linecap:round}"
 STYLE = (
     "text{font-family:" + SANS + ";fill:#263238}"
     ".e{fill:none;stroke:#546e7a;stroke-width:1.6}"
@@ -489,9 +536,18 @@ SMALL = 300  # a drawing smaller than this either way is shown larger, so that i
 ENLARGE = 1.5
 
 
-def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> str:
+def diagram(
+    cell: Cell,
+    highlight: Iterable[str] = (),
+    tall: bool = False,
+    nodes: Iterable[str] = (),
+    belt: bool = False,
+) -> str:
     """The data flow of one step of ``cell`` as SVG text; the equations named in
     ``highlight``, the lines into them and the lines from their values are emphasised.
+    ``nodes`` emphasises single nodes of the graph (and the lines into them) in the same
+    way; ``belt`` lays a band under the first state's line along the top, its path through
+    the step (see :func:`belt_frames`).
 
     The layout runs along the step (left to right, or top to bottom when ``tall``) and across
     it (the rows); every position below is (along, across) until it is drawn."""
@@ -500,6 +556,10 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
     unknown = lit - {eq.name for eq in cell.equations}
     if unknown:
         raise KeyError(f"{cell.name} has no equation {', '.join(sorted(unknown))}")
+    lit_nodes = set(nodes)
+    unknown = lit_nodes - {n.id for n in g.nodes}
+    if unknown:
+        raise KeyError(f"{cell.name}'s diagram has no node {', '.join(sorted(unknown))}")
     places, columns, segments, rows = _layout(g)
     owner = {n.id: n.equation for n in g.nodes}
     by_id = {n.id: n for n in g.nodes}
@@ -515,7 +575,12 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
 
     def lit_edge(edge: tuple[str, str]) -> bool:
         u, v = edge
-        return owner.get(v) in lit or (u in lit) or (v.startswith("exit:") and u in lit)
+        return (
+            owner.get(v) in lit
+            or (u in lit)
+            or v in lit_nodes
+            or (v.startswith("exit:") and (u in lit or u in lit_nodes))
+        )
 
     # Vertical runs: each segment between rows on a track of its own in the gap before its end.
     entries: dict[str, list[str]] = {}  # node: the segments' sources, in port order
@@ -630,7 +695,8 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
         return p.x - extent(p) / 2
 
     lines: list[str] = []
-    nodes: list[str] = []
+    bands: list[str] = []
+    drawn: list[str] = []
     labels: list[str] = []
     for a, b, carried in segments:
         pa, pb = places[a], places[b]
@@ -640,6 +706,10 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
             pts = [(right(pa), y0), (tx, y0), (tx, y1), (left(pb), y1)]
         else:
             pts = [(right(pa), y0), (left(pb), y1)]
+        if belt and pa.row == 0 and pb.row == 0:  # the top row is the first state's path
+            # A round cap reaches half the band's width past each end: clear of the input's name.
+            ends = [(right(pa) + 7 if pa.kind == "input" else pa.x, y0), (pb.x, y1)]
+            bands.append(f'<path class="belt" d="{_path([at(u, v) for u, v in ends])}"/>')
         hl = any(lit_edge(e) for e in carried)
         cls = "e hl" if hl else "e"
         marker = "" if pb.kind == "dummy" else f' marker-end="url(#{"ah" if hl else "a"})"'
@@ -654,7 +724,7 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
     for n in g.nodes:
         p = places[n.id]
         cx, cy = at(p.x, p.y)
-        hl = n.equation in lit
+        hl = n.equation in lit or n.id in lit_nodes
         if n.kind == "input":
             if tall:
                 labels.append(_name(n.id, cx, cy + 5, "middle", extra=f' data-node="{n.id}"'))
@@ -687,10 +757,10 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
             else:
                 parts.append(_matrices(n.matrices, cx, cy + p.height / 2 + 13, "middle"))
         head = f'<g class="{" ".join(classes)}" data-node="{n.id}" data-equation="{n.equation}">'
-        nodes.append(head + "".join(parts) + "</g>")
+        drawn.append(head + "".join(parts) + "</g>")
     for s in g.states:
         p = places["exit:" + s]
-        cls = "v hl" if s in lit else "v"
+        cls = "v hl" if s in lit or s in lit_nodes else "v"
         cx, cy = at(p.x, p.y)
         if tall:
             labels.append(_name(s, cx, cy + 17, "middle", cls, f' data-out="{s}"'))
@@ -713,13 +783,13 @@ def diagram(cell: Cell, highlight: Iterable[str] = (), tall: bool = False) -> st
         f' width="{_num(width * scale)}" height="{_num(height * scale)}"'
         f' viewBox="0 0 {_num(width)} {_num(height)}" role="img">\n'
         f"<title>{describe(cell)}</title>\n"
-        f"<style>{STYLE}</style>\n"
+        f"<style>{STYLE}{BELT_STYLE if belt else ''}</style>\n"
         "<defs>"
         '<marker id="a" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6"'
         ' orient="auto"><path d="M0 0L8 4L0 8z" fill="#546e7a"/></marker>'
         '<marker id="ah" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="5" markerHeight="5"'
         ' orient="auto"><path d="M0 0L8 4L0 8z" fill="#d81b60"/></marker>'
-        "</defs>\n" + "\n".join(lines + nodes + labels) + "\n</svg>\n"
+        "</defs>\n" + "\n".join(bands + lines + drawn + labels) + "\n</svg>\n"
     )
 
 
@@ -774,9 +844,26 @@ def describe(cell: Cell, highlight: Iterable[str] = ()) -> str:
     leave = "leaves" if len(cell.states) == 1 else "leave"
     text = (
         f"Data flow of one step of the {cell.title}, drawn from its equations: {parts}. "
-        f"The new {states} {leave} on the right; {_spoken(cell.states[0])} runs along the top."
+        f"The new {states} {leave} on the right; {_spoken(cell.states[0])} runs along the top. "
+        "(In the tall form for narrow screens the step runs downwards: the new values leave at the "
+        "bottom and the first runs down the left side.)"
     )
     lit = [_spoken(eq.name) for eq in cell.equations if eq.name in set(highlight)]
     if lit:
         text += f" Emphasised: {' and '.join(lit)}, with the lines into and out of it."
     return text
+
+
+def describe_frame(cell: Cell, nodes: Iterable[str]) -> str:
+    """One frame of the conveyor belt in words, for its alt text."""
+    g = graph(cell)
+    shown = set(nodes)
+    parts = "; ".join(
+        f"{_spoken(n.id)} = {formula(g, n.id)}" if n.id == n.equation else formula(g, n.id)
+        for n in g.nodes
+        if n.id in shown
+    )
+    return (
+        describe(cell)
+        + f" A band marks the path of {_spoken(cell.states[0])} along the top. Emphasised: {parts}."
+    )

@@ -11,7 +11,9 @@ and ``python -m derive docs`` stops with one line and writes no page.
 
 from __future__ import annotations
 
+import ast
 import math
+import textwrap
 
 import numpy as np
 from sympy import Integer, symbols
@@ -48,6 +50,12 @@ RNN_SLACK = 1e-12  # relative: a measured norm may exceed its bound by this much
 # Exercise 6: the LSTM's forget-gate bias; the state path alone, over these many steps.
 FORGET = {"inputs": 3, "hidden": 4, "biases": (0.0, 1.0, 3.0), "steps": (20, 50), "seed": 7}
 FORGET_TOLERANCE = 1e-12  # relative
+
+
+# Exercise 7: the LSTM's backward step, coded, on the worked example's last step.
+STEP = worked.HAND["step"]
+STEP_TOLERANCE = 1e-8  # central differences (step 1e-6) against the expected numbers
+STEP_SHOWN = ("d_s_prev", "d_h_prev", "d_x", "d_b_f", "d_W_f")  # the numbers the exercise asks for
 
 
 class ExerciseCheckFailed(RuntimeError):
@@ -438,6 +446,127 @@ def forget_bias(cells: dict) -> dict:
     }
 
 
+# --- 7. the LSTM's backward step, in NumPy ---------------------------------------------
+
+
+def step_source() -> str:
+    """The body of the loop over t in ``backward`` of the LSTM's literal module: one backward
+    step, one statement per derived equation, each under its equation (row vectors (B, n))."""
+    from ..backends import module_source
+
+    source = module_source(CATALOGUE["lstm"], literal=True)
+    tree = ast.parse(source)
+    backward = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "backward")
+    loop = next(n for n in ast.walk(backward) if isinstance(n, ast.For))
+    lines = source.splitlines()
+    first = loop.body[0].lineno - 1
+    while lines[first - 1].strip().startswith("#"):  # the first statement's comment
+        first -= 1
+    assert loop.end_lineno is not None
+    return textwrap.dedent("\n".join(lines[first : loop.end_lineno]))
+
+
+def step_problem() -> dict:
+    """The worked example's step STEP as the exercise gives it: the weights, the step's input,
+    the output and state it starts from, its forward values, and what arrives at it, each
+    vector a row of shape (1, 2)."""
+    params, x, state, d_outputs = worked.problem("lstm")
+    outputs, cache = generated("lstm").forward(params, x, state)
+    t = STEP - 1
+    return {
+        "params": params,
+        "x_t": x[t],
+        "h_prev": outputs["h"][t - 1],
+        "s_prev": outputs["s"][t - 1],
+        "values": {k: cache["values"][k][t] for k in ("o", "i", "f", "s_tilde", "s")},
+        "d_h_in": d_outputs["h"][t],
+        "d_s_in": d_outputs["s"][t],
+    }
+
+
+def step_by_differences(problem: dict, eps: float = 1e-6) -> dict:
+    """The asked-for numbers as central differences of the step's loss d_h_inᵀ h_t + d_s_inᵀ s_t,
+    run one step by the generated module from (h_prev, s_prev)."""
+    mod = generated("lstm")
+
+    def loss(params, x_t, h_prev, s_prev) -> float:
+        outputs, _ = mod.forward(params, x_t[None], {"h": h_prev, "s": s_prev})
+        return float(
+            (problem["d_h_in"] * outputs["h"][0]).sum() + (problem["d_s_in"] * outputs["s"][0]).sum()
+        )
+
+    args = {k: problem[k] for k in ("x_t", "h_prev", "s_prev")}
+
+    def central(moved) -> np.ndarray:
+        value = moved(None)
+        out = np.zeros(value.shape)
+        for k in np.ndindex(value.shape):
+            bumped = []
+            for sign in (1, -1):
+                v = value.copy()
+                v[k] += sign * eps
+                bumped.append(moved(v))
+            out[k] = (bumped[0] - bumped[1]) / (2 * eps)
+        return out
+
+    def through(name):
+        def moved(v):
+            if v is None:
+                return (problem["params"] if name in problem["params"] else args)[name]
+            if name in problem["params"]:
+                return loss(dict(problem["params"], **{name: v}), **args)
+            return loss(problem["params"], **dict(args, **{name: v}))
+
+        return moved
+
+    return {
+        "d_s_prev": central(through("s_prev")),
+        "d_h_prev": central(through("h_prev")),
+        "d_x": central(through("x_t")),
+        "d_b_f": central(through("b_f")),
+        "d_W_f": central(through("W_f")),
+    }
+
+
+def backward_step(cells: dict) -> dict:
+    """Exercise 7: the expected numbers (the worked example's, from the generated module)
+    checked against central differences; the solution is the literal module's derived step."""
+    example = worked.cell_example("lstm", cells["lstm"])
+    at = example["values"][STEP - 1]
+    expected = {k: np.asarray(at[k], dtype=np.float64).reshape(np.shape(at[k])) for k in STEP_SHOWN}
+    problem = step_problem()
+    differences = step_by_differences(problem)
+    worst = _check(
+        7,
+        f"the worked example's adjoints at step {STEP} against central differences of the LSTM's step",
+        max(_largest(np.reshape(expected[k], np.shape(v)), v) for k, v in differences.items()),
+        STEP_TOLERANCE,
+        REGENERATE,
+    )
+    parameters = [p.name for p in CATALOGUE["lstm"].parameters]
+    return {
+        "step": STEP,
+        "previous": STEP - 1,
+        "problem": {
+            "params": {k: repr(problem["params"][k].tolist()) for k in parameters},
+            "vectors": {
+                k: repr(np.asarray(problem[k]).tolist())
+                for k in ("x_t", "h_prev", "s_prev", "d_h_in", "d_s_in")
+            },
+            "values": {k: repr(v.tolist()) for k, v in problem["values"].items()},
+        },
+        "expected": {k: worked.matrix(v, lambda u: worked.number(u, 6)) for k, v in expected.items()},
+        "raw": expected,
+        "source": step_source(),
+        "matrices": [
+            k for k in parameters if CATALOGUE["lstm"].parameters[parameters.index(k)].symbol.shape[1] != 1
+        ],
+        "gradients": [naming.adjoint(k) for k in parameters],
+        "differences": worst,
+        "tolerance": STEP_TOLERANCE,
+    }
+
+
 # --- the page ----------------------------------------------------------------------------
 
 
@@ -450,6 +579,7 @@ def context(cells: dict[str, dict]) -> dict:
         "counts": counts(cells),
         "rnn": rnn_bound(),
         "forget": forget_bias(cells),
+        "step": backward_step(cells),
         "digits": DIGITS,
         # Formatting, for the template: a small number in LaTeX, and the power of ten above it.
         "scientific": worked.scientific,

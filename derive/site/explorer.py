@@ -95,6 +95,15 @@ def gradient_norms(name: str, params: dict, x: np.ndarray, g: np.ndarray) -> np.
     return np.array(norms)
 
 
+def state_path_norms(name: str, params: dict, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """‖∂L/∂s_{T-k}‖ along the state's own path alone (s_t to s_{t-1} through the keeping
+    gate, no path through a recurrent matrix), k = 1, ..., T: the split the gradients page
+    draws (figures.path_gradients), on the explorer's problem; what its switch plots."""
+    from .figures import path_gradients
+
+    return path_gradients(generated(name), params, x, g)[1]
+
+
 def axes(name: str) -> dict:
     """Fixed axes for the explorer's plots, so that moving a slider moves the lines and not
     the scale: the decades of ‖∂L/∂s_{T-k}‖ over the table's settings, every bias at either
@@ -185,6 +194,7 @@ def context() -> dict:
                 biases[bias] = value
             settled = settle(name, params, biases, scale)
             norms = gradient_norms(name, settled, x, g)
+            alone = state_path_norms(name, settled, x, g)
             outputs, _ = generated(name).forward(settled, x)
             rows[name].append(
                 {
@@ -194,6 +204,9 @@ def context() -> dict:
                     "keep": _sci(_keep(name, value)) if bias else None,
                     "scale": scale,
                     "norms": [_sci(norms[k - 1]) for k in SHOWN],
+                    "alone": [_sci(alone[k - 1]) for k in SHOWN],
+                    # the state path's share of the whole at the last k shown
+                    "share": _sci(alone[SHOWN[-1] - 1] / norms[SHOWN[-1] - 1]),
                     "largest": _sci(np.abs(outputs[generated(name).STATES[0]]).max()),
                 }
             )

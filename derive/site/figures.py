@@ -460,44 +460,125 @@ def rectified(name="indrnn"):
 
 
 # The variants figure: one panel per family, each cell its own colour (Okabe and Ito's
-# palette, told apart with colour blindness too) and its own line style.
+# palette, told apart with colour blindness too), line style and marker.  The cells of a
+# family run so close together on a log scale of thirty decades that a last panel divides
+# each variant's gradient by its family's first cell's: there they come apart.
 FAMILIES = (
     ("The LSTM and its variants", ("lstm", "lstm_without_forget_gate", "lstm_peephole", "lstm_coupled")),
-    ("The RNN, the GRU and their variants", ("rnn", "indrnn", "gru", "gru_torch", "mgu")),
+    ("The GRU and its variants", ("gru", "gru_torch", "mgu")),
+    ("The RNN and IndRNN", ("rnn", "indrnn")),
 )
-PALETTE = ("#000000", "#e69f00", "#0072b2", "#009e73", "#d55e00")
-STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
+# Each cell's (colour, line style, marker), the same in every panel: a family's first cell
+# black and solid; no two cells of one panel alike.
+LOOK = {
+    "lstm": ("#000000", "-", "o"),
+    "lstm_without_forget_gate": ("#e69f00", "--", "s"),
+    "lstm_peephole": ("#0072b2", ":", "^"),
+    "lstm_coupled": ("#009e73", "-.", "D"),
+    "gru": ("#000000", "-", "o"),
+    "gru_torch": ("#d55e00", (0, (6, 2, 1, 2, 1, 2)), "v"),
+    "mgu": ("#cc79a7", (0, (2, 2)), "P"),
+    "rnn": ("#000000", "-", "o"),
+    "indrnn": ("#e69f00", "--", "s"),
+}
+RATIOS = (0.25, 0.5, 1, 2, 4)  # the ticks of the ratio panel
+MARK_EVERY = 12  # a marker every so many steps back, each cell's shifted so that none sit on another
+
+
+@functools.cache
+def _variant_curves() -> dict[str, np.ndarray]:
+    """‖∂L_T/∂s_(T-k)‖ for every cell the variants figure draws, at its default initialisation."""
+    curves = {}
+    for _, names in FAMILIES:
+        for name in names:
+            module = generated(name)
+            params, x, g = problem(module)
+            curves[name] = state_gradients(module, params, x, g, state=module.STATES[0])
+    return curves
+
+
+def variant_ratios() -> dict[str, dict]:
+    """How far apart the close curves of a family are: for each cell after the first of the
+    LSTM's and the GRU's family, its gradient over the first cell's, at the last k and the
+    largest and smallest over every k (the variants page quotes them)."""
+    curves = _variant_curves()
+    out = {}
+    for _, names in FAMILIES[:2]:
+        base = curves[names[0]]
+        for name in names[1:]:
+            ratio = curves[name] / base
+            out[name] = {
+                "base": names[0],
+                "last": float(ratio[-1]),
+                "low": float(ratio.min()),
+                "high": float(ratio.max()),
+            }
+    return out
 
 
 def variant_gradients():
-    """How much of the last step's gradient reaches each earlier state, for every
-    catalogue cell at its default initialisation (init_params) and the same inputs:
-    one panel per family, on the same axes."""
-    from ..catalogue import CATALOGUE
-
-    curves = {}
-    for name, cell in CATALOGUE.items():
-        module = generated(name)
-        params, x, g = problem(module)
-        curves[name] = state_gradients(module, params, x, g, state=cell.states[0])
+    """How much of the last step's gradient reaches each earlier state, for every cell of
+    FAMILIES at its default initialisation (init_params) and the same inputs: one panel per
+    family, on the same axes."""
+    curves = _variant_curves()
     shown = np.concatenate([n[n > 0] for n in curves.values()])
-    limits = (shown.min() / 3, shown.max() * 3)
+    limits = (shown.min() / 3, shown.max() * 30)
     plt = pyplot()
     panels = []
     for title, names in FAMILIES:
-        fig, ax = plt.subplots(figsize=(PANEL[0], 4.6), layout="constrained")
-        for name, colour, style in zip(names, PALETTE, STYLES, strict=False):
+        fig, ax = plt.subplots(figsize=(PANEL[0], 4.2), layout="constrained")
+        for j, name in enumerate(names):
+            colour, style, marker = LOOK[name]
             norms = curves[name]
             label = name
             if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
                 label += f" (exactly 0 from {BACK[np.argmax(norms == 0)]} steps back)"
                 norms = np.where(norms == 0, np.nan, norms)
-            ax.plot(BACK, norms, color=colour, linestyle=style, linewidth=2, label=label)
+            ax.plot(
+                BACK,
+                norms,
+                color=colour,
+                linestyle=style,
+                linewidth=2,
+                marker=marker,
+                markersize=6,
+                markevery=(3 + j * MARK_EVERY // len(names), MARK_EVERY),
+                label=label,
+            )
         _log_axis(ax, STATE_GRADIENT)
         ax.set_ylim(*limits)
         ax.set_title(title)
-        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), handlelength=2.6)
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), handlelength=3.2)
         panels.append((f"{title}: the gradient reaching k steps back", svg(fig)))
+    # The close ones, each over its family's first cell (the LSTM without a forget gate is
+    # many decades off and has its own figure).
+    fig, ax = plt.subplots(figsize=(PANEL[0], 4.2), layout="constrained")
+    close = [(n, names[0]) for _, names in FAMILIES[:2] for n in names[1:] if n != "lstm_without_forget_gate"]
+    for j, (name, base) in enumerate(close):
+        colour, style, marker = LOOK[name]
+        ax.plot(
+            BACK,
+            curves[name] / curves[base],
+            color=colour,
+            linestyle=style,
+            linewidth=2,
+            marker=marker,
+            markersize=6,
+            markevery=(3 + j * MARK_EVERY // len(close), MARK_EVERY),
+            label=f"{name} / {base}",
+        )
+    ax.axhline(1, color="black", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_yticks(RATIOS, [f"{r:g}" for r in RATIOS])
+    ax.minorticks_off()
+    ax.set_xlabel(r"$k$, steps back from the last")
+    ax.set_ylabel("ratio of the gradients")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_title("Each variant over its family's first cell")
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), handlelength=3.2)
+    panels.append(
+        ("Each variant over its family's first cell: the ratio of the gradients k steps back", svg(fig))
+    )
     return panels
 
 

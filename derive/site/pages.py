@@ -269,6 +269,7 @@ def pages(root: Path) -> dict[Path, str]:
         conventions,
         exercises,
         explorer,
+        gates,
         glossary,
         i18n,
         recurrences,
@@ -276,8 +277,8 @@ def pages(root: Path) -> dict[Path, str]:
         training,
         worked,
     )
-    from .diagrams import describe, diagram
-    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified
+    from .diagrams import belt_frames, describe, describe_frame, diagram
+    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified, variant_ratios
     from .unrolled import describe as describe_unrolled
     from .unrolled import paths, unrolled
 
@@ -308,6 +309,7 @@ def pages(root: Path) -> dict[Path, str]:
     ]
     ctx["paths"] = {name: path_numbers(name) for name in PATHS}
     ctx["rectified"] = rectified()
+    ctx["variant_ratios"] = variant_ratios()
     ctx["compare"] = compare.context(ctx["cells"])
     drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
     shown = (*recurrences.BESIDE, *recurrences.NEW)
@@ -321,6 +323,7 @@ def pages(root: Path) -> dict[Path, str]:
         named = list(zip(files, panels, strict=True))
         ctx["figures"][key] = {"module": module, "panels": [(f, title) for f, (title, _) in named]}
         out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
+    ctx["gates"] = gates.context()
     ctx["worked"] = worked.context(ctx["cells"])
     ctx.update(scaffold.context())  # the RNN and BPTT pages' one-unit example, read-out and squashes
     ctx["exercises"] = exercises.context(ctx["cells"])
@@ -334,6 +337,16 @@ def pages(root: Path) -> dict[Path, str]:
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)
         out[root / "docs" / "figures" / f"{key}_tall.svg"] = diagram(cell, highlight, tall=True)
         ctx["diagrams"][key] = describe(cell, highlight)
+    # The LSTM's conveyor belt: its state's path through the step, one frame per stage.
+    ctx["belt"] = []
+    for k, shown in enumerate(belt_frames(CATALOGUE["lstm"]), start=1):
+        key = f"diagram_lstm_belt{k}"
+        out[root / "docs" / "figures" / f"{key}.svg"] = diagram(CATALOGUE["lstm"], nodes=shown, belt=True)
+        out[root / "docs" / "figures" / f"{key}_tall.svg"] = diagram(
+            CATALOGUE["lstm"], nodes=shown, belt=True, tall=True
+        )
+        ctx["belt"].append({"key": key})
+        ctx["diagrams"][key] = describe_frame(CATALOGUE["lstm"], shown)
     ctx["unrolled"] = {}  # {cell: what the unrolled diagrams figures/unrolled_<cell>[_tall].svg show}
     for name in ("rnn", "lstm", "gru"):
         cell = CATALOGUE[name]

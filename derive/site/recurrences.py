@@ -121,12 +121,17 @@ def product_check(name: str, setting: str) -> float:
     return worst
 
 
+# colour-blind-safe colours (Okabe and Ito), one per cell, and line styles for print
+PALETTE = ("#000000", "#e69f00", "#0072b2", "#009e73", "#d55e00", "#cc79a7")
+STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
+
+
 def gradient_figure() -> list[tuple[str, str]]:
     """Two panels: the gradient k steps back at init_params, and with the keep entries near 0.95."""
     panels = []
     for setting, title in (("default", "At init_params"), ("kept", "Keep entries near 0.95")):
         fig, ax = F.panel()
-        for name, colour, style in zip((*BESIDE, *NEW), (*F.PALETTE, "#cc79a7"), F.STYLES * 2, strict=False):
+        for name, colour, style in zip((*BESIDE, *NEW), PALETTE, STYLES * 2, strict=False):
             norms = np.array([np.linalg.norm(v) for v in adjoints(name, setting)]) / np.sqrt(F.BATCH)
             ax.plot(F.BACK, np.where(norms > 0, norms, np.nan), color=colour, linestyle=style, label=name)
         F._log_axis(ax, F.STATE_GRADIENT)

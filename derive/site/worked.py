@@ -62,6 +62,11 @@ WEIGHTS = {
 # The loss: the sum of the entries of this state at the last step.
 LOSS = {"lstm": "h", "gru": "s"}
 
+# The adjoint the page expands by hand, one scalar product at a time: the LSTM's forget
+# gate at the last step, first unit (the first backward step, so the chain is short).
+HAND = {"cell": "lstm", "step": 3, "entry": 1}
+HAND_DECIMALS = 6
+
 
 class WorkedExampleMismatch(RuntimeError):
     """The generated module and the derivation disagree on a number of the worked example."""
@@ -239,6 +244,66 @@ def table(order, values, name) -> list[list[str]]:
     return [[number(np.asarray(values[t][name]).reshape(-1)[k]) for t in order] for k in range(size)]
 
 
+def by_hand(values: list[dict], step: int = HAND["step"], entry: int = HAND["entry"]) -> dict:
+    """δs, δf and δz_f of the LSTM's unit ``entry`` at ``step``, written out in scalars from the
+    step's values: {"factors": {name: float}, "d_s", "d_f", "d_z_f": float}.  The factors are
+    those the page prints in the expansion; ``s_prev`` is s at the step before."""
+    now, before = values[step - 1], values[step - 2]
+
+    def at(v: dict, name: str) -> float:
+        return float(np.asarray(v[name]).reshape(-1)[entry - 1])
+
+    factors = {k: at(now, k) for k in ("d_s_in", "d_h", "o", "s", "f")}
+    factors["s_prev"] = at(before, "s")
+    f = factors
+    d_s = f["d_s_in"] + f["d_h"] * f["o"] * (1 - math.tanh(f["s"]) ** 2)
+    d_f = d_s * f["s_prev"]
+    d_z_f = d_f * f["f"] * (1 - f["f"])
+    return {"factors": factors, "d_s": d_s, "d_f": d_f, "d_z_f": d_z_f}
+
+
+def hand_example(values: list[dict], lines: dict[str, str]) -> dict:
+    """The page's hand expansion, checked against the module's and the derivation's values."""
+    step, entry = HAND["step"], HAND["entry"]
+    hand = by_hand(values, step, entry)
+    for k in ("d_s", "d_f", "d_z_f"):
+        want = float(np.asarray(values[step - 1][k]).reshape(-1)[entry - 1])
+        if not abs(hand[k] - want) <= TOLERANCE:
+            raise WorkedExampleMismatch(
+                f"the worked example's lstm numbers: {k} at step {step}, unit {entry}, worked out by hand "
+                f"differ from the derivation evaluated at {DIGITS} digits by {abs(hand[k] - want):.3g}; "
+                "no page was written: the hand expansion in derive/site/worked.py no longer follows the cell"
+            )
+    return {
+        "step": step,
+        "previous": step - 1,
+        "entry": entry,
+        "lines": [lines[k].replace("&=", "=") for k in ("d_s", "d_f", "d_z_f")],
+        # Six decimals, so that the rounded factors multiply out to the rounded result.
+        "shown": {
+            k: short(v) if float(v).is_integer() else number(v, HAND_DECIMALS)
+            for k, v in {**hand["factors"], **hand, "tanh_s": math.tanh(hand["factors"]["s"])}.items()
+            if k != "factors"
+        },
+        "raw": hand,
+    }
+
+
+def _named(name: str) -> tuple[int, str]:
+    return naming.subexpression(name) or (0, "")
+
+
+def in_order(forward: list[dict], intermediates: list[dict]) -> list[dict]:
+    """The forward rows with each equation's pre-activations just before it, innermost first
+    (z⁽²⁾_v, then z_v, then v): a value is shown after the numbers it is made from."""
+    out = []
+    for row in forward:
+        own = [r for r in intermediates if _named(r["name"])[1] == row["name"]]
+        out += [*sorted(own, key=lambda r: -_named(r["name"])[0]), row]
+    assert len(out) == len(forward) + len(intermediates), "a pre-activation of no equation"
+    return out
+
+
 def cell_example(name: str, cell_ctx: dict) -> dict:
     """The page's numbers for one cell, from its module, checked against its derivation."""
     d = derive(CATALOGUE[name])
@@ -259,6 +324,19 @@ def cell_example(name: str, cell_ctx: dict) -> dict:
     backward = [a for a in d.backward if a.target.name not in gradient_names]
     assert len(backward) == len(cell_ctx["backward"]) and len(d.carries) == len(cell_ctx["carries"])
     module_names = set(got["steps"][0])
+    lines = {a.target.name: line for a, line in zip(backward, cell_ctx["backward"], strict=True)}
+    forward = [
+        {
+            "name": eq.target.name,
+            "latex": cell_ctx["equation"][eq.target.name]["aligned"],
+            "rows": table(forward_order, values, eq.target.name),
+        }
+        for eq in d.forward
+    ]
+    intermediates = [
+        {"name": a.target.name, "latex": line, "rows": table(forward_order, values, a.target.name)}
+        for line, a in zip(cell_ctx["intermediates"], d.intermediates, strict=True)
+    ]
     symbols = {p.name: show(p.symbol) for p in d.cell.parameters}
     return {
         "name": name,
@@ -268,19 +346,12 @@ def cell_example(name: str, cell_ctx: dict) -> dict:
         "parameters": [
             {"name": p, "symbol": symbols[p], "value": matrix(params_[p], short)} for p in parameters
         ],
-        "forward": [
-            {
-                "latex": cell_ctx["equation"][eq.target.name]["aligned"],
-                "rows": table(forward_order, values, eq.target.name),
-            }
-            for eq in d.forward
-        ],
-        "intermediates": [
-            {"latex": line, "rows": table(forward_order, values, a.target.name)}
-            for line, a in zip(cell_ctx["intermediates"], d.intermediates, strict=True)
-        ],
+        "forward": forward,
+        "intermediates": intermediates,
+        "sequence": in_order(forward, intermediates),
         "backward": [
             {
+                "name": target,
                 "latex": line,
                 "rows": table(backward_order, values, target),
                 "module": target in module_names,
@@ -301,6 +372,7 @@ def cell_example(name: str, cell_ctx: dict) -> dict:
             for c in d.carries
         ],
         "loss": number(loss(name, params_)),
+        "hand": hand_example(values, lines) if name == HAND["cell"] else None,
         "largest": largest,
         "compared": count,
         # Raw numbers, for the tests.

@@ -49,7 +49,11 @@
     return Math.sqrt(sum);
   }
 
-  // The state over the steps, and ‖∂L/∂s_{T-k}‖ for k = 1..T with L = gᵀ (last output).
+  // The state over the steps, and ‖∂L/∂s_{T-k}‖ for k = 1..T with L = gᵀ (last output):
+  // along all paths, and along the state's own path alone.  The second is the same backward
+  // pass with the recurrent matrices zero and the forward values kept: only the elementwise
+  // path from s_t to s_{t-1} (the LSTM's f, the GRU's 1 − i) is left, every path through W
+  // is cut (as derive/site/figures.py path_gradients splits it for the gradients page).
   function run(data, name, values) {
     const cell = data.cells[name];
     const code = globalThis.deriveCells[name];
@@ -58,10 +62,15 @@
     const { outputs, values: computed, cache } = code.forward(settle(cell, values), x);
     const d = Array.from({ length: T }, () => new Float64Array(data.hidden));
     d[T - 1] = Float64Array.from(data.g);
-    const { carried } = code.backward(cache, { [cell.loss]: d });
-    const norms = [];
-    for (let k = 1; k <= T; k++) norms.push(norm(carried[cell.state][T - k]));
-    return { states: outputs[cell.state], values: computed, norms };
+    const backNorms = (params) => {
+      const { carried } = code.backward({ ...cache, params }, { [cell.loss]: d });
+      const out = [];
+      for (let k = 1; k <= T; k++) out.push(norm(carried[cell.state][T - k]));
+      return out;
+    };
+    const cut = { ...cache.params };
+    for (const name of cell.recurrent) cut[name] = new Float64Array(cache.params[name].length);
+    return { states: outputs[cell.state], values: computed, norms: backNorms(cache.params), statePath: backNorms(cut) };
   }
 
   // The smallest of 1, 2, 5 times a power of ten that is at least v.
@@ -143,7 +152,9 @@
     }
   }
 
-  function drawNorms(plot, width, norms, axes, baseline) {
+  // norms: what the bold line draws (all paths, or the state path alone when whole is given);
+  // whole: the gradient along all paths, drawn thin beside it.
+  function drawNorms(plot, width, norms, axes, baseline, whole) {
     const T = norms.length;
     // Fixed decades (explorer-data.js), the same for every setting of the sliders.
     const lowest = axes.low, highest = axes.high;
@@ -157,7 +168,11 @@
     const points = (values) => values.map((v, j) => [px(j + 1), py(at(v))]);
     // The starting settings, faint, for comparison.
     svg("path", { class: "gate-explorer__baseline", d: path(points(baseline)), "data-values": JSON.stringify(baseline) }, lines);
-    svg("path", { class: "gate-explorer__norm", d: path(points(norms)), "data-values": JSON.stringify(norms) }, lines);
+    if (whole) svg("path", { class: "gate-explorer__whole", d: path(points(whole)), "data-values": JSON.stringify(whole) }, lines);
+    svg("path", {
+      class: "gate-explorer__norm", d: path(points(norms)), "data-values": JSON.stringify(norms),
+      "data-path": whole ? "state" : "all",
+    }, lines);
   }
 
   function start() {
@@ -213,6 +228,15 @@
     const first = make("figure", { class: "gate-explorer__figure" }, root);
     first.appendChild(statePlot);
     const stateCaption = make("figcaption", {}, first);
+    // The lower plot: the gradient along all paths, or along the state's own path alone.
+    const pathChoice = make("label", { class: "gate-explorer__switch" }, root);
+    const statePathOnly = make("input", { type: "checkbox", name: "gate-explorer-state-path" }, pathChoice);
+    pathChoice.append(" lower plot, state path only: the gradient carried from s");
+    make("sub", { text: "t" }, pathChoice);
+    pathChoice.append(" to s");
+    make("sub", { text: "t−1" }, pathChoice);
+    pathChoice.append(" through the keeping gate alone, no path through W");
+    statePathOnly.addEventListener("change", () => update());
     const second = make("figure", { class: "gate-explorer__figure" }, root);
     second.appendChild(normPlot);
     const normCaption = make("figcaption", {}, second);
@@ -260,24 +284,32 @@
 
     function update() {
       const cell = data.cells[current];
-      const { states, values: all, norms } = run(data, current, values[current]);
+      const { states, values: all, norms, statePath } = run(data, current, values[current]);
       const axis = cell.axes.values.find((a) => a.name === shownValue[current]);
       const plotted = axis.name === cell.state ? states : all[axis.name];
       const width = Math.max(280, Math.floor(root.clientWidth));
       root.dataset.cell = current;
-      const baseline = run(data, current, initial(cell)).norms;
+      const alone = statePathOnly.checked;
+      const start = run(data, current, initial(cell));
+      const shownNorms = alone ? statePath : norms;
       drawStates(statePlot, width, plotted, axis.name, axis);
       statePlot.dataset.value = axis.name;
-      drawNorms(normPlot, width, norms, cell.axes, baseline);
+      drawNorms(normPlot, width, shownNorms, cell.axes, alone ? start.statePath : start.norms, alone ? norms : null);
       const settings = Object.entries(values[current]).map(([k, v]) => `${k} = ${v}`).join(", ");
       statePlot.setAttribute("aria-label", `The ${data.hidden} entries of ${written(axis.name)} over ${states.length} steps (${settings})`);
       normPlot.setAttribute("aria-label", `Gradient norm against steps back, logarithmic (${settings})`);
       stateCaption.replaceChildren();
       const what = axis.name === cell.state ? "state" : axis.gate ? "gate" : "value";
       write(stateCaption, [`The ${data.hidden} entries of the ${current.toUpperCase()}'s ${what} ${written(axis.name)}`, "t", " at each step t."]);
-      const at = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${norms[k - 1].toPrecision(2)}`);
+      const at = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${shownNorms[k - 1].toPrecision(2)}`);
       normCaption.replaceChildren();
-      write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a fixed logarithmic scale (dashed: the starting setting); ${at.join(", ")}.`]);
+      if (alone) {
+        const share = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${norms[k - 1].toPrecision(2)}`);
+        const none = statePath.every((v) => v === 0) ? ` Every path of the ${current.toUpperCase()} goes through its matrix: the state path alone carries nothing (drawn on the lower edge).` : "";
+        write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", ` along the state path alone, on a fixed logarithmic scale (dashed: the starting setting, thin: all paths); ${at.join(", ")}; along all paths ${share.join(", ")}.${none}`]);
+      } else {
+        write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a fixed logarithmic scale (dashed: the starting setting); ${at.join(", ")}.`]);
+      }
     }
 
     sliders();
