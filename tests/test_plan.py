@@ -115,8 +115,13 @@ def test_a_gated_residual_keeps_the_input_terms_the_block_does_not_hold():
     )
     p = plan(derive(c), set())
     assert dict(p.after)["d_x"] == (Piece(span="x", member=0),)
-    assert dict(p.remainder)["d_x"] is not None  # Uᵀ(...) through the inner tanh, in the loop
-    assert [symbol.name for _, symbol in p.kept] == ["tanh_s"]
+    assert dict(p.remainder)["d_x"] is not None  # Uᵀ(...) through the inner tanh
+    # ... which no carried adjoint reads: computed after the backward loop, for every step.
+    assert "d_x" in p.unlooped.backward
+    # tanh(...) is kept for the backward pass; its input terms U x + b read no state: one
+    # product for every step before the loop.
+    kept = {symbol.name: str(expr) for expr, symbol in p.kept}
+    assert kept == {"tanh_s": "Apply(tanh, U*x + W*s_prev + b)", "s_part": "U*x + b"}
 
 
 def test_equations_that_read_each_other_are_not_one_run():

@@ -289,21 +289,31 @@ class _Fused:
 
         names: dict[str, ir.Node] = {x: ir.at(x, STEP) for x in cell.inputs}
         known: dict[MatrixExpr, MatrixSymbol] = {}
+        before = self.before_loop(known)
+        free = plan.unlooped
+        outside = {*free.before, *free.after}
         if plan.width:
             for z, act in zip(self.arrays["z"], self.arrays["act"], strict=True):
                 L.append(ir.Assign(z, ir.at(act, STEP)))
         for name, array in plan.sequences:
             L.append(ir.Assign(name, ir.at(array, STEP)))
+        for name in free.before:
+            if name in self.pres:
+                L.append(ir.Assign(name, self.columns("act", (STEP, ir.ALL), self.pres[name].index)))
+        parts = {symbol: expr for expr, symbol in plan.kept if symbol in free.parts}
         runs = {run[0]: run for run in plan.forward_runs}
         done_spans: set[str] = set()
         equations = list(cell.equations)
         k = 0
         while k < len(equations):
             eq = equations[k]
+            if eq.name in outside:
+                k += 1
+                continue
             if eq.name not in self.pres:
                 L.extend(self.keep_inside(eq.rhs, names, known))
                 L.append(self.comment(eq.symbol, eq.rhs))
-                L.extend(self.store(eq.name, eq.rhs, names, known))
+                L.extend(self.store(eq.name, with_parts(eq.rhs, parts), names, known))
                 if not isinstance(eq.rhs, MatrixSymbol):
                     known[eq.rhs] = eq.symbol
                 k += 1
@@ -345,10 +355,12 @@ class _Fused:
             k += len(run)
         for s in cell.states:
             L.append(ir.Assign(naming.prev(s), s))
+        after = self.after_loop_forward(known)
         if self.constants:
             # A Python number would be converted again at every call in the loop.
             F.append(ir.Comment("The numbers the steps use, made once in the dtype"))
             F.extend(ir.Assign(name, ir.Constant(value)) for value, name in self.constants.items())
+
         self.values_of = {eq.name: self.values(eq.name) for eq in cell.equations}
         self.outputs = {s: self.values_of[s] for s in cell.states}
         self.cache = (
@@ -356,16 +368,26 @@ class _Fused:
             *(a for _, a in plan.sequences),
             *self.steps.values(),
         )
-        return (*F, ir.Loop(STEP, ir.T, tuple(L), overflows=True))
+        if not before:
+            return (*F, ir.Loop(STEP, ir.T, tuple(L), overflows=True), *after)
+        # The functions over every step may overflow as the loop's may: one guard for both.
+        return (*F, ir.Quiet((*before, ir.Loop(STEP, ir.T, tuple(L)))), *after)
 
     def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
         """``value`` times the scale ``pre``'s block is computed in."""
         factor = self.plan.scales[pre.index]
         return value if factor == 1 else ir.Scaled(value, factor)
 
-    def activate(self, run: list[int]) -> list[ir.Statement]:
-        """The run's functions applied to its block of ``z``, in place."""
-        view = self.block("z", (ir.ALL,), run[0], run[-1] + 1)
+    def activate(self, run: list[int], whole: bool = False) -> list[ir.Statement]:
+        """The run's functions applied to its block of ``z``, in place; with ``whole``,
+        to its block of ``act`` at every step (as rows)."""
+
+        def blocks(start: int, stop: int) -> ir.Block:
+            if whole:
+                return self.block("act", (ir.ALL, ir.ALL), start, stop)
+            return self.block("z", (ir.ALL,), start, stop)
+
+        view = blocks(run[0], run[-1] + 1)
         pres = self.plan.pres
         if tuple(run) not in self.plan.exp_runs:
             return [ir.ApplyInto(pres[run[0]].function, view, view)]
@@ -389,7 +411,7 @@ class _Fused:
             while stop < len(run) and FUNCTIONS[pres[run[stop]].function].through_exp == form:
                 stop += 1
             a, b, _ = form
-            columns = self.block("z", (ir.ALL,), run[k], run[stop - 1] + 1)
+            columns = blocks(run[k], run[stop - 1] + 1)
             if b != 1:
                 out.append(ir.Assign(columns, self.constant(b), "*="))
             if a != 0:
@@ -407,22 +429,109 @@ class _Fused:
         return self.constants[value]
 
     def keep_inside(
-        self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol]
+        self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol], whole: bool = False
     ) -> list[ir.Statement]:
         """Statements that compute the kept sub-expressions of ``expr`` not yet computed
-        this step, innermost first, into their rows of their (T, B, n) arrays; each
-        is added to ``known``."""
+        this step, innermost first, into their rows of their (T, B, n) arrays (with
+        ``whole``, into all of them, for every step at once); each is added to ``known``."""
         out: list[ir.Statement] = []
         for node in reversed(list(A.walk(expr))):
             symbol = self.kept.get(node)
             if symbol is None or node in known:
                 continue
+            target: ir.Node = ir.Rows(self.sequences[symbol.name]) if whole else symbol.name
             if isinstance(node, A.Apply):
-                out.append(ir.ApplyInto(node.function, self.show(node.arg, names, known), symbol.name))
+                out.append(ir.ApplyInto(node.function, self.show(node.arg, names, known), target))
             else:
                 out.append(self.comment(symbol, node))
-                out.extend(self.store(symbol.name, node, names, known))
+                out.extend(self.store(target, node, names, known))
             known[node] = symbol
+        return out
+
+    # Every step at once, outside the loops --------------------------------
+
+    def rows_block(self, array: str, start: int, stop: int) -> ir.Block:
+        """Blocks ``start:stop`` of the array of blocks ``array`` at every step, as (T*B, k) rows."""
+        block = self.block(array, (ir.ALL,), start, stop)
+        return ir.Block(ir.Rows(block.array), block.lead, block.start, block.stop, block.width)
+
+    def whole(self, backward: bool) -> dict[str, ir.Node]:
+        """The nodes that hold every forward value at every step, as (T*B, k) rows:
+        what the statements outside the loops read."""
+        cell = self.cell
+        out: dict[str, ir.Node] = {x: ir.Rows(x) for x in cell.inputs}
+        for name in self.sequences:
+            out[name] = ir.Rows(self.sequences[name])
+        for pre in self.plan.pres:
+            out[pre.equation.name] = self.rows_block("act", pre.index, pre.index + 1)
+        for s in cell.states:
+            if backward:
+                before: ir.Node = naming.prev(s) + "_seq"
+            elif s in self.steps:
+                before = ir.at(self.steps[s], ir.Slice(None, -1))
+            else:
+                before = ir.PreviousAll(ir.at("state", ir.Key(s)), self.values(s))
+            out[naming.prev(s)] = ir.Rows(before)
+        return out
+
+    def before_loop(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
+        """The equations that read no state, then the parts of the others that read
+        none, computed for every step at once before the loop; what they compute is
+        added to ``known``."""
+        plan, cell = self.plan, self.cell
+        free = plan.unlooped
+        if not free.before and not free.parts:
+            return []
+        names = self.whole(backward=False)
+        out: list[ir.Statement] = [ir.Comment("What reads no state, for every step at once")]
+        runs = {run[0]: run for run in plan.forward_runs}
+        for eq in cell.equations:
+            if eq.name not in free.before:
+                continue
+            pre = self.pres.get(eq.name)
+            if pre is None:
+                out.extend(self.keep_inside(eq.rhs, names, known, whole=True))
+                out.append(self.comment(eq.symbol, eq.rhs))
+                out.extend(self.store(ir.Rows(self.sequences[eq.name]), eq.rhs, names, known))
+                if not isinstance(eq.rhs, MatrixSymbol):
+                    known[eq.rhs] = eq.symbol
+                continue
+            if pre.index not in runs:
+                continue  # done with the first of its run
+            run = [plan.pres[i] for i in runs[pre.index]]
+            for member in run:
+                for term in member.rest:
+                    out.extend(self.keep_inside(term, names, known, whole=True))
+                    out.append(
+                        ir.Assign(
+                            ir.Everything(self.rows_block("act", member.index, member.index + 1)),
+                            self.scaled(self.show(term, names, known), member),
+                            "+=",
+                        )
+                    )
+            for member in run:
+                out.append(self.comment(member.equation, cell.equation(member.equation.name).rhs))
+            out.extend(self.activate([member.index for member in run], whole=True))
+            for member in run:
+                known[cell.equation(member.equation.name).rhs] = member.equation
+        held = {symbol: expr for expr, symbol in plan.kept}
+        for symbol in free.parts:
+            expr = held[symbol]
+            out.extend(self.keep_inside(expr, names, known, whole=True))  # the part is kept itself
+        return out
+
+    def after_loop_forward(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
+        """The equations that no step reads back, for every step at once after the loop."""
+        free = self.plan.unlooped
+        if not free.after:
+            return []
+        names = self.whole(backward=False)
+        out: list[ir.Statement] = [ir.Comment("What no step reads back, for every step at once")]
+        for eq in self.cell.equations:
+            if eq.name in free.after:
+                out.extend(self.keep_inside(eq.rhs, names, known, whole=True))
+                out.append(self.comment(eq.symbol, eq.rhs))
+                out.extend(self.store(ir.Rows(self.sequences[eq.name]), eq.rhs, names, known))
         return out
 
     # Backward ------------------------------------------------------------
@@ -461,19 +570,20 @@ class _Fused:
             in_dz[pre.adjoint.name] = self.columns("dz_t", (ir.ALL,), pre.index)
         remainder = dict(plan.remainder)
         after = dict(plan.after)
-        gradients = {g.target.name for g in d.gradients}
-        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
         inputs = {naming.adjoint(x) for x in cell.inputs}
-        carried = {c.carried.name for c in d.carries}
         parameter_of = {naming.adjoint(p.name): p.name for p in cell.parameters}
+        free = plan.unlooped
         for g in d.gradients:
-            if remainder[g.target.name] is not None:
+            if remainder[g.target.name] is not None and g.target.name not in free.backward:
                 base = parameter_of[g.target.name]
                 self.read.add(base)
                 S.append(ir.Assign(g.target.name, ir.Zeros(ir.shape_of(base))))
         for x in inputs:
-            if remainder[x] is not None:
+            if remainder[x] is not None and x not in free.backward:
                 S.append(ir.Assign(x, ir.Empty(ir.shape_of("x"))))
+        saved = dict(free.saved)
+        for array in saved.values():
+            S.append(ir.Assign(array, ir.Empty(ir.SEQUENCE)))
 
         self.forward_values = {
             *(eq.name for eq in cell.equations),
@@ -483,6 +593,8 @@ class _Fused:
         }
         for c in d.carries:
             L.append(ir.Assign(c.incoming.name, ir.Incoming("d_out_" + c.state.name, c.carried.name, STEP)))
+            if c.incoming.name in saved:
+                L.append(ir.Assign(ir.at(saved[c.incoming.name], STEP), c.incoming.name))
         run_of = {k: run for run in plan.backward_runs for k in run}
         pending: dict[tuple[int, ...], list[Assignment]] = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
@@ -491,56 +603,136 @@ class _Fused:
         names.update(in_dz)
         for a in d.backward:
             target = a.target.name
+            if target in free.backward:
+                continue  # after the loop, for every step at once
+            if target in saved:
+                # kept for every step, for the adjoints computed after the loop
+                L.extend(self.backward_step(a, names, known, remainder, in_dz, run_of, pending))
+                L.append(ir.Assign(ir.at(saved[target], STEP), in_dz.get(target, target)))
+                continue
+            L.extend(self.backward_step(a, names, known, remainder, in_dz, run_of, pending))
+        assert not pending, "every backward run is complete by the end of the step"
+        bind = self.bind()
+        ahead = [
+            ir.Assign(symbol.name, ir.Math(value, tuple(self.chunk_names(value).items())))
+            for value, symbol in self.factors.items()
+        ] + self.slopes
+        self.forward_values = None
+        finish = [*self.after_backward_loop(known, remainder), *self.after_loop(after, remainder)]
+        return self.backward_loops(S, bind, L, ahead, finish)
+
+    def backward_step(
+        self,
+        a: Assignment,
+        names: Names,
+        known: Known,
+        remainder: Mapping[str, MatrixExpr | None],
+        in_dz: Mapping[str, ir.Block],
+        run_of: Mapping[int, tuple[int, ...]],
+        pending: dict[tuple[int, ...], list[Assignment]],
+    ) -> list[ir.Statement]:
+        """The statements of one adjoint in the backward loop's step."""
+        plan, cell, d = self.plan, self.cell, self.d
+        L: list[ir.Statement] = []
+        gradients = {g.target.name for g in d.gradients}
+        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
+        inputs = {naming.adjoint(x) for x in cell.inputs}
+        carried = {c.carried.name for c in d.carries}
+        target = a.target.name
+        if target in gradients or target in inputs:
+            value = remainder[target]
+            if value is None:
+                return L
+            L.append(self.comment(a.target, value))
+            if target in gradients:
+                shown = self.show(value, names, known)
+                L.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
+            else:
+                L.append(ir.Assign(ir.at(target, STEP), self.show(value, names, known)))
+            return L
+        owner = next((p for p in plan.pres if p.adjoint == a.target), None)  # a is δz_v
+        if owner is not None and owner.index in run_of:
+            # δz_v = δv ⊙ f'(v): δv is already in δz's columns; f' waits for the whole run.
+            run = run_of[owner.index]
+            pending.setdefault(run, []).append(a)
+            if len(pending[run]) == len(run):
+                L.extend(self.slope(run, pending.pop(run), names))
+            return L
+        spans, rest = span_products(a.value, plan.spans, plan.pres)
+        pieces = [ir.MatMul(self.block("dz_t", (ir.ALL,), s.start, s.stop), s.rows) for s in spans]
+        L.append(self.comment(a.target, a.value))
+        if target in in_dz:
+            view = in_dz[target]
+            if spans:
+                L.append(
+                    ir.Assign(
+                        ir.Everything(view),
+                        ir.add(*pieces, *([self.show(rest, names, known)] if rest else [])),
+                    )
+                )
+            else:
+                L.extend(self.store(view, rest if rest is not None else a.value, names, known))
+        elif target in carried:
+            if spans:
+                # A new array for the carry at each step: where no gradient is given
+                # for the state's output, this step's incoming adjoint is the last
+                # step's carry itself, which the step may still read.
+                L.append(ir.Assign(target, pieces[0]))
+                more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
+                if more:
+                    L.append(ir.Assign(target, ir.add(*more), "+="))
+            elif isinstance(a.value, ZeroMatrix):
+                L.append(ir.Assign(target, ir.Zeros(ir.BATCH)))
+            else:
+                L.append(ir.Assign(target, self.show(a.value, names, known)))
+        else:
+            rest_code = [self.show(rest, names, known)] if rest is not None else []
+            L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
+        return L
+
+    def after_backward_loop(
+        self, known: Known, remainder: Mapping[str, MatrixExpr | None]
+    ) -> list[ir.Statement]:
+        """The adjoints that no carried adjoint reads, for every step at once after the
+        loop, as (T*B, k) rows, from the forward values and the adjoints the loop kept."""
+        plan, cell, d = self.plan, self.cell, self.d
+        free = plan.unlooped
+        if not free.backward:
+            return []
+        names = self.whole(backward=True)
+        names |= {name: ir.Rows(array) for name, array in free.saved}
+        adjoint_of = {pre.adjoint.name: pre for pre in plan.pres}
+        names |= {name: self.rows_block("dz", pre.index, pre.index + 1) for name, pre in adjoint_of.items()}
+        gradients = {g.target.name for g in d.gradients}
+        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
+        inputs = {naming.adjoint(x) for x in cell.inputs}
+        out: list[ir.Statement] = []
+        for a in d.backward:
+            target = a.target.name
+            if target not in free.backward:
+                continue
             if target in gradients or target in inputs:
                 value = remainder[target]
                 if value is None:
                     continue
-                L.append(self.comment(a.target, value))
-                if target in gradients:
-                    shown = self.show(value, names, known)
-                    L.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
+                out.append(self.comment(a.target, value))
+                shown = self.show(value, names, known)
+                if target in inputs:
+                    out.append(ir.Assign(target, ir.Steps(shown, None)))
                 else:
-                    L.append(ir.Assign(ir.at(target, STEP), self.show(value, names, known)))
+                    out.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown))
                 continue
-            owner = next((p for p in plan.pres if p.adjoint == a.target), None)  # a is δz_v
-            if owner is not None and owner.index in run_of:
-                # δz_v = δv ⊙ f'(v): δv is already in δz's columns; f' waits for the whole run.
-                run = run_of[owner.index]
-                pending.setdefault(run, []).append(a)
-                if len(pending[run]) == len(run):
-                    L.extend(self.slope(run, pending.pop(run), names))
-                continue
-            spans, rest = span_products(a.value, plan.spans, plan.pres)
-            pieces = [ir.MatMul(self.block("dz_t", (ir.ALL,), s.start, s.stop), s.rows) for s in spans]
-            L.append(self.comment(a.target, a.value))
-            if target in in_dz:
-                view = in_dz[target]
-                if spans:
-                    L.append(
-                        ir.Assign(
-                            ir.Everything(view),
-                            ir.add(*pieces, *([self.show(rest, names, known)] if rest else [])),
-                        )
-                    )
-                else:
-                    L.extend(self.store(view, rest if rest is not None else a.value, names, known))
-            elif target in carried:
-                if spans:
-                    # A new array for the carry at each step: where no gradient is given
-                    # for the state's output, this step's incoming adjoint is the last
-                    # step's carry itself, which the step may still read.
-                    L.append(ir.Assign(target, pieces[0]))
-                    more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
-                    if more:
-                        L.append(ir.Assign(target, ir.add(*more), "+="))
-                elif isinstance(a.value, ZeroMatrix):
-                    L.append(ir.Assign(target, ir.Zeros(ir.BATCH)))
-                else:
-                    L.append(ir.Assign(target, self.show(a.value, names, known)))
+            out.append(self.comment(a.target, a.value))
+            if target in adjoint_of:
+                out.extend(self.store(names[target], a.value, names, known))
             else:
-                rest_code = [self.show(rest, names, known)] if rest is not None else []
-                L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
-        assert not pending, "every backward run is complete by the end of the step"
+                out.append(ir.Assign(target, self.show(a.value, names, known)))
+        heading = ir.Comment("What no carried adjoint reads, for every step at once")
+        return [heading, *out] if out else []
+
+    def bind(self) -> list[ir.Statement]:
+        """The names the backward loop's step reads, bound to their values at the step."""
+        plan, cell = self.plan, self.cell
         bind: list[ir.Statement] = [
             ir.Assign(dz_t, ir.at(dz, STEP))
             for dz_t, dz in zip(self.arrays["dz_t"], self.arrays["dz"], strict=True)
@@ -560,12 +752,17 @@ class _Fused:
         for s in cell.states:
             if naming.prev(s) in self.read:
                 bind.append(ir.Assign(naming.prev(s), ir.at(naming.prev(s) + "_seq", STEP)))
-        ahead = [
-            ir.Assign(symbol.name, ir.Math(value, tuple(self.chunk_names(value).items())))
-            for value, symbol in self.factors.items()
-        ] + self.slopes
-        self.forward_values = None
-        finish = self.after_loop(after, remainder)
+        return bind
+
+    def backward_loops(
+        self,
+        S: list[ir.Statement],
+        bind: list[ir.Statement],
+        L: list[ir.Statement],
+        ahead: list[ir.Statement],
+        finish: list[ir.Statement],
+    ) -> tuple[ir.Statement, ...]:
+        """The backward function: set-up, the loop (in chunks where factors are computed ahead), finish."""
         if not ahead:
             return (*S, ir.Loop(STEP, ir.T, tuple(bind + L), reverse=True), *finish)
         chunks = ir.Loop(
@@ -711,6 +908,27 @@ class _Fused:
             self.d_params[p.name] = ir.add(*parts)
         self.d_state: dict[str, ir.Node] = {c.state.name: c.carried.name for c in self.d.carries}
         return E
+
+
+def with_parts(expr: MatrixExpr, parts: Mapping[MatrixSymbol, MatrixExpr]) -> MatrixExpr:
+    """``expr`` with each part of the plan replaced by its symbol, where the part is a
+    sub-expression or some of the terms of a sum (U x + b in a ⊙ s_{t-1} + U x + b),
+    or some of the factors of an elementwise product."""
+    for symbol, part in parts.items():
+        if expr == part:
+            return symbol
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        args = list(expr.args)
+        for symbol, part in parts.items():
+            if type(part) is type(expr) and all(args.count(a) >= part.args.count(a) for a in part.args):
+                for a in part.args:
+                    args.remove(a)
+                args.append(symbol)
+        args = [with_parts(a, parts) for a in args]
+        return A.add(*args) if isinstance(expr, MatAdd) else A.hadamard(*args)  # type: ignore[return-value]
+    if not expr.args:
+        return expr
+    return expr.func(*(with_parts(a, parts) if isinstance(a, MatrixExpr) else a for a in expr.args))
 
 
 def _exp_text(function: str) -> str:

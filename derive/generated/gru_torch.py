@@ -204,8 +204,7 @@ def backward(cache, d_outputs):
     d_s_prev = np.zeros((B, n), dtype)
     dz_1 = np.empty((T, B, 2 * n), dtype)
     dz_2 = np.empty((T, B, n), dtype)
-    d_W = np.zeros(W.shape, dtype)
-    d_c = np.zeros(c.shape, dtype)
+    d_z2_s_tilde_seq = np.empty((T, B, n), dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     chunk = max(1, 16384 // (B * n))
@@ -220,7 +219,6 @@ def backward(cache, d_outputs):
             dz_t_2 = dz_2[t]
             o = act_1[t, :, 0:n]
             i = act_1[t, :, n:2 * n]
-            s_prev = s_prev_seq[t]
             d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
@@ -230,6 +228,7 @@ def backward(cache, d_outputs):
             np.multiply(d_s_tilde, factor_seq[t - first], out=dz_t_2)
             # δz⁽²⁾_s̃,t = δz_s̃,t ⊙ o_t
             d_z2_s_tilde = dz_t_2 * o
+            d_z2_s_tilde_seq[t] = d_z2_s_tilde
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
             np.multiply(d_s, factor_seq_2[t - first], out=dz_t_1[:, n:2 * n])
             # δo_t = δz_s̃,t ⊙ (W s_{t-1} + c)
@@ -240,10 +239,11 @@ def backward(cache, d_outputs):
             # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
             d_s_prev = dz_t_1 @ weights_s_prev_rows
             d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_5[t - first]
-            # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-            d_W += d_z2_s_tilde.T @ s_prev
-            # δc = δz⁽²⁾_s̃,t
-            d_c += d_z2_s_tilde.sum(axis=0)
+    # What no carried adjoint reads, for every step at once
+    # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
+    d_W = d_z2_s_tilde_seq.reshape(T * B, -1).T @ s_prev_seq.reshape(T * B, -1)
+    # δc = δz⁽²⁾_s̃,t
+    d_c = (d_z2_s_tilde_seq.reshape(T * B, -1)).sum(axis=0)
     dz_rows_1 = dz_1.reshape(T * B, -1)
     dz_rows_2 = dz_2.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

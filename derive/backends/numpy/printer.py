@@ -183,6 +183,11 @@ class StatementPrinter(Base):
         lines.append(Line(depth, f"for {index} in {steps}:"))
         return lines + self.lines(node.body, depth + 1)
 
+    def quiet(self, node: ir.Quiet, depth: int) -> list[Line]:
+        lines = [Line(depth, text) for text in _OVERFLOWS]
+        lines.append(Line(depth, 'with np.errstate(over="ignore"):'))
+        return lines + self.lines(node.body, depth + 1)
+
     def _print_Least(self, node: ir.Least) -> str:
         return f"min({self(node.a)}, {self(node.b)})"
 

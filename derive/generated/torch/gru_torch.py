@@ -160,7 +160,6 @@ class _Sequence(torch.autograd.Function):
             params['U_i'],
             params['W'],
             params['U'],
-            params['c'],
             output[1],
             output[2],
             output[3],
@@ -177,7 +176,6 @@ class _Sequence(torch.autograd.Function):
             U_i,
             W,
             U,
-            c,
             act_1,
             act_2,
             product_s_tilde_seq,
@@ -192,8 +190,7 @@ class _Sequence(torch.autograd.Function):
         d_s_prev = x.new_zeros((B, n))
         dz_1 = x.new_empty((T, B, 2 * n))
         dz_2 = x.new_empty((T, B, n))
-        d_W = x.new_zeros(W.shape)
-        d_c = x.new_zeros(c.shape)
+        d_z2_s_tilde_seq = x.new_empty((T, B, n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
         chunk = max(1, 16384 // (B * n))
@@ -208,7 +205,6 @@ class _Sequence(torch.autograd.Function):
                 o = act_1[t, :, 0:n]
                 i = act_1[t, :, n:2 * n]
                 product_s_tilde = product_s_tilde_seq[t]
-                s_prev = s_prev_seq[t]
                 d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
@@ -218,6 +214,7 @@ class _Sequence(torch.autograd.Function):
                 torch.mul(d_s_tilde, factor_seq[t - first], out=dz_t_2)
                 # δz⁽²⁾_s̃,t = δz_s̃,t ⊙ o_t
                 d_z2_s_tilde = dz_t_2 * o
+                d_z2_s_tilde_seq[t] = d_z2_s_tilde
                 # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
                 torch.mul(d_s, factor_seq_2[t - first], out=dz_t_1[:, n:2 * n])
                 # δo_t = δz_s̃,t ⊙ (W s_{t-1} + c)
@@ -228,10 +225,11 @@ class _Sequence(torch.autograd.Function):
                 # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
                 d_s_prev = dz_t_1 @ weights_s_prev_rows
                 d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[t - first]
-                # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-                d_W.addmm_(d_z2_s_tilde.T, s_prev)
-                # δc = δz⁽²⁾_s̃,t
-                d_c += d_z2_s_tilde.sum(0)
+        # What no carried adjoint reads, for every step at once
+        # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
+        d_W = d_z2_s_tilde_seq.reshape(T * B, -1).T @ s_prev_seq.reshape(T * B, -1)
+        # δc = δz⁽²⁾_s̃,t
+        d_c = (d_z2_s_tilde_seq.reshape(T * B, -1)).sum(0)
         dz_rows_1 = dz_1.reshape(T * B, -1)
         dz_rows_2 = dz_2.reshape(T * B, -1)
         # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

@@ -132,7 +132,6 @@ class _Sequence(torch.autograd.Function):
         s_prev_seq = torch.cat((state['s'][None], act[:-1]))
         d_s_prev = x.new_zeros((B, n))
         dz = x.new_empty((T, B, n))
-        d_u = x.new_zeros(u.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
         chunk = max(1, 16384 // (B * n))
@@ -140,7 +139,6 @@ class _Sequence(torch.autograd.Function):
             factor_seq = _step(act[first:first + chunk])
             for t in reversed(range(first, min(first + chunk, T))):
                 dz_t = dz[t]
-                s_prev = s_prev_seq[t]
                 d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
@@ -148,8 +146,9 @@ class _Sequence(torch.autograd.Function):
                 torch.mul(d_s, factor_seq[t - first], out=dz_t)
                 # δ̄s_{t-1} = δz_s,t ⊙ u
                 d_s_prev = dz_t * u
-                # δu = δz_s,t ⊙ s_{t-1}
-                d_u += (dz_t * s_prev).sum(0)
+        # What no carried adjoint reads, for every step at once
+        # δu = δz_s,t ⊙ s_{t-1}
+        d_u = (dz.reshape(T * B, -1) * s_prev_seq.reshape(T * B, -1)).sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂U = Σ_t (one product)
         d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
