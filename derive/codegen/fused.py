@@ -32,10 +32,10 @@ Known = Mapping[MatrixExpr, MatrixSymbol]
 
 
 # The loops' indices and the chunk's length: names the lowering binds.
-STEP, FIRST, CHUNK = "t", "first", "chunk"
+STEP, FIRST, CHUNK, STEPS = "t", "first", "chunk", "steps"
 
 # Every name the fused lowering binds as it stands (the others it makes are fresh).
-OWN = frozenset({STEP, FIRST, CHUNK, "act", "z", "dz", "dz_t", "dz_rows", "d_biases"})
+OWN = frozenset({STEP, FIRST, CHUNK, STEPS, "act", "z", "dz", "dz_t", "dz_rows", "d_biases"})
 
 # The entries (steps × batch × hidden) of each array computed ahead of a chunk of
 # backward steps: small enough to stay in a core's cache, large enough that a chunk
@@ -145,7 +145,11 @@ class _Fused:
                     self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target
                 )
             ]
-            out += [ir.Assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
+            # rows of a view are an expression, not a name: added to through [...]
+            into = (
+                ir.Everything(target) if isinstance(target, (ir.Rows, ir.Block)) and _rows(target) else target
+            )
+            out += [ir.Assign(into, self.show(A.add(*rest), names, {}), "+=")] if rest else []
             return out
         return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
 
@@ -370,21 +374,33 @@ class _Fused:
         )
         if not before:
             return (*F, ir.Loop(STEP, ir.T, tuple(L), overflows=True), *after)
-        # The functions over every step may overflow as the loop's may: one guard for both.
-        return (*F, ir.Quiet((*before, ir.Loop(STEP, ir.T, tuple(L)))), *after)
+        # What reads no state is computed for a chunk of steps, then the chunk's steps run:
+        # its arrays are still in cache when the steps read them.  Its functions may
+        # overflow as the steps' may: one guard for both.
+        steps = ir.Loop(STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(L), start=FIRST)
+        return (
+            *F,
+            self.chunk_size(),
+            ir.Quiet((ir.Loop(FIRST, ir.T, (*before, steps), step=CHUNK),)),
+            *after,
+        )
+
+    def chunk_size(self) -> ir.Assign:
+        """``chunk``: the steps whose arrays of B × n entries together hold about ``chunk_entries``."""
+        return ir.Assign(CHUNK, ir.Greatest(1, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N))))
 
     def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
         """``value`` times the scale ``pre``'s block is computed in."""
         factor = self.plan.scales[pre.index]
         return value if factor == 1 else ir.Scaled(value, factor)
 
-    def activate(self, run: list[int], whole: bool = False) -> list[ir.Statement]:
-        """The run's functions applied to its block of ``z``, in place; with ``whole``,
-        to its block of ``act`` at every step (as rows)."""
+    def activate(self, run: list[int], chunk: bool = False) -> list[ir.Statement]:
+        """The run's functions applied to its block of ``z``, in place; with ``chunk``,
+        to its block of ``act`` at a chunk of steps."""
 
         def blocks(start: int, stop: int) -> ir.Block:
-            if whole:
-                return self.block("act", (ir.ALL, ir.ALL), start, stop)
+            if chunk:
+                return self.block("act", (_CHUNK_STEPS, ir.ALL), start, stop)
             return self.block("z", (ir.ALL,), start, stop)
 
         view = blocks(run[0], run[-1] + 1)
@@ -429,17 +445,25 @@ class _Fused:
         return self.constants[value]
 
     def keep_inside(
-        self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol], whole: bool = False
+        self,
+        expr: MatrixExpr,
+        names: Names,
+        known: dict[MatrixExpr, MatrixSymbol],
+        whole: bool = False,
+        chunk: bool = False,
     ) -> list[ir.Statement]:
         """Statements that compute the kept sub-expressions of ``expr`` not yet computed
         this step, innermost first, into their rows of their (T, B, n) arrays (with
-        ``whole``, into all of them, for every step at once); each is added to ``known``."""
+        ``whole``, into all of them, for every step at once; with ``chunk``, for the
+        chunk's steps); each is added to ``known``."""
         out: list[ir.Statement] = []
         for node in reversed(list(A.walk(expr))):
             symbol = self.kept.get(node)
             if symbol is None or node in known:
                 continue
-            target: ir.Node = ir.Rows(self.sequences[symbol.name]) if whole else symbol.name
+            target: ir.Node = (
+                self.as_rows(self.sequences[symbol.name], chunk) if whole or chunk else symbol.name
+            )
             if isinstance(node, A.Apply):
                 out.append(ir.ApplyInto(node.function, self.show(node.arg, names, known), target))
             else:
@@ -450,20 +474,25 @@ class _Fused:
 
     # Every step at once, outside the loops --------------------------------
 
-    def rows_block(self, array: str, start: int, stop: int) -> ir.Block:
-        """Blocks ``start:stop`` of the array of blocks ``array`` at every step, as (T*B, k) rows."""
-        block = self.block(array, (ir.ALL,), start, stop)
-        return ir.Block(ir.Rows(block.array), block.lead, block.start, block.stop, block.width)
+    def as_rows(self, array: ir.Node, chunk: bool) -> ir.Rows:
+        """A (T, B, k) array as (T*B, k) rows; with ``chunk``, its chunk of steps only."""
+        return ir.Rows(ir.at(array, _CHUNK_STEPS), STEPS) if chunk else ir.Rows(array)
 
-    def whole(self, backward: bool) -> dict[str, ir.Node]:
-        """The nodes that hold every forward value at every step, as (T*B, k) rows:
-        what the statements outside the loops read."""
+    def rows_block(self, array: str, start: int, stop: int, chunk: bool = False) -> ir.Block:
+        """Blocks ``start:stop`` of the array of blocks ``array`` at every step (with
+        ``chunk``, at the chunk's steps), as rows."""
+        block = self.block(array, (ir.ALL,), start, stop)
+        return ir.Block(self.as_rows(block.array, chunk), block.lead, block.start, block.stop, block.width)
+
+    def whole(self, backward: bool, chunk: bool = False) -> dict[str, ir.Node]:
+        """The nodes that hold every forward value at every step (with ``chunk``, at the
+        chunk's steps), as rows: what the statements outside the step loops read."""
         cell = self.cell
-        out: dict[str, ir.Node] = {x: ir.Rows(x) for x in cell.inputs}
+        out: dict[str, ir.Node] = {x: self.as_rows(x, chunk) for x in cell.inputs}
         for name in self.sequences:
-            out[name] = ir.Rows(self.sequences[name])
+            out[name] = self.as_rows(self.sequences[name], chunk)
         for pre in self.plan.pres:
-            out[pre.equation.name] = self.rows_block("act", pre.index, pre.index + 1)
+            out[pre.equation.name] = self.rows_block("act", pre.index, pre.index + 1, chunk)
         for s in cell.states:
             if backward:
                 before: ir.Node = naming.prev(s) + "_seq"
@@ -471,7 +500,7 @@ class _Fused:
                 before = ir.at(self.steps[s], ir.Slice(None, -1))
             else:
                 before = ir.PreviousAll(ir.at("state", ir.Key(s)), self.values(s))
-            out[naming.prev(s)] = ir.Rows(before)
+            out[naming.prev(s)] = self.as_rows(before, chunk)
         return out
 
     def before_loop(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
@@ -482,17 +511,20 @@ class _Fused:
         free = plan.unlooped
         if not free.before and not free.parts:
             return []
-        names = self.whole(backward=False)
-        out: list[ir.Statement] = [ir.Comment("What reads no state, for every step at once")]
+        names = self.whole(backward=False, chunk=True)
+        out: list[ir.Statement] = [
+            ir.Comment("What reads no state, for a chunk of steps at once"),
+            ir.Assign(STEPS, ir.Minus(ir.Least(ir.Plus(FIRST, CHUNK), ir.T), FIRST)),
+        ]
         runs = {run[0]: run for run in plan.forward_runs}
         for eq in cell.equations:
             if eq.name not in free.before:
                 continue
             pre = self.pres.get(eq.name)
             if pre is None:
-                out.extend(self.keep_inside(eq.rhs, names, known, whole=True))
+                out.extend(self.keep_inside(eq.rhs, names, known, chunk=True))
                 out.append(self.comment(eq.symbol, eq.rhs))
-                out.extend(self.store(ir.Rows(self.sequences[eq.name]), eq.rhs, names, known))
+                out.extend(self.store(self.as_rows(self.sequences[eq.name], True), eq.rhs, names, known))
                 if not isinstance(eq.rhs, MatrixSymbol):
                     known[eq.rhs] = eq.symbol
                 continue
@@ -501,23 +533,23 @@ class _Fused:
             run = [plan.pres[i] for i in runs[pre.index]]
             for member in run:
                 for term in member.rest:
-                    out.extend(self.keep_inside(term, names, known, whole=True))
+                    out.extend(self.keep_inside(term, names, known, chunk=True))
                     out.append(
                         ir.Assign(
-                            ir.Everything(self.rows_block("act", member.index, member.index + 1)),
+                            ir.Everything(self.rows_block("act", member.index, member.index + 1, True)),
                             self.scaled(self.show(term, names, known), member),
                             "+=",
                         )
                     )
             for member in run:
                 out.append(self.comment(member.equation, cell.equation(member.equation.name).rhs))
-            out.extend(self.activate([member.index for member in run], whole=True))
+            out.extend(self.activate([member.index for member in run], chunk=True))
             for member in run:
                 known[cell.equation(member.equation.name).rhs] = member.equation
         held = {symbol: expr for expr, symbol in plan.kept}
         for symbol in free.parts:
             expr = held[symbol]
-            out.extend(self.keep_inside(expr, names, known, whole=True))  # the part is kept itself
+            out.extend(self.keep_inside(expr, names, known, chunk=True))  # the part is kept itself
         return out
 
     def after_loop_forward(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
@@ -531,7 +563,7 @@ class _Fused:
             if eq.name in free.after:
                 out.extend(self.keep_inside(eq.rhs, names, known, whole=True))
                 out.append(self.comment(eq.symbol, eq.rhs))
-                out.extend(self.store(ir.Rows(self.sequences[eq.name]), eq.rhs, names, known))
+                out.extend(self.store(self.as_rows(self.sequences[eq.name], False), eq.rhs, names, known))
         return out
 
     # Backward ------------------------------------------------------------
@@ -574,12 +606,12 @@ class _Fused:
         parameter_of = {naming.adjoint(p.name): p.name for p in cell.parameters}
         free = plan.unlooped
         for g in d.gradients:
-            if remainder[g.target.name] is not None and g.target.name not in free.backward:
+            if remainder[g.target.name] is not None:
                 base = parameter_of[g.target.name]
                 self.read.add(base)
                 S.append(ir.Assign(g.target.name, ir.Zeros(ir.shape_of(base))))
         for x in inputs:
-            if remainder[x] is not None and x not in free.backward:
+            if remainder[x] is not None:
                 S.append(ir.Assign(x, ir.Empty(ir.shape_of("x"))))
         saved = dict(free.saved)
         for array in saved.values():
@@ -618,8 +650,9 @@ class _Fused:
             for value, symbol in self.factors.items()
         ] + self.slopes
         self.forward_values = None
-        finish = [*self.after_backward_loop(known, remainder), *self.after_loop(after, remainder)]
-        return self.backward_loops(S, bind, L, ahead, finish)
+        unlooped = self.after_backward_steps(known, remainder)
+        finish = self.after_loop(after, remainder)
+        return self.backward_loops(S, bind, L, ahead, unlooped, finish)
 
     def backward_step(
         self,
@@ -690,19 +723,22 @@ class _Fused:
             L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
         return L
 
-    def after_backward_loop(
+    def after_backward_steps(
         self, known: Known, remainder: Mapping[str, MatrixExpr | None]
     ) -> list[ir.Statement]:
-        """The adjoints that no carried adjoint reads, for every step at once after the
-        loop, as (T*B, k) rows, from the forward values and the adjoints the loop kept."""
+        """The adjoints that no carried adjoint reads, for a chunk of steps at once after
+        the chunk's backward steps, as rows, from the forward values and the adjoints
+        the steps kept."""
         plan, cell, d = self.plan, self.cell, self.d
         free = plan.unlooped
         if not free.backward:
             return []
-        names = self.whole(backward=True)
-        names |= {name: ir.Rows(array) for name, array in free.saved}
+        names = self.whole(backward=True, chunk=True)
+        names |= {name: self.as_rows(array, True) for name, array in free.saved}
         adjoint_of = {pre.adjoint.name: pre for pre in plan.pres}
-        names |= {name: self.rows_block("dz", pre.index, pre.index + 1) for name, pre in adjoint_of.items()}
+        names |= {
+            name: self.rows_block("dz", pre.index, pre.index + 1, True) for name, pre in adjoint_of.items()
+        }
         gradients = {g.target.name for g in d.gradients}
         vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
         inputs = {naming.adjoint(x) for x in cell.inputs}
@@ -718,17 +754,22 @@ class _Fused:
                 out.append(self.comment(a.target, value))
                 shown = self.show(value, names, known)
                 if target in inputs:
-                    out.append(ir.Assign(target, ir.Steps(shown, None)))
+                    out.append(ir.Assign(ir.Everything(self.as_rows(target, True)), shown))
                 else:
-                    out.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown))
+                    out.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
                 continue
             out.append(self.comment(a.target, a.value))
             if target in adjoint_of:
                 out.extend(self.store(names[target], a.value, names, known))
             else:
                 out.append(ir.Assign(target, self.show(a.value, names, known)))
-        heading = ir.Comment("What no carried adjoint reads, for every step at once")
-        return [heading, *out] if out else []
+        if not out:
+            return []
+        return [
+            ir.Comment("What no carried adjoint reads, for the chunk's steps at once"),
+            ir.Assign(STEPS, ir.Minus(ir.Least(ir.Plus(FIRST, CHUNK), ir.T), FIRST)),
+            *out,
+        ]
 
     def bind(self) -> list[ir.Statement]:
         """The names the backward loop's step reads, bound to their values at the step."""
@@ -760,10 +801,12 @@ class _Fused:
         bind: list[ir.Statement],
         L: list[ir.Statement],
         ahead: list[ir.Statement],
+        unlooped: list[ir.Statement],
         finish: list[ir.Statement],
     ) -> tuple[ir.Statement, ...]:
-        """The backward function: set-up, the loop (in chunks where factors are computed ahead), finish."""
-        if not ahead:
+        """The backward function: set-up, the loop (in chunks where factors are computed
+        ahead or adjoints after the chunk's steps), finish."""
+        if not ahead and not unlooped:
             return (*S, ir.Loop(STEP, ir.T, tuple(bind + L), reverse=True), *finish)
         chunks = ir.Loop(
             FIRST,
@@ -773,6 +816,7 @@ class _Fused:
                 ir.Loop(
                     STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(bind + L), start=FIRST, reverse=True
                 ),
+                *unlooped,
             ),
             step=CHUNK,
             reverse=True,
@@ -781,7 +825,7 @@ class _Fused:
             *S,
             ir.Comment("What the steps read that does not depend on the adjoints is computed ahead, for a"),
             ir.Comment("chunk of steps at once: fewer, larger NumPy calls, on data still in cache."),
-            ir.Assign(CHUNK, ir.Greatest(1, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N)))),
+            self.chunk_size(),
             chunks,
             *finish,
         )
@@ -908,6 +952,11 @@ class _Fused:
             self.d_params[p.name] = ir.add(*parts)
         self.d_state: dict[str, ir.Node] = {c.state.name: c.carried.name for c in self.d.carries}
         return E
+
+
+def _rows(node: ir.Node) -> bool:
+    """Whether ``node`` is rows of an array (:class:`ir.Rows`), or a block of them."""
+    return isinstance(node, ir.Rows) or (isinstance(node, ir.Block) and isinstance(node.array, ir.Rows))
 
 
 def with_parts(expr: MatrixExpr, parts: Mapping[MatrixSymbol, MatrixExpr]) -> MatrixExpr:

@@ -193,9 +193,11 @@ class Transpose(Expr):
 
 @dataclass(frozen=True)
 class Rows(Expr):
-    """A (T, B, k) array as (T*B, k) rows."""
+    """A (T, B, k) array as (T*B, k) rows; ``steps``, when given, is its first size
+    in place of T (a chunk of steps)."""
 
     array: Node
+    steps: Node | None = None
 
 
 @dataclass(frozen=True)

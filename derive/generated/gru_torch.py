@@ -204,6 +204,8 @@ def backward(cache, d_outputs):
     d_s_prev = np.zeros((B, n), dtype)
     dz_1 = np.empty((T, B, 2 * n), dtype)
     dz_2 = np.empty((T, B, n), dtype)
+    d_W = np.zeros(W.shape, dtype)
+    d_c = np.zeros(c.shape, dtype)
     d_z2_s_tilde_seq = np.empty((T, B, n), dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
@@ -239,11 +241,14 @@ def backward(cache, d_outputs):
             # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
             d_s_prev = dz_t_1 @ weights_s_prev_rows
             d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_5[t - first]
-    # What no carried adjoint reads, for every step at once
-    # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-    d_W = d_z2_s_tilde_seq.reshape(T * B, -1).T @ s_prev_seq.reshape(T * B, -1)
-    # δc = δz⁽²⁾_s̃,t
-    d_c = (d_z2_s_tilde_seq.reshape(T * B, -1)).sum(axis=0)
+        # What no carried adjoint reads, for the chunk's steps at once
+        steps = min(first + chunk, T) - first
+        # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
+        d_W += d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1).T @ s_prev_seq[
+            first:first + chunk
+        ].reshape(steps * B, -1)
+        # δc = δz⁽²⁾_s̃,t
+        d_c += (d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1)).sum(axis=0)
     dz_rows_1 = dz_1.reshape(T * B, -1)
     dz_rows_2 = dz_2.reshape(T * B, -1)
     # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

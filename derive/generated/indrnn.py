@@ -140,6 +140,7 @@ def backward(cache, d_outputs):
     s_prev_seq = np.concatenate((state['s'][None], act[:-1]))
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, n), dtype)
+    d_u = np.zeros(u.shape, dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     chunk = max(1, 16384 // (B * n))
@@ -154,9 +155,14 @@ def backward(cache, d_outputs):
             np.multiply(d_s, factor_seq[t - first], out=dz_t)
             # δ̄s_{t-1} = δz_s,t ⊙ u
             d_s_prev = dz_t * u
-    # What no carried adjoint reads, for every step at once
-    # δu = δz_s,t ⊙ s_{t-1}
-    d_u = (dz.reshape(T * B, -1) * s_prev_seq.reshape(T * B, -1)).sum(axis=0)
+        # What no carried adjoint reads, for the chunk's steps at once
+        steps = min(first + chunk, T) - first
+        # δu = δz_s,t ⊙ s_{t-1}
+        d_u += (
+            dz[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[first:first + chunk].reshape(
+                steps * B, -1
+            )
+        ).sum(axis=0)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)

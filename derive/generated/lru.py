@@ -106,19 +106,24 @@ def forward(params, x, state=None):
     y_seq = y_steps[1:]
     s_part_seq = np.empty((T, B, n), dtype)
     s_prev = state['s']
+    chunk = max(1, 16384 // (B * n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        # What reads no state, for every step at once
-        # s_part_t = U x_t + b
-        s_part_seq.reshape(T * B, -1)[...] = x.reshape(T * B, -1) @ U.T + b
-        for t in range(T):
-            s = s_seq[t]
-            s_part = s_part_seq[t]
-            # s_t = a ⊙ s_{t-1} + U x_t + b
-            np.multiply(a, s_prev, out=s)
-            s += s_part
-            s_prev = s
+        for first in range(0, T, chunk):
+            # What reads no state, for a chunk of steps at once
+            steps = min(first + chunk, T) - first
+            # s_part_t = U x_t + b
+            s_part_seq[first:first + chunk].reshape(steps * B, -1)[...] = x[first:first + chunk].reshape(
+                steps * B, -1
+            ) @ U.T + b
+            for t in range(first, min(first + chunk, T)):
+                s = s_seq[t]
+                s_part = s_part_seq[t]
+                # s_t = a ⊙ s_{t-1} + U x_t + b
+                np.multiply(a, s_prev, out=s)
+                s += s_part
+                s_prev = s
     # What no step reads back, for every step at once
     # y_t = W_y s_t
     y_seq.reshape(T * B, -1)[...] = s_seq.reshape(T * B, -1) @ W_y.T
@@ -158,6 +163,7 @@ def backward(cache, d_outputs):
     dtype = x.dtype
     a = params['a']
     U = params['U']
+    b = params['b']
     W_y = params['W_y']
     s_seq = cache['s_seq']
     s_steps = cache['s_steps']
@@ -166,32 +172,52 @@ def backward(cache, d_outputs):
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
     d_y_prev = np.zeros((B, n), dtype)
+    d_a = np.zeros(a.shape, dtype)
+    d_U = np.zeros(U.shape, dtype)
+    d_b = np.zeros(b.shape, dtype)
+    d_W_y = np.zeros(W_y.shape, dtype)
+    d_x = np.empty(x.shape, dtype)
     d_s_seq = np.empty((T, B, n), dtype)
     d_y_seq = np.empty((T, B, n), dtype)
-    for t in reversed(range(T)):
-        d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-        d_y_in = d_y_prev if d_out_y is None else d_out_y[t] + d_y_prev
-        # δy_t = δy_t^in
-        d_y = d_y_in
-        d_y_seq[t] = d_y
-        # δs_t = δs_t^in + W_yᵀ δy_t
-        d_s = d_s_in + d_y @ W_y
-        d_s_seq[t] = d_s
-        # δ̄s_{t-1} = δs_t ⊙ a
-        d_s_prev = d_s * a
-        # δ̄y_{t-1} = 0
-        d_y_prev = np.zeros((B, n), dtype)
-    # What no carried adjoint reads, for every step at once
-    # δx_t = Uᵀ δs_t
-    d_x = (d_s_seq.reshape(T * B, -1) @ U).reshape(T, B, -1)
-    # δa = δs_t ⊙ s_{t-1}
-    d_a = (d_s_seq.reshape(T * B, -1) * s_prev_seq.reshape(T * B, -1)).sum(axis=0)
-    # δU = δs_t x_tᵀ
-    d_U = d_s_seq.reshape(T * B, -1).T @ x.reshape(T * B, -1)
-    # δb = δs_t
-    d_b = (d_s_seq.reshape(T * B, -1)).sum(axis=0)
-    # δW_y = δy_t s_tᵀ
-    d_W_y = d_y_seq.reshape(T * B, -1).T @ s_seq.reshape(T * B, -1)
+    # What the steps read that does not depend on the adjoints is computed ahead, for a
+    # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+    chunk = max(1, 16384 // (B * n))
+    for first in reversed(range(0, T, chunk)):
+        for t in reversed(range(first, min(first + chunk, T))):
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+            d_y_in = d_y_prev if d_out_y is None else d_out_y[t] + d_y_prev
+            # δy_t = δy_t^in
+            d_y = d_y_in
+            d_y_seq[t] = d_y
+            # δs_t = δs_t^in + W_yᵀ δy_t
+            d_s = d_s_in + d_y @ W_y
+            d_s_seq[t] = d_s
+            # δ̄s_{t-1} = δs_t ⊙ a
+            d_s_prev = d_s * a
+            # δ̄y_{t-1} = 0
+            d_y_prev = np.zeros((B, n), dtype)
+        # What no carried adjoint reads, for the chunk's steps at once
+        steps = min(first + chunk, T) - first
+        # δx_t = Uᵀ δs_t
+        d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_seq[first:first + chunk].reshape(
+            steps * B, -1
+        ) @ U
+        # δa = δs_t ⊙ s_{t-1}
+        d_a += (
+            d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[first:first + chunk].reshape(
+                steps * B, -1
+            )
+        ).sum(axis=0)
+        # δU = δs_t x_tᵀ
+        d_U += d_s_seq[first:first + chunk].reshape(steps * B, -1).T @ x[first:first + chunk].reshape(
+            steps * B, -1
+        )
+        # δb = δs_t
+        d_b += (d_s_seq[first:first + chunk].reshape(steps * B, -1)).sum(axis=0)
+        # δW_y = δy_t s_tᵀ
+        d_W_y += d_y_seq[first:first + chunk].reshape(steps * B, -1).T @ s_seq[first:first + chunk].reshape(
+            steps * B, -1
+        )
     d_params = {
         'a': d_a,
         'U': d_U,

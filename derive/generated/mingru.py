@@ -110,29 +110,40 @@ def forward(params, x, state=None):
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, dtype)
+    chunk = max(1, 16384 // (B * n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        # What reads no state, for every step at once
-        # i_t = σ(U_i x_t + b_i)
-        # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-        np.exp(act, out=act)
-        act += one
-        np.reciprocal(act, out=act)
-        # s̃_t = U x_t + b
-        s_tilde_seq.reshape(T * B, -1)[...] = x.reshape(T * B, -1) @ U.T + b
-        # s_part_t = i_t ⊙ s̃_t
-        np.multiply(act.reshape(T * B, -1), s_tilde_seq.reshape(T * B, -1), out=s_part_seq.reshape(T * B, -1))
-        # s_part_2_t = 1 - i_t
-        s_part_2_seq.reshape(T * B, -1)[...] = 1 - act.reshape(T * B, -1)
-        for t in range(T):
-            s = s_seq[t]
-            s_part = s_part_seq[t]
-            s_part_2 = s_part_2_seq[t]
-            # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
-            np.multiply(s_part_2, s_prev, out=s)
-            s += s_part
-            s_prev = s
+        for first in range(0, T, chunk):
+            # What reads no state, for a chunk of steps at once
+            steps = min(first + chunk, T) - first
+            # i_t = σ(U_i x_t + b_i)
+            # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
+            np.exp(act[first:first + chunk], out=act[first:first + chunk])
+            act[first:first + chunk] += one
+            np.reciprocal(act[first:first + chunk], out=act[first:first + chunk])
+            # s̃_t = U x_t + b
+            s_tilde_seq[first:first + chunk].reshape(steps * B, -1)[...] = x[first:first + chunk].reshape(
+                steps * B, -1
+            ) @ U.T + b
+            # s_part_t = i_t ⊙ s̃_t
+            np.multiply(
+                act[first:first + chunk].reshape(steps * B, -1),
+                s_tilde_seq[first:first + chunk].reshape(steps * B, -1),
+                out=s_part_seq[first:first + chunk].reshape(steps * B, -1),
+            )
+            # s_part_2_t = 1 - i_t
+            s_part_2_seq[first:first + chunk].reshape(steps * B, -1)[...] = 1 - act[
+                first:first + chunk
+            ].reshape(steps * B, -1)
+            for t in range(first, min(first + chunk, T)):
+                s = s_seq[t]
+                s_part = s_part_seq[t]
+                s_part_2 = s_part_2_seq[t]
+                # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
+                np.multiply(s_part_2, s_prev, out=s)
+                s += s_part
+                s_prev = s
     outputs = {
         's': _read_only(s_seq),
     }
@@ -170,6 +181,7 @@ def backward(cache, d_outputs):
     dtype = x.dtype
     U_i = params['U_i']
     U = params['U']
+    b = params['b']
     act = cache['act']
     s_tilde_seq = cache['s_tilde_seq']
     s_part_2_seq = cache['s_part_2_seq']
@@ -179,28 +191,46 @@ def backward(cache, d_outputs):
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, n), dtype)
+    d_U = np.zeros(U.shape, dtype)
+    d_b = np.zeros(b.shape, dtype)
+    d_x = np.empty(x.shape, dtype)
     d_s_seq = np.empty((T, B, n), dtype)
-    for t in reversed(range(T)):
-        s_part_2 = s_part_2_seq[t]
-        d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-        # δs_t = δs_t^in
-        d_s = d_s_in
-        d_s_seq[t] = d_s
-        # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
-        d_s_prev = d_s * s_part_2
-    # What no carried adjoint reads, for every step at once
-    # δs̃_t = δs_t ⊙ i_t
-    d_s_tilde = d_s_seq.reshape(T * B, -1) * act.reshape(T * B, -1)
-    # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-    d_i = d_s_seq.reshape(T * B, -1) * (s_tilde_seq.reshape(T * B, -1) - s_prev_seq.reshape(T * B, -1))
-    # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-    dz.reshape(T * B, -1)[...] = d_i * act.reshape(T * B, -1) * s_part_2_seq.reshape(T * B, -1)
-    # δx_t = Uᵀ δs̃_t
-    d_x = (d_s_tilde @ U).reshape(T, B, -1)
-    # δU = δs̃_t x_tᵀ
-    d_U = d_s_tilde.T @ x.reshape(T * B, -1)
-    # δb = δs̃_t
-    d_b = d_s_tilde.sum(axis=0)
+    # What the steps read that does not depend on the adjoints is computed ahead, for a
+    # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+    chunk = max(1, 16384 // (B * n))
+    for first in reversed(range(0, T, chunk)):
+        for t in reversed(range(first, min(first + chunk, T))):
+            s_part_2 = s_part_2_seq[t]
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+            # δs_t = δs_t^in
+            d_s = d_s_in
+            d_s_seq[t] = d_s
+            # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
+            d_s_prev = d_s * s_part_2
+        # What no carried adjoint reads, for the chunk's steps at once
+        steps = min(first + chunk, T) - first
+        # δs̃_t = δs_t ⊙ i_t
+        d_s_tilde = d_s_seq[first:first + chunk].reshape(steps * B, -1) * act[first:first + chunk].reshape(
+            steps * B, -1
+        )
+        # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
+        d_i = d_s_seq[first:first + chunk].reshape(steps * B, -1) * (
+            s_tilde_seq[first:first + chunk].reshape(steps * B, -1) - s_prev_seq[first:first + chunk].reshape(
+                steps * B, -1
+            )
+        )
+        # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
+        dz[first:first + chunk].reshape(steps * B, -1)[...] = (
+            d_i
+            * act[first:first + chunk].reshape(steps * B, -1)
+            * s_part_2_seq[first:first + chunk].reshape(steps * B, -1)
+        )
+        # δx_t = Uᵀ δs̃_t
+        d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_tilde @ U
+        # δU = δs̃_t x_tᵀ
+        d_U += d_s_tilde.T @ x[first:first + chunk].reshape(steps * B, -1)
+        # δb = δs̃_t
+        d_b += d_s_tilde.sum(axis=0)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂U_i = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)

@@ -129,38 +129,53 @@ def forward(params, x, state=None):
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, dtype)
+    chunk = max(1, 16384 // (B * n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        # What reads no state, for every step at once
-        # f_t = σ(U_f x_t + b_f)
-        # i_t = σ(U_i x_t + b_i)
-        # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-        np.exp(act, out=act)
-        act += one
-        np.reciprocal(act, out=act)
-        # f̂_t = f_t ⊘ (f_t + i_t)
-        f_hat_seq.reshape(T * B, -1)[...] = act.reshape(T * B, -1)[:, 0:n] / (
-            act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
-        )
-        # î_t = i_t ⊘ (f_t + i_t)
-        i_hat_seq.reshape(T * B, -1)[...] = act.reshape(T * B, -1)[:, n:2 * n] / (
-            act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
-        )
-        # s̃_t = U x_t + b
-        s_tilde_seq.reshape(T * B, -1)[...] = x.reshape(T * B, -1) @ U.T + b
-        # s_part_t = î_t ⊙ s̃_t
-        np.multiply(
-            i_hat_seq.reshape(T * B, -1), s_tilde_seq.reshape(T * B, -1), out=s_part_seq.reshape(T * B, -1)
-        )
-        for t in range(T):
-            f_hat = f_hat_seq[t]
-            s = s_seq[t]
-            s_part = s_part_seq[t]
-            # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
-            np.multiply(f_hat, s_prev, out=s)
-            s += s_part
-            s_prev = s
+        for first in range(0, T, chunk):
+            # What reads no state, for a chunk of steps at once
+            steps = min(first + chunk, T) - first
+            # f_t = σ(U_f x_t + b_f)
+            # i_t = σ(U_i x_t + b_i)
+            # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
+            np.exp(act[first:first + chunk], out=act[first:first + chunk])
+            act[first:first + chunk] += one
+            np.reciprocal(act[first:first + chunk], out=act[first:first + chunk])
+            # f̂_t = f_t ⊘ (f_t + i_t)
+            f_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = (
+                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
+            )
+            # î_t = i_t ⊘ (f_t + i_t)
+            i_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = (
+                act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n] / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
+            )
+            # s̃_t = U x_t + b
+            s_tilde_seq[first:first + chunk].reshape(steps * B, -1)[...] = x[first:first + chunk].reshape(
+                steps * B, -1
+            ) @ U.T + b
+            # s_part_t = î_t ⊙ s̃_t
+            np.multiply(
+                i_hat_seq[first:first + chunk].reshape(steps * B, -1),
+                s_tilde_seq[first:first + chunk].reshape(steps * B, -1),
+                out=s_part_seq[first:first + chunk].reshape(steps * B, -1),
+            )
+            for t in range(first, min(first + chunk, T)):
+                f_hat = f_hat_seq[t]
+                s = s_seq[t]
+                s_part = s_part_seq[t]
+                # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
+                np.multiply(f_hat, s_prev, out=s)
+                s += s_part
+                s_prev = s
     outputs = {
         's': _read_only(s_seq),
     }
@@ -203,6 +218,7 @@ def backward(cache, d_outputs):
     U_f = params['U_f']
     U_i = params['U_i']
     U = params['U']
+    b = params['b']
     act = cache['act']
     f_hat_seq = cache['f_hat_seq']
     i_hat_seq = cache['i_hat_seq']
@@ -213,64 +229,94 @@ def backward(cache, d_outputs):
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((B, n), dtype)
     dz = np.empty((T, B, 2 * n), dtype)
+    d_U = np.zeros(U.shape, dtype)
+    d_b = np.zeros(b.shape, dtype)
+    d_x = np.empty(x.shape, dtype)
     d_s_seq = np.empty((T, B, n), dtype)
-    for t in reversed(range(T)):
-        f_hat = f_hat_seq[t]
-        d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-        # δs_t = δs_t^in
-        d_s = d_s_in
-        d_s_seq[t] = d_s
-        # δ̄s_{t-1} = δs_t ⊙ f̂_t
-        d_s_prev = d_s * f_hat
-    # What no carried adjoint reads, for every step at once
-    # δs̃_t = δs_t ⊙ î_t
-    d_s_tilde = d_s_seq.reshape(T * B, -1) * i_hat_seq.reshape(T * B, -1)
-    # δî_t = δs_t ⊙ s̃_t
-    d_i_hat = d_s_seq.reshape(T * B, -1) * s_tilde_seq.reshape(T * B, -1)
-    # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-    d_z_i_hat = -(
-        d_i_hat * (
-            i_hat_seq.reshape(T * B, -1) / (
-                act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
+    # What the steps read that does not depend on the adjoints is computed ahead, for a
+    # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+    chunk = max(1, 16384 // (B * n))
+    for first in reversed(range(0, T, chunk)):
+        for t in reversed(range(first, min(first + chunk, T))):
+            f_hat = f_hat_seq[t]
+            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+            # δs_t = δs_t^in
+            d_s = d_s_in
+            d_s_seq[t] = d_s
+            # δ̄s_{t-1} = δs_t ⊙ f̂_t
+            d_s_prev = d_s * f_hat
+        # What no carried adjoint reads, for the chunk's steps at once
+        steps = min(first + chunk, T) - first
+        # δs̃_t = δs_t ⊙ î_t
+        d_s_tilde = d_s_seq[first:first + chunk].reshape(steps * B, -1) * i_hat_seq[
+            first:first + chunk
+        ].reshape(steps * B, -1)
+        # δî_t = δs_t ⊙ s̃_t
+        d_i_hat = d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_tilde_seq[
+            first:first + chunk
+        ].reshape(steps * B, -1)
+        # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
+        d_z_i_hat = -(
+            d_i_hat * (
+                i_hat_seq[first:first + chunk].reshape(steps * B, -1) / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
             )
         )
-    )
-    # δf̂_t = δs_t ⊙ s_{t-1}
-    d_f_hat = d_s_seq.reshape(T * B, -1) * s_prev_seq.reshape(T * B, -1)
-    # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-    d_z_f_hat = -(
-        d_f_hat * (
-            f_hat_seq.reshape(T * B, -1) / (
-                act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
+        # δf̂_t = δs_t ⊙ s_{t-1}
+        d_f_hat = d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[
+            first:first + chunk
+        ].reshape(steps * B, -1)
+        # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
+        d_z_f_hat = -(
+            d_f_hat * (
+                f_hat_seq[first:first + chunk].reshape(steps * B, -1) / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
             )
         )
-    )
-    # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-    d_i = (
-        d_z_f_hat
-        + d_i_hat / (act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n])
-        + d_z_i_hat
-    )
-    # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-    dz.reshape(T * B, -1)[:, n:2 * n][...] = (
-        d_i * act.reshape(T * B, -1)[:, n:2 * n] * (1 - act.reshape(T * B, -1)[:, n:2 * n])
-    )
-    # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-    d_f = (
-        d_f_hat / (act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n])
-        + d_z_f_hat
-        + d_z_i_hat
-    )
-    # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-    dz.reshape(T * B, -1)[:, 0:n][...] = (
-        d_f * act.reshape(T * B, -1)[:, 0:n] * (1 - act.reshape(T * B, -1)[:, 0:n])
-    )
-    # δx_t = Uᵀ δs̃_t
-    d_x = (d_s_tilde @ U).reshape(T, B, -1)
-    # δU = δs̃_t x_tᵀ
-    d_U = d_s_tilde.T @ x.reshape(T * B, -1)
-    # δb = δs̃_t
-    d_b = d_s_tilde.sum(axis=0)
+        # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
+        d_i = (
+            d_z_f_hat
+            + d_i_hat / (
+                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[first:first + chunk].reshape(
+                    steps * B, -1
+                )[:, n:2 * n]
+            )
+            + d_z_i_hat
+        )
+        # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
+        dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n][...] = (
+            d_i
+            * act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n]
+            * (1 - act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n])
+        )
+        # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
+        d_f = (
+            d_f_hat / (
+                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[first:first + chunk].reshape(
+                    steps * B, -1
+                )[:, n:2 * n]
+            )
+            + d_z_f_hat
+            + d_z_i_hat
+        )
+        # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
+        dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n][...] = (
+            d_f
+            * act[first:first + chunk].reshape(steps * B, -1)[:, 0:n]
+            * (1 - act[first:first + chunk].reshape(steps * B, -1)[:, 0:n])
+        )
+        # δx_t = Uᵀ δs̃_t
+        d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_tilde @ U
+        # δU = δs̃_t x_tᵀ
+        d_U += d_s_tilde.T @ x[first:first + chunk].reshape(steps * B, -1)
+        # δb = δs̃_t
+        d_b += d_s_tilde.sum(axis=0)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂U_f, ∂L/∂U_i = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)

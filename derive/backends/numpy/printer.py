@@ -240,7 +240,8 @@ class StatementPrinter(Base):
         return f"{self(node.a)}.T"
 
     def _print_Rows(self, node: ir.Rows) -> str:
-        return f"{self(node.array)}.reshape({self(ir.T)} * {self(ir.B)}, -1)"
+        steps = self(ir.T) if node.steps is None else self(node.steps)
+        return f"{self(node.array)}.reshape({steps} * {self(ir.B)}, -1)"
 
     def _print_Steps(self, node: ir.Steps) -> str:
         cols = "-1" if node.cols is None else self(node.cols)

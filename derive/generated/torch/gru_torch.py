@@ -160,6 +160,7 @@ class _Sequence(torch.autograd.Function):
             params['U_i'],
             params['W'],
             params['U'],
+            params['c'],
             output[1],
             output[2],
             output[3],
@@ -176,6 +177,7 @@ class _Sequence(torch.autograd.Function):
             U_i,
             W,
             U,
+            c,
             act_1,
             act_2,
             product_s_tilde_seq,
@@ -190,6 +192,8 @@ class _Sequence(torch.autograd.Function):
         d_s_prev = x.new_zeros((B, n))
         dz_1 = x.new_empty((T, B, 2 * n))
         dz_2 = x.new_empty((T, B, n))
+        d_W = x.new_zeros(W.shape)
+        d_c = x.new_zeros(c.shape)
         d_z2_s_tilde_seq = x.new_empty((T, B, n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
@@ -225,11 +229,15 @@ class _Sequence(torch.autograd.Function):
                 # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
                 d_s_prev = dz_t_1 @ weights_s_prev_rows
                 d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[t - first]
-        # What no carried adjoint reads, for every step at once
-        # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-        d_W = d_z2_s_tilde_seq.reshape(T * B, -1).T @ s_prev_seq.reshape(T * B, -1)
-        # δc = δz⁽²⁾_s̃,t
-        d_c = (d_z2_s_tilde_seq.reshape(T * B, -1)).sum(0)
+            # What no carried adjoint reads, for the chunk's steps at once
+            steps = min(first + chunk, T) - first
+            # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
+            d_W.addmm_(
+                (d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1)).T,
+                s_prev_seq[first:first + chunk].reshape(steps * B, -1),
+            )
+            # δc = δz⁽²⁾_s̃,t
+            d_c += (d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1)).sum(0)
         dz_rows_1 = dz_1.reshape(T * B, -1)
         dz_rows_2 = dz_2.reshape(T * B, -1)
         # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

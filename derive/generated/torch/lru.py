@@ -100,16 +100,21 @@ class _Sequence(torch.autograd.Function):
         y_seq = y_steps[1:]
         s_part_seq = x.new_empty((T, B, n))
         s_prev = state['s']
-        # What reads no state, for every step at once
-        # s_part_t = U x_t + b
-        s_part_seq.reshape(T * B, -1)[...] = x.reshape(T * B, -1) @ U.T + b
-        for t in range(T):
-            s = s_seq[t]
-            s_part = s_part_seq[t]
-            # s_t = a ⊙ s_{t-1} + U x_t + b
-            torch.mul(a, s_prev, out=s)
-            s += s_part
-            s_prev = s
+        chunk = max(1, 16384 // (B * n))
+        for first in range(0, T, chunk):
+            # What reads no state, for a chunk of steps at once
+            steps = min(first + chunk, T) - first
+            # s_part_t = U x_t + b
+            s_part_seq[first:first + chunk].reshape(steps * B, -1)[...] = x[first:first + chunk].reshape(
+                steps * B, -1
+            ) @ U.T + b
+            for t in range(first, min(first + chunk, T)):
+                s = s_seq[t]
+                s_part = s_part_seq[t]
+                # s_t = a ⊙ s_{t-1} + U x_t + b
+                torch.mul(a, s_prev, out=s)
+                s += s_part
+                s_prev = s
         # What no step reads back, for every step at once
         # y_t = W_y s_t
         y_seq.reshape(T * B, -1)[...] = s_seq.reshape(T * B, -1) @ W_y.T
@@ -126,6 +131,7 @@ class _Sequence(torch.autograd.Function):
             x,
             params['a'],
             params['U'],
+            params['b'],
             params['W_y'],
             output[0],
             output[2],
@@ -137,6 +143,7 @@ class _Sequence(torch.autograd.Function):
             x,
             a,
             U,
+            b,
             W_y,
             s_seq,
             s_steps,
@@ -149,35 +156,54 @@ class _Sequence(torch.autograd.Function):
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
         d_y_prev = x.new_zeros((B, n))
+        d_a = x.new_zeros(a.shape)
+        d_U = x.new_zeros(U.shape)
+        d_b = x.new_zeros(b.shape)
+        d_W_y = x.new_zeros(W_y.shape)
+        d_x = x.new_empty(x.shape)
         d_s_seq = x.new_empty((T, B, n))
         d_y_seq = x.new_empty((T, B, n))
-        for t in reversed(range(T)):
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-            d_y_in = d_y_prev if d_out_y is None else d_out_y[t] + d_y_prev
-            # δy_t = δy_t^in
-            d_y = d_y_in
-            d_y_seq[t] = d_y
-            # δs_t = δs_t^in + W_yᵀ δy_t
-            d_s = d_s_in + d_y @ W_y
-            d_s_seq[t] = d_s
-            # δ̄s_{t-1} = δs_t ⊙ a
-            d_s_prev = d_s * a
-            # δ̄y_{t-1} = 0
-            d_y_prev = x.new_zeros((B, n))
-        # δa = δs_t ⊙ s_{t-1}
-        d_a = (d_s_seq.reshape(T * B, -1) * s_prev_seq.reshape(T * B, -1)).sum(0)
-        # δU = δs_t x_tᵀ
-        d_U = d_s_seq.reshape(T * B, -1).T @ x.reshape(T * B, -1)
-        # δb = δs_t
-        d_b = (d_s_seq.reshape(T * B, -1)).sum(0)
-        # δW_y = δy_t s_tᵀ
-        d_W_y = d_y_seq.reshape(T * B, -1).T @ s_seq.reshape(T * B, -1)
-        # The input's gradient only when autograd asks for it: x is most often data.
-        d_x = None
-        if ctx.needs_input_grad[0]:
-            # What no carried adjoint reads, for every step at once
+        # What the steps read that does not depend on the adjoints is computed ahead, for a
+        # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+        chunk = max(1, 16384 // (B * n))
+        for first in reversed(range(0, T, chunk)):
+            for t in reversed(range(first, min(first + chunk, T))):
+                d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+                d_y_in = d_y_prev if d_out_y is None else d_out_y[t] + d_y_prev
+                # δy_t = δy_t^in
+                d_y = d_y_in
+                d_y_seq[t] = d_y
+                # δs_t = δs_t^in + W_yᵀ δy_t
+                d_s = d_s_in + d_y @ W_y
+                d_s_seq[t] = d_s
+                # δ̄s_{t-1} = δs_t ⊙ a
+                d_s_prev = d_s * a
+                # δ̄y_{t-1} = 0
+                d_y_prev = x.new_zeros((B, n))
+            # What no carried adjoint reads, for the chunk's steps at once
+            steps = min(first + chunk, T) - first
             # δx_t = Uᵀ δs_t
-            d_x = (d_s_seq.reshape(T * B, -1) @ U).reshape(T, B, -1)
+            d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_seq[first:first + chunk].reshape(
+                steps * B, -1
+            ) @ U
+            # δa = δs_t ⊙ s_{t-1}
+            d_a += (
+                d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[first:first + chunk].reshape(
+                    steps * B, -1
+                )
+            ).sum(0)
+            # δU = δs_t x_tᵀ
+            d_U.addmm_(
+                (d_s_seq[first:first + chunk].reshape(steps * B, -1)).T,
+                x[first:first + chunk].reshape(steps * B, -1),
+            )
+            # δb = δs_t
+            d_b += (d_s_seq[first:first + chunk].reshape(steps * B, -1)).sum(0)
+            # δW_y = δy_t s_tᵀ
+            d_W_y.addmm_(
+                (d_y_seq[first:first + chunk].reshape(steps * B, -1)).T,
+                s_seq[first:first + chunk].reshape(steps * B, -1),
+            )
         return (
             d_x,
             d_s_prev,

@@ -226,6 +226,9 @@ class _Sequence(torch.autograd.Function):
         h_prev_seq = h_steps[:-1]
         d_h_prev = x.new_zeros((B, n))
         dz = x.new_empty((T, B, 4 * n))
+        d_p_i = x.new_zeros(p_i.shape)
+        d_p_f = x.new_zeros(p_f.shape)
+        d_p_o = x.new_zeros(p_o.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
         chunk = max(1, 16384 // (B * n))
@@ -268,13 +271,26 @@ class _Sequence(torch.autograd.Function):
                 d_s_prev = dz_t[:, 0:n] * p_i + dz_t[:, n:2 * n] * p_f + d_s * f
                 # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
                 d_h_prev = dz_t @ weights_h_prev_rows
-        # What no carried adjoint reads, for every step at once
-        # δp_i = δz_i,t ⊙ s_{t-1}
-        d_p_i = (dz.reshape(T * B, -1)[:, 0:n] * s_prev_seq.reshape(T * B, -1)).sum(0)
-        # δp_f = δz_f,t ⊙ s_{t-1}
-        d_p_f = (dz.reshape(T * B, -1)[:, n:2 * n] * s_prev_seq.reshape(T * B, -1)).sum(0)
-        # δp_o = δz_o,t ⊙ s_t
-        d_p_o = (dz.reshape(T * B, -1)[:, 3 * n:4 * n] * s_seq.reshape(T * B, -1)).sum(0)
+            # What no carried adjoint reads, for the chunk's steps at once
+            steps = min(first + chunk, T) - first
+            # δp_i = δz_i,t ⊙ s_{t-1}
+            d_p_i += (
+                dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n] * s_prev_seq[
+                    first:first + chunk
+                ].reshape(steps * B, -1)
+            ).sum(0)
+            # δp_f = δz_f,t ⊙ s_{t-1}
+            d_p_f += (
+                dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n] * s_prev_seq[
+                    first:first + chunk
+                ].reshape(steps * B, -1)
+            ).sum(0)
+            # δp_o = δz_o,t ⊙ s_t
+            d_p_o += (
+                dz[first:first + chunk].reshape(steps * B, -1)[:, 3 * n:4 * n] * s_seq[
+                    first:first + chunk
+                ].reshape(steps * B, -1)
+            ).sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
         d_weights_h_prev = (h_prev_seq.reshape(T * B, -1).T @ dz_rows).T

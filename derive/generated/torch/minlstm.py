@@ -111,32 +111,47 @@ class _Sequence(torch.autograd.Function):
         s_seq = s_steps[1:]
         s_part_seq = x.new_empty((T, B, n))
         s_prev = state['s']
-        # What reads no state, for every step at once
-        # f_t = σ(U_f x_t + b_f)
-        # i_t = σ(U_i x_t + b_i)
-        torch.sigmoid(act, out=act)
-        # f̂_t = f_t ⊘ (f_t + i_t)
-        f_hat_seq.reshape(T * B, -1)[...] = act.reshape(T * B, -1)[:, 0:n] / (
-            act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
-        )
-        # î_t = i_t ⊘ (f_t + i_t)
-        i_hat_seq.reshape(T * B, -1)[...] = act.reshape(T * B, -1)[:, n:2 * n] / (
-            act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
-        )
-        # s̃_t = U x_t + b
-        s_tilde_seq.reshape(T * B, -1)[...] = x.reshape(T * B, -1) @ U.T + b
-        # s_part_t = î_t ⊙ s̃_t
-        torch.mul(
-            i_hat_seq.reshape(T * B, -1), s_tilde_seq.reshape(T * B, -1), out=s_part_seq.reshape(T * B, -1)
-        )
-        for t in range(T):
-            f_hat = f_hat_seq[t]
-            s = s_seq[t]
-            s_part = s_part_seq[t]
-            # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
-            torch.mul(f_hat, s_prev, out=s)
-            s += s_part
-            s_prev = s
+        chunk = max(1, 16384 // (B * n))
+        for first in range(0, T, chunk):
+            # What reads no state, for a chunk of steps at once
+            steps = min(first + chunk, T) - first
+            # f_t = σ(U_f x_t + b_f)
+            # i_t = σ(U_i x_t + b_i)
+            torch.sigmoid(act[first:first + chunk], out=act[first:first + chunk])
+            # f̂_t = f_t ⊘ (f_t + i_t)
+            f_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = (
+                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
+            )
+            # î_t = i_t ⊘ (f_t + i_t)
+            i_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = (
+                act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n] / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
+            )
+            # s̃_t = U x_t + b
+            s_tilde_seq[first:first + chunk].reshape(steps * B, -1)[...] = x[first:first + chunk].reshape(
+                steps * B, -1
+            ) @ U.T + b
+            # s_part_t = î_t ⊙ s̃_t
+            torch.mul(
+                i_hat_seq[first:first + chunk].reshape(steps * B, -1),
+                s_tilde_seq[first:first + chunk].reshape(steps * B, -1),
+                out=s_part_seq[first:first + chunk].reshape(steps * B, -1),
+            )
+            for t in range(first, min(first + chunk, T)):
+                f_hat = f_hat_seq[t]
+                s = s_seq[t]
+                s_part = s_part_seq[t]
+                # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
+                torch.mul(f_hat, s_prev, out=s)
+                s += s_part
+                s_prev = s
         return s_seq, act, f_hat_seq, i_hat_seq, s_tilde_seq, s_steps
 
     @staticmethod
@@ -151,6 +166,7 @@ class _Sequence(torch.autograd.Function):
             params['U_f'],
             params['U_i'],
             params['U'],
+            params['b'],
             output[1],
             output[2],
             output[3],
@@ -165,6 +181,7 @@ class _Sequence(torch.autograd.Function):
             U_f,
             U_i,
             U,
+            b,
             act,
             f_hat_seq,
             i_hat_seq,
@@ -179,64 +196,94 @@ class _Sequence(torch.autograd.Function):
         s_prev_seq = s_steps[:-1]
         d_s_prev = x.new_zeros((B, n))
         dz = x.new_empty((T, B, 2 * n))
+        d_U = x.new_zeros(U.shape)
+        d_b = x.new_zeros(b.shape)
+        d_x = x.new_empty(x.shape)
         d_s_seq = x.new_empty((T, B, n))
-        for t in reversed(range(T)):
-            f_hat = f_hat_seq[t]
-            d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
-            # δs_t = δs_t^in
-            d_s = d_s_in
-            d_s_seq[t] = d_s
-            # δ̄s_{t-1} = δs_t ⊙ f̂_t
-            d_s_prev = d_s * f_hat
-        # What no carried adjoint reads, for every step at once
-        # δs̃_t = δs_t ⊙ î_t
-        d_s_tilde = d_s_seq.reshape(T * B, -1) * i_hat_seq.reshape(T * B, -1)
-        # δî_t = δs_t ⊙ s̃_t
-        d_i_hat = d_s_seq.reshape(T * B, -1) * s_tilde_seq.reshape(T * B, -1)
-        # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-        d_z_i_hat = -(
-            d_i_hat * (
-                i_hat_seq.reshape(T * B, -1) / (
-                    act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
+        # What the steps read that does not depend on the adjoints is computed ahead, for a
+        # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+        chunk = max(1, 16384 // (B * n))
+        for first in reversed(range(0, T, chunk)):
+            for t in reversed(range(first, min(first + chunk, T))):
+                f_hat = f_hat_seq[t]
+                d_s_in = d_s_prev if d_out_s is None else d_out_s[t] + d_s_prev
+                # δs_t = δs_t^in
+                d_s = d_s_in
+                d_s_seq[t] = d_s
+                # δ̄s_{t-1} = δs_t ⊙ f̂_t
+                d_s_prev = d_s * f_hat
+            # What no carried adjoint reads, for the chunk's steps at once
+            steps = min(first + chunk, T) - first
+            # δs̃_t = δs_t ⊙ î_t
+            d_s_tilde = d_s_seq[first:first + chunk].reshape(steps * B, -1) * i_hat_seq[
+                first:first + chunk
+            ].reshape(steps * B, -1)
+            # δî_t = δs_t ⊙ s̃_t
+            d_i_hat = d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_tilde_seq[
+                first:first + chunk
+            ].reshape(steps * B, -1)
+            # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
+            d_z_i_hat = -(
+                d_i_hat * (
+                    i_hat_seq[first:first + chunk].reshape(steps * B, -1) / (
+                        act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                            first:first + chunk
+                        ].reshape(steps * B, -1)[:, n:2 * n]
+                    )
                 )
             )
-        )
-        # δf̂_t = δs_t ⊙ s_{t-1}
-        d_f_hat = d_s_seq.reshape(T * B, -1) * s_prev_seq.reshape(T * B, -1)
-        # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-        d_z_f_hat = -(
-            d_f_hat * (
-                f_hat_seq.reshape(T * B, -1) / (
-                    act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n]
+            # δf̂_t = δs_t ⊙ s_{t-1}
+            d_f_hat = d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[
+                first:first + chunk
+            ].reshape(steps * B, -1)
+            # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
+            d_z_f_hat = -(
+                d_f_hat * (
+                    f_hat_seq[first:first + chunk].reshape(steps * B, -1) / (
+                        act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                            first:first + chunk
+                        ].reshape(steps * B, -1)[:, n:2 * n]
+                    )
                 )
             )
-        )
-        # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-        d_i = (
-            d_z_f_hat
-            + d_i_hat / (act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n])
-            + d_z_i_hat
-        )
-        # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-        dz.reshape(T * B, -1)[:, n:2 * n][...] = (
-            d_i * act.reshape(T * B, -1)[:, n:2 * n] * (1 - act.reshape(T * B, -1)[:, n:2 * n])
-        )
-        # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-        d_f = (
-            d_f_hat / (act.reshape(T * B, -1)[:, 0:n] + act.reshape(T * B, -1)[:, n:2 * n])
-            + d_z_f_hat
-            + d_z_i_hat
-        )
-        # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-        dz.reshape(T * B, -1)[:, 0:n][...] = (
-            d_f * act.reshape(T * B, -1)[:, 0:n] * (1 - act.reshape(T * B, -1)[:, 0:n])
-        )
-        # δx_t = Uᵀ δs̃_t
-        d_x = (d_s_tilde @ U).reshape(T, B, -1)
-        # δU = δs̃_t x_tᵀ
-        d_U = d_s_tilde.T @ x.reshape(T * B, -1)
-        # δb = δs̃_t
-        d_b = d_s_tilde.sum(0)
+            # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
+            d_i = (
+                d_z_f_hat
+                + d_i_hat / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
+                + d_z_i_hat
+            )
+            # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
+            dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n][...] = (
+                d_i
+                * act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n]
+                * (1 - act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n])
+            )
+            # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
+            d_f = (
+                d_f_hat / (
+                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
+                        first:first + chunk
+                    ].reshape(steps * B, -1)[:, n:2 * n]
+                )
+                + d_z_f_hat
+                + d_z_i_hat
+            )
+            # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
+            dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n][...] = (
+                d_f
+                * act[first:first + chunk].reshape(steps * B, -1)[:, 0:n]
+                * (1 - act[first:first + chunk].reshape(steps * B, -1)[:, 0:n])
+            )
+            # δx_t = Uᵀ δs̃_t
+            d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_tilde @ U
+            # δU = δs̃_t x_tᵀ
+            d_U.addmm_(d_s_tilde.T, x[first:first + chunk].reshape(steps * B, -1))
+            # δb = δs̃_t
+            d_b += d_s_tilde.sum(0)
         dz_rows = dz.reshape(T * B, -1)
         # ∂L/∂U_f, ∂L/∂U_i = Σ_t (one product)
         d_weights_x = (x.reshape(T * B, -1).T @ dz_rows).T
