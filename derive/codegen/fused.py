@@ -304,6 +304,7 @@ class _Fused:
         for name in free.before:
             if name in self.pres:
                 L.append(ir.Assign(name, self.columns("act", (STEP, ir.ALL), self.pres[name].index)))
+        bindings = len(L)
         parts = {symbol: expr for expr, symbol in plan.kept if symbol in free.parts}
         runs = {run[0]: run for run in plan.forward_runs}
         done_spans: set[str] = set()
@@ -359,6 +360,9 @@ class _Fused:
             k += len(run)
         for s in cell.states:
             L.append(ir.Assign(naming.prev(s), s))
+        # A name the step does not read is not bound in it, though the chunk's work may read it.
+        read = set().union(*(ir.reads(statement) for statement in L[bindings:]))
+        L[:bindings] = [b for b in L[:bindings] if ir.binds(b) in read]
         after = self.after_loop_forward(known)
         if self.constants:
             # A Python number would be converted again at every call in the loop.
@@ -511,11 +515,9 @@ class _Fused:
         free = plan.unlooped
         if not free.before and not free.parts:
             return []
-        names = self.whole(backward=False, chunk=True)
-        out: list[ir.Statement] = [
-            ir.Comment("What reads no state, for a chunk of steps at once"),
-            ir.Assign(STEPS, ir.Minus(ir.Least(ir.Plus(FIRST, CHUNK), ir.T), FIRST)),
-        ]
+        views = self.whole(backward=False, chunk=True)
+        names = {x: views[x] for x in cell.inputs}
+        out: list[ir.Statement] = []
         runs = {run[0]: run for run in plan.forward_runs}
         for eq in cell.equations:
             if eq.name not in free.before:
@@ -550,7 +552,23 @@ class _Fused:
         for symbol in free.parts:
             expr = held[symbol]
             out.extend(self.keep_inside(expr, names, known, chunk=True))  # the part is kept itself
-        return out
+        return [
+            ir.Comment("What reads no state, for a chunk of steps at once"),
+            *self.chunk_views(views, names, out),
+            *out,
+        ]
+
+    def chunk_views(
+        self, views: Mapping[str, ir.Node], nodes: Mapping[str, ir.Node], statements: list[ir.Statement]
+    ) -> list[ir.Statement]:
+        """The chunk's length, and each name ``statements`` read bound to its view at the
+        chunk's steps, so that they read like the equations; ``nodes`` are read where they
+        are (the input, which keeps its name)."""
+        read = set().union(*(ir.reads(s) for s in statements))
+        return [
+            ir.Assign(STEPS, ir.Minus(ir.Least(ir.Plus(FIRST, CHUNK), ir.T), FIRST)),
+            *(ir.Assign(name, view) for name, view in views.items() if name in read and name not in nodes),
+        ]
 
     def after_loop_forward(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
         """The equations that no step reads back, for every step at once after the loop."""
@@ -733,12 +751,13 @@ class _Fused:
         free = plan.unlooped
         if not free.backward:
             return []
-        names = self.whole(backward=True, chunk=True)
-        names |= {name: self.as_rows(array, True) for name, array in free.saved}
+        views = self.whole(backward=True, chunk=True)
+        views |= {name: self.as_rows(array, True) for name, array in free.saved}
         adjoint_of = {pre.adjoint.name: pre for pre in plan.pres}
-        names |= {
+        views |= {
             name: self.rows_block("dz", pre.index, pre.index + 1, True) for name, pre in adjoint_of.items()
         }
+        names = {x: views[x] for x in cell.inputs}
         gradients = {g.target.name for g in d.gradients}
         vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
         inputs = {naming.adjoint(x) for x in cell.inputs}
@@ -760,14 +779,14 @@ class _Fused:
                 continue
             out.append(self.comment(a.target, a.value))
             if target in adjoint_of:
-                out.extend(self.store(names[target], a.value, names, known))
+                out.extend(self.store(views[target], a.value, names, known))
             else:
                 out.append(ir.Assign(target, self.show(a.value, names, known)))
         if not out:
             return []
         return [
             ir.Comment("What no carried adjoint reads, for the chunk's steps at once"),
-            ir.Assign(STEPS, ir.Minus(ir.Least(ir.Plus(FIRST, CHUNK), ir.T), FIRST)),
+            *self.chunk_views(views, names, out),
             *out,
         ]
 

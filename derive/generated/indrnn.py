@@ -157,12 +157,10 @@ def backward(cache, d_outputs):
             d_s_prev = dz_t * u
         # What no carried adjoint reads, for the chunk's steps at once
         steps = min(first + chunk, T) - first
+        s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+        d_z_s = dz[first:first + chunk].reshape(steps * B, -1)
         # δu = δz_s,t ⊙ s_{t-1}
-        d_u += (
-            dz[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[first:first + chunk].reshape(
-                steps * B, -1
-            )
-        ).sum(axis=0)
+        d_u += (d_z_s * s_prev).sum(axis=0)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂U = Σ_t (one product)
     d_weights_x = dz_rows.T @ x.reshape(T * B, -1)

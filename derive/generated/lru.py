@@ -198,26 +198,20 @@ def backward(cache, d_outputs):
             d_y_prev = np.zeros((B, n), dtype)
         # What no carried adjoint reads, for the chunk's steps at once
         steps = min(first + chunk, T) - first
+        s = s_seq[first:first + chunk].reshape(steps * B, -1)
+        s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+        d_s = d_s_seq[first:first + chunk].reshape(steps * B, -1)
+        d_y = d_y_seq[first:first + chunk].reshape(steps * B, -1)
         # δx_t = Uᵀ δs_t
-        d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_seq[first:first + chunk].reshape(
-            steps * B, -1
-        ) @ U
+        d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s @ U
         # δa = δs_t ⊙ s_{t-1}
-        d_a += (
-            d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[first:first + chunk].reshape(
-                steps * B, -1
-            )
-        ).sum(axis=0)
+        d_a += (d_s * s_prev).sum(axis=0)
         # δU = δs_t x_tᵀ
-        d_U += d_s_seq[first:first + chunk].reshape(steps * B, -1).T @ x[first:first + chunk].reshape(
-            steps * B, -1
-        )
+        d_U += d_s.T @ x[first:first + chunk].reshape(steps * B, -1)
         # δb = δs_t
-        d_b += (d_s_seq[first:first + chunk].reshape(steps * B, -1)).sum(axis=0)
+        d_b += d_s.sum(axis=0)
         # δW_y = δy_t s_tᵀ
-        d_W_y += d_y_seq[first:first + chunk].reshape(steps * B, -1).T @ s_seq[first:first + chunk].reshape(
-            steps * B, -1
-        )
+        d_W_y += d_y.T @ s
     d_params = {
         'a': d_a,
         'U': d_U,

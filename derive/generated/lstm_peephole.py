@@ -294,24 +294,17 @@ def backward(cache, d_outputs):
             d_h_prev = dz_t @ weights_h_prev_rows
         # What no carried adjoint reads, for the chunk's steps at once
         steps = min(first + chunk, T) - first
+        s = s_seq[first:first + chunk].reshape(steps * B, -1)
+        s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+        d_z_i = dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n]
+        d_z_f = dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n]
+        d_z_o = dz[first:first + chunk].reshape(steps * B, -1)[:, 3 * n:4 * n]
         # δp_i = δz_i,t ⊙ s_{t-1}
-        d_p_i += (
-            dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n] * s_prev_seq[first:first + chunk].reshape(
-                steps * B, -1
-            )
-        ).sum(axis=0)
+        d_p_i += (d_z_i * s_prev).sum(axis=0)
         # δp_f = δz_f,t ⊙ s_{t-1}
-        d_p_f += (
-            dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n] * s_prev_seq[
-                first:first + chunk
-            ].reshape(steps * B, -1)
-        ).sum(axis=0)
+        d_p_f += (d_z_f * s_prev).sum(axis=0)
         # δp_o = δz_o,t ⊙ s_t
-        d_p_o += (
-            dz[first:first + chunk].reshape(steps * B, -1)[:, 3 * n:4 * n] * s_seq[
-                first:first + chunk
-            ].reshape(steps * B, -1)
-        ).sum(axis=0)
+        d_p_o += (d_z_o * s).sum(axis=0)
     dz_rows = dz.reshape(T * B, -1)
     # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
     d_weights_h_prev = dz_rows.T @ h_prev_seq.reshape(T * B, -1)

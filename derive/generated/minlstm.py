@@ -136,6 +136,10 @@ def forward(params, x, state=None):
         for first in range(0, T, chunk):
             # What reads no state, for a chunk of steps at once
             steps = min(first + chunk, T) - first
+            i_hat = i_hat_seq[first:first + chunk].reshape(steps * B, -1)
+            s_tilde = s_tilde_seq[first:first + chunk].reshape(steps * B, -1)
+            f = act[first:first + chunk].reshape(steps * B, -1)[:, 0:n]
+            i = act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n]
             # f_t = σ(U_f x_t + b_f)
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
@@ -143,31 +147,15 @@ def forward(params, x, state=None):
             act[first:first + chunk] += one
             np.reciprocal(act[first:first + chunk], out=act[first:first + chunk])
             # f̂_t = f_t ⊘ (f_t + i_t)
-            f_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = (
-                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] / (
-                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
-                        first:first + chunk
-                    ].reshape(steps * B, -1)[:, n:2 * n]
-                )
-            )
+            f_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = f / (f + i)
             # î_t = i_t ⊘ (f_t + i_t)
-            i_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = (
-                act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n] / (
-                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
-                        first:first + chunk
-                    ].reshape(steps * B, -1)[:, n:2 * n]
-                )
-            )
+            i_hat_seq[first:first + chunk].reshape(steps * B, -1)[...] = i / (f + i)
             # s̃_t = U x_t + b
             s_tilde_seq[first:first + chunk].reshape(steps * B, -1)[...] = x[first:first + chunk].reshape(
                 steps * B, -1
             ) @ U.T + b
             # s_part_t = î_t ⊙ s̃_t
-            np.multiply(
-                i_hat_seq[first:first + chunk].reshape(steps * B, -1),
-                s_tilde_seq[first:first + chunk].reshape(steps * B, -1),
-                out=s_part_seq[first:first + chunk].reshape(steps * B, -1),
-            )
+            np.multiply(i_hat, s_tilde, out=s_part_seq[first:first + chunk].reshape(steps * B, -1))
             for t in range(first, min(first + chunk, T)):
                 f_hat = f_hat_seq[t]
                 s = s_seq[t]
@@ -247,70 +235,31 @@ def backward(cache, d_outputs):
             d_s_prev = d_s * f_hat
         # What no carried adjoint reads, for the chunk's steps at once
         steps = min(first + chunk, T) - first
+        f_hat = f_hat_seq[first:first + chunk].reshape(steps * B, -1)
+        i_hat = i_hat_seq[first:first + chunk].reshape(steps * B, -1)
+        s_tilde = s_tilde_seq[first:first + chunk].reshape(steps * B, -1)
+        f = act[first:first + chunk].reshape(steps * B, -1)[:, 0:n]
+        i = act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n]
+        s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+        d_s = d_s_seq[first:first + chunk].reshape(steps * B, -1)
         # δs̃_t = δs_t ⊙ î_t
-        d_s_tilde = d_s_seq[first:first + chunk].reshape(steps * B, -1) * i_hat_seq[
-            first:first + chunk
-        ].reshape(steps * B, -1)
+        d_s_tilde = d_s * i_hat
         # δî_t = δs_t ⊙ s̃_t
-        d_i_hat = d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_tilde_seq[
-            first:first + chunk
-        ].reshape(steps * B, -1)
+        d_i_hat = d_s * s_tilde
         # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-        d_z_i_hat = -(
-            d_i_hat * (
-                i_hat_seq[first:first + chunk].reshape(steps * B, -1) / (
-                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
-                        first:first + chunk
-                    ].reshape(steps * B, -1)[:, n:2 * n]
-                )
-            )
-        )
+        d_z_i_hat = -(d_i_hat * (i_hat / (f + i)))
         # δf̂_t = δs_t ⊙ s_{t-1}
-        d_f_hat = d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[
-            first:first + chunk
-        ].reshape(steps * B, -1)
+        d_f_hat = d_s * s_prev
         # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-        d_z_f_hat = -(
-            d_f_hat * (
-                f_hat_seq[first:first + chunk].reshape(steps * B, -1) / (
-                    act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[
-                        first:first + chunk
-                    ].reshape(steps * B, -1)[:, n:2 * n]
-                )
-            )
-        )
+        d_z_f_hat = -(d_f_hat * (f_hat / (f + i)))
         # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-        d_i = (
-            d_z_f_hat
-            + d_i_hat / (
-                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[first:first + chunk].reshape(
-                    steps * B, -1
-                )[:, n:2 * n]
-            )
-            + d_z_i_hat
-        )
+        d_i = d_z_f_hat + d_i_hat / (f + i) + d_z_i_hat
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-        dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n][...] = (
-            d_i
-            * act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n]
-            * (1 - act[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n])
-        )
+        dz[first:first + chunk].reshape(steps * B, -1)[:, n:2 * n][...] = d_i * i * (1 - i)
         # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-        d_f = (
-            d_f_hat / (
-                act[first:first + chunk].reshape(steps * B, -1)[:, 0:n] + act[first:first + chunk].reshape(
-                    steps * B, -1
-                )[:, n:2 * n]
-            )
-            + d_z_f_hat
-            + d_z_i_hat
-        )
+        d_f = d_f_hat / (f + i) + d_z_f_hat + d_z_i_hat
         # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-        dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n][...] = (
-            d_f
-            * act[first:first + chunk].reshape(steps * B, -1)[:, 0:n]
-            * (1 - act[first:first + chunk].reshape(steps * B, -1)[:, 0:n])
-        )
+        dz[first:first + chunk].reshape(steps * B, -1)[:, 0:n][...] = d_f * f * (1 - f)
         # δx_t = Uᵀ δs̃_t
         d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_tilde @ U
         # δU = δs̃_t x_tᵀ

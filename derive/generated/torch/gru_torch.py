@@ -231,13 +231,12 @@ class _Sequence(torch.autograd.Function):
                 d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[t - first]
             # What no carried adjoint reads, for the chunk's steps at once
             steps = min(first + chunk, T) - first
+            s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+            d_z2_s_tilde = d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1)
             # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-            d_W.addmm_(
-                (d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1)).T,
-                s_prev_seq[first:first + chunk].reshape(steps * B, -1),
-            )
+            d_W.addmm_(d_z2_s_tilde.T, s_prev)
             # δc = δz⁽²⁾_s̃,t
-            d_c += (d_z2_s_tilde_seq[first:first + chunk].reshape(steps * B, -1)).sum(0)
+            d_c += d_z2_s_tilde.sum(0)
         dz_rows_1 = dz_1.reshape(T * B, -1)
         dz_rows_2 = dz_2.reshape(T * B, -1)
         # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

@@ -182,28 +182,20 @@ class _Sequence(torch.autograd.Function):
                 d_y_prev = x.new_zeros((B, n))
             # What no carried adjoint reads, for the chunk's steps at once
             steps = min(first + chunk, T) - first
+            s = s_seq[first:first + chunk].reshape(steps * B, -1)
+            s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+            d_s = d_s_seq[first:first + chunk].reshape(steps * B, -1)
+            d_y = d_y_seq[first:first + chunk].reshape(steps * B, -1)
             # δx_t = Uᵀ δs_t
-            d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_seq[first:first + chunk].reshape(
-                steps * B, -1
-            ) @ U
+            d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s @ U
             # δa = δs_t ⊙ s_{t-1}
-            d_a += (
-                d_s_seq[first:first + chunk].reshape(steps * B, -1) * s_prev_seq[first:first + chunk].reshape(
-                    steps * B, -1
-                )
-            ).sum(0)
+            d_a += (d_s * s_prev).sum(0)
             # δU = δs_t x_tᵀ
-            d_U.addmm_(
-                (d_s_seq[first:first + chunk].reshape(steps * B, -1)).T,
-                x[first:first + chunk].reshape(steps * B, -1),
-            )
+            d_U.addmm_(d_s.T, x[first:first + chunk].reshape(steps * B, -1))
             # δb = δs_t
-            d_b += (d_s_seq[first:first + chunk].reshape(steps * B, -1)).sum(0)
+            d_b += d_s.sum(0)
             # δW_y = δy_t s_tᵀ
-            d_W_y.addmm_(
-                (d_y_seq[first:first + chunk].reshape(steps * B, -1)).T,
-                s_seq[first:first + chunk].reshape(steps * B, -1),
-            )
+            d_W_y.addmm_(d_y.T, s)
         return (
             d_x,
             d_s_prev,

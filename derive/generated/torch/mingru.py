@@ -107,6 +107,8 @@ class _Sequence(torch.autograd.Function):
         for first in range(0, T, chunk):
             # What reads no state, for a chunk of steps at once
             steps = min(first + chunk, T) - first
+            s_tilde = s_tilde_seq[first:first + chunk].reshape(steps * B, -1)
+            i = act[first:first + chunk].reshape(steps * B, -1)
             # i_t = σ(U_i x_t + b_i)
             torch.sigmoid(act[first:first + chunk], out=act[first:first + chunk])
             # s̃_t = U x_t + b
@@ -114,15 +116,9 @@ class _Sequence(torch.autograd.Function):
                 steps * B, -1
             ) @ U.T + b
             # s_part_t = i_t ⊙ s̃_t
-            torch.mul(
-                act[first:first + chunk].reshape(steps * B, -1),
-                s_tilde_seq[first:first + chunk].reshape(steps * B, -1),
-                out=s_part_seq[first:first + chunk].reshape(steps * B, -1),
-            )
+            torch.mul(i, s_tilde, out=s_part_seq[first:first + chunk].reshape(steps * B, -1))
             # s_part_2_t = 1 - i_t
-            s_part_2_seq[first:first + chunk].reshape(steps * B, -1)[...] = 1 - act[
-                first:first + chunk
-            ].reshape(steps * B, -1)
+            s_part_2_seq[first:first + chunk].reshape(steps * B, -1)[...] = 1 - i
             for t in range(first, min(first + chunk, T)):
                 s = s_seq[t]
                 s_part = s_part_seq[t]
@@ -189,22 +185,17 @@ class _Sequence(torch.autograd.Function):
                 d_s_prev = d_s * s_part_2
             # What no carried adjoint reads, for the chunk's steps at once
             steps = min(first + chunk, T) - first
+            s_tilde = s_tilde_seq[first:first + chunk].reshape(steps * B, -1)
+            s_part_2 = s_part_2_seq[first:first + chunk].reshape(steps * B, -1)
+            i = act[first:first + chunk].reshape(steps * B, -1)
+            s_prev = s_prev_seq[first:first + chunk].reshape(steps * B, -1)
+            d_s = d_s_seq[first:first + chunk].reshape(steps * B, -1)
             # δs̃_t = δs_t ⊙ i_t
-            d_s_tilde = d_s_seq[first:first + chunk].reshape(steps * B, -1) * act[
-                first:first + chunk
-            ].reshape(steps * B, -1)
+            d_s_tilde = d_s * i
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-            d_i = d_s_seq[first:first + chunk].reshape(steps * B, -1) * (
-                s_tilde_seq[first:first + chunk].reshape(steps * B, -1) - s_prev_seq[
-                    first:first + chunk
-                ].reshape(steps * B, -1)
-            )
+            d_i = d_s * (s_tilde - s_prev)
             # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-            dz[first:first + chunk].reshape(steps * B, -1)[...] = (
-                d_i
-                * act[first:first + chunk].reshape(steps * B, -1)
-                * s_part_2_seq[first:first + chunk].reshape(steps * B, -1)
-            )
+            dz[first:first + chunk].reshape(steps * B, -1)[...] = d_i * i * s_part_2
             # δx_t = Uᵀ δs̃_t
             d_x[first:first + chunk].reshape(steps * B, -1)[...] = d_s_tilde @ U
             # δU = δs̃_t x_tᵀ
