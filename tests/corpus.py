@@ -501,6 +501,14 @@ STATE_FREE = [
         ),
     ),
     Entry(
+        "found: a state-free gate's product W g, which the loop's step does",
+        one_state(
+            "σ(W1 @ g1)",
+            (("U1", "hidden", "input"), ("b1", "hidden", "1"), ("W1", "hidden", "hidden")),
+            ("g1", "σ(U1 @ x + b1)", GATE),
+        ),
+    ),
+    Entry(
         "a cell whose every equation reads no state: no step loop is left",
         one_state(
             "tanh(U @ x + b) * σ(U_g @ x)",

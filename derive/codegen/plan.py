@@ -504,8 +504,10 @@ def state_free(derivation: Derivation, pres: Sequence[Pre], looped: Iterable[str
     (all but pre-activations, whose products and blocks belong to the loop's step)
     wait until after the loop.  The backward loop needs the carried adjoints δ̄v_{t-1}
     and what they read; every other adjoint follows after it, from the kept adjoints.
-    The equations ``looped`` stay in the loop as if they read a state.
+    The equations ``looped`` stay in the loop as if they read a state, and so do the
+    pre-activations whose products the loop's step does (:func:`stepped_products`).
     """
+    looped = {*looped, *stepped_products(derivation, pres)}
     cell = derivation.cell
     equations = {eq.symbol: eq for eq in cell.equations}
     prevs = set(cell.prev_symbols)
@@ -559,6 +561,13 @@ def state_free(derivation: Derivation, pres: Sequence[Pre], looped: Iterable[str
         )
     )
     return Unlooped(before=before, after=after, backward=tuple(a.target.name for a in unlooped), saved=saved)
+
+
+def stepped_products(derivation: Derivation, pres: Sequence[Pre]) -> set[str]:
+    """The pre-activations with a product of something other than the input (W g, g an
+    equation): the stacked product of its operand is done in the loop, one step at a time."""
+    inputs = set(derivation.cell.input_symbols)
+    return {pre.equation.name for pre in pres if any(operand not in inputs for _, operand in pre.linear)}
 
 
 def inside_runs(runs: Sequence[Sequence[int]], pres: Sequence[Pre], before: Sequence[str]) -> set[str]:
