@@ -381,11 +381,11 @@ class _Fused:
         # What reads no state is computed for a chunk of steps, then the chunk's steps run:
         # its arrays are still in cache when the steps read them.  Its functions may
         # overflow as the steps' may: one guard for both.
-        steps = ir.Loop(STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(L), start=FIRST)
+        step_loop = ir.Loop(STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(L), start=FIRST)
         return (
             *F,
             self.chunk_size(),
-            ir.Quiet((ir.Loop(FIRST, ir.T, (*before, steps), step=CHUNK),)),
+            ir.Quiet((ir.Loop(FIRST, ir.T, (*before, step_loop), step=CHUNK),)),
             *after,
         )
 
@@ -993,7 +993,7 @@ def with_parts(expr: MatrixExpr, parts: Mapping[MatrixSymbol, MatrixExpr]) -> Ma
                     args.remove(a)
                 args.append(symbol)
         args = [with_parts(a, parts) for a in args]
-        return A.add(*args) if isinstance(expr, MatAdd) else A.hadamard(*args)  # type: ignore[return-value]
+        return A.add(*args) if isinstance(expr, MatAdd) else A.hadamard(*args)
     if not expr.args:
         return expr
     return expr.func(*(with_parts(a, parts) if isinstance(a, MatrixExpr) else a for a in expr.args))

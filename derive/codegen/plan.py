@@ -171,13 +171,13 @@ def plan(derivation: Derivation, taken: set[str], options: Options = DEFAULT) ->
     spans = stack(pres, derivation, namer, cuts)
     kept = keep(derivation, pres, spans, namer, options.keep_products)
     outside = {*free.before, *free.after, *(pre.equation.name for pre in pres)}
-    parts = free_parts(derivation, free.before, outside, namer)
+    parts = free_parts(derivation, free.before, outside, namer) if options.state_free else ()
     kept = (*kept, *((e, s) for e, s in parts if e not in dict(kept)))
     held = dict(kept)
     free = replace(
         free,
         parts=tuple(held[e] for e, _ in parts),
-        saved=tuple((name, namer(name + "_seq")) for name in free.saved),
+        saved=tuple((name, namer(name + "_seq")) for name, _ in free.saved),
     )
     after, remainder = sums_after_loop(derivation, pres, spans)
     in_block = {pre.equation for pre in pres}
@@ -495,8 +495,8 @@ def backward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[in
 
 def state_free(derivation: Derivation, pres: Sequence[Pre], looped: Iterable[str] = ()) -> Unlooped:
     """Pass 0: the equations and adjoints that leave the time loops (:class:`Unlooped`;
-    its ``parts`` are found by :func:`free_parts`, and ``saved`` holds the names of the
-    adjoints to keep, not yet their arrays).
+    its ``parts`` are found by :func:`free_parts`, and ``saved`` holds the adjoints to
+    keep, with no array named yet).
 
     An equation reads a state if its right-hand side holds a previous state or an
     equation that reads one.  The forward loop then needs the equations that the
@@ -553,7 +553,8 @@ def state_free(derivation: Derivation, pres: Sequence[Pre], looped: Iterable[str
     inside |= {c.incoming for c in derivation.carries}
     in_blocks = {pre.adjoint for pre in pres}
     saved = tuple(
-        dict.fromkeys(
+        (name, "")
+        for name in dict.fromkeys(
             s.name
             for a in unlooped
             for s in sorted(a.value.free_symbols, key=str)
