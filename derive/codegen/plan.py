@@ -608,7 +608,9 @@ def free_parts(
     no state and change from step to step: a sum's terms that read none are one part,
     and so are a product's factors (1 - i and i ⊙ s̃ in s = (1 - i) ⊙ s_{t-1} + i ⊙ s̃,
     which leaves the loop s_t = a_t ⊙ s_{t-1} + b_t).  A plain symbol is no part: it
-    holds its values already."""
+    holds its values already.  That recurrence stays a loop of two calls a step: NumPy
+    has no exact and stable form of it (a cumulative product of the a_t, then a
+    division by it, loses every digit where the a_t are small)."""
     cell = derivation.cell
     free = {MatrixSymbol(name, *cell.equation(name).symbol.shape) for name in before}
     free |= set(cell.parameter_symbols) | set(cell.input_symbols)
