@@ -134,6 +134,7 @@ GENERATED = frozenset(
         "dz_rows",
         "d_biases",
         "chunk",
+        "steps",
         "first",
         # the checks
         "reference",
