@@ -46,6 +46,12 @@ OWN = frozenset({STEP, FIRST, CHUNK, STEPS, *ARRAYS.values()})
 # is few calls.
 CHUNK_ENTRIES = 16384
 
+# The fewest steps of a chunk whose state-free work runs beside its steps: that work is
+# whole-array NumPy calls, and one step's worth of them costs more than the step's own
+# calls save (measured at B·n = 32768, where chunks of one step made mingru slower than
+# its literal module).
+STATE_FREE_STEPS = 8
+
 # The steps of a chunk of the backward loop, as an index range.
 _CHUNK_STEPS = ir.Slice(FIRST, ir.Plus(FIRST, CHUNK))
 
@@ -391,14 +397,15 @@ class _Fused:
         step_loop = ir.Loop(STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(L), start=FIRST)
         return (
             *F,
-            self.chunk_size(),
+            self.chunk_size(STATE_FREE_STEPS),
             ir.Quiet((ir.Loop(FIRST, ir.T, (*before, step_loop), step=CHUNK),)),
             *after,
         )
 
-    def chunk_size(self) -> ir.Assign:
-        """``chunk``: the steps whose arrays of B × n entries together hold about ``chunk_entries``."""
-        return ir.Assign(CHUNK, ir.Greatest(1, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N))))
+    def chunk_size(self, least: int = 1) -> ir.Assign:
+        """``chunk``: the steps whose arrays of B × n entries together hold about ``chunk_entries``,
+        and at least ``least`` steps."""
+        return ir.Assign(CHUNK, ir.Greatest(least, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N))))
 
     def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
         """``value`` times the scale ``pre``'s block is computed in."""
@@ -855,7 +862,7 @@ class _Fused:
             *S,
             ir.Comment("What the steps read that does not depend on the adjoints is computed ahead, for a"),
             ir.Comment("chunk of steps at once: fewer, larger NumPy calls, on data still in cache."),
-            self.chunk_size(),
+            self.chunk_size(STATE_FREE_STEPS if unlooped else 1),
             chunks,
             *finish,
         )

@@ -109,7 +109,7 @@ def forward(params, x, state=None):
     y_seq = y_steps[1:]
     s_part_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -184,7 +184,7 @@ def backward(cache, d_outputs):
     d_y_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     for _first in reversed(range(0, _T, _chunk)):
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev

@@ -113,7 +113,7 @@ def forward(params, x, state=None):
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -196,7 +196,7 @@ def backward(cache, d_outputs):
     d_s_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     for _first in reversed(range(0, _T, _chunk)):
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             s_part_2 = s_part_2_seq[_t]

@@ -104,7 +104,7 @@ class _Sequence(torch.autograd.Function):
         y_seq = y_steps[1:]
         s_part_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(8, 16384 // (_B * _n))
         for _first in range(0, _T, _chunk):
             # What reads no state, for a chunk of steps at once
             _steps = min(_first + _chunk, _T) - _first
@@ -169,7 +169,7 @@ class _Sequence(torch.autograd.Function):
         d_y_seq = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(8, 16384 // (_B * _n))
         for _first in reversed(range(0, _T, _chunk)):
             for _t in reversed(range(_first, min(_first + _chunk, _T))):
                 d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
