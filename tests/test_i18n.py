@@ -39,7 +39,7 @@ def _prose(markdown: str) -> str:
     text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
     text = re.sub(r"\$\$.*?\$\$|\\\[.*?\\\]|\\\(.*?\\\)", " ", text, flags=re.S)
     text = re.sub(r"```.*?```|`[^`\n]*`", " ", text, flags=re.S)
-    text = re.sub(r"\]\([^)]*\)|\{ *[#.][^}]*\}|<[^>]+>", " ", text)
+    text = re.sub(r"\]\([^)]*\)|\{:? *[#.][^}]*\}|<[^>]+>", " ", text)
     return text
 
 

@@ -44,6 +44,9 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
         "training",
         "code",
         "references",
+        "recurrences",
+        "worked",
+        "exercises",
     )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
