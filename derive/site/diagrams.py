@@ -452,7 +452,11 @@ def belt_frames(cell: Cell) -> list[tuple[str, ...]]:
 
 # --- drawing --------------------------------------------------------------------
 
-BELT_STYLE = ".belt{fill:none;stroke:#b3e5fc;stroke-width:14;stroke-linecap:round}"
+# A mid-tone band: the dark palette inverts the diagrams (invert, then hue-rotate 180°), which
+# turned a pale band into a navy one barely off the page.  #7cb4de keeps a contrast of at least
+# 2.2:1 against the page and against the lines drawn over it (grey and highlighted pink), in
+# the light palette and, inverted, in the dark one.
+BELT_STYLE = ".belt{fill:none;stroke:#7cb4de;stroke-width:14;stroke-linecap:round}"
 STYLE = (
     "text{font-family:" + SANS + ";fill:#263238}"
     ".e{fill:none;stroke:#546e7a;stroke-width:1.6}"
