@@ -193,6 +193,13 @@ def _checked(cell: Cell) -> None:
                 )
         once(where, "parameter", p.name, normal)
         normal_parameters.append(Parameter(normal, p.rows, p.cols))
+    if all("hidden" not in (p.rows, p.cols) for p in normal_parameters):
+        # The generated module takes the number of units from the parameters, as it takes its dtype.
+        raise CellError(
+            f"cell {cell.name!r}: no parameter has the hidden size, and the generated module takes the "
+            "number of units from the parameters; learn at least one vector or matrix, e.g. a bias "
+            'b = ["hidden", "1"]'
+        )
     normal_states: list[str] = []
     for state in states:
         where, normal = name("state", state)

@@ -265,7 +265,7 @@ def _line_of(text: str, message: str) -> int | None:
     if m := re.match(r"the file: unknown key '([^']+)'", subject):
         table = rf"\s*\[+\s*[\"']?{re.escape(m[1])}[\"']?\s*\]+"
         return key(m[1]) or next((k + 1 for k, text in enumerate(lines) if re.match(table, text)), 1)
-    if re.match(r"\[parameters\]|has no parameters", subject):
+    if re.match(r"\[parameters\]|has no parameters|no parameter has the hidden size", subject):
         return key("parameters") or (parameters.start + 1 if parameters else None) or key("affine") or 1
     if re.match(r"the cell has no \[\[equations\]\]|has no equations", subject):
         return key("equations") or max(len(lines), 1)

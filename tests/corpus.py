@@ -493,6 +493,11 @@ SCALARS = [
         ),
     ),
     Entry(
+        "found: scalar parameters alone, which give the module no number of units, are refused",
+        one_state("zeta * s_prev", (SCALAR,)),
+        expect="refused",
+    ),
+    Entry(
         "a scalar times the input is refused",
         one_state(RNN + " + zeta @ x", (*AFFINE, SCALAR)),
         expect="refused",

@@ -121,3 +121,22 @@ def test_a_scalar_beside_a_matrix_is_refused_in_one_line():
     with pytest.raises(CellError, match=r"^fastgrnn\.toml:27: .*sizes in 'zeta @ x' do not agree") as caught:
         loads(text_, "fastgrnn", "fastgrnn.toml")
     assert "\n" not in str(caught.value)
+
+
+def test_a_cell_of_scalars_alone_is_refused_at_its_parameters_line():
+    # Found by the deep fuzz run: with no parameter of the hidden size, the generated module
+    # had no way to learn the number of units and failed with a KeyError inside forward.
+    text_ = """title = "Only a scalar"
+states = ["s"]
+
+[parameters]
+zeta = "1"
+
+[[equations]]
+equation = "s = zeta * s_prev"
+role = "state"
+meaning = "the old state, scaled"
+"""
+    with pytest.raises(CellError, match=r"^decay\.toml:4: .*no parameter has the hidden size") as caught:
+        loads(text_, "decay", "decay.toml")
+    assert "\n" not in str(caught.value)
