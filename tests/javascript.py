@@ -72,12 +72,25 @@ def run(source: str, params, x, state=None, d_outputs=None) -> dict:
     return arrays
 
 
-def worst_against_numpy(source: str, module, problem) -> float:
-    """The largest relative difference of the JavaScript ``source`` from the NumPy
-    ``module`` on a problem of batch 1: outputs, parameter, input and state gradients."""
-    params, x, state, d_outputs = problem
-    outputs, cache = module.forward(params, x, state)
-    d_params, d_x, d_state = module.backward(cache, d_outputs)
+def carried_by_numpy(m, params, x, state, d_outputs):
+    """{state: (T, n_hidden)} for batch 1: the adjoint of each state before step t, from the NumPy
+    module alone: the gradient with respect to the initial state of the run from step t
+    (its own initial state is the state the full run had there)."""
+    outputs, _ = m.forward(params, x, state)
+    out = {s: [] for s in m.STATES}
+    for t in range(x.shape[0]):
+        start = {s: outputs[s][t - 1] for s in m.STATES} if t else state
+        _, cache = m.forward(params, x[t:], start)
+        _, _, d_state = m.backward(cache, {s: d[t:] for s, d in d_outputs.items()})
+        for s in m.STATES:
+            out[s].append(d_state[s][0])
+    return {s: np.array(v) for s, v in out.items()}
+
+
+def compare(source, m, params, x, state, d_outputs) -> dict[str, float]:
+    """The largest relative difference of each result, JavaScript against NumPy (batch 1)."""
+    outputs, cache = m.forward(params, x, state)
+    d_params, d_x, d_state = m.backward(cache, d_outputs)
     got = run(
         source,
         params,
@@ -85,11 +98,22 @@ def worst_against_numpy(source: str, module, problem) -> float:
         {s: v[0] for s, v in state.items()},
         {s: v[:, 0] for s, v in d_outputs.items()},
     )
-    errors = [relative_error(got["outputs"][s], outputs[s][:, 0]) for s in module.STATES]
-    errors += [
-        relative_error(np.reshape(got["d_params"][p], d_params[p].shape), d_params[p])
-        for p in module.PARAMETERS
-    ]
-    errors.append(relative_error(got["d_x"], d_x[:, 0]))
-    errors += [relative_error(got["d_state"][s], d_state[s][0]) for s in module.STATES]
-    return max(errors)
+    errors = {f"outputs[{s!r}]": relative_error(got["outputs"][s], outputs[s][:, 0]) for s in m.STATES}
+    errors |= {
+        f"values[{v!r}]": relative_error(got["values"][v], cache["values"][v][:, 0]) for v in got["values"]
+    }
+    errors |= {
+        f"d_params[{p!r}]": relative_error(np.reshape(got["d_params"][p], d_params[p].shape), d_params[p])
+        for p in m.PARAMETERS
+    }
+    errors["d_x"] = relative_error(got["d_x"], d_x[:, 0])
+    errors |= {f"d_state[{s!r}]": relative_error(got["d_state"][s], d_state[s][0]) for s in m.STATES}
+    carried = carried_by_numpy(m, params, x, state, d_outputs)
+    errors |= {f"carried[{s!r}]": relative_error(got["carried"][s], carried[s]) for s in m.STATES}
+    return errors
+
+
+def worst_against_numpy(source: str, module, problem) -> float:
+    """The largest relative difference of the JavaScript ``source`` from the NumPy ``module`` on a
+    problem of batch 1, over every result ``compare`` checks."""
+    return max(compare(source, module, *problem).values())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from cells import MGU
 from generated import module
-from javascript import node, run
+from javascript import carried_by_numpy, compare, node
 from sympy import Lambda, MatrixSymbol, Rational, erf, tanh
 
 from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, algebra
@@ -25,7 +25,7 @@ from derive.cell import N_HIDDEN
 from derive.codegen.modules import load
 from derive.elementwise import FUNCTIONS, Elementwise, register, unregister, y, z
 from derive.site import explorer
-from derive.verification.numeric import random_problem, relative_error
+from derive.verification.numeric import random_problem
 
 TOLERANCE = 1e-12
 
@@ -37,44 +37,6 @@ def module_source(cell):
 
 # Every cell of the catalogue and the tests' own MGU, defined in Python.
 CELLS = {**CATALOGUE, "mgu_tests": MGU}
-
-
-def carried_by_numpy(m, params, x, state, d_outputs):
-    """{state: (T, n_hidden)} for batch 1: the adjoint of each state before step t, from the NumPy
-    module alone: the gradient with respect to the initial state of the run from step t
-    (its own initial state is the state the full run had there)."""
-    outputs, _ = m.forward(params, x, state)
-    out = {s: [] for s in m.STATES}
-    for t in range(x.shape[0]):
-        start = {s: outputs[s][t - 1] for s in m.STATES} if t else state
-        _, cache = m.forward(params, x[t:], start)
-        _, _, d_state = m.backward(cache, {s: d[t:] for s, d in d_outputs.items()})
-        for s in m.STATES:
-            out[s].append(d_state[s][0])
-    return {s: np.array(v) for s, v in out.items()}
-
-
-def compare(source, m, params, x, state, d_outputs) -> dict[str, float]:
-    """The largest relative difference of each result, JavaScript against NumPy (batch 1)."""
-    outputs, cache = m.forward(params, x, state)
-    d_params, d_x, d_state = m.backward(cache, d_outputs)
-    got = run(
-        source,
-        params,
-        x[:, 0],
-        {s: v[0] for s, v in state.items()},
-        {s: v[:, 0] for s, v in d_outputs.items()},
-    )
-    errors = {f"outputs[{s!r}]": relative_error(got["outputs"][s], outputs[s][:, 0]) for s in m.STATES}
-    errors |= {
-        f"values[{v!r}]": relative_error(got["values"][v], cache["values"][v][:, 0]) for v in got["values"]
-    }
-    errors |= {f"d_params[{p!r}]": relative_error(got["d_params"][p], d_params[p]) for p in m.PARAMETERS}
-    errors["d_x"] = relative_error(got["d_x"], d_x[:, 0])
-    errors |= {f"d_state[{s!r}]": relative_error(got["d_state"][s], d_state[s][0]) for s in m.STATES}
-    carried = carried_by_numpy(m, params, x, state, d_outputs)
-    errors |= {f"carried[{s!r}]": relative_error(got["carried"][s], carried[s]) for s in m.STATES}
-    return errors
 
 
 def numpy_module(name):
