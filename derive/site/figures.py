@@ -516,6 +516,23 @@ def variant_ratios() -> dict[str, dict]:
     return out
 
 
+def _styled(ax, name: str, values, j: int, count: int, label: str) -> None:
+    """One cell's line in its LOOK, its markers shifted by its place j of count in the panel,
+    so that no two cells' markers sit on one another."""
+    colour, style, marker = LOOK[name]
+    ax.plot(
+        BACK,
+        values,
+        color=colour,
+        linestyle=style,
+        linewidth=2,
+        marker=marker,
+        markersize=6,
+        markevery=(3 + j * MARK_EVERY // count, MARK_EVERY),
+        label=label,
+    )
+
+
 def variant_gradients():
     """How much of the last step's gradient reaches each earlier state, for every cell of
     FAMILIES at its default initialisation (init_params) and the same inputs: one panel per
@@ -528,23 +545,12 @@ def variant_gradients():
     for title, names in FAMILIES:
         fig, ax = plt.subplots(figsize=(PANEL[0], 4.2), layout="constrained")
         for j, name in enumerate(names):
-            colour, style, marker = LOOK[name]
             norms = curves[name]
             label = name
             if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
                 label += f" (exactly 0 from {BACK[np.argmax(norms == 0)]} steps back)"
                 norms = np.where(norms == 0, np.nan, norms)
-            ax.plot(
-                BACK,
-                norms,
-                color=colour,
-                linestyle=style,
-                linewidth=2,
-                marker=marker,
-                markersize=6,
-                markevery=(3 + j * MARK_EVERY // len(names), MARK_EVERY),
-                label=label,
-            )
+            _styled(ax, name, norms, j, len(names), label)
         _log_axis(ax, STATE_GRADIENT)
         ax.set_ylim(*limits)
         ax.set_title(title)
@@ -555,18 +561,7 @@ def variant_gradients():
     fig, ax = plt.subplots(figsize=(PANEL[0], 4.2), layout="constrained")
     close = [(n, names[0]) for _, names in FAMILIES[:2] for n in names[1:] if n != "lstm_without_forget_gate"]
     for j, (name, base) in enumerate(close):
-        colour, style, marker = LOOK[name]
-        ax.plot(
-            BACK,
-            curves[name] / curves[base],
-            color=colour,
-            linestyle=style,
-            linewidth=2,
-            marker=marker,
-            markersize=6,
-            markevery=(3 + j * MARK_EVERY // len(close), MARK_EVERY),
-            label=f"{name} / {base}",
-        )
+        _styled(ax, name, curves[name] / curves[base], j, len(close), f"{name} / {base}")
     ax.axhline(1, color="black", linewidth=1)
     ax.set_yscale("log")
     ax.set_yticks(RATIOS, [f"{r:g}" for r in RATIOS])
