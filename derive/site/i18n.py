@@ -44,6 +44,7 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
         "training",
         "code",
         "references",
+        "lstm",
     )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
