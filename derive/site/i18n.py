@@ -45,6 +45,7 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
         "code",
         "references",
         "lstm",
+        "gru",
     )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
