@@ -46,6 +46,7 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
         "references",
         "lstm",
         "gru",
+        "explorer",
     )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
