@@ -217,6 +217,15 @@ def _cmd_build(args) -> int:
     return 0
 
 
+def _bench_size(text: str) -> tuple[int, int, int, int]:
+    """``T,B,I,H``: four positive integers."""
+    parts = text.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected T,B,I,H as four positive integers, got {text!r}")
+    T, B, n_input, n_hidden = (int(p) for p in parts)
+    return T, B, n_input, n_hidden
+
+
 def _cmd_bench(args) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -230,6 +239,7 @@ def _cmd_bench(args) -> int:
                 ("CELL", args.cells),
                 ("--record", args.record),
                 ("--quick", args.quick),
+                ("--size", args.size),
                 ("--rounds", args.rounds),
                 ("--no-torch", args.no_torch),
                 ("--by-pass", args.by_pass),
@@ -259,7 +269,7 @@ def _cmd_bench(args) -> int:
         return 0
     cells = list(dict.fromkeys(args.cells)) or ["lstm", "gru", "rnn"]
     build.import_generated([c for c in cells if c in CATALOGUE])
-    sizes = bench.SIZES if not args.quick else bench.SIZES[-1:]
+    sizes = args.size or (bench.SIZES if not args.quick else bench.SIZES[-1:])
     if args.by_pass:
         if args.record:
             args.usage_error("--by-pass prints its table only; drop --record")
@@ -270,7 +280,7 @@ def _cmd_bench(args) -> int:
         record = bench.run(
             cells=cells,
             rounds=args.rounds or 7,
-            sizes=bench.SIZES if not args.quick else bench.SIZES[-1:],
+            sizes=sizes,
             torch_ratio=not args.no_torch,
         )
     print(bench.table(record))
@@ -725,6 +735,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=_positive, default=1, help="BLAS threads (default: 1)")
     b.add_argument("--rounds", type=_positive, help="interleaved rounds per measurement (default: 7)")
     b.add_argument("--quick", action="store_true", help="only the smallest size")
+    b.add_argument(
+        "--size",
+        action="append",
+        type=_bench_size,
+        metavar="T,B,I,H",
+        help="time this size (steps, batch, inputs, hidden) instead of the default ones; may be repeated",
+    )
     b.add_argument(
         "--kernels",
         action="store_true",

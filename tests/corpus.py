@@ -499,4 +499,67 @@ SCALARS = [
     ),
 ]
 
-CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS, *GRAMMAR_2024, *SCALARS]
+# Cells whose work, or part of it, reads no state: the plan computes it for every step
+# outside the time loops (derive.codegen.plan.state_free).
+STATE_FREE = [
+    Entry(
+        "found: a state-free part of a sum, then a number added to it in the loop",
+        one_state(
+            "σ(v1 * (U1 @ x) + W1 @ s_prev + (s_prev + 1.5)) * s_prev + σ(U1 @ (x + 1.5)) * tanh(s_prev)",
+            (("v1", "hidden", "1"), ("U1", "hidden", "input"), ("W1", "hidden", "hidden")),
+        ),
+    ),
+    Entry(
+        "minGRU's shape: s = (1 - g) ⊙ s_prev + g ⊙ s̃, g and s̃ from the input alone",
+        one_state(
+            "(1 - g) * s_prev + g * s_tilde",
+            (
+                ("U_g", "hidden", "input"),
+                ("b_g", "hidden", "1"),
+                ("U", "hidden", "input"),
+                ("b", "hidden", "1"),
+            ),
+            ("g", "σ(U_g @ x + b_g)", GATE),
+            ("s_tilde", "U @ x + b", CANDIDATE),
+        ),
+    ),
+    Entry(
+        "a state-free gate between two that read the state, and an output no step reads back",
+        CellSpec(
+            equations=(
+                ("a", "σ(W_a @ s_prev + U_a @ x + b_a)", GATE),
+                ("c", "σ(U_c @ x + b_c)", GATE),
+                ("e", "σ(W_e @ s_prev + U_e @ x + b_e)", GATE),
+                ("s", "a * s_prev + c * e * tanh(U @ x + b)", STATE),
+                ("y", "tanh(W_y @ s) * c", OUTPUT),
+            ),
+            states=("s", "y"),
+            parameters=(
+                *affine("a"),
+                ("U_c", "hidden", "input"),
+                ("b_c", "hidden", "1"),
+                *affine("e"),
+                ("U", "hidden", "input"),
+                ("b", "hidden", "1"),
+                ("W_y", "hidden", "hidden"),
+            ),
+        ),
+    ),
+    Entry(
+        "found: a state-free gate's product W g, which the loop's step does",
+        one_state(
+            "σ(W1 @ g1)",
+            (("U1", "hidden", "input"), ("b1", "hidden", "1"), ("W1", "hidden", "hidden")),
+            ("g1", "σ(U1 @ x + b1)", GATE),
+        ),
+    ),
+    Entry(
+        "a cell whose every equation reads no state: no step loop is left",
+        one_state(
+            "tanh(U @ x + b) * σ(U_g @ x)",
+            (("U", "hidden", "input"), ("b", "hidden", "1"), ("U_g", "hidden", "input")),
+        ),
+    ),
+]
+
+CORPUS = [*KNOWN, *DEEP, *FOUND, *CONTROLS, *GRAMMAR_2024, *SCALARS, *STATE_FREE]

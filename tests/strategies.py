@@ -360,6 +360,16 @@ class _Builder:
     def gate(self):
         return _call("σ", self.affine(self.depth))
 
+    def input_map(self):
+        """U x + b: a column that reads the input alone (and earlier such equations'
+        values, when the state-free equations drawn so far are in ``hidden``)."""
+        return _bin(self.input_product(0), ast.Add(), self.param("b"))
+
+    def input_gate(self):
+        """σ(U x + b): a gate that reads no state, whose work the plan does for every
+        step outside the time loop."""
+        return _call(self.choose([(3, "σ"), (1, "tanh")]), self.input_map())
+
     def candidate(self):
         return _call("tanh", self.affine(self.depth))
 
@@ -463,10 +473,19 @@ def cells(
                 tree, role = b.state(f"{name}_prev", gates), Role.STATE
             done_states.append(name)
         else:
-            kind = b.choose([(3, "gate"), (2, "candidate"), (1, "any")])
-            tree = (
-                b.gate() if kind == "gate" else b.candidate() if kind == "candidate" else b.hidden_expr(depth)
-            )
+            kind = b.choose([(3, "gate"), (2, "candidate"), (1, "any"), (2, "input gate"), (1, "input map")])
+            if kind == "input gate":  # reads no state: minGRU's and minLSTM's gates
+                tree, kind = b.input_gate(), "gate"
+            elif kind == "input map":  # minGRU's candidate, U x + b
+                tree, kind = b.input_map(), "candidate"
+            else:
+                tree = (
+                    b.gate()
+                    if kind == "gate"
+                    else b.candidate()
+                    if kind == "candidate"
+                    else b.hidden_expr(depth)
+                )
             role = (
                 Role.GATE
                 if kind == "gate"

@@ -22,13 +22,16 @@ def test_run_records_every_cell_size_and_dtype():
     }
     for r in rows:
         assert r["seconds"] > 0 and r["gflops"] > 0 and r["speedup_over_literal"] > 0
+        # one ratio, the two ways up, from the same rounds (a median of inverses is the inverse of the median
+        # for an odd number of rounds)
+        assert abs(r["fused_over_literal"] * r["speedup_over_literal"] - 1) < 1e-9
         assert r["ratio_to_torch"] is None
         # 3 passes × 2·T·B·(inputs + hidden)·k·hidden, k = 3 stacked blocks for the GRU, 1 for the RNN
         k = 3 if r["cell"] == "gru" else 1
         assert abs(r["gflops"] * r["seconds"] * 1e9 - 3 * 2 * 3 * 2 * (2 + 3) * k * 3) < 1e-6
     assert record["generated_by"].startswith("python -m derive bench")
     assert json.loads(bench.dumps(record)) == json.loads(json.dumps(record))
-    assert "gru" in bench.table(record)
+    assert "gru" in bench.table(record) and "fused/literal" in bench.table(record)
 
 
 @pytest.mark.slow

@@ -173,6 +173,7 @@ def usage_mistake(capsys, *args) -> str:
         (["bench", "--kernels", "--by-pass"], "on --threads only; drop --by-pass"),
         (["bench", "--by-pass", "--record", "b.json"], "--by-pass prints its table only; drop --record"),
         (["verify", "--jobs", "x"], "argument --jobs: expected a positive integer, got 'x'"),
+        (["bench", "--size", "1024,8,32"], "argument --size: expected T,B,I,H as four positive integers"),
     ],
 )
 def test_usage_mistakes_are_one_line(capsys, args, says):

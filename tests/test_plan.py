@@ -1,6 +1,8 @@
 """Each pass of the fused lowering's plan, alone, on cells that show what it decides."""
 
 from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, derive
+from derive.codegen import ir, lower, prune
+from derive.codegen.fused import STEP
 from derive.codegen.plan import Namer, Options, Piece, plan
 
 G, S = Role.GATE, Role.STATE
@@ -115,8 +117,13 @@ def test_a_gated_residual_keeps_the_input_terms_the_block_does_not_hold():
     )
     p = plan(derive(c), set())
     assert dict(p.after)["d_x"] == (Piece(span="x", member=0),)
-    assert dict(p.remainder)["d_x"] is not None  # Uᵀ(...) through the inner tanh, in the loop
-    assert [symbol.name for _, symbol in p.kept] == ["tanh_s"]
+    assert dict(p.remainder)["d_x"] is not None  # Uᵀ(...) through the inner tanh
+    # ... which no carried adjoint reads: computed after the backward loop, for every step.
+    assert "d_x" in p.unlooped.backward
+    # tanh(...) is kept for the backward pass; its input terms U x + b read no state: one
+    # product for every step before the loop.
+    kept = {symbol.name: str(expr) for expr, symbol in p.kept}
+    assert kept == {"tanh_s": "Apply(tanh, U*x + W*s_prev + b)", "s_part": "U*x + b"}
 
 
 def test_equations_that_read_each_other_are_not_one_run():
@@ -168,3 +175,73 @@ def test_a_product_inside_an_elementwise_product_is_kept_when_asked():
     # A cell with no such product keeps what it kept before.
     lstm = derive(CATALOGUE["lstm"])
     assert plan(lstm, set(), Options(keep_products=True)).kept == plan(lstm, set()).kept
+
+
+# State-free work out of the loops (state_free, free_parts) --------------------
+
+
+def test_mingru_computes_its_gate_candidate_and_update_terms_before_the_loop():
+    p = plan(derive(CATALOGUE["mingru"]), set())
+    free = p.unlooped
+    assert free.before == ("i", "s_tilde")  # read the input alone
+    # s = (1 - i) ⊙ s_prev + i ⊙ s̃: the loop keeps a_t ⊙ s_{t-1} + b_t
+    parts = {str(expr) for expr, symbol in p.kept if symbol in free.parts}
+    assert parts == {"HadamardProduct(i, s_tilde)", "-i + 1"}
+    # backward: the loop keeps δs_t = δs_t^in and δ̄s_{t-1} = δs_t ⊙ (1 - i_t) alone
+    assert "d_s" not in free.backward and "d_s_prev" not in free.backward
+    assert {"d_s_tilde", "d_i", "d_z_i", "d_x", "d_U"} <= set(free.backward)
+    assert [name for name, _ in free.saved] == ["d_s"]
+
+
+def test_an_output_no_step_reads_back_is_computed_after_the_loop():
+    free = plan(derive(CATALOGUE["lru"]), set()).unlooped
+    assert free.before == () and free.after == ("y",)  # y = W_y s: y_prev is read by nothing
+
+
+def test_a_cell_whose_gates_read_the_state_keeps_everything_in_its_loops():
+    free = plan(derive(CATALOGUE["gru"]), set()).unlooped
+    assert free.before == free.after == free.parts == ()
+
+
+def test_a_state_free_gate_inside_a_run_stays_in_the_loop_and_the_option_turns_the_pass_off():
+    # c reads no state, but taking it out of the run a, c, e would cut one call in two.
+    assert plan(derive(gapped_cell()), set()).unlooped.before == ()
+    off = plan(derive(CATALOGUE["mingru"]), set(), Options(state_free=False)).unlooped
+    assert off.before == off.parts == off.backward == ()
+
+
+def _step_loops(statements):
+    """The innermost loops over the steps, in order."""
+    for s in statements:
+        if isinstance(s, ir.Loop) and s.index == STEP:
+            yield s
+        elif isinstance(s, (ir.Loop, ir.Quiet)):
+            yield from _step_loops(s.body)
+
+
+def test_the_step_loops_of_minimal_recurrences_hold_the_recurrence_alone():
+    # s_t = a_t ⊙ s_{t-1} + b_t: one product and one sum a step forward; backward, the
+    # incoming adjoint, its copy for the work after the steps, and one product.
+    for name in ("mingru", "minlstm"):
+        code = prune(lower(derive(CATALOGUE[name])))
+        work = [
+            [s for s in loop.body if not isinstance(s, ir.Comment) and not _binding(s)]
+            for loop in (*_step_loops(code.forward), *_step_loops(code.backward))
+        ]
+        assert [len(w) for w in work] == [2, 3], (name, work)
+
+
+def _binding(statement) -> bool:
+    """``name = array[t]`` or ``name = other``: a name bound, no arithmetic."""
+    return (
+        isinstance(statement, ir.Assign)
+        and statement.op == "="
+        and isinstance(statement.target, str)
+        and (isinstance(statement.value, (str, ir.At, ir.Block)) or _alias(statement.value))
+    )
+
+
+def _alias(value) -> bool:
+    from sympy import MatrixSymbol
+
+    return isinstance(value, ir.Math) and isinstance(value.expr, MatrixSymbol)

@@ -20,6 +20,7 @@ import http.server
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -390,7 +391,7 @@ def test_the_lstm_block_jacobian_has_rows_that_do_not_collide(visit, width):
     assert checked >= 1 and collisions == []
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "bptt", "gradients", "variants", "recurrences"])
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "bptt", "gradients", "variants", "recurrences"])
 def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name):
     page = visit(name).page
     drawings = page.evaluate(DRAWINGS)
@@ -401,6 +402,8 @@ def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name
         assert {d["src"] for d in drawings} >= wanted
     if name == "bptt":
         assert {d["src"] for d in drawings} >= {f"unrolled_{c}.svg" for c in ("rnn", "lstm", "gru")}
+    if name == "rnn":
+        assert "unrolled_rnn_weights.svg" in {d["src"] for d in drawings}
     if name == "lstm":  # a figure's two panels side by side
         tops = page.evaluate(
             "[...document.querySelectorAll('figure.derived')[0].querySelectorAll('img')]"
@@ -459,6 +462,47 @@ def test_the_worked_example_shows_the_modules_numbers(visit, cell):
     wanted = [worked.number(float(v)) for v in outputs[worked.LOSS[cell]][-1].ravel()]
     wanted += [worked.number(float(v)) for v in d_params["b"].ravel()]
     assert [w for w in wanted if w not in cells] == []
+
+
+def test_the_rnn_page_shows_the_unrolled_rnn_with_w_and_u_whole_on_a_phone(visit):
+    page = visit("rnn", viewport=PHONE).page
+    shown = page.evaluate(
+        """[...document.querySelectorAll('figure.diagram img')].map(i => {
+             const r = i.getBoundingClientRect();
+             return {src: i.currentSrc.split('/').pop(), left: r.left, right: r.right, alt: i.alt};
+           })"""
+    )
+    (figure,) = [s for s in shown if s["src"].startswith("unrolled_rnn_weights")]
+    assert figure["src"] == "unrolled_rnn_weights_tall.svg"
+    assert 0 <= figure["left"] and figure["right"] <= PHONE["width"]
+    svg = page.request.get(page.url.rsplit("/", 1)[0] + "/figures/unrolled_rnn_weights_tall.svg").text()
+    labels = ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")
+    assert sorted(t.text for t in labels if t.text in ("W", "U")) == ["U"] * 3 + ["W"] * 3
+
+
+def test_the_bptt_page_shows_the_one_unit_example_as_a_plain_loop_computes_it(visit):
+    """The scalar example's forward values, δ's and gradients, redone here with math.tanh and
+    the chain rule written out by hand, as the page rounds them."""
+    import math
+
+    from derive.site import scaffold
+
+    w, u, b = scaffold.W, scaffold.U, scaffold.B
+    s = [scaffold.S0]
+    for x in scaffold.XS:
+        s.append(math.tanh(w * s[-1] + u * x + b))
+    d_s = s[-1] - scaffold.TARGET
+    wanted = [s[1], s[2], s[3], d_s]
+    d_w = d_u = d_b = 0.0
+    for t in range(len(scaffold.XS), 0, -1):
+        d_z = d_s * (1 - s[t] ** 2)
+        d_w, d_u, d_b = d_w + d_z * s[t - 1], d_u + d_z * scaffold.XS[t - 1], d_b + d_z
+        d_s = w * d_z
+        wanted += [d_z, w * (1 - s[t] ** 2), d_s]
+    wanted += [d_w, d_u, d_b]
+    text = visit("bptt", viewport=PHONE).page.evaluate("document.querySelector('article').innerText")
+    found = set(re.findall(r"\d+\.\d{4}", text))  # unsigned: KaTeX writes − for minus
+    assert [f"{abs(v):.4f}" for v in wanted if f"{abs(v):.4f}" not in found] == []
 
 
 def test_palette_toggle_switches_to_dark_and_back(visit):

@@ -79,6 +79,11 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
     fused, text = module(name), source(name)
     if name == "lru":  # linear: its backward multiplies adjoints by parameters and inputs alone
         assert "factor_seq" not in text
+    elif name in ("mingru", "minlstm"):
+        # their factors are the forward pass's own parts (1 - i), kept; what reads no carried
+        # adjoint is computed after each chunk's steps
+        assert "for _first in reversed(range(0, _T, _chunk)):" in text
+        assert "for the chunk's steps at once" in text
     else:
         assert "for _first in reversed(range(0, _T, _chunk)):" in text and "factor_seq" in text
     # B·n = 6400: chunks of 2 steps, the first of them one step long
@@ -94,6 +99,9 @@ def test_sigmoid_and_tanh_gates_share_one_exp_over_pre_scaled_blocks(name):
     fused, text = module(name), source(name)
     if name in ("rnn", "indrnn", "lru"):  # tanh alone (its own helper, which picks the faster tanh), or none
         assert "np.exp(_z" not in text
+    elif name in ("mingru", "minlstm"):  # gates of the input alone: over a chunk of steps, before them
+        chunk = "_act[_first:_first + _chunk]"
+        assert f"np.exp({chunk}" in text and f"np.reciprocal({chunk}" in text
     else:
         assert "np.exp(_z" in text and "np.reciprocal(_z" in text
     for shape, seed in (((4, 3, 2, 33), 13), ((3, 2, 5, 300), 14)):  # small blocks and large
@@ -132,10 +140,13 @@ def test_a_missing_output_gradient_is_skipped_not_made_of_zeros(name):
 @pytest.mark.parametrize("name", CELLS)
 def test_the_steps_use_numbers_made_once_in_the_dtype(name):
     fused, text = module(name), source(name)
-    loop = text[text.index("    for _t in range(_T):") : text.index("    _outputs = {")]
+    # the step loop, or the chunks of steps with their state-free work
+    step_loop = "    for _t in range(_T):"
+    head = step_loop if step_loop in text else "    for _first in range(0, _T, _chunk):"
+    loop = text[text.index(head) : text.index("    _outputs = {")]
     # No Python number in an in-place update of the loop: NumPy would convert it at every call.
     assert not re.search(r"[+*-]= -?\d", loop)
-    if "np.exp(_z" in text:
+    if "np.exp(_z" in text or "np.exp(_act" in text:
         assert re.search(r"\bone = np\.full\(\(\), 1, _dtype\)", text)
     for dtype in (np.float32, np.float64):
         problem = random_problem(fused, 3, 4, 5, 2, seed=17)

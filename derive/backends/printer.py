@@ -70,12 +70,19 @@ class StatementPrinter:
         for statement in statements:
             if isinstance(statement, ir.Loop):
                 out.extend(self.loop(statement, depth))
+            elif isinstance(statement, ir.Quiet):
+                out.extend(self.quiet(statement, depth))
             else:
                 out.append(Line(depth, self(statement)))
         return out
 
     def loop(self, node: ir.Loop, depth: int) -> list[Line]:
         raise NotImplementedError(f"no {self.language} for a loop")
+
+    def quiet(self, node: ir.Quiet, depth: int) -> list[Line]:
+        """Statements where exp may overflow (:class:`~derive.codegen.ir.Quiet`); a
+        library that reports no overflow prints them as they are."""
+        return self.lines(node.body, depth)
 
     def wrap(self, node: ir.Node, level: int, right: bool = False) -> str:
         """``node`` printed, in parentheses where it binds less tightly than ``level``

@@ -31,20 +31,26 @@ Names = Mapping[str, ir.Node]
 Known = Mapping[MatrixExpr, MatrixSymbol]
 
 
-# The loops' indices and the chunk's length: names the lowering binds, its own.
-STEP, FIRST, CHUNK = naming.own("t"), naming.own("first"), naming.own("chunk")
+# The loops' indices, the chunk's length and its steps: names the lowering binds, its own.
+STEP, FIRST, CHUNK, STEPS = naming.own("t"), naming.own("first"), naming.own("chunk"), naming.own("steps")
 
 # The arrays of blocks, by their role: the pre-activations of every step and of one
 # (act, z), their adjoints (dz, dz_t), ... (the generated code's own names).
 ARRAYS = {base: naming.own(base) for base in ("act", "z", "dz", "dz_t", "dz_rows", "d_biases")}
 
 # Every name the fused lowering binds as it stands (the others it makes are fresh).
-OWN = frozenset({STEP, FIRST, CHUNK, *ARRAYS.values()})
+OWN = frozenset({STEP, FIRST, CHUNK, STEPS, *ARRAYS.values()})
 
 # The entries (steps × batch × hidden) of each array computed ahead of a chunk of
 # backward steps: small enough to stay in a core's cache, large enough that a chunk
 # is few calls.
 CHUNK_ENTRIES = 16384
+
+# The fewest steps of a chunk whose state-free work runs beside its steps: that work is
+# whole-array NumPy calls, and one step's worth of them costs more than the step's own
+# calls save (measured at B·n = 32768, where chunks of one step made mingru slower than
+# its literal module).
+STATE_FREE_STEPS = 8
 
 # The steps of a chunk of the backward loop, as an index range.
 _CHUNK_STEPS = ir.Slice(FIRST, ir.Plus(FIRST, CHUNK))
@@ -152,7 +158,11 @@ class _Fused:
                     self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target
                 )
             ]
-            out += [ir.Assign(target, self.show(A.add(*rest), names, {}), "+=")] if rest else []
+            # rows of a view are an expression, not a name: added to through [...]
+            into = (
+                ir.Everything(target) if isinstance(target, (ir.Rows, ir.Block)) and _rows(target) else target
+            )
+            out += [ir.Assign(into, self.show(A.add(*rest), names, {}), "+=")] if rest else []
             return out
         return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
 
@@ -296,21 +306,32 @@ class _Fused:
 
         names: dict[str, ir.Node] = {x: ir.at(x, STEP) for x in cell.inputs}
         known: dict[MatrixExpr, MatrixSymbol] = {}
+        before = self.before_loop(known)
+        free = plan.unlooped
+        outside = {*free.before, *free.after}
         if plan.width:
             for z, act in zip(self.arrays["z"], self.arrays["act"], strict=True):
                 L.append(ir.Assign(z, ir.at(act, STEP)))
         for name, array in plan.sequences:
             L.append(ir.Assign(name, ir.at(array, STEP)))
+        for name in free.before:
+            if name in self.pres:
+                L.append(ir.Assign(name, self.columns("act", (STEP, ir.ALL), self.pres[name].index)))
+        bindings = len(L)
+        parts = {symbol: expr for expr, symbol in plan.kept if symbol in free.parts}
         runs = {run[0]: run for run in plan.forward_runs}
         done_spans: set[str] = set()
         equations = list(cell.equations)
         k = 0
         while k < len(equations):
             eq = equations[k]
+            if eq.name in outside:
+                k += 1
+                continue
             if eq.name not in self.pres:
                 L.extend(self.keep_inside(eq.rhs, names, known))
                 L.append(self.comment(eq.symbol, eq.rhs))
-                L.extend(self.store(eq.name, eq.rhs, names, known))
+                L.extend(self.store(eq.name, with_parts(eq.rhs, parts), names, known))
                 if not isinstance(eq.rhs, MatrixSymbol):
                     known[eq.rhs] = eq.symbol
                 k += 1
@@ -352,10 +373,15 @@ class _Fused:
             k += len(run)
         for s in cell.states:
             L.append(ir.Assign(naming.prev(s), s))
+        # A name the step does not read is not bound in it, though the chunk's work may read it.
+        read = set().union(*(ir.reads(statement) for statement in L[bindings:]))
+        L[:bindings] = [b for b in L[:bindings] if ir.binds(b) in read]
+        after = self.after_loop_forward(known)
         if self.constants:
             # A Python number would be converted again at every call in the loop.
             F.append(ir.Comment("The numbers the steps use, made once in the dtype"))
             F.extend(ir.Assign(name, ir.Constant(value)) for value, name in self.constants.items())
+
         self.values_of = {eq.name: self.values(eq.name) for eq in cell.equations}
         self.outputs = {s: self.values_of[s] for s in cell.states}
         self.cache = (
@@ -363,16 +389,39 @@ class _Fused:
             *(a for _, a in plan.sequences),
             *self.steps.values(),
         )
-        return (*F, ir.Loop(STEP, ir.T, tuple(L), overflows=True))
+        if not before:
+            return (*F, ir.Loop(STEP, ir.T, tuple(L), overflows=True), *after)
+        # What reads no state is computed for a chunk of steps, then the chunk's steps run:
+        # its arrays are still in cache when the steps read them.  Its functions may
+        # overflow as the steps' may: one guard for both.
+        step_loop = ir.Loop(STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(L), start=FIRST)
+        return (
+            *F,
+            self.chunk_size(STATE_FREE_STEPS),
+            ir.Quiet((ir.Loop(FIRST, ir.T, (*before, step_loop), step=CHUNK),)),
+            *after,
+        )
+
+    def chunk_size(self, least: int = 1) -> ir.Assign:
+        """``chunk``: the steps whose arrays of B × n entries together hold about ``chunk_entries``,
+        and at least ``least`` steps."""
+        return ir.Assign(CHUNK, ir.Greatest(least, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N))))
 
     def scaled(self, value: ir.Node, pre: Pre) -> ir.Node:
         """``value`` times the scale ``pre``'s block is computed in."""
         factor = self.plan.scales[pre.index]
         return value if factor == 1 else ir.Scaled(value, factor)
 
-    def activate(self, run: list[int]) -> list[ir.Statement]:
-        """The run's functions applied to its block of ``z``, in place."""
-        view = self.block("z", (ir.ALL,), run[0], run[-1] + 1)
+    def activate(self, run: list[int], chunk: bool = False) -> list[ir.Statement]:
+        """The run's functions applied to its block of ``z``, in place; with ``chunk``,
+        to its block of ``act`` at a chunk of steps."""
+
+        def blocks(start: int, stop: int) -> ir.Block:
+            if chunk:
+                return self.block("act", (_CHUNK_STEPS, ir.ALL), start, stop)
+            return self.block("z", (ir.ALL,), start, stop)
+
+        view = blocks(run[0], run[-1] + 1)
         pres = self.plan.pres
         if tuple(run) not in self.plan.exp_runs:
             return [ir.ApplyInto(pres[run[0]].function, view, view)]
@@ -396,7 +445,7 @@ class _Fused:
             while stop < len(run) and FUNCTIONS[pres[run[stop]].function].through_exp == form:
                 stop += 1
             a, b, _ = form
-            columns = self.block("z", (ir.ALL,), run[k], run[stop - 1] + 1)
+            columns = blocks(run[k], run[stop - 1] + 1)
             if b != 1:
                 out.append(ir.Assign(columns, self.constant(b), "*="))
             if a != 0:
@@ -414,22 +463,139 @@ class _Fused:
         return self.constants[value]
 
     def keep_inside(
-        self, expr: MatrixExpr, names: Names, known: dict[MatrixExpr, MatrixSymbol]
+        self,
+        expr: MatrixExpr,
+        names: Names,
+        known: dict[MatrixExpr, MatrixSymbol],
+        whole: bool = False,
+        chunk: bool = False,
     ) -> list[ir.Statement]:
         """Statements that compute the kept sub-expressions of ``expr`` not yet computed
-        this step, innermost first, into their rows of their (T, B, n) arrays; each
-        is added to ``known``."""
+        this step, innermost first, into their rows of their (T, B, n) arrays (with
+        ``whole``, into all of them, for every step at once; with ``chunk``, for the
+        chunk's steps); each is added to ``known``."""
         out: list[ir.Statement] = []
         for node in reversed(list(A.walk(expr))):
             symbol = self.kept.get(node)
             if symbol is None or node in known:
                 continue
+            target: ir.Node = (
+                self.as_rows(self.sequences[symbol.name], chunk) if whole or chunk else symbol.name
+            )
             if isinstance(node, A.Apply):
-                out.append(ir.ApplyInto(node.function, self.show(node.arg, names, known), symbol.name))
+                out.append(ir.ApplyInto(node.function, self.show(node.arg, names, known), target))
             else:
                 out.append(self.comment(symbol, node))
-                out.extend(self.store(symbol.name, node, names, known))
+                out.extend(self.store(target, node, names, known))
             known[node] = symbol
+        return out
+
+    # Every step at once, outside the loops --------------------------------
+
+    def as_rows(self, array: ir.Node, chunk: bool) -> ir.Rows:
+        """A (T, B, k) array as (T*B, k) rows; with ``chunk``, its chunk of steps only."""
+        return ir.Rows(ir.at(array, _CHUNK_STEPS), STEPS) if chunk else ir.Rows(array)
+
+    def rows_block(self, array: str, start: int, stop: int, chunk: bool = False) -> ir.Block:
+        """Blocks ``start:stop`` of the array of blocks ``array`` at every step (with
+        ``chunk``, at the chunk's steps), as rows."""
+        block = self.block(array, (ir.ALL,), start, stop)
+        return ir.Block(self.as_rows(block.array, chunk), block.lead, block.start, block.stop, block.width)
+
+    def whole(self, backward: bool, chunk: bool = False) -> dict[str, ir.Node]:
+        """The nodes that hold every forward value at every step (with ``chunk``, at the
+        chunk's steps), as rows: what the statements outside the step loops read."""
+        cell = self.cell
+        out: dict[str, ir.Node] = {x: self.as_rows(x, chunk) for x in cell.inputs}
+        for name in self.sequences:
+            out[name] = self.as_rows(self.sequences[name], chunk)
+        for pre in self.plan.pres:
+            out[pre.equation.name] = self.rows_block("act", pre.index, pre.index + 1, chunk)
+        for s in cell.states:
+            if backward:
+                before: ir.Node = naming.prev(s) + "_seq"
+            elif s in self.steps:
+                before = ir.at(self.steps[s], ir.Slice(None, -1))
+            else:
+                before = ir.PreviousAll(ir.at("state", ir.Key(s)), self.values(s))
+            out[naming.prev(s)] = self.as_rows(before, chunk)
+        return out
+
+    def before_loop(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
+        """The equations that read no state, then the parts of the others that read
+        none, computed for every step at once before the loop; what they compute is
+        added to ``known``."""
+        plan, cell = self.plan, self.cell
+        free = plan.unlooped
+        if not free.before and not free.parts:
+            return []
+        views = self.whole(backward=False, chunk=True)
+        names = {x: views[x] for x in cell.inputs}
+        out: list[ir.Statement] = []
+        runs = {run[0]: run for run in plan.forward_runs}
+        for eq in cell.equations:
+            if eq.name not in free.before:
+                continue
+            pre = self.pres.get(eq.name)
+            if pre is None:
+                out.extend(self.keep_inside(eq.rhs, names, known, chunk=True))
+                out.append(self.comment(eq.symbol, eq.rhs))
+                out.extend(self.store(self.as_rows(self.sequences[eq.name], True), eq.rhs, names, known))
+                if not isinstance(eq.rhs, MatrixSymbol):
+                    known[eq.rhs] = eq.symbol
+                continue
+            if pre.index not in runs:
+                continue  # done with the first of its run
+            run = [plan.pres[i] for i in runs[pre.index]]
+            for member in run:
+                for term in member.rest:
+                    out.extend(self.keep_inside(term, names, known, chunk=True))
+                    out.append(
+                        ir.Assign(
+                            ir.Everything(self.rows_block("act", member.index, member.index + 1, True)),
+                            self.scaled(self.show(term, names, known), member),
+                            "+=",
+                        )
+                    )
+            for member in run:
+                out.append(self.comment(member.equation, cell.equation(member.equation.name).rhs))
+            out.extend(self.activate([member.index for member in run], chunk=True))
+            for member in run:
+                known[cell.equation(member.equation.name).rhs] = member.equation
+        held = {symbol: expr for expr, symbol in plan.kept}
+        for symbol in free.parts:
+            expr = held[symbol]
+            out.extend(self.keep_inside(expr, names, known, chunk=True))  # the part is kept itself
+        return [
+            ir.Comment("What reads no state, for a chunk of steps at once"),
+            *self.chunk_views(views, names, out),
+            *out,
+        ]
+
+    def chunk_views(
+        self, views: Mapping[str, ir.Node], nodes: Mapping[str, ir.Node], statements: list[ir.Statement]
+    ) -> list[ir.Statement]:
+        """The chunk's length, and each name ``statements`` read bound to its view at the
+        chunk's steps, so that they read like the equations; ``nodes`` are read where they
+        are (the input, which keeps its name)."""
+        read = set().union(*(ir.reads(s) for s in statements))
+        return [
+            ir.Assign(STEPS, ir.Minus(ir.Least(ir.Plus(FIRST, CHUNK), ir.T), FIRST)),
+            *(ir.Assign(name, view) for name, view in views.items() if name in read and name not in nodes),
+        ]
+
+    def after_loop_forward(self, known: dict[MatrixExpr, MatrixSymbol]) -> list[ir.Statement]:
+        """The equations that no step reads back, for every step at once after the loop."""
+        free = self.plan.unlooped
+        if not free.after:
+            return []
+        names = self.whole(backward=False)
+        out: list[ir.Statement] = [ir.Comment("What no step reads back, for every step at once")]
+        for eq in self.cell.equations:
+            if eq.name in free.after:
+                out.extend(self.keep_inside(eq.rhs, names, known, whole=True))
+                out.append(self.comment(eq.symbol, eq.rhs))
+                out.extend(self.store(self.as_rows(self.sequences[eq.name], False), eq.rhs, names, known))
         return out
 
     # Backward ------------------------------------------------------------
@@ -468,11 +634,9 @@ class _Fused:
             in_dz[pre.adjoint.name] = self.columns("dz_t", (ir.ALL,), pre.index)
         remainder = dict(plan.remainder)
         after = dict(plan.after)
-        gradients = {g.target.name for g in d.gradients}
-        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
         inputs = {naming.adjoint(x) for x in cell.inputs}
-        carried = {c.carried.name for c in d.carries}
         parameter_of = {naming.adjoint(p.name): p.name for p in cell.parameters}
+        free = plan.unlooped
         for g in d.gradients:
             if remainder[g.target.name] is not None:
                 base = parameter_of[g.target.name]
@@ -481,6 +645,9 @@ class _Fused:
         for x in inputs:
             if remainder[x] is not None:
                 S.append(ir.Assign(x, ir.Empty(ir.shape_of("x"))))
+        saved = dict(free.saved)
+        for array in saved.values():
+            S.append(ir.Assign(array, ir.Empty(ir.SEQUENCE)))
 
         self.forward_values = {
             *(eq.name for eq in cell.equations),
@@ -494,6 +661,8 @@ class _Fused:
                     c.incoming.name, ir.Incoming(naming.own("d_out_" + c.state.name), c.carried.name, STEP)
                 )
             )
+            if c.incoming.name in saved:
+                L.append(ir.Assign(ir.at(saved[c.incoming.name], STEP), c.incoming.name))
         run_of = {k: run for run in plan.backward_runs for k in run}
         pending: dict[tuple[int, ...], list[Assignment]] = {}  # run -> the δz of the run written so far
         for pre in plan.pres:
@@ -502,56 +671,146 @@ class _Fused:
         names.update(in_dz)
         for a in d.backward:
             target = a.target.name
+            if target in free.backward:
+                continue  # after the loop, for every step at once
+            if target in saved:
+                # kept for every step, for the adjoints computed after the loop
+                L.extend(self.backward_step(a, names, known, remainder, in_dz, run_of, pending))
+                L.append(ir.Assign(ir.at(saved[target], STEP), in_dz.get(target, target)))
+                continue
+            L.extend(self.backward_step(a, names, known, remainder, in_dz, run_of, pending))
+        assert not pending, "every backward run is complete by the end of the step"
+        bind = self.bind()
+        ahead = [
+            ir.Assign(symbol.name, ir.Math(value, tuple(self.chunk_names(value).items())))
+            for value, symbol in self.factors.items()
+        ] + self.slopes
+        self.forward_values = None
+        unlooped = self.after_backward_steps(known, remainder)
+        finish = self.after_loop(after, remainder)
+        return self.backward_loops(S, bind, L, ahead, unlooped, finish)
+
+    def backward_step(
+        self,
+        a: Assignment,
+        names: Names,
+        known: Known,
+        remainder: Mapping[str, MatrixExpr | None],
+        in_dz: Mapping[str, ir.Block],
+        run_of: Mapping[int, tuple[int, ...]],
+        pending: dict[tuple[int, ...], list[Assignment]],
+    ) -> list[ir.Statement]:
+        """The statements of one adjoint in the backward loop's step."""
+        plan, cell, d = self.plan, self.cell, self.d
+        L: list[ir.Statement] = []
+        gradients = {g.target.name for g in d.gradients}
+        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
+        inputs = {naming.adjoint(x) for x in cell.inputs}
+        carried = {c.carried.name for c in d.carries}
+        target = a.target.name
+        if target in gradients or target in inputs:
+            value = remainder[target]
+            if value is None:
+                return L
+            L.append(self.comment(a.target, value))
+            if target in gradients:
+                shown = self.show(value, names, known)
+                L.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
+            else:
+                L.append(ir.Assign(ir.at(target, STEP), self.show(value, names, known)))
+            return L
+        owner = next((p for p in plan.pres if p.adjoint == a.target), None)  # a is δz_v
+        if owner is not None and owner.index in run_of:
+            # δz_v = δv ⊙ f'(v): δv is already in δz's columns; f' waits for the whole run.
+            run = run_of[owner.index]
+            pending.setdefault(run, []).append(a)
+            if len(pending[run]) == len(run):
+                L.extend(self.slope(run, pending.pop(run), names))
+            return L
+        spans, rest = span_products(a.value, plan.spans, plan.pres)
+        pieces = [ir.MatMul(self.block("dz_t", (ir.ALL,), s.start, s.stop), s.rows) for s in spans]
+        L.append(self.comment(a.target, a.value))
+        if target in in_dz:
+            view = in_dz[target]
+            if spans:
+                L.append(
+                    ir.Assign(
+                        ir.Everything(view),
+                        ir.add(*pieces, *([self.show(rest, names, known)] if rest else [])),
+                    )
+                )
+            else:
+                L.extend(self.store(view, rest if rest is not None else a.value, names, known))
+        elif target in carried:
+            if spans:
+                # A new array for the carry at each step: where no gradient is given
+                # for the state's output, this step's incoming adjoint is the last
+                # step's carry itself, which the step may still read.
+                L.append(ir.Assign(target, pieces[0]))
+                more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
+                if more:
+                    L.append(ir.Assign(target, ir.add(*more), "+="))
+            elif isinstance(a.value, ZeroMatrix):
+                L.append(ir.Assign(target, ir.Zeros(ir.BATCH)))
+            else:
+                L.append(ir.Assign(target, self.show(a.value, names, known)))
+        else:
+            rest_code = [self.show(rest, names, known)] if rest is not None else []
+            L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
+        return L
+
+    def after_backward_steps(
+        self, known: Known, remainder: Mapping[str, MatrixExpr | None]
+    ) -> list[ir.Statement]:
+        """The adjoints that no carried adjoint reads, for a chunk of steps at once after
+        the chunk's backward steps, as rows, from the forward values and the adjoints
+        the steps kept."""
+        plan, cell, d = self.plan, self.cell, self.d
+        free = plan.unlooped
+        if not free.backward:
+            return []
+        views = self.whole(backward=True, chunk=True)
+        views |= {name: self.as_rows(array, True) for name, array in free.saved}
+        adjoint_of = {pre.adjoint.name: pre for pre in plan.pres}
+        views |= {
+            name: self.rows_block("dz", pre.index, pre.index + 1, True) for name, pre in adjoint_of.items()
+        }
+        names = {x: views[x] for x in cell.inputs}
+        gradients = {g.target.name for g in d.gradients}
+        vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
+        inputs = {naming.adjoint(x) for x in cell.inputs}
+        out: list[ir.Statement] = []
+        for a in d.backward:
+            target = a.target.name
+            if target not in free.backward:
+                continue
             if target in gradients or target in inputs:
                 value = remainder[target]
                 if value is None:
                     continue
-                L.append(self.comment(a.target, value))
-                if target in gradients:
-                    shown = self.show(value, names, known)
-                    L.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
+                out.append(self.comment(a.target, value))
+                shown = self.show(value, names, known)
+                if target in inputs:
+                    out.append(ir.Assign(ir.Everything(self.as_rows(target, True)), shown))
                 else:
-                    L.append(ir.Assign(ir.at(target, STEP), self.show(value, names, known)))
+                    out.append(ir.Assign(target, ir.BatchSum(shown) if target in vectors else shown, "+="))
                 continue
-            owner = next((p for p in plan.pres if p.adjoint == a.target), None)  # a is δz_v
-            if owner is not None and owner.index in run_of:
-                # δz_v = δv ⊙ f'(v): δv is already in δz's columns; f' waits for the whole run.
-                run = run_of[owner.index]
-                pending.setdefault(run, []).append(a)
-                if len(pending[run]) == len(run):
-                    L.extend(self.slope(run, pending.pop(run), names))
-                continue
-            spans, rest = span_products(a.value, plan.spans, plan.pres)
-            pieces = [ir.MatMul(self.block("dz_t", (ir.ALL,), s.start, s.stop), s.rows) for s in spans]
-            L.append(self.comment(a.target, a.value))
-            if target in in_dz:
-                view = in_dz[target]
-                if spans:
-                    L.append(
-                        ir.Assign(
-                            ir.Everything(view),
-                            ir.add(*pieces, *([self.show(rest, names, known)] if rest else [])),
-                        )
-                    )
-                else:
-                    L.extend(self.store(view, rest if rest is not None else a.value, names, known))
-            elif target in carried:
-                if spans:
-                    # A new array for the carry at each step: where no gradient is given
-                    # for the state's output, this step's incoming adjoint is the last
-                    # step's carry itself, which the step may still read.
-                    L.append(ir.Assign(target, pieces[0]))
-                    more = pieces[1:] + ([self.show(rest, names, known)] if rest is not None else [])
-                    if more:
-                        L.append(ir.Assign(target, ir.add(*more), "+="))
-                elif isinstance(a.value, ZeroMatrix):
-                    L.append(ir.Assign(target, ir.Zeros(ir.BATCH)))
-                else:
-                    L.append(ir.Assign(target, self.show(a.value, names, known)))
+            out.append(self.comment(a.target, a.value))
+            if target in adjoint_of:
+                out.extend(self.store(views[target], a.value, names, known))
             else:
-                rest_code = [self.show(rest, names, known)] if rest is not None else []
-                L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
-        assert not pending, "every backward run is complete by the end of the step"
+                out.append(ir.Assign(target, self.show(a.value, names, known)))
+        if not out:
+            return []
+        return [
+            ir.Comment("What no carried adjoint reads, for the chunk's steps at once"),
+            *self.chunk_views(views, names, out),
+            *out,
+        ]
+
+    def bind(self) -> list[ir.Statement]:
+        """The names the backward loop's step reads, bound to their values at the step."""
+        plan, cell = self.plan, self.cell
         bind: list[ir.Statement] = [
             ir.Assign(dz_t, ir.at(dz, STEP))
             for dz_t, dz in zip(self.arrays["dz_t"], self.arrays["dz"], strict=True)
@@ -571,13 +830,20 @@ class _Fused:
         for s in cell.states:
             if naming.prev(s) in self.read:
                 bind.append(ir.Assign(naming.prev(s), ir.at(naming.prev(s) + "_seq", STEP)))
-        ahead = [
-            ir.Assign(symbol.name, ir.Math(value, tuple(self.chunk_names(value).items())))
-            for value, symbol in self.factors.items()
-        ] + self.slopes
-        self.forward_values = None
-        finish = self.after_loop(after, remainder)
-        if not ahead:
+        return bind
+
+    def backward_loops(
+        self,
+        S: list[ir.Statement],
+        bind: list[ir.Statement],
+        L: list[ir.Statement],
+        ahead: list[ir.Statement],
+        unlooped: list[ir.Statement],
+        finish: list[ir.Statement],
+    ) -> tuple[ir.Statement, ...]:
+        """The backward function: set-up, the loop (in chunks where factors are computed
+        ahead or adjoints after the chunk's steps), finish."""
+        if not ahead and not unlooped:
             return (*S, ir.Loop(STEP, ir.T, tuple(bind + L), reverse=True), *finish)
         chunks = ir.Loop(
             FIRST,
@@ -587,6 +853,7 @@ class _Fused:
                 ir.Loop(
                     STEP, ir.Least(ir.Plus(FIRST, CHUNK), ir.T), tuple(bind + L), start=FIRST, reverse=True
                 ),
+                *unlooped,
             ),
             step=CHUNK,
             reverse=True,
@@ -595,7 +862,7 @@ class _Fused:
             *S,
             ir.Comment("What the steps read that does not depend on the adjoints is computed ahead, for a"),
             ir.Comment("chunk of steps at once: fewer, larger NumPy calls, on data still in cache."),
-            ir.Assign(CHUNK, ir.Greatest(1, ir.Quotient(self.chunk_entries, ir.Times(ir.B, ir.N)))),
+            self.chunk_size(STATE_FREE_STEPS if unlooped else 1),
             chunks,
             *finish,
         )
@@ -722,6 +989,32 @@ class _Fused:
             self.d_params[p.name] = ir.add(*parts)
         self.d_state: dict[str, ir.Node] = {c.state.name: c.carried.name for c in self.d.carries}
         return E
+
+
+def _rows(node: ir.Node) -> bool:
+    """Whether ``node`` is rows of an array (:class:`ir.Rows`), or a block of them."""
+    return isinstance(node, ir.Rows) or (isinstance(node, ir.Block) and isinstance(node.array, ir.Rows))
+
+
+def with_parts(expr: MatrixExpr, parts: Mapping[MatrixSymbol, MatrixExpr]) -> MatrixExpr:
+    """``expr`` with each part of the plan replaced by its symbol, where the part is a
+    sub-expression or some of the terms of a sum (U x + b in a ⊙ s_{t-1} + U x + b),
+    or some of the factors of an elementwise product."""
+    for symbol, part in parts.items():
+        if expr == part:
+            return symbol
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        args = list(expr.args)
+        for symbol, part in parts.items():
+            if type(part) is type(expr) and all(args.count(a) >= part.args.count(a) for a in part.args):
+                for a in part.args:
+                    args.remove(a)
+                args.append(symbol)
+        args = [with_parts(a, parts) for a in args]
+        return A.add(*args) if isinstance(expr, MatAdd) else A.hadamard(*args)
+    if not expr.args:
+        return expr
+    return expr.func(*(with_parts(a, parts) if isinstance(a, MatrixExpr) else a for a in expr.args))
 
 
 def _exp_text(function: str) -> str:

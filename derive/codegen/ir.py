@@ -196,9 +196,11 @@ class Transpose(Expr):
 
 @dataclass(frozen=True)
 class Rows(Expr):
-    """A (T, B, k) array as (T*B, k) rows."""
+    """A (T, B, k) array as (T*B, k) rows; ``steps``, when given, is its first size
+    in place of T (a chunk of steps)."""
 
     array: Node
+    steps: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,15 @@ class Loop(Statement):
     overflows: bool = False
 
 
+@dataclass(frozen=True)
+class Quiet(Statement):
+    """``body`` run where exp may overflow to inf and the formulas give the exact limits
+    (σ's 0, tanh's ±1), as in a :class:`Loop` with ``overflows``: a backend whose library
+    reports that silences it around the body, once."""
+
+    body: tuple[Statement, ...]
+
+
 def at(array: Node, index: Node) -> At:
     return At(array, index)
 
@@ -407,6 +418,8 @@ def reads(node: Node | Statement | None) -> set[Read]:
     if isinstance(node, Loop):
         inside = set().union(*(reads(s) for s in node.body)) - {node.index}
         return _all(node.start, node.stop, node.step) | inside
+    if isinstance(node, Quiet):
+        return set().union(*(reads(s) for s in node.body))
     if isinstance(node, Assign):
         target = set() if binds(node) else reads(node.target)
         return target | reads(node.value)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol
 
 from .. import algebra as A
 from .. import elementwise, naming
-from ..cell import Cell
+from ..cell import N_HIDDEN, Cell
 from ..derivation import Derivation
 
 
@@ -92,13 +92,42 @@ class Options:
                      (T, B, n) array for one product fewer (torch, whose products of
                      many rows are costly).  Off, the backward pass computes it again,
                      ahead of its steps.
+    ``state_free``   the work that reads no state leaves the time loops (:func:`unlooped`):
+                     on in every backend, since it turns a few calls per step into one call
+                     per sequence; off, the loops hold every equation and adjoint, as the
+                     derivation orders them.
     """
 
     through_exp: bool = True
     keep_products: bool = False
+    state_free: bool = True
 
 
 DEFAULT = Options()
+
+
+@dataclass(frozen=True)
+class Unlooped:
+    """What is computed for every step at once, outside the time loops.
+
+    ``before``  equations that read no state, directly or through another equation:
+                every step before the forward loop, in their order
+    ``parts``   the largest parts of the looped equations that read no state (1 - i and
+                i ⊙ s̃ in s = (1 - i) ⊙ s_{t-1} + i ⊙ s̃): every step before the loop,
+                kept for the backward pass (each is in the plan's ``kept``)
+    ``after``   equations that read a state but that no step reads back (an output
+                y = W_y s): every step after the forward loop
+    ``backward`` the adjoints that no carried adjoint reads: every step after the
+                backward loop, which holds the recurrence of the carried ones alone
+    ``saved``   adjoints of the backward loop that those read, kept for every step:
+                (adjoint, its (T, B, n) array)
+    """
+
+    before: tuple[str, ...] = ()
+    parts: tuple[MatrixSymbol, ...] = ()
+    after: tuple[str, ...] = ()
+    backward: tuple[str, ...] = ()
+    saved: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +143,7 @@ class Plan:
     scales: tuple[int, ...] = ()  # pre index -> the factor its block is computed scaled by
     groups: tuple[tuple[int, int], ...] = ()  # (start, stop): the pre indices each array of blocks holds
     exp_runs: tuple[tuple[int, ...], ...] = ()  # the forward runs computed through one exp
+    unlooped: Unlooped = Unlooped()
 
     @property
     def width(self) -> int:
@@ -127,11 +157,28 @@ def plan(derivation: Derivation, taken: set[str], options: Options = DEFAULT) ->
     namer = Namer(taken | derivation_names(derivation))
     pres = preactivations(derivation)
     runs = forward_runs(derivation, pres, options.through_exp)
+    free = state_free(derivation, pres) if options.state_free else Unlooped()
+    if inner := inside_runs(runs, pres, free.before):
+        free = state_free(derivation, pres, inner)
+    runs = split_runs(runs, pres, free.before)
     exp_runs = tuple(run for run in runs if options.through_exp and through_exp(pres, run))
-    slopes = backward_runs(derivation, pres)
+    slopes = tuple(
+        run
+        for run in backward_runs(derivation, pres)
+        if not any(pres[k].adjoint.name in free.backward for k in run)
+    )
     cuts = groups(pres, stack(pres, derivation, Namer(())), [*runs, *slopes])
     spans = stack(pres, derivation, namer, cuts)
     kept = keep(derivation, pres, spans, namer, options.keep_products)
+    outside = {*free.before, *free.after, *(pre.equation.name for pre in pres)}
+    parts = free_parts(derivation, free.before, outside, namer) if options.state_free else ()
+    kept = (*kept, *((e, s) for e, s in parts if e not in dict(kept)))
+    held = dict(kept)
+    free = replace(
+        free,
+        parts=tuple(held[e] for e, _ in parts),
+        saved=tuple((name, namer(name + "_seq")) for name, _ in free.saved),
+    )
     after, remainder = sums_after_loop(derivation, pres, spans)
     in_block = {pre.equation for pre in pres}
     own = [eq.name for eq in derivation.cell.equations if eq.symbol not in in_block]
@@ -148,6 +195,7 @@ def plan(derivation: Derivation, taken: set[str], options: Options = DEFAULT) ->
         sequences=sequences,
         groups=cuts,
         exp_runs=exp_runs,
+        unlooped=free,
     )
 
 
@@ -445,6 +493,163 @@ def backward_runs(derivation: Derivation, pres: Sequence[Pre]) -> tuple[tuple[in
     return tuple(out)
 
 
+def state_free(derivation: Derivation, pres: Sequence[Pre], looped: Iterable[str] = ()) -> Unlooped:
+    """Pass 0: the equations and adjoints that leave the time loops (:class:`Unlooped`;
+    its ``parts`` are found by :func:`free_parts`, and ``saved`` holds the adjoints to
+    keep, with no array named yet).
+
+    An equation reads a state if its right-hand side holds a previous state or an
+    equation that reads one.  The forward loop then needs the equations that the
+    previous states read back, and what they read: the rest of those that read a state
+    (all but pre-activations, whose products and blocks belong to the loop's step)
+    wait until after the loop.  The backward loop needs the carried adjoints δ̄v_{t-1}
+    and what they read; every other adjoint follows after it, from the kept adjoints.
+    The equations ``looped`` stay in the loop as if they read a state, and so do the
+    pre-activations whose products the loop's step does (:func:`stepped_products`).
+    """
+    looped = {*looped, *stepped_products(derivation, pres)}
+    cell = derivation.cell
+    equations = {eq.symbol: eq for eq in cell.equations}
+    prevs = set(cell.prev_symbols)
+    reading: set[MatrixSymbol] = set()
+    for eq in cell.equations:
+        if eq.name in looped or eq.rhs.free_symbols & (prevs | reading):
+            reading.add(eq.symbol)
+    before = tuple(eq.name for eq in cell.equations if eq.symbol not in reading)
+
+    def closure(start: Iterable[MatrixSymbol]) -> set[MatrixSymbol]:
+        out: set[MatrixSymbol] = set()
+        todo = list(start)
+        while todo:
+            symbol = todo.pop()
+            if symbol in out or symbol not in equations:
+                continue
+            out.add(symbol)
+            todo += equations[symbol].rhs.free_symbols
+        return out
+
+    read = set().union(*(eq.rhs.free_symbols for eq in cell.equations))
+    read_back = [
+        equations[eq.symbol].symbol
+        for eq in cell.equations
+        for state, prev in zip(cell.states, cell.prev_symbols, strict=True)
+        if eq.name == state and prev in read
+    ]
+    looped = closure([*read_back, *(pre.equation for pre in pres if pre.equation in reading)])
+    after = tuple(eq.name for eq in cell.equations if eq.symbol in reading and eq.symbol not in looped)
+
+    # The backward loop: the carried adjoints and what they read, through the step.
+    values = {a.target: a.value for a in derivation.backward}
+    needed: set[MatrixSymbol] = set()
+    todo: list[MatrixSymbol] = [c.carried for c in derivation.carries]
+    while todo:
+        symbol = todo.pop()
+        if symbol in needed or symbol not in values:
+            continue
+        needed.add(symbol)
+        todo += values[symbol].free_symbols
+    unlooped = [a for a in derivation.backward if a.target not in needed]
+    inside = {a.target for a in derivation.backward if a.target in needed}
+    inside |= {c.incoming for c in derivation.carries}
+    in_blocks = {pre.adjoint for pre in pres}
+    saved = tuple(
+        (name, "")
+        for name in dict.fromkeys(
+            s.name
+            for a in unlooped
+            for s in sorted(a.value.free_symbols, key=str)
+            if s in inside and s not in in_blocks
+        )
+    )
+    return Unlooped(before=before, after=after, backward=tuple(a.target.name for a in unlooped), saved=saved)
+
+
+def stepped_products(derivation: Derivation, pres: Sequence[Pre]) -> set[str]:
+    """The pre-activations with a product of something other than the input (W g, g an
+    equation): the stacked product of its operand is done in the loop, one step at a time."""
+    inputs = set(derivation.cell.input_symbols)
+    return {pre.equation.name for pre in pres if any(operand not in inputs for _, operand in pre.linear)}
+
+
+def inside_runs(runs: Sequence[Sequence[int]], pres: Sequence[Pre], before: Sequence[str]) -> set[str]:
+    """The pre-activations that read no state but sit inside a forward run, between two
+    that do: taken out, they would cut one call of the loop's step in two."""
+    out: set[str] = set()
+    for run in runs:
+        looped = [j for j, k in enumerate(run) if pres[k].equation.name not in before]
+        if looped:
+            out |= {pres[k].equation.name for k in run[looped[0] : looped[-1] + 1]} & set(before)
+    return out
+
+
+def split_runs(
+    runs: Sequence[Sequence[int]], pres: Sequence[Pre], before: Sequence[str]
+) -> tuple[tuple[int, ...], ...]:
+    """The forward runs cut where they cross between the pre-activations computed
+    before the loop (``before``) and those computed in it: one call does one or the other."""
+    out: list[tuple[int, ...]] = []
+    for run in runs:
+        piece = [run[0]]
+        for k in run[1:]:
+            if (pres[k].equation.name in before) != (pres[piece[-1]].equation.name in before):
+                out.append(tuple(piece))
+                piece = []
+            piece.append(k)
+        out.append(tuple(piece))
+    return tuple(out)
+
+
+def free_parts(
+    derivation: Derivation, before: Sequence[str], outside: set[str], namer: Namer
+) -> tuple[tuple[MatrixExpr, MatrixSymbol], ...]:
+    """Pass 0b: in each equation left in the forward loop (but those of ``outside``:
+    the pre-activations, whose blocks the loop fills, and the equations done outside
+    the loop whole), the largest parts that read
+    no state and change from step to step: a sum's terms that read none are one part,
+    and so are a product's factors (1 - i and i ⊙ s̃ in s = (1 - i) ⊙ s_{t-1} + i ⊙ s̃,
+    which leaves the loop s_t = a_t ⊙ s_{t-1} + b_t).  A plain symbol is no part: it
+    holds its values already.  That recurrence stays a loop of two calls a step: NumPy
+    has no exact and stable form of it (a cumulative product of the a_t, then a
+    division by it, loses every digit where the a_t are small)."""
+    cell = derivation.cell
+    free = {MatrixSymbol(name, *cell.equation(name).symbol.shape) for name in before}
+    free |= set(cell.parameter_symbols) | set(cell.input_symbols)
+    found: dict[MatrixExpr, MatrixSymbol] = {}
+
+    def is_free(expr: MatrixExpr) -> bool:
+        return expr.atoms(MatrixSymbol) <= free
+
+    def part(expr: MatrixExpr, eq: str) -> None:
+        if (
+            not isinstance(expr, MatrixSymbol)
+            and expr.shape == (N_HIDDEN, 1)
+            and expr.atoms(MatrixSymbol) - set(cell.parameter_symbols)
+            and expr not in found
+        ):
+            found[expr] = MatrixSymbol(namer(f"{eq}_part"), *expr.shape)
+
+    def visit(expr: MatrixExpr, eq: str) -> None:
+        if is_free(expr):
+            part(expr, eq)
+            return
+        if isinstance(expr, (HadamardProduct, MatAdd)):
+            grouped = [a for a in expr.args if is_free(a)]
+            if grouped:
+                part(A.hadamard(*grouped) if isinstance(expr, HadamardProduct) else A.add(*grouped), eq)
+            for a in expr.args:
+                if not is_free(a):
+                    visit(a, eq)
+            return
+        for a in expr.args:
+            if isinstance(a, MatrixExpr):
+                visit(a, eq)
+
+    for eq in cell.equations:
+        if eq.name not in outside:
+            visit(eq.rhs, eq.name)
+    return tuple(found.items())
+
+
 def derivation_value(derivation: Derivation, target: MatrixSymbol) -> MatrixExpr | None:
     """The value the backward pass assigns to ``target``; ``None`` if it assigns none."""
     return next((a.value for a in derivation.backward if a.target == target), None)
@@ -517,6 +722,7 @@ __all__ = [
     "Plan",
     "Pre",
     "Span",
+    "Unlooped",
     "derivation_names",
     "groups",
     "plan",

@@ -6,7 +6,8 @@ state that a cell without that recurrence never reads, the adjoint of a value
 nothing reads, an array only such statements read) is left out, until none is
 left, with the comments that stand for it alone.  The function's results
 (:attr:`.Code.forward_results`, :attr:`.Code.backward_results`) are read.
-A loop stays, with what is left of its body.
+A loop stays, with what is left of its body, unless nothing is left (a cell
+whose every equation reads no state is computed before its loop).
 
 :func:`apart` splits one function's statements in two: those some of its results
 need, then those that only the others need, so that a backend can skip the
@@ -81,6 +82,8 @@ def _writes(statement: ir.Statement) -> set[str]:
     """The names ``statement`` assigns to or changes in place (a loop, those its body does)."""
     if isinstance(statement, ir.Loop):
         return {statement.index}.union(*(_writes(s) for s in statement.body))
+    if isinstance(statement, ir.Quiet):
+        return set().union(*(_writes(s) for s in statement.body))
     target = getattr(statement, "target", getattr(statement, "out", None))
     while target is not None and not isinstance(target, str):
         target = getattr(target, "array", getattr(target, "view", None))
@@ -116,7 +119,7 @@ def reads(body: Sequence[ir.Statement], results: Iterable[ir.Node] = ()) -> set[
 def _places(body: Sequence[ir.Statement], at: Place) -> Iterable[tuple[Place, ir.Statement]]:
     for k, statement in enumerate(body):
         yield (*at, k), statement
-        if isinstance(statement, ir.Loop):
+        if isinstance(statement, (ir.Loop, ir.Quiet)):
             yield from _places(statement.body, (*at, k))
 
 
@@ -124,6 +127,8 @@ def _own_reads(statement: ir.Statement) -> set[ir.Read]:
     """What a statement reads itself: a loop, its bounds (its body's statements have places of their own)."""
     if isinstance(statement, ir.Loop):
         return ir.reads(ir.Slice(statement.start, statement.stop)) | ir.reads(statement.step)
+    if isinstance(statement, ir.Quiet):
+        return set()
     return ir.reads(statement)
 
 
@@ -147,8 +152,10 @@ def _keep(body: Sequence[ir.Statement], at: Place, dropped: set[Place]) -> tuple
     out: list[ir.Statement] = []
     for k in kept:
         statement = body[k]
-        if isinstance(statement, ir.Loop):
+        if isinstance(statement, (ir.Loop, ir.Quiet)):
             statement = replace(statement, body=_keep(statement.body, (*at, k), dropped))
+            if not any(not isinstance(s, ir.Comment) for s in statement.body):
+                continue  # nothing left to run: every step's work was done outside it
         out.append(statement)
     return tuple(out)
 

@@ -146,12 +146,11 @@ def backward(cache, d_outputs):
     d_u = np.zeros(u.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = _step(_act[_first:_first + _chunk])
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             _dz_t = _dz[_t]
-            s_prev = s_prev_seq[_t]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
@@ -159,8 +158,12 @@ def backward(cache, d_outputs):
             np.multiply(d_s, factor_seq[_t - _first], out=_dz_t)
             # δ̄s_{t-1} = δz_s,t ⊙ u
             d_s_prev = _dz_t * u
-            # δu = δz_s,t ⊙ s_{t-1}
-            d_u += (_dz_t * s_prev).sum(axis=0)
+        # What no carried adjoint reads, for the chunk's steps at once
+        _steps = min(_first + _chunk, _T) - _first
+        s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_z_s = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # δu = δz_s,t ⊙ s_{t-1}
+        d_u += (d_z_s * s_prev).sum(axis=0)
     _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂U = Σ_t (one product)
     d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)

@@ -107,19 +107,29 @@ def forward(params, x, state=None):
     y_steps = np.empty((_T + 1, _B, _n), _dtype)
     y_steps[0] = state['y']
     y_seq = y_steps[1:]
+    s_part_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
+    _chunk = max(8, 16384 // (_B * _n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for _t in range(_T):
-            s = s_seq[_t]
-            y = y_seq[_t]
-            # s_t = a ⊙ s_{t-1} + U x_t + b
-            np.multiply(a, s_prev, out=s)
-            s += x[_t] @ U.T + b
-            # y_t = W_y s_t
-            y[...] = s @ W_y.T
-            s_prev = s
+        for _first in range(0, _T, _chunk):
+            # What reads no state, for a chunk of steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            # s_part_t = U x_t + b
+            s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            )
+            for _t in range(_first, min(_first + _chunk, _T)):
+                s = s_seq[_t]
+                s_part = s_part_seq[_t]
+                # s_t = a ⊙ s_{t-1} + U x_t + b
+                np.multiply(a, s_prev, out=s)
+                s += s_part
+                s_prev = s
+    # What no step reads back, for every step at once
+    # y_t = W_y s_t
+    y_seq.reshape(_T * _B, -1)[...] = s_seq.reshape(_T * _B, -1) @ W_y.T
     _outputs = {
         's': _read_only(s_seq),
         'y': _read_only(y_seq),
@@ -132,6 +142,7 @@ def forward(params, x, state=None):
         "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
         's_seq': s_seq,
         'y_seq': y_seq,
+        's_part_seq': s_part_seq,
         's_steps': s_steps,
         'y_steps': y_steps,
     }
@@ -169,25 +180,37 @@ def backward(cache, d_outputs):
     d_b = np.zeros(b.shape, _dtype)
     d_W_y = np.zeros(W_y.shape, _dtype)
     d_x = np.empty(x.shape, _dtype)
-    for _t in reversed(range(_T)):
-        s = s_seq[_t]
-        s_prev = s_prev_seq[_t]
-        d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
-        d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
-        # δy_t = δy_t^in
-        d_y = d_y_in
-        # δs_t = δs_t^in + W_yᵀ δy_t
-        d_s = d_s_in + d_y @ W_y
+    d_s_seq = np.empty((_T, _B, _n), _dtype)
+    d_y_seq = np.empty((_T, _B, _n), _dtype)
+    # What the steps read that does not depend on the adjoints is computed ahead, for a
+    # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+    _chunk = max(8, 16384 // (_B * _n))
+    for _first in reversed(range(0, _T, _chunk)):
+        for _t in reversed(range(_first, min(_first + _chunk, _T))):
+            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+            d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
+            # δy_t = δy_t^in
+            d_y = d_y_in
+            d_y_seq[_t] = d_y
+            # δs_t = δs_t^in + W_yᵀ δy_t
+            d_s = d_s_in + d_y @ W_y
+            d_s_seq[_t] = d_s
+            # δ̄s_{t-1} = δs_t ⊙ a
+            d_s_prev = d_s * a
+            # δ̄y_{t-1} = 0
+            d_y_prev = np.zeros((_B, _n), _dtype)
+        # What no carried adjoint reads, for the chunk's steps at once
+        _steps = min(_first + _chunk, _T) - _first
+        s = s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_y = d_y_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
         # δx_t = Uᵀ δs_t
-        d_x[_t] = d_s @ U
-        # δ̄s_{t-1} = δs_t ⊙ a
-        d_s_prev = d_s * a
-        # δ̄y_{t-1} = 0
-        d_y_prev = np.zeros((_B, _n), _dtype)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s @ U
         # δa = δs_t ⊙ s_{t-1}
         d_a += (d_s * s_prev).sum(axis=0)
         # δU = δs_t x_tᵀ
-        d_U += d_s.T @ x[_t]
+        d_U += d_s.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
         # δb = δs_t
         d_b += d_s.sum(axis=0)
         # δW_y = δy_t s_tᵀ

@@ -108,28 +108,41 @@ def forward(params, x, state=None):
     s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
+    s_part_seq = np.empty((_T, _B, _n), _dtype)
+    s_part_2_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
+    _chunk = max(8, 16384 // (_B * _n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for _t in range(_T):
-            _z = _act[_t]
-            s_tilde = s_tilde_seq[_t]
-            s = s_seq[_t]
+        for _first in range(0, _T, _chunk):
+            # What reads no state, for a chunk of steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(_z, out=_z)
-            _z += one
-            np.reciprocal(_z, out=_z)
-            i = _z
+            np.exp(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
+            _act[_first:_first + _chunk] += one
+            np.reciprocal(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
             # s̃_t = U x_t + b
-            s_tilde[...] = x[_t] @ U.T + b
-            # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
-            np.multiply(1 - i, s_prev, out=s)
-            s += i * s_tilde
-            s_prev = s
+            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            )
+            # s_part_t = i_t ⊙ s̃_t
+            np.multiply(i, s_tilde, out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
+            # s_part_2_t = 1 - i_t
+            s_part_2_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = 1 - i
+            for _t in range(_first, min(_first + _chunk, _T)):
+                s = s_seq[_t]
+                s_part = s_part_seq[_t]
+                s_part_2 = s_part_2_seq[_t]
+                # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
+                np.multiply(s_part_2, s_prev, out=s)
+                s += s_part
+                s_prev = s
     _outputs = {
         's': _read_only(s_seq),
     }
@@ -143,6 +156,8 @@ def forward(params, x, state=None):
         '_act': _act,
         's_tilde_seq': s_tilde_seq,
         's_seq': s_seq,
+        's_part_seq': s_part_seq,
+        's_part_2_seq': s_part_2_seq,
         's_steps': s_steps,
     }
     return _outputs, cache
@@ -168,6 +183,7 @@ def backward(cache, d_outputs):
     b = params['b']
     _act = cache['_act']
     s_tilde_seq = cache['s_tilde_seq']
+    s_part_2_seq = cache['s_part_2_seq']
     s_steps = cache['s_steps']
     _d_out_s = _d_out['s']
     weights_x_rows = U_i
@@ -177,33 +193,38 @@ def backward(cache, d_outputs):
     d_U = np.zeros(U.shape, _dtype)
     d_b = np.zeros(b.shape, _dtype)
     d_x = np.empty(x.shape, _dtype)
+    d_s_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     for _first in reversed(range(0, _T, _chunk)):
-        factor_seq = s_tilde_seq[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
-        factor_seq_2 = _act[_first:_first + _chunk] * (1 - _act[_first:_first + _chunk])
-        factor_seq_3 = 1 - _act[_first:_first + _chunk]
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t = _dz[_t]
-            i = _act[_t]
+            s_part_2 = s_part_2_seq[_t]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
-            # δs̃_t = δs_t ⊙ i_t
-            d_s_tilde = d_s * i
-            # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-            d_i = d_s * factor_seq[_t - _first]
-            # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-            np.multiply(d_i, factor_seq_2[_t - _first], out=_dz_t)
-            # δx_t = Uᵀ δs̃_t
-            d_x[_t] = d_s_tilde @ U
+            d_s_seq[_t] = d_s
             # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
-            d_s_prev = d_s * factor_seq_3[_t - _first]
-            # δU = δs̃_t x_tᵀ
-            d_U += d_s_tilde.T @ x[_t]
-            # δb = δs̃_t
-            d_b += d_s_tilde.sum(axis=0)
+            d_s_prev = d_s * s_part_2
+        # What no carried adjoint reads, for the chunk's steps at once
+        _steps = min(_first + _chunk, _T) - _first
+        s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        s_part_2 = s_part_2_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
+        s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # δs̃_t = δs_t ⊙ i_t
+        d_s_tilde = d_s * i
+        # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
+        d_i = d_s * (s_tilde - s_prev)
+        # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
+        _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_i * i * s_part_2
+        # δx_t = Uᵀ δs̃_t
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
+        # δU = δs̃_t x_tᵀ
+        d_U += d_s_tilde.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # δb = δs̃_t
+        d_b += d_s_tilde.sum(axis=0)
     _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂U_i = Σ_t (one product)
     d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)

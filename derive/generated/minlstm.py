@@ -128,36 +128,45 @@ def forward(params, x, state=None):
     s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
+    s_part_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
+    _chunk = max(8, 16384 // (_B * _n))
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
-        for _t in range(_T):
-            _z = _act[_t]
-            f_hat = f_hat_seq[_t]
-            i_hat = i_hat_seq[_t]
-            s_tilde = s_tilde_seq[_t]
-            s = s_seq[_t]
+        for _first in range(0, _T, _chunk):
+            # What reads no state, for a chunk of steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            i_hat = i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            f = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n]
+            i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n]
             # f_t = σ(U_f x_t + b_f)
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
-            np.exp(_z, out=_z)
-            _z += one
-            np.reciprocal(_z, out=_z)
-            f = _z[:, 0:_n]
-            i = _z[:, _n:2 * _n]
+            np.exp(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
+            _act[_first:_first + _chunk] += one
+            np.reciprocal(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
             # f̂_t = f_t ⊘ (f_t + i_t)
-            f_hat[...] = f / (f + i)
+            f_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = f / (f + i)
             # î_t = i_t ⊘ (f_t + i_t)
-            i_hat[...] = i / (f + i)
+            i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = i / (f + i)
             # s̃_t = U x_t + b
-            s_tilde[...] = x[_t] @ U.T + b
-            # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
-            np.multiply(f_hat, s_prev, out=s)
-            s += i_hat * s_tilde
-            s_prev = s
+            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            )
+            # s_part_t = î_t ⊙ s̃_t
+            np.multiply(i_hat, s_tilde, out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
+            for _t in range(_first, min(_first + _chunk, _T)):
+                f_hat = f_hat_seq[_t]
+                s = s_seq[_t]
+                s_part = s_part_seq[_t]
+                # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
+                np.multiply(f_hat, s_prev, out=s)
+                s += s_part
+                s_prev = s
     _outputs = {
         's': _read_only(s_seq),
     }
@@ -176,6 +185,7 @@ def forward(params, x, state=None):
         'i_hat_seq': i_hat_seq,
         's_tilde_seq': s_tilde_seq,
         's_seq': s_seq,
+        's_part_seq': s_part_seq,
         's_steps': s_steps,
     }
     return _outputs, cache
@@ -213,52 +223,52 @@ def backward(cache, d_outputs):
     d_U = np.zeros(U.shape, _dtype)
     d_b = np.zeros(b.shape, _dtype)
     d_x = np.empty(x.shape, _dtype)
+    d_s_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
     for _first in reversed(range(0, _T, _chunk)):
-        factor_seq = i_hat_seq[_first:_first + _chunk] / (
-            _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
-        )
-        factor_seq_2 = f_hat_seq[_first:_first + _chunk] / (
-            _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
-        )
-        factor_seq_3 = _act[_first:_first + _chunk, :, 0:_n] + _act[_first:_first + _chunk, :, _n:2 * _n]
-        factor_seq_4 = _act[_first:_first + _chunk] * (1 - _act[_first:_first + _chunk])
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t = _dz[_t]
             f_hat = f_hat_seq[_t]
-            i_hat = i_hat_seq[_t]
-            s_tilde = s_tilde_seq[_t]
-            s_prev = s_prev_seq[_t]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
-            # δs̃_t = δs_t ⊙ î_t
-            d_s_tilde = d_s * i_hat
-            # δî_t = δs_t ⊙ s̃_t
-            d_i_hat = d_s * s_tilde
-            # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-            d_z_i_hat = -(d_i_hat * factor_seq[_t - _first])
-            # δf̂_t = δs_t ⊙ s_{t-1}
-            d_f_hat = d_s * s_prev
-            # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-            d_z_f_hat = -(d_f_hat * factor_seq_2[_t - _first])
-            # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-            _dz_t[:, _n:2 * _n][...] = d_z_f_hat + d_i_hat / factor_seq_3[_t - _first] + d_z_i_hat
-            # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-            _dz_t[:, 0:_n][...] = d_f_hat / factor_seq_3[_t - _first] + d_z_f_hat + d_z_i_hat
-            # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-            # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-            _dz_t *= factor_seq_4[_t - _first]
-            # δx_t = Uᵀ δs̃_t
-            d_x[_t] = d_s_tilde @ U
+            d_s_seq[_t] = d_s
             # δ̄s_{t-1} = δs_t ⊙ f̂_t
             d_s_prev = d_s * f_hat
-            # δU = δs̃_t x_tᵀ
-            d_U += d_s_tilde.T @ x[_t]
-            # δb = δs̃_t
-            d_b += d_s_tilde.sum(axis=0)
+        # What no carried adjoint reads, for the chunk's steps at once
+        _steps = min(_first + _chunk, _T) - _first
+        f_hat = f_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        i_hat = i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        f = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n]
+        i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n]
+        s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # δs̃_t = δs_t ⊙ î_t
+        d_s_tilde = d_s * i_hat
+        # δî_t = δs_t ⊙ s̃_t
+        d_i_hat = d_s * s_tilde
+        # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
+        d_z_i_hat = -(d_i_hat * (i_hat / (f + i)))
+        # δf̂_t = δs_t ⊙ s_{t-1}
+        d_f_hat = d_s * s_prev
+        # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
+        d_z_f_hat = -(d_f_hat * (f_hat / (f + i)))
+        # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
+        d_i = d_z_f_hat + d_i_hat / (f + i) + d_z_i_hat
+        # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
+        _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n][...] = d_i * i * (1 - i)
+        # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
+        d_f = d_f_hat / (f + i) + d_z_f_hat + d_z_i_hat
+        # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
+        _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n][...] = d_f * f * (1 - f)
+        # δx_t = Uᵀ δs̃_t
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
+        # δU = δs̃_t x_tᵀ
+        d_U += d_s_tilde.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # δb = δs̃_t
+        d_b += d_s_tilde.sum(axis=0)
     _dz_rows = _dz.reshape(_T * _B, -1)
     # ∂L/∂U_f, ∂L/∂U_i = Σ_t (one product)
     d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)

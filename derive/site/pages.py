@@ -295,6 +295,7 @@ def pages(root: Path) -> dict[Path, str]:
         glossary,
         i18n,
         recurrences,
+        scaffold,
         training,
         worked,
     )
@@ -346,6 +347,7 @@ def pages(root: Path) -> dict[Path, str]:
         out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
     ctx["gates"] = gates.context()
     ctx["worked"] = worked.context(ctx["cells"])
+    ctx.update(scaffold.context())  # the RNN and BPTT pages' one-unit example, read-out and squashes
     ctx["exercises"] = exercises.context(ctx["cells"])
     ctx["explorer"] = explorer.context()
     ctx["training"], trained = training.context(root)
@@ -381,6 +383,11 @@ def pages(root: Path) -> dict[Path, str]:
                 for s in cell.states
             ],
         }
+    # The RNN page's unrolled RNN names the matrices each step applies (W, U).
+    for tall in (False, True):
+        key = "unrolled_rnn_weights_tall" if tall else "unrolled_rnn_weights"
+        out[root / "docs" / "figures" / f"{key}.svg"] = unrolled(CATALOGUE["rnn"], tall, weights_shown=True)
+    ctx["unrolled"]["rnn_weights"] = ctx["unrolled"]["rnn"]
     out.update(explorer.files(root))
     rendered = {page: render(f"pages/{page}.md.j2", page=page, **ctx) for page in PAGES}
     found = glossary.terms(rendered["glossary"])

@@ -13,13 +13,15 @@ step's loss.  Backward, three kinds of path are drawn, each from the derivation:
 
 ``unrolled(cell, tall=False)`` lays time out from left to right; ``tall=True`` from top to
 bottom, for narrow screens.  Both come from one layout in (along time, across) coordinates.
+``weights=True`` names, at every step, the matrices that multiply each previous state and
+the input (read from the cell's equations), where those lines enter the step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import MatAdd, MatrixSymbol
+from sympy import MatAdd, MatMul, MatrixSymbol, preorder_traversal
 
 from .. import naming
 from ..cell import Cell
@@ -70,6 +72,26 @@ def paths(cell: Cell) -> Paths:
     return Paths(elementwise, matrix)
 
 
+def weights(cell: Cell) -> dict[str, list[str]]:
+    """{operand: the parameters that multiply it, in the order of the equations}, for each
+    previous state and input the cell's matrix products read (the RNN: {s_prev: [W], x: [U]})."""
+    names = {p.name for p in cell.parameters}
+    out: dict[str, list[str]] = {}
+    for eq in cell.equations:
+        for node in preorder_traversal(eq.rhs):
+            if isinstance(node, MatMul) and len(node.args) == 2:
+                matrix, operand = node.args
+                if (
+                    isinstance(matrix, MatrixSymbol)
+                    and matrix.name in names
+                    and isinstance(operand, MatrixSymbol)
+                ):
+                    found = out.setdefault(operand.name, [])
+                    if matrix.name not in found:
+                        found.append(matrix.name)
+    return out
+
+
 def _rect(cls: str, x: float, y: float, w: float, h: float, rounded: float) -> str:
     return (
         f'<rect class="{cls}" x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}"'
@@ -84,9 +106,11 @@ def _name(base: str, sub: str, x: float, y: float, anchor: str) -> str:
     )
 
 
-def unrolled(cell: Cell, tall: bool = False) -> str:
-    """The SVG text of ``cell`` unrolled over three steps, with the gradient's paths."""
+def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str:
+    """The SVG text of ``cell`` unrolled over three steps, with the gradient's paths (and,
+    with ``weights_shown``, the matrices each step applies to its previous states and input)."""
     found = paths(cell)
+    applied = weights(cell) if weights_shown else {}
     states = list(cell.states)
     n = len(states)
 
@@ -139,6 +163,21 @@ def unrolled(cell: Cell, tall: bool = False) -> str:
     for k, u in enumerate(starts):
         c = u + BOX_ALONG / 2
         out.append(line("fwd", (c - 14, inputs - 12), (c - 14, bottom + 2), arrow="f"))
+        # Where the input and each previous state enter the step, the matrices that read them.
+        for x_name in cell.inputs:
+            for j, m in enumerate(applied.get(x_name, ())):
+                base, _, sub = m.partition("_")
+                if tall:
+                    out.append(_name(base, sub, (bottom + inputs - 12) / 2 + 16 * j, c - 20, "middle"))
+                else:
+                    out.append(_name(base, sub, c - 20, (bottom + inputs - 12) / 2 + 5 + 16 * j, "end"))
+        for i, s in enumerate(states):
+            for j, m in enumerate(applied.get(naming.prev(s), ())):
+                base, _, sub = m.partition("_")
+                if tall:
+                    out.append(_name(base, sub, rows[i] + 22 + 18 * j, u - 12, "start"))
+                else:
+                    out.append(_name(base, sub, u - 8 - 24 * j, rows[i] - 8, "end"))
         out.append(name(c - 14, inputs + 2, "x", str(k + 1), "end" if tall else "middle"))
         out.append(line("fwd", (c + 14, bar), (c + 14, bottom + 2), arrow="f"))
         out.append(line("fwd", (c, top), (c, loss + 8), arrow="f"))
@@ -195,7 +234,7 @@ def unrolled(cell: Cell, tall: bool = False) -> str:
     key.append(("pa", "p", "into the parameters, summed"))
     width, height = at(along, across)
     columns = 1 if tall else 2
-    x0 = 12 if tall else starts[0] - 8
+    x0 = 4 if tall else starts[0] - 8  # tall: the longest entry needs all but 4 px of the width
     for j, (cls, arrow, words) in enumerate(key):
         x = x0 + (j % columns) * 300
         y = height + 18 + (j // columns) * 24

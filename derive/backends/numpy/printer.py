@@ -189,6 +189,11 @@ class StatementPrinter(Base):
         lines.append(Line(depth, f"for {index} in {steps}:"))
         return lines + self.lines(node.body, depth + 1)
 
+    def quiet(self, node: ir.Quiet, depth: int) -> list[Line]:
+        lines = [Line(depth, text) for text in _OVERFLOWS]
+        lines.append(Line(depth, 'with np.errstate(over="ignore"):'))
+        return lines + self.lines(node.body, depth + 1)
+
     def _print_Least(self, node: ir.Least) -> str:
         return f"min({self(node.a)}, {self(node.b)})"
 
@@ -241,7 +246,8 @@ class StatementPrinter(Base):
         return f"{self(node.a)}.T"
 
     def _print_Rows(self, node: ir.Rows) -> str:
-        return f"{self(node.array)}.reshape({self(ir.T)} * {self(ir.B)}, -1)"
+        steps = self(ir.T) if node.steps is None else self(node.steps)
+        return f"{self(node.array)}.reshape({steps} * {self(ir.B)}, -1)"
 
     def _print_Steps(self, node: ir.Steps) -> str:
         cols = "-1" if node.cols is None else self(node.cols)

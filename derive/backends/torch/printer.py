@@ -48,6 +48,9 @@ class StatementPrinter(NumPyStatements):
     def loop(self, node: ir.Loop, depth: int) -> list[Line]:
         return super().loop(replace(node, overflows=False), depth)
 
+    def quiet(self, node: ir.Quiet, depth: int) -> list[Line]:
+        return self.lines(node.body, depth)
+
     def _print_Math(self, node: ir.Math) -> str:
         return code(node.expr, {name: self(value) for name, value in node.names})
 

@@ -198,9 +198,10 @@ class _Sequence(torch.autograd.Function):
         _dz_2 = x.new_empty((_T, _B, _n))
         d_W = x.new_zeros(W.shape)
         d_c = x.new_zeros(c.shape)
+        d_z2_s_tilde_seq = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(8, 16384 // (_B * _n))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = 1 - _act_2[_first:_first + _chunk]**2
             factor_seq_2 = _act_2[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
@@ -212,7 +213,6 @@ class _Sequence(torch.autograd.Function):
                 o = _act_1[_t, :, 0:_n]
                 i = _act_1[_t, :, _n:2 * _n]
                 product_s_tilde = product_s_tilde_seq[_t]
-                s_prev = s_prev_seq[_t]
                 d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
@@ -222,6 +222,7 @@ class _Sequence(torch.autograd.Function):
                 torch.mul(d_s_tilde, factor_seq[_t - _first], out=_dz_t_2)
                 # δz⁽²⁾_s̃,t = δz_s̃,t ⊙ o_t
                 d_z2_s_tilde = _dz_t_2 * o
+                d_z2_s_tilde_seq[_t] = d_z2_s_tilde
                 # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
                 torch.mul(d_s, factor_seq_2[_t - _first], out=_dz_t_1[:, _n:2 * _n])
                 # δo_t = δz_s̃,t ⊙ (W s_{t-1} + c)
@@ -232,10 +233,14 @@ class _Sequence(torch.autograd.Function):
                 # δ̄s_{t-1} = W_oᵀ δz_o,t + W_iᵀ δz_i,t + Wᵀ δz⁽²⁾_s̃,t + δs_t ⊙ (1 - i_t)
                 d_s_prev = _dz_t_1 @ weights_s_prev_rows
                 d_s_prev += d_z2_s_tilde @ W + d_s * factor_seq_4[_t - _first]
-                # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
-                d_W.addmm_(d_z2_s_tilde.T, s_prev)
-                # δc = δz⁽²⁾_s̃,t
-                d_c += d_z2_s_tilde.sum(0)
+            # What no carried adjoint reads, for the chunk's steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            d_z2_s_tilde = d_z2_s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
+            d_W.addmm_(d_z2_s_tilde.T, s_prev)
+            # δc = δz⁽²⁾_s̃,t
+            d_c += d_z2_s_tilde.sum(0)
         _dz_rows_1 = _dz_1.reshape(_T * _B, -1)
         _dz_rows_2 = _dz_2.reshape(_T * _B, -1)
         # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)

@@ -102,16 +102,26 @@ class _Sequence(torch.autograd.Function):
         y_steps = x.new_empty((_T + 1, _B, _n))
         y_steps[0] = state['y']
         y_seq = y_steps[1:]
+        s_part_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
-        for _t in range(_T):
-            s = s_seq[_t]
-            y = y_seq[_t]
-            # s_t = a ⊙ s_{t-1} + U x_t + b
-            torch.mul(a, s_prev, out=s)
-            s += x[_t] @ U.T + b
-            # y_t = W_y s_t
-            y[...] = s @ W_y.T
-            s_prev = s
+        _chunk = max(8, 16384 // (_B * _n))
+        for _first in range(0, _T, _chunk):
+            # What reads no state, for a chunk of steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            # s_part_t = U x_t + b
+            s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            )
+            for _t in range(_first, min(_first + _chunk, _T)):
+                s = s_seq[_t]
+                s_part = s_part_seq[_t]
+                # s_t = a ⊙ s_{t-1} + U x_t + b
+                torch.mul(a, s_prev, out=s)
+                s += s_part
+                s_prev = s
+        # What no step reads back, for every step at once
+        # y_t = W_y s_t
+        y_seq.reshape(_T * _B, -1)[...] = s_seq.reshape(_T * _B, -1) @ W_y.T
         return s_seq, y_seq, s_steps
 
     @staticmethod
@@ -155,25 +165,37 @@ class _Sequence(torch.autograd.Function):
         d_b = x.new_zeros(b.shape)
         d_W_y = x.new_zeros(W_y.shape)
         d_x = x.new_empty(x.shape)
-        for _t in reversed(range(_T)):
-            s = s_seq[_t]
-            s_prev = s_prev_seq[_t]
-            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
-            d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
-            # δy_t = δy_t^in
-            d_y = d_y_in
-            # δs_t = δs_t^in + W_yᵀ δy_t
-            d_s = d_s_in + d_y @ W_y
+        d_s_seq = x.new_empty((_T, _B, _n))
+        d_y_seq = x.new_empty((_T, _B, _n))
+        # What the steps read that does not depend on the adjoints is computed ahead, for a
+        # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
+        _chunk = max(8, 16384 // (_B * _n))
+        for _first in reversed(range(0, _T, _chunk)):
+            for _t in reversed(range(_first, min(_first + _chunk, _T))):
+                d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+                d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
+                # δy_t = δy_t^in
+                d_y = d_y_in
+                d_y_seq[_t] = d_y
+                # δs_t = δs_t^in + W_yᵀ δy_t
+                d_s = d_s_in + d_y @ W_y
+                d_s_seq[_t] = d_s
+                # δ̄s_{t-1} = δs_t ⊙ a
+                d_s_prev = d_s * a
+                # δ̄y_{t-1} = 0
+                d_y_prev = x.new_zeros((_B, _n))
+            # What no carried adjoint reads, for the chunk's steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            s = s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            d_y = d_y_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
             # δx_t = Uᵀ δs_t
-            d_x[_t] = d_s @ U
-            # δ̄s_{t-1} = δs_t ⊙ a
-            d_s_prev = d_s * a
-            # δ̄y_{t-1} = 0
-            d_y_prev = x.new_zeros((_B, _n))
+            d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s @ U
             # δa = δs_t ⊙ s_{t-1}
             d_a += (d_s * s_prev).sum(0)
             # δU = δs_t x_tᵀ
-            d_U.addmm_(d_s.T, x[_t])
+            d_U.addmm_(d_s.T, x[_first:_first + _chunk].reshape(_steps * _B, -1))
             # δb = δs_t
             d_b += d_s.sum(0)
             # δW_y = δy_t s_tᵀ

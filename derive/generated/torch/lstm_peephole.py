@@ -235,7 +235,7 @@ class _Sequence(torch.autograd.Function):
         d_p_o = x.new_zeros(p_o.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(8, 16384 // (_B * _n))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = _act[_first:_first + _chunk, :, 3 * _n:4 * _n] * (
                 1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]
@@ -252,7 +252,6 @@ class _Sequence(torch.autograd.Function):
                 i = _act[_t, :, 0:_n]
                 f = _act[_t, :, _n:2 * _n]
                 s_tilde = _act[_t, :, 2 * _n:3 * _n]
-                s = s_seq[_t]
                 tanh_s = tanh_s_seq[_t]
                 s_prev = s_prev_seq[_t]
                 d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
@@ -280,12 +279,19 @@ class _Sequence(torch.autograd.Function):
                 d_s_prev = _dz_t[:, 0:_n] * p_i + _dz_t[:, _n:2 * _n] * p_f + d_s * f
                 # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + Wᵀ δz_s̃,t + W_oᵀ δz_o,t
                 d_h_prev = _dz_t @ weights_h_prev_rows
-                # δp_i = δz_i,t ⊙ s_{t-1}
-                d_p_i += (_dz_t[:, 0:_n] * s_prev).sum(0)
-                # δp_f = δz_f,t ⊙ s_{t-1}
-                d_p_f += (_dz_t[:, _n:2 * _n] * s_prev).sum(0)
-                # δp_o = δz_o,t ⊙ s_t
-                d_p_o += (_dz_t[:, 3 * _n:4 * _n] * s).sum(0)
+            # What no carried adjoint reads, for the chunk's steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            s = s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            d_z_i = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n]
+            d_z_f = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n]
+            d_z_o = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 3 * _n:4 * _n]
+            # δp_i = δz_i,t ⊙ s_{t-1}
+            d_p_i += (d_z_i * s_prev).sum(0)
+            # δp_f = δz_f,t ⊙ s_{t-1}
+            d_p_f += (d_z_f * s_prev).sum(0)
+            # δp_o = δz_o,t ⊙ s_t
+            d_p_o += (d_z_o * s).sum(0)
         _dz_rows = _dz.reshape(_T * _B, -1)
         # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
         d_weights_h_prev = (h_prev_seq.reshape(_T * _B, -1).T @ _dz_rows).T

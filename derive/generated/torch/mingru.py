@@ -104,21 +104,34 @@ class _Sequence(torch.autograd.Function):
         s_steps = x.new_empty((_T + 1, _B, _n))
         s_steps[0] = state['s']
         s_seq = s_steps[1:]
+        s_part_seq = x.new_empty((_T, _B, _n))
+        s_part_2_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
-        for _t in range(_T):
-            _z = _act[_t]
-            s_tilde = s_tilde_seq[_t]
-            s = s_seq[_t]
+        _chunk = max(8, 16384 // (_B * _n))
+        for _first in range(0, _T, _chunk):
+            # What reads no state, for a chunk of steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
             # i_t = σ(U_i x_t + b_i)
-            torch.sigmoid(_z, out=_z)
-            i = _z
+            torch.sigmoid(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
             # s̃_t = U x_t + b
-            s_tilde[...] = x[_t] @ U.T + b
-            # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
-            torch.mul(1 - i, s_prev, out=s)
-            s += i * s_tilde
-            s_prev = s
-        return s_seq, _act, s_tilde_seq, s_steps
+            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            )
+            # s_part_t = i_t ⊙ s̃_t
+            torch.mul(i, s_tilde, out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
+            # s_part_2_t = 1 - i_t
+            s_part_2_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = 1 - i
+            for _t in range(_first, min(_first + _chunk, _T)):
+                s = s_seq[_t]
+                s_part = s_part_seq[_t]
+                s_part_2 = s_part_2_seq[_t]
+                # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
+                torch.mul(s_part_2, s_prev, out=s)
+                s += s_part
+                s_prev = s
+        return s_seq, _act, s_tilde_seq, s_part_2_seq, s_steps
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -135,6 +148,7 @@ class _Sequence(torch.autograd.Function):
             output[1],
             output[2],
             output[3],
+            output[4],
         )
 
     @staticmethod
@@ -146,6 +160,7 @@ class _Sequence(torch.autograd.Function):
             b,
             _act,
             s_tilde_seq,
+            s_part_2_seq,
             s_steps,
         ) = ctx.saved_tensors
         _d_out = dict(zip(STATES, d_outputs[: len(STATES)], strict=True))
@@ -159,33 +174,38 @@ class _Sequence(torch.autograd.Function):
         d_U = x.new_zeros(U.shape)
         d_b = x.new_zeros(b.shape)
         d_x = x.new_empty(x.shape)
+        d_s_seq = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(8, 16384 // (_B * _n))
         for _first in reversed(range(0, _T, _chunk)):
-            factor_seq = s_tilde_seq[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
-            factor_seq_2 = _act[_first:_first + _chunk] * (1 - _act[_first:_first + _chunk])
-            factor_seq_3 = 1 - _act[_first:_first + _chunk]
             for _t in reversed(range(_first, min(_first + _chunk, _T))):
-                _dz_t = _dz[_t]
-                i = _act[_t]
+                s_part_2 = s_part_2_seq[_t]
                 d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
                 # δs_t = δs_t^in
                 d_s = d_s_in
-                # δs̃_t = δs_t ⊙ i_t
-                d_s_tilde = d_s * i
-                # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
-                d_i = d_s * factor_seq[_t - _first]
-                # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-                torch.mul(d_i, factor_seq_2[_t - _first], out=_dz_t)
-                # δx_t = Uᵀ δs̃_t
-                d_x[_t] = d_s_tilde @ U
+                d_s_seq[_t] = d_s
                 # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
-                d_s_prev = d_s * factor_seq_3[_t - _first]
-                # δU = δs̃_t x_tᵀ
-                d_U.addmm_(d_s_tilde.T, x[_t])
-                # δb = δs̃_t
-                d_b += d_s_tilde.sum(0)
+                d_s_prev = d_s * s_part_2
+            # What no carried adjoint reads, for the chunk's steps at once
+            _steps = min(_first + _chunk, _T) - _first
+            s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            s_part_2 = s_part_2_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
+            s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+            # δs̃_t = δs_t ⊙ i_t
+            d_s_tilde = d_s * i
+            # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
+            d_i = d_s * (s_tilde - s_prev)
+            # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
+            _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_i * i * s_part_2
+            # δx_t = Uᵀ δs̃_t
+            d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
+            # δU = δs̃_t x_tᵀ
+            d_U.addmm_(d_s_tilde.T, x[_first:_first + _chunk].reshape(_steps * _B, -1))
+            # δb = δs̃_t
+            d_b += d_s_tilde.sum(0)
         _dz_rows = _dz.reshape(_T * _B, -1)
         # ∂L/∂U_i = Σ_t (one product)
         d_weights_x = (x.reshape(_T * _B, -1).T @ _dz_rows).T
