@@ -47,6 +47,9 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
         "recurrences",
         "worked",
         "exercises",
+        "lstm",
+        "gru",
+        "explorer",
     )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
