@@ -50,6 +50,7 @@ TRANSLATED: dict[str, tuple[str, ...]] = {
         "lstm",
         "gru",
         "explorer",
+        "rnn",
     )
 }
 # Pages an edition has that the English one has not: the Chinese table of terms, each with its
