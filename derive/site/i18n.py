@@ -30,8 +30,9 @@ from ..render import TEMPLATES
 LOCALE = TEMPLATES / "locale"
 DOMAIN = "messages"
 
-# Every page of the site, once in each edition, grows here a page at a time; the
-# issue's end is every page of derive.site.pages.PAGES listed.
+# The pages each edition translates: every page of derive.site.pages.PAGES (a test holds the
+# Chinese edition to all of them; a new page is written in English, then listed here once its
+# messages are translated).
 TRANSLATED: dict[str, tuple[str, ...]] = {
     "zh": (
         "notation",
