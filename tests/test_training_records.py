@@ -189,8 +189,8 @@ def test_the_figures_are_the_same_bytes_and_readable_on_a_phone():
 
     from derive.site import training
 
-    _, one = training.context(ROOT)
-    _, two = training.context(ROOT)
+    one = training.context(ROOT)[1]()
+    two = training.context(ROOT)[1]()
     assert one == two and set(one) >= {"race_loss", "race_gradient", "review_reading", "review_gates_lstm"}
     for svg in one.values():
         assert float(re.search(r'data-smallest-text="([\d.]+)"', svg).group(1)) >= 12

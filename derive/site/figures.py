@@ -16,6 +16,7 @@ import io
 import numpy as np
 
 from ..codegen.modules import generated
+from .words import N_, _
 
 STEPS, HIDDEN, INPUTS, BATCH = 60, 32, 16, 4
 SCALES = (0.5, 1.0, 3.0)
@@ -149,7 +150,7 @@ def input_gradients(module, params, x, g):
 
 def _log_axis(ax, ylabel):
     ax.set_yscale("log")
-    ax.set_xlabel(r"$k$, steps back from the last")
+    ax.set_xlabel(_(r"$k$, steps back from the last"))
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
 
@@ -316,16 +317,16 @@ def path_figure(names=("lstm", "gru")):
         whole, kept, through = paths(name)
         fig, ax = panel()
         for label, norms, colour, style in (
-            ("all paths", whole, "black", "-"),
-            ("state path only", kept, COLOURS[1], "--"),
-            ("through $W$ at least once", through, COLOURS[2], ":"),
+            (_("all paths"), whole, "black", "-"),
+            (_("state path only"), kept, COLOURS[1], "--"),
+            (_("through $W$ at least once"), through, COLOURS[2], ":"),
         ):
             ax.plot(BACK, np.where(norms > 0, norms, np.nan), color=colour, linestyle=style, label=label)
         _log_axis(ax, STATE_GRADIENT)
         setting = PATHS[name]
-        title = name.upper() if name in KEEP else "LSTM, no forget gate"
+        title = name.upper() if name in KEEP else _("LSTM, no forget gate")
         if setting is not None:
-            title += ", " + _bias_label(*setting)
+            title = _("{cell}, {setting}").format(cell=title, setting=_bias_label(*setting))
         ax.set_title(title)
         ax.legend(frameon=False)
         panels.append((f"{title}: the gradient k steps back, split by path", svg(fig)))
@@ -408,13 +409,13 @@ def gate_sweep(name, gate, gradient_of, traced):
         back = np.arange(STEPS) if gradient_of == "x" else BACK  # x_T is 0 steps back, s_(T-1) one
         right.plot(back, np.where(norms > 0, norms, np.nan), color=colour, label=label)
     left.set_yscale("log")
-    left.set_xlabel("step $t$")
+    left.set_xlabel(_("step $t$"))
     left.set_ylabel(rf"$\Vert \Delta \mathbf{{{traced[0]}}}_t \Vert$")
     left.grid(True, which="major", alpha=0.3)
-    left.set_title(f"A nudge to step {PULSE}'s input, in ${traced[0]}_t$")
+    left.set_title(_("A nudge to step {step}'s input, in ${value}_t$").format(step=PULSE, value=traced[0]))
     left.legend(frameon=False)
     _log_axis(right, INPUT_GRADIENT if gradient_of == "x" else STATE_GRADIENT)
-    right.set_title("The last loss's gradient, back")
+    right.set_title(_("The last loss's gradient, back"))
     right.legend(frameon=False)
     return [
         (f"How much of a nudge to step {PULSE}'s input is still in {traced} at each later step", svg(fig_l)),
@@ -427,20 +428,20 @@ def candidate_sweep(name):
     (fig_l, left), (fig_r, right) = panel(), panel()
     bins = np.linspace(-1, 1, 41)
     for scale, colour in zip(SCALES, COLOURS, strict=True):
-        params, x, _ = problem(module, scale=scale, gate_params=("W", "U", "b"))
-        _, cache = module.forward(params, x)
+        params, x, _g = problem(module, scale=scale, gate_params=("W", "U", "b"))
+        cache = module.forward(params, x)[1]
         values = cache["values"]["s_tilde"].ravel()
         label = rf"$W, U, \mathbf{{b}} \times {scale:g}$"
         left.hist(values, bins=bins, histtype="step", color=colour, density=True, label=label)
         slopes = 1 - values**2
         right.hist(slopes, np.linspace(0, 1, 41), histtype="step", color=colour, density=True, label=label)
-    left.set_xlabel(r"candidate $\tilde{s}$")
-    left.set_ylabel("density")
-    left.set_title("The candidate's values")
+    left.set_xlabel(_(r"candidate $\tilde{s}$"))
+    left.set_ylabel(_("density"))
+    left.set_title(_("The candidate's values"))
     left.legend(frameon=False, loc="upper center")
-    right.set_xlabel(r"slope $1 - \tilde{s}^2$")
-    right.set_ylabel("density")
-    right.set_title("Its slope, which scales its gradient")
+    right.set_xlabel(_(r"slope $1 - \tilde{s}^2$"))
+    right.set_ylabel(_("density"))
+    right.set_title(_("Its slope, which scales its gradient"))
     right.legend(frameon=False, loc="upper left")
     return [("The candidate's values", svg(fig_l)), ("The candidate's slope", svg(fig_r))]
 
@@ -464,9 +465,9 @@ def rectified(name="indrnn"):
 # family run so close together on a log scale of thirty decades that a last panel divides
 # each variant's gradient by its family's first cell's: there they come apart.
 FAMILIES = (
-    ("The LSTM and its variants", ("lstm", "lstm_without_forget_gate", "lstm_peephole", "lstm_coupled")),
-    ("The GRU and its variants", ("gru", "gru_torch", "mgu")),
-    ("The RNN and IndRNN", ("rnn", "indrnn")),
+    (N_("The LSTM and its variants"), ("lstm", "lstm_without_forget_gate", "lstm_peephole", "lstm_coupled")),
+    (N_("The GRU and its variants"), ("gru", "gru_torch", "mgu")),
+    (N_("The RNN and IndRNN"), ("rnn", "indrnn")),
 )
 # Each cell's (colour, line style, marker), the same in every panel: a family's first cell
 # black and solid; no two cells of one panel alike.
@@ -489,7 +490,7 @@ MARK_EVERY = 12  # a marker every so many steps back, each cell's shifted so tha
 def _variant_curves() -> dict[str, np.ndarray]:
     """‖∂L_T/∂s_(T-k)‖ for every cell the variants figure draws, at its default initialisation."""
     curves = {}
-    for _, names in FAMILIES:
+    for _title, names in FAMILIES:
         for name in names:
             module = generated(name)
             params, x, g = problem(module)
@@ -503,7 +504,7 @@ def variant_ratios() -> dict[str, dict]:
     largest and smallest over every k (the variants page quotes them)."""
     curves = _variant_curves()
     out = {}
-    for _, names in FAMILIES[:2]:
+    for _title, names in FAMILIES[:2]:
         base = curves[names[0]]
         for name in names[1:]:
             ratio = curves[name] / base
@@ -548,12 +549,14 @@ def variant_gradients():
             norms = curves[name]
             label = name
             if (norms == 0).any():  # a log scale cannot show 0: the curve stops, the legend says where
-                label += f" (exactly 0 from {BACK[np.argmax(norms == 0)]} steps back)"
+                label = _("{cell} (exactly 0 from {k} steps back)").format(
+                    cell=name, k=BACK[np.argmax(norms == 0)]
+                )
                 norms = np.where(norms == 0, np.nan, norms)
             _styled(ax, name, norms, j, len(names), label)
         _log_axis(ax, STATE_GRADIENT)
         ax.set_ylim(*limits)
-        ax.set_title(title)
+        ax.set_title(_(title))
         ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), handlelength=3.2)
         panels.append((f"{title}: the gradient reaching k steps back", svg(fig)))
     # The close ones, each over its family's first cell (the LSTM without a forget gate is
@@ -566,10 +569,10 @@ def variant_gradients():
     ax.set_yscale("log")
     ax.set_yticks(RATIOS, [f"{r:g}" for r in RATIOS])
     ax.minorticks_off()
-    ax.set_xlabel(r"$k$, steps back from the last")
-    ax.set_ylabel("ratio of the gradients")
+    ax.set_xlabel(_(r"$k$, steps back from the last"))
+    ax.set_ylabel(_("ratio of the gradients"))
     ax.grid(True, which="major", alpha=0.3)
-    ax.set_title("Each variant over its family's first cell")
+    ax.set_title(_("Each variant over its family's first cell"))
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), handlelength=3.2)
     panels.append(
         ("Each variant over its family's first cell: the ratio of the gradients k steps back", svg(fig))

@@ -145,14 +145,19 @@ def updated(root: Path, language: str) -> bytes:
 
 
 def untranslated(root: Path, language: str) -> list[str]:
-    """The messages of the language's translated pages that have no translation (none,
-    or a fuzzy one), each with the templates that use it."""
+    """The messages of the language's translated pages, and the words every figure draws
+    (derive.site.words: the messages of Python files), that have no translation (none, or
+    a fuzzy one), each with the files that use it."""
     templates = {f"templates/pages/{p}.md.j2" for p in pages(language)}
     translated = {(m.context, m.id) for m in catalogue(language) if m.id and m.string and not m.fuzzy}
+
+    def needed(files: set[str]) -> bool:
+        return bool(files & templates) or any(f.endswith(".py") for f in files)
+
     return [
         f"{m.id!r} ({', '.join(sorted({f for f, _ in m.locations}))})"
         for m in extracted(root)
-        if m.id and (m.context, m.id) not in translated and {f for f, _ in m.locations} & templates
+        if m.id and (m.context, m.id) not in translated and needed({f for f, _ in m.locations})
     ]
 
 

@@ -284,6 +284,44 @@ def diagram_specs() -> list[tuple[str, Cell, tuple[str, ...]]]:
     return specs
 
 
+def panel_files(key: str, count: int) -> list[str]:
+    """The files of a figure's panels: one is <key>.svg, several <key>-1.svg, <key>-2.svg, ..."""
+    return [f"{key}.svg"] if count == 1 else [f"{key}-{n}.svg" for n in range(1, count + 1)]
+
+
+UNROLLED = (  # (file, cell, tall, weights shown) of each unrolled diagram
+    *(
+        (f"unrolled_{name}{'_tall' if tall else ''}", name, tall, False)
+        for name in ("rnn", "lstm", "gru")
+        for tall in (False, True)
+    ),
+    # the RNN page's unrolled RNN names the matrices each step applies (W, U)
+    *((f"unrolled_rnn_weights{'_tall' if tall else ''}", "rnn", tall, True) for tall in (False, True)),
+)
+
+
+def drawings(ctx: dict, trained, recurred) -> tuple[dict, dict[str, str]]:
+    """The figures and diagrams that draw words, in the language being drawn
+    (derive.site.words): ({key: (panels, module that drew them)} of the figures of panels,
+    {file under docs/figures: svg} of them all).  ``trained`` and ``recurred`` draw the
+    training and recurrences pages' figures (training.context, recurrences.context)."""
+    from . import compare, recurrences
+    from .figures import figures
+    from .unrolled import unrolled
+
+    drawn = figures()
+    drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
+    shown = (*recurrences.BESIDE, *recurrences.NEW)
+    drawn["recurrences"] = (recurrences.gradient_figure(), ", ".join(f"derive.generated.{n}" for n in shown))
+    files = {}
+    for key, (panels, _) in drawn.items():
+        files.update({f: svg for f, (_, svg) in zip(panel_files(key, len(panels)), panels, strict=True)})
+    files.update({f"{key}.svg": svg for key, svg in (trained() | recurred()).items()})
+    for key, name, tall, weights_shown in UNROLLED:
+        files[f"{key}.svg"] = unrolled(CATALOGUE[name], tall, weights_shown=weights_shown)
+    return drawn, files
+
+
 def pages(root: Path) -> dict[Path, str]:
     """Every generated file of the site under root/docs/: the pages and their figures."""
     from . import (
@@ -297,15 +335,15 @@ def pages(root: Path) -> dict[Path, str]:
         recurrences,
         scaffold,
         training,
+        words,
         worked,
     )
     from .diagrams import belt_frames, describe, describe_frame, diagram
-    from .figures import PATHS, figures, gradient_rates, keep_rates, path_numbers, rectified, variant_ratios
+    from .figures import PATHS, gradient_rates, keep_rates, path_numbers, rectified, variant_ratios
     from .unrolled import describe as describe_unrolled
-    from .unrolled import paths, unrolled
+    from .unrolled import paths
 
     checked = conventions.context()  # cheap, so first: a failed check stops the build early
-    drawn = figures()
     ctx = context(root)
     ctx["conventions"] = checked
     ctx["rates"] = [
@@ -333,27 +371,24 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["rectified"] = rectified()
     ctx["variant_ratios"] = variant_ratios()
     ctx["compare"] = compare.context(ctx["cells"])
-    drawn["truncation"] = (compare.figure(ctx["compare"]), ctx["compare"]["truncation"]["modules"])
-    shown = (*recurrences.BESIDE, *recurrences.NEW)
-    drawn["recurrences"] = (recurrences.gradient_figure(), ", ".join(f"derive.generated.{n}" for n in shown))
-    # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
-    # are figures/<key>-1.svg, figures/<key>-2.svg, ...
-    ctx["figures"] = {}
-    out = {}
-    for key, (panels, module) in drawn.items():
-        files = [f"{key}.svg"] if len(panels) == 1 else [f"{key}-{n}.svg" for n in range(1, len(panels) + 1)]
-        named = list(zip(files, panels, strict=True))
-        ctx["figures"][key] = {"module": module, "panels": [(f, title) for f, (title, _) in named]}
-        out.update({root / "docs" / "figures" / f: svg for f, (_, svg) in named})
     ctx["gates"] = gates.context()
     ctx["worked"] = worked.context(ctx["cells"])
     ctx.update(scaffold.context())  # the RNN and BPTT pages' one-unit example, read-out and squashes
     ctx["exercises"] = exercises.context(ctx["cells"])
     ctx["explorer"] = explorer.context()
     ctx["training"], trained = training.context(root)
-    out.update({root / "docs" / "figures" / f"{key}.svg": svg for key, svg in trained.items()})
     ctx["recurrences"], recurred = recurrences.context(root)
-    out.update({root / "docs" / "figures" / f"{key}.svg": svg for key, svg in recurred.items()})
+    drawn, files = drawings(ctx, trained, recurred)
+    out = {root / "docs" / "figures" / f: svg for f, svg in files.items()}
+    # {key: {"module", "panels": [(file, title)]}}: one panel is figures/<key>.svg, several
+    # are figures/<key>-1.svg, figures/<key>-2.svg, ...
+    ctx["figures"] = {
+        key: {
+            "module": module,
+            "panels": list(zip(panel_files(key, len(panels)), [t for t, _ in panels], strict=True)),
+        }
+        for key, (panels, module) in drawn.items()
+    }
     ctx["diagrams"] = {}  # {key: alt text}; each diagram is figures/<key>.svg
     for key, cell, highlight in diagram_specs():  # each wide, and tall for narrow screens
         out[root / "docs" / "figures" / f"{key}.svg"] = diagram(cell, highlight)
@@ -372,9 +407,6 @@ def pages(root: Path) -> dict[Path, str]:
     ctx["unrolled"] = {}  # {cell: what the unrolled diagrams figures/unrolled_<cell>[_tall].svg show}
     for name in ("rnn", "lstm", "gru"):
         cell = CATALOGUE[name]
-        for tall in (False, True):
-            key = f"unrolled_{name}_tall" if tall else f"unrolled_{name}"
-            out[root / "docs" / "figures" / f"{key}.svg"] = unrolled(cell, tall)
         found = paths(cell)
         ctx["unrolled"][name] = {
             "alt": describe_unrolled(cell),
@@ -383,12 +415,19 @@ def pages(root: Path) -> dict[Path, str]:
                 for s in cell.states
             ],
         }
-    # The RNN page's unrolled RNN names the matrices each step applies (W, U).
-    for tall in (False, True):
-        key = "unrolled_rnn_weights_tall" if tall else "unrolled_rnn_weights"
-        out[root / "docs" / "figures" / f"{key}.svg"] = unrolled(CATALOGUE["rnn"], tall, weights_shown=True)
     ctx["unrolled"]["rnn_weights"] = ctx["unrolled"]["rnn"]
     out.update(explorer.files(root))
+    # Each other edition's figures: every figure with words drawn again in its language, as
+    # figures/<name>.<lang>.svg beside the English one, which mkdocs-static-i18n's suffix
+    # structure serves to that edition's pages under the English name; a figure whose words
+    # are symbols only comes out the same and stays one file.
+    for language in i18n.LANGUAGES:
+        with words.drawing(language, root):
+            _, again = drawings(ctx, trained, recurred)
+        for name, svg in again.items():
+            english = root / "docs" / "figures" / name
+            if svg != out[english]:
+                out[english.with_suffix(f".{language}.svg")] = svg
     rendered = {page: render(f"pages/{page}.md.j2", page=page, **ctx) for page in PAGES}
     found = glossary.terms(rendered["glossary"])
     for page, text in rendered.items():

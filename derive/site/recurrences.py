@@ -3,13 +3,15 @@ are diagonal and free of weight matrices (read from the derivation), how far the
 reaches in the generated modules, the input range where the sLSTM without its stabiliser
 stays finite, the parallel scan's check, and the long-lag race read from its records.
 
-``context(root)`` returns (what the page says, {figure key: svg}); nothing here trains.
+``context(root)`` returns (what the page says, a function that draws its figures as {figure
+key: svg}, in the language being drawn); nothing here trains.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from ..verification.proof import numeric_functions
 from . import figures as F
 from . import scan
 from .training import MissingRecord, race
+from .words import _
 
 NEW = ("mingru", "minlstm", "slstm", "lru")
 BESIDE = ("lstm", "gru")
@@ -129,7 +132,7 @@ STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
 def gradient_figure() -> list[tuple[str, str]]:
     """Two panels: the gradient k steps back at init_params, and with the keep entries near 0.95."""
     panels = []
-    for setting, title in (("default", "At init_params"), ("kept", "Keep entries near 0.95")):
+    for setting, title in (("default", _("At init_params")), ("kept", _("Keep entries near 0.95"))):
         fig, ax = F.panel()
         for name, colour, style in zip((*BESIDE, *NEW), PALETTE, STYLES * 2, strict=False):
             norms = np.array([np.linalg.norm(v) for v in adjoints(name, setting)]) / np.sqrt(F.BATCH)
@@ -251,7 +254,7 @@ def best(record: dict) -> dict:
     return {"lag": lag, "new": new, "new_error": mean[new], "old": old, "old_error": mean[old]}
 
 
-def context(root: Path) -> tuple[dict, dict[str, str]]:
+def context(root: Path) -> tuple[dict, Callable[[], dict[str, str]]]:
     from ..training.experiments import SOLVED
     from ..training.tasks import ADDING_BASELINE
     from . import training_figures
@@ -281,8 +284,11 @@ def context(root: Path) -> tuple[dict, dict[str, str]]:
         for c in record["settings"]["cells"]
     }
     ctx["best"] = best(record)
-    drawn = {
-        "scan": scan.figure(),
-        "recurrences_race": training_figures.race_loss(record, ADDING_BASELINE, SOLVED),
-    }
+
+    def drawn() -> dict[str, str]:
+        return {
+            "scan": scan.figure(),
+            "recurrences_race": training_figures.race_loss(record, ADDING_BASELINE, SOLVED),
+        }
+
     return ctx, drawn

@@ -9,6 +9,7 @@ about a gate is tested against them, so that the prose can say when it fails.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -259,13 +260,14 @@ def race(record: dict) -> dict:
 REPRODUCED = 1e-9  # the largest difference from the recorded predictions the pages accept
 
 
-def context(root: Path) -> dict:
-    """Everything the pages say about training, and the figures: (context, {key: svg})."""
+def context(root: Path) -> tuple[dict, Callable[[], dict[str, str]]]:
+    """Everything the pages say about training, and what draws its figures: (context, a
+    function that returns {key: svg} in the language being drawn, derive.site.words)."""
     from . import training_figures as draw
 
     found = records(root)
     review = found["review"]
-    cells, readings, drawn = {}, {}, {}
+    cells, readings = {}, {}
     for run in review["runs"]:
         cell = run["cell"]
         reading = read_review(cell, found["weights"][cell], review["settings"])
@@ -284,11 +286,19 @@ def context(root: Path) -> dict:
             "turned": turned(cell, reading, measured),
         }
         readings[cell] = reading
-        units = [u["unit"] for u in measured["units"]]
-        drawn[f"review_gates_{cell}"] = draw.review_gates(cell, reading, units, gates(cell))
-    drawn["review_reading"] = draw.review_reading(readings)
-    drawn["race_loss"] = draw.race_loss(found["adding"], ADDING_BASELINE, SOLVED)
-    drawn["race_gradient"] = draw.race_gradient(found["adding"])
+
+    def drawn() -> dict[str, str]:
+        out = {
+            f"review_gates_{cell}": draw.review_gates(
+                cell, reading, [u["unit"] for u in cells[cell]["measured"]["units"]], gates(cell)
+            )
+            for cell, reading in readings.items()
+        }
+        out["review_reading"] = draw.review_reading(readings)
+        out["race_loss"] = draw.race_loss(found["adding"], ADDING_BASELINE, SOLVED)
+        out["race_gradient"] = draw.race_gradient(found["adding"])
+        return out
+
     ctx = {
         "adding": found["adding"],
         "race": race(found["adding"]),

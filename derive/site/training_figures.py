@@ -13,6 +13,7 @@ from matplotlib.ticker import NullFormatter
 
 from . import figures
 from .figures import COLOURS
+from .words import _
 
 WIDTH = 4.2  # inches: at most 330 points with the labels outside the axes
 MARK = (
@@ -54,16 +55,22 @@ def _over_steps(record: dict, key: str, ylabel: str, lines=()):
             ax.axhline(value, color="grey", linestyle=style, linewidth=0.8)
         ax.set_yscale("log")
         ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: the minor labels crowd
-        ax.set_title(f"lag {lag}", loc="left")
+        ax.set_title(_("lag {lag}").format(lag=lag), loc="left")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="major", alpha=0.3)
-    axes[-1].set_xlabel("training step")
+    axes[-1].set_xlabel(_("training step"))
     handles = [
         plt.Line2D([], [], color=CELL_COLOURS.get(c, "black"), label=NAMES.get(c, c.upper()))
         for c in dict.fromkeys(r["cell"] for r in runs)
     ]
     handles += [
-        plt.Line2D([], [], color="black", linestyle=SEED_STYLES[k % len(SEED_STYLES)], label=f"seed {s}")
+        plt.Line2D(
+            [],
+            [],
+            color="black",
+            linestyle=SEED_STYLES[k % len(SEED_STYLES)],
+            label=_("seed {seed}").format(seed=s),
+        )
         for k, s in enumerate(seeds)
     ]
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
@@ -72,7 +79,7 @@ def _over_steps(record: dict, key: str, ylabel: str, lines=()):
 
 
 def race_loss(record: dict, baseline: float, solved: float) -> str:
-    return _over_steps(record, "loss", "loss (MSE)", lines=((baseline, ":"), (solved, "--")))
+    return _over_steps(record, "loss", _("loss (MSE)"), lines=((baseline, ":"), (solved, "--")))
 
 
 def race_gradient(record: dict) -> str:
@@ -92,14 +99,18 @@ def review_gates(cell: str, reading: dict, units: list[int], gates: list[str]) -
         g = reading["values"][gate]
         columns = np.column_stack([g.mean(axis=1), *(g[:, u] for u in units)])
         image = ax.imshow(columns, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-        ax.set_xticks(range(columns.shape[1]), ["mean", *(f"unit {u}" for u in units)], rotation=90)
+        ax.set_xticks(
+            range(columns.shape[1]),
+            [_("mean"), *(_("unit {unit}").format(unit=u) for u in units)],
+            rotation=90,
+        )
         ax.set_title(f"${gate}_t$")
         ax.tick_params(length=0)
         for side in ("left", "bottom"):
             ax.spines[side].set_visible(False)
     axes[0][0].set_yticks(range(len(words)), words)
     bar = fig.colorbar(image, ax=axes[0].tolist(), orientation="horizontal", fraction=0.04, pad=0.16)
-    bar.set_label("gate value (0 closed, 1 open)")
+    bar.set_label(_("gate value (0 closed, 1 open)"))
     return _svg(fig)
 
 
@@ -118,7 +129,7 @@ def review_reading(readings: dict[str, dict]) -> str:
     left.set_yticks(rows, words)
     left.invert_yaxis()
     left.set_xlabel(r"$\Vert\mathbf{s}_t\Vert$")
-    right.set_xlabel("P(positive)")
+    right.set_xlabel(_("P(positive)"))
     right.set_xlim(0, 1)
     for ax in (left, right):
         ax.grid(True, axis="x", alpha=0.3)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.modules import generated
+from .words import _
 
 STEPS, BATCH, INPUTS, HIDDEN, SEED = 100, 4, 8, 16, 0
 WINDOWS = (1, 2, 5, 10, 20, 50)
@@ -162,14 +163,14 @@ def figure(rows, windows=WINDOWS) -> list[tuple[str, str]]:
     error.set_yticks(ticks, [f"{v:g}" for v in ticks])
     error.set_yticks([], minor=True)
     error.set_ylabel(r"$\Vert \hat{\mathbf{g}} - \mathbf{g} \Vert \,/\, \Vert \mathbf{g} \Vert$")
-    error.set_title("Relative error")
+    error.set_title(_("Relative error"))
     cosine.set_ylabel(r"$\cos(\hat{\mathbf{g}}, \mathbf{g})$")
-    cosine.set_title("Cosine similarity")
+    cosine.set_title(_("Cosine similarity"))
     for ax in (error, cosine):
         ax.set_xscale("log")
         ax.set_xticks(windows, [str(k) for k in windows])
         ax.set_xticks([], minor=True)
-        ax.set_xlabel("window $K$, steps")
+        ax.set_xlabel(_("window $K$, steps"))
         ax.grid(True, which="major", alpha=0.3)
     error.legend(frameon=False, loc="lower left")
     cosine.legend(frameon=False, loc="lower right")

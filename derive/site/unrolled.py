@@ -26,16 +26,19 @@ from sympy import MatAdd, MatMul, MatrixSymbol, preorder_traversal
 from .. import naming
 from ..cell import Cell
 from ..derivation import derive
+from . import outlines
 from .diagrams import SANS, _display, _num, _spoken
+from .words import _, language
 
 STEPS = 3
 BOX_ALONG, GAP = 80, 90  # a step's box and the space between boxes, along time
 EDGE = 40  # room for the first and last states' names
 ROW = 34  # between two state lines, across
+INK = "#263238"  # the colour of the words
 ELEMENTWISE, MATRIX, PARAMETERS, FORWARD, LOSS = "#00897b", "#d81b60", "#3949ab", "#546e7a", "#ef6c00"
 
 STYLE = (
-    "text{font-family:" + SANS + ";fill:#263238;font-size:15px}"
+    "text{font-family:" + SANS + f";fill:{INK};font-size:15px}}"
     ".v{font-style:italic}.s{font-size:12px;font-style:normal}.note{font-size:13px}"
     ".box{fill:#eceff1;stroke:#37474f;stroke-width:1.4}.bar{fill:#e8eaf6;stroke:#3949ab;stroke-width:1.4}"
     f".fwd{{fill:none;stroke:{FORWARD};stroke-width:1.6}}"
@@ -142,6 +145,11 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
         c = f' class="{cls}"' if cls else ""
         return f'<text{c} x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}">{body}</text>'
 
+    def said(u: float, v: float, message: str, size: float) -> str:
+        """Words centred at (u, v), as the outlines of the words' font (a language but English)."""
+        x, y = at(u, v)
+        return outlines.line(outlines.runs(message), x, y, size, "middle", f' fill="{INK}"')
+
     def name(u: float, v: float, state: str, step: str, anchor: str = "middle") -> str:
         base = _display(state)[0]
         x, y = at(u, v)
@@ -166,14 +174,14 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
         # Where the input and each previous state enter the step, the matrices that read them.
         for x_name in cell.inputs:
             for j, m in enumerate(applied.get(x_name, ())):
-                base, _, sub = m.partition("_")
+                base, sub = m.partition("_")[::2]
                 if tall:
                     out.append(_name(base, sub, (bottom + inputs - 12) / 2 + 16 * j, c - 20, "middle"))
                 else:
                     out.append(_name(base, sub, c - 20, (bottom + inputs - 12) / 2 + 5 + 16 * j, "end"))
         for i, s in enumerate(states):
             for j, m in enumerate(applied.get(naming.prev(s), ())):
-                base, _, sub = m.partition("_")
+                base, sub = m.partition("_")[::2]
                 if tall:
                     out.append(_name(base, sub, rows[i] + 22 + 18 * j, u - 12, "start"))
                 else:
@@ -207,16 +215,26 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
         x, y = at(u, top)
         w, h = at(BOX_ALONG, bottom - top)
         out.append(_rect("box", x, y, w, h, 8))
-        if tall:
-            out.append(text(u + BOX_ALONG / 2 + 5, (top + bottom) / 2, f"step {k + 1}"))
-        else:
-            out.append(text(u + BOX_ALONG / 2, (top + bottom) / 2 + 5, f"step {k + 1}"))
+        step = _("step {k}").format(k=k + 1)
+        place = (
+            (u + BOX_ALONG / 2 + 5, (top + bottom) / 2)
+            if tall
+            else (u + BOX_ALONG / 2, (top + bottom) / 2 + 5)
+        )
+        out.append(text(*place, step) if language() == "en" else said(*place, step, 15))
     x, y = at(starts[0] - 8, bar)
     w, h = at(starts[-1] + BOX_ALONG + 16 - starts[0], bar_depth)
     out.append(_rect("bar", x, y, w, h, 6))
-    words = "the parameters, shared by every step"
+    words = _("the parameters, shared by every step")
     middle = (starts[0] + starts[-1] + BOX_ALONG) / 2
-    if tall:
+    if language() != "en":
+        x, y = at(middle, bar + bar_depth / 2)
+        turned = f' transform="rotate(90 {_num(x)} {_num(y)})"' if tall else ""
+        drawn = outlines.line(
+            outlines.runs(words), x + 5 if tall else x, y if tall else y + 5, 13, "middle", f' fill="{INK}"'
+        )
+        out.append(f"<g{turned}>{drawn}</g>")
+    elif tall:
         x, y = at(middle, bar + bar_depth / 2)
         out.append(
             f'<text class="note" x="{_num(x + 5)}" y="{_num(y)}" text-anchor="middle"'
@@ -226,12 +244,12 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
         out.append(text(middle, bar + bar_depth / 2 + 5, words, "middle", "note"))
 
     # The key, under the drawing: one entry per kind of line the drawing has.
-    key = [("fwd", "f", "forward: the values"), ("lo", "l", "backward: each step's loss")]
+    key = [("fwd", "f", _("forward: the values")), ("lo", "l", _("backward: each step's loss"))]
     if any(found.elementwise.values()):
-        key.append(("el", "e", "back elementwise, unit by unit"))
+        key.append(("el", "e", _("back elementwise, unit by unit")))
     if any(found.matrix.values()):
-        key.append(("mx", "m", "back through a weight matrix"))
-    key.append(("pa", "p", "into the parameters, summed"))
+        key.append(("mx", "m", _("back through a weight matrix")))
+    key.append(("pa", "p", _("into the parameters, summed")))
     width, height = at(along, across)
     columns = 1 if tall else 2
     x0 = 4 if tall else starts[0] - 8  # tall: the longest entry needs all but 4 px of the width
@@ -240,7 +258,10 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
         y = height + 18 + (j // columns) * 24
         sample = f"M{_num(x)} {_num(y)}H{_num(x + 34)}"
         out.append(f'<path class="{cls}" d="{sample}" marker-end="url(#{arrow})"/>')
-        out.append(f'<text class="note" x="{_num(x + 44)}" y="{_num(y + 5)}">{words}</text>')
+        if language() != "en":
+            out.append(outlines.line(outlines.runs(words), x + 44, y + 5, 13, "start", f' fill="{INK}"'))
+        else:
+            out.append(f'<text class="note" x="{_num(x + 44)}" y="{_num(y + 5)}">{words}</text>')
     height += 18 + 24 * ((len(key) + columns - 1) // columns)
     marker = (
         '<marker id="{id}" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="{size}" markerHeight="{size}"'
@@ -262,9 +283,18 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
         "Do not edit. -->\n"
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}"'
         f' viewBox="0 0 {_num(width)} {_num(height)}" role="img">\n'
-        f"<title>{describe(cell)}</title>\n"
+        f"<title>{title(cell)}</title>\n"
         f"<style>{STYLE}</style>\n"
         f"<defs>{defs}</defs>\n" + "\n".join(out) + "\n</svg>\n"
+    )
+
+
+def title(cell: Cell) -> str:
+    """The drawing's title: its description in English, a short one in another language."""
+    if language() == "en":
+        return describe(cell)
+    return _("The {cell} unrolled over {steps} steps, with the paths its gradient takes back").format(
+        cell=_(cell.title), steps=STEPS
     )
 
 
