@@ -51,8 +51,10 @@ SWITCH = re.compile(r'(<a href=")(/[^"]*)(" hreflang=")')
 
 
 # A figure in a page's own HTML (<img src>, <source srcset>): docs/figures/ is built once, at
-# the site's root, and the pages of every edition show the same files.
-FIGURE = re.compile(r'((?:src|srcset)=")(figures/)')
+# the site's root, and the pages of every edition show the same files, but for a figure drawn
+# in the edition's language (figures/<name>.<lang>.svg), which the plugin's suffix structure
+# copies into the edition's folder under the English name (zh/figures/<name>.svg).
+FIGURE = re.compile(r'((?:src|srcset)=")figures/([^"]+)')
 
 
 @event_priority(-100)  # after the plugin and the theme have written the page
@@ -60,11 +62,21 @@ def on_post_page(output: str, page, config) -> str:
     """A link of the language switch from the site's root, made relative to the page (the
     plugin sets the links in its page context, after hooks that would change them there);
     and in another edition's folder, the figures taken from the root's figures/ (the page's
-    HTML is left as written, so ``figures/`` would point into zh/)."""
+    HTML is left as written, so ``figures/`` would point into zh/), but those the edition
+    has drawn in its own language."""
     folder = posixpath.dirname(f"/{page.url}")  # the page's URL from the site's root: zh/notation.html
     output = SWITCH.sub(lambda m: m[1] + posixpath.relpath(m[2], folder) + m[3], output)
-    if folder != "/":
-        output = FIGURE.sub(lambda m: f"{m[1]}{posixpath.relpath('/', folder)}/{m[2]}", output)
+    plugin = _editions(config)
+    if folder != "/" and plugin:
+        own = Path(config.docs_dir) / "figures"
+
+        def shared(m: re.Match) -> str:
+            name = Path(m[2])
+            if (own / f"{name.stem}.{plugin.current_language}{name.suffix}").is_file():
+                return m[0]
+            return f"{m[1]}{posixpath.relpath('/', folder)}/figures/{m[2]}"
+
+        output = FIGURE.sub(shared, output)
     return output
 
 
