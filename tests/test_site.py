@@ -887,6 +887,52 @@ def test_a_translated_page_reads_in_chinese_in_the_browser(visit, name):
     assert page.locator("input.md-search__input").get_attribute("placeholder") == "搜索"
 
 
+# Each figure on a page: the file the browser chose (a <picture>'s source on a phone), its
+# bytes as served, whether it rendered, and whether it fits the page's width.
+SHOWN_FIGURES = """async () => {
+  const out = [];
+  for (const img of document.querySelectorAll("article img")) {
+    const src = img.currentSrc || img.src;
+    if (!src.includes("/figures/")) continue;
+    out.push({src, text: await (await fetch(src)).text(), width: img.naturalWidth,
+              right: img.getBoundingClientRect().right});
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("page", ["lstm", "bptt", "recurrences", "training"])
+def test_a_chinese_page_shows_the_figures_drawn_in_chinese(visit, site, page, width):
+    """Each figure with words on a page of the Chinese edition is its figures/<name>.zh.svg
+    (the i18n plugin serves it from zh/figures/ under the English name), rendered and within
+    the page; a figure of symbols only is the shared one; the English page keeps its own.
+    The screenshots (artifacts/figures-zh-<page>-<width>.png) are for a reader to look at."""
+    from derive.build import ROOT as CHECKOUT
+
+    figures = CHECKOUT / "docs" / "figures"
+    viewport = {"width": width, "height": 900}
+    for edition in ("zh", "en"):
+        v = visit(f"zh/{page}" if edition == "zh" else page, viewport=viewport)
+        v.page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
+        shown = v.page.evaluate(SHOWN_FIGURES)
+        assert shown and all(f["width"] > 0 and f["right"] <= width + 1 for f in shown), [
+            (f["src"], f["width"], f["right"]) for f in shown
+        ]
+        twins = 0
+        for f in shown:
+            name = f["src"].rsplit("/", 1)[-1]
+            twin = figures / name.replace(".svg", ".zh.svg")
+            own = edition == "zh" and twin.exists()
+            twins += own
+            folder, drawn = ("zh/figures/", twin) if own else ("figures/", figures / name)
+            assert f["src"].startswith(f"{site.base}{folder}") and f["text"] == drawn.read_text(), name
+        assert twins > 0 if edition == "zh" else twins == 0
+        if edition == "zh":
+            ARTIFACTS.mkdir(exist_ok=True)
+            v.page.screenshot(path=str(ARTIFACTS / f"figures-zh-{page}-{width}.png"), full_page=True)
+
+
 def test_a_page_not_yet_translated_says_so_in_the_chinese_edition(built_site):
     """Its English shows under the Chinese edition's header, below a note in Chinese."""
     untranslated = [p for p in PAGES if p not in i18n.TRANSLATED["zh"]]

@@ -344,6 +344,8 @@ def pages(root: Path) -> dict[Path, str]:
     from .unrolled import paths
 
     checked = conventions.context()  # cheap, so first: a failed check stops the build early
+    if i18n.LANGUAGES:  # and the font the other languages' figures are drawn in
+        words.font_file(root)
     ctx = context(root)
     ctx["conventions"] = checked
     ctx["rates"] = [
