@@ -148,3 +148,57 @@ def test_a_twin_is_no_wider_than_its_english_figure(language):
         smallest = re.search(r'data-smallest-text="([\d.]+)"', english)
         if smallest:
             assert re.search(r'data-smallest-text="([\d.]+)"', twin.read_text())[1] == smallest[1], twin.name
+
+
+def _outlines(svg: str):
+    """(text, points) of each outlined text of a hand-drawn diagram, the points of its path
+    in the drawing's coordinates (a group's rotate(a cx cy) applied)."""
+    import math
+
+    found = re.finditer(
+        r'(?:<g transform="rotate\(([-\d.]+) ([-\d.]+) ([-\d.]+)\)">)?<!-- (.*?) -->\n<path[^>]* d="([^"]*)"',
+        svg,
+    )
+    for m in found:
+        numbers, points, x, y = re.findall(r"[A-Za-z]|-?[\d.]+", m[5]), [], 0.0, 0.0
+        command, k = "M", 0
+        while k < len(numbers):
+            if numbers[k].isalpha():
+                command, k = numbers[k], k + 1
+                continue
+            if command == "H":
+                x, k = float(numbers[k]), k + 1
+            elif command == "V":
+                y, k = float(numbers[k]), k + 1
+            else:
+                x, y, k = float(numbers[k]), float(numbers[k + 1]), k + 2
+            points.append((x, y))
+        if m[1]:
+            a, cx, cy = math.radians(float(m[1])), float(m[2]), float(m[3])
+            points = [
+                (
+                    cx + (px - cx) * math.cos(a) - (py - cy) * math.sin(a),
+                    cy + (px - cx) * math.sin(a) + (py - cy) * math.cos(a),
+                )
+                for px, py in points
+            ]
+        yield m[4], points
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_diagrams_outlined_words_lie_inside_it(language):
+    """Nothing clipped: every point of every outlined text is inside the drawing."""
+    checked = 0
+    for twin in sorted(FIGURES.glob(f"*.{language}.svg")):
+        svg = twin.read_text()
+        if 'id="figure_1"' in svg:
+            continue
+        width, height = _size(svg)
+        for text, points in _outlines(svg):
+            checked += 1
+            xs, ys = [x for x, _ in points], [y for _, y in points]
+            assert points and min(xs) >= 0 and max(xs) <= width and min(ys) >= 0 and max(ys) <= height, (
+                f"{twin.name}: {text!r} spans x {min(xs):.0f}..{max(xs):.0f}, y {min(ys):.0f}..{max(ys):.0f} "
+                f"of {width:g} x {height:g}"
+            )
+    assert checked > 50
