@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -300,7 +301,9 @@ UNROLLED = (  # (file, cell, tall, weights shown) of each unrolled diagram
 )
 
 
-def drawings(ctx: dict, trained, recurred) -> tuple[dict, dict[str, str]]:
+def drawings(
+    ctx: dict, trained: Callable[[], dict[str, str]], recurred: Callable[[], dict[str, str]]
+) -> tuple[dict, dict[str, str]]:
     """The figures and diagrams that draw words, in the language being drawn
     (derive.site.words): ({key: (panels, module that drew them)} of the figures of panels,
     {file under docs/figures: svg} of them all).  ``trained`` and ``recurred`` draw the
