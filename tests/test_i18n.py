@@ -96,11 +96,13 @@ def _typed(text: str) -> list[str]:
 
 
 def _messages(language: str):
-    """(English, translation) of every message of the language's pages."""
+    """(English, translation) of every message of the language's pages, and of the cell
+    files' words the pages show (a cell's title and description)."""
     templates = {f"templates/pages/{p}.md.j2" for p in i18n.pages(language)}
     translated = {m.id: m.string for m in i18n.catalogue(language) if m.id}
     for m in i18n.extracted(ROOT):
-        if m.id and {f for f, _ in m.locations} & templates:
+        files = {f for f, _ in m.locations}
+        if m.id and (files & templates or any(f.startswith("derive/catalogue/") for f in files)):
             yield m.id, translated.get(m.id, "")
 
 
