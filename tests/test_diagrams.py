@@ -334,3 +334,37 @@ def test_the_belt_lies_on_the_states_line_and_only_there(tall):
 def test_unknown_nodes_are_refused():
     with pytest.raises(KeyError, match="no node q"):
         diagram(CATALOGUE["lstm"], nodes=("q",))
+
+
+def _horizontal_runs(root):
+    """Every horizontal straight piece of the lines, as (y, x_from, x_to): a straight piece
+    (L) starts where the piece before it (M, or a rounded corner's Q) ends."""
+    for path in root.iter(SVG + "path"):
+        if path.get("class") != "e":
+            continue
+        last = None
+        for op, numbers in re.findall(r"([MLQ])([\d. ]+)", path.get("d")):
+            x, y = (float(v) for v in numbers.split()[-2:])
+            if op == "L" and last is not None and last[1] == y:
+                yield y, min(last[0], x), max(last[0], x)
+            last = (x, y)
+
+
+@pytest.mark.parametrize("tall", [False, True])
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_no_line_runs_through_a_label(name, tall):
+    # Tall, the labels under a node (its matrices, its name) sit where the lines leaving it
+    # would turn: the lines' runs across keep below them.
+    root = read(diagram(CATALOGUE[name], tall=tall))
+    labels = []
+    for text in root.iter(SVG + "text"):
+        if text.get("class") not in ("m", "v"):
+            continue
+        x, y, words = float(text.get("x")), float(text.get("y")), "".join(text.itertext())
+        width = 0.62 * 13 * len(words.replace(" ", "")) + 3 * words.count(" ")
+        left = {"start": x, "middle": x - width / 2, "end": x - width}[text.get("text-anchor") or "start"]
+        labels.append((words, left, left + width, y - 11, y + 7))  # subscripts reach 7 below
+    for y, a, b in _horizontal_runs(root):
+        for words, left, right, top, bottom in labels:
+            crossed = top < y < bottom and a < right and left < b
+            assert not crossed, f"{name}: a line at y = {y} runs through {words!r}"

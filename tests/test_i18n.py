@@ -58,6 +58,75 @@ def _letters(text: str) -> tuple[int, int]:
     return len(CJK.findall(text)), len(re.findall(r"[A-Za-z]", text))
 
 
+# --- numbers ---------------------------------------------------------------------------
+
+# What a message hides from the reader's prose: its values (%(name)s, the explorer's {name}),
+# formulas, code, link targets, tags and heading ids.
+_NOT_PROSE = re.compile(
+    r"%\(\w+\)s|\{\w+\}|\\\(.*?\\\)|\\\[.*?\\\]|```.*?```|`[^`]*`|\]\([^)]*\)|<[^>]*>|\{\s*#[\w-]+\s*\}", re.S
+)
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)*")
+# The numbers a page may type in its prose: each is definitional, not a setting or a
+# measurement (those come from the page's context, so that the page states what was run).
+DEFINITIONAL = {
+    r"\b(?:19|20)\d\d\b": "a year, in a citation or a title",
+    r"\b2×2\b": "the LSTM's Jacobian, a block matrix over its two states",
+    r"\b64-bit\b": "float64, by its name",
+    r"\b1, 2, 4\b": "the distances of a doubling scan, by definition",
+    r"\bStep [23], (?:read in|write out)\b": "the conveyor belt's frames, in their order",
+    r"\bfrom step 2 on\b|\bat step [23]\b": "the second and third step of a worked sequence, each "
+    "named by its step in the template's values (f2, s3)",
+    r"\bexercises? \d+(?:(?:, | and )\d+)*": "the exercises page's own section numbers",
+    r"(?<![\w.,])[-−]?[01](?!\w|[.,]\d)": "0 and 1 (and −1): the ends of a gate's or a squash's range, "
+    "the identity, a one-hot target",
+}
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers of a message's prose."""
+    return [n.rstrip(".,") for n in _NUMBER.findall(_NOT_PROSE.sub(" ", text))]
+
+
+def _typed(text: str) -> list[str]:
+    """The numbers a message's prose states itself, leaving out the definitional ones."""
+    text = _NOT_PROSE.sub(" ", text)
+    for pattern in DEFINITIONAL:
+        text = re.sub(pattern, " ", text)
+    return _numbers(text)
+
+
+def _messages(language: str):
+    """(English, translation) of every message of the language's pages, and of the cell
+    files' words the pages show (a cell's title and description)."""
+    templates = {f"templates/pages/{p}.md.j2" for p in i18n.pages(language)}
+    translated = {m.id: m.string for m in i18n.catalogue(language) if m.id}
+    for m in i18n.extracted(ROOT):
+        files = {f for f, _ in m.locations}
+        if m.id and (files & templates or any(f.startswith("derive/catalogue/") for f in files)):
+            yield m.id, translated.get(m.id, "")
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_no_message_types_a_number_the_page_should_compute(language):
+    """A setting or a measurement a page states is a value passed in from where it is
+    computed (%(steps)s), in every language: the English types none, and no translation
+    types a number its English does not."""
+    typed = {}
+    for english, translation in _messages(language):
+        for one, other in (
+            zip(english, translation, strict=True) if isinstance(english, tuple) else [(english, translation)]
+        ):
+            extra = _typed(one) + [n for n in _typed(other) if n not in _numbers(one)]
+            if extra:
+                typed[one[:80]] = extra
+    assert typed == {}, "pass these in from the page's context, or explain them in DEFINITIONAL"
+
+
+def test_a_typed_number_is_caught():
+    assert _typed("a random sequence of 60 steps, near 0.95, at step 5 (T = 64)") == ["60", "0.95", "5", "64"]
+    assert _typed("a sequence of %(steps)s steps, \\(T = 64\\), from 0 to 1 (1997)") == []
+
+
 # --- the catalogues --------------------------------------------------------------------
 
 

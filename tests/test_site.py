@@ -577,8 +577,19 @@ def _agrees(page, name, biases, scale):
     return norms
 
 
-def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit):
-    v = visit("explorer")
+# The explorer in each edition: one script, the words the page's (the Chinese edition's own).
+EXPLORERS = ["explorer", *(f"{language}/explorer" for language in i18n.LANGUAGES)]
+
+
+def _caption_norm(page, k: int) -> float:
+    """The norm the lower plot's caption prints for k steps back (the first, the shown line)."""
+    caption = page.locator("svg[data-plot=gradient] + figcaption").inner_text()
+    return float(re.search(rf"k = {k}: ([-+0-9.e]+\d)", caption)[1])
+
+
+@pytest.mark.parametrize("edition", EXPLORERS)
+def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit, edition):
+    v = visit(edition)
     page = v.page
     assert page.locator("div.gate-explorer[data-cell=lstm]").count() == 1
     start = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 0.0}, 1.0)
@@ -600,8 +611,7 @@ def test_explorer_sliders_recompute_the_plots_as_numpy_says(visit):
     page.locator("input[name=gate-explorer-cell][value=lstm]").check()
     norms = _agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 3.0}, 2.0)
     # The caption prints the last norm with two digits.
-    caption = page.locator("svg[data-plot=gradient] + figcaption").inner_text()
-    assert abs(float(caption.split("k = 50: ")[1].rstrip(".")) / norms[-1] - 1) < 0.05
+    assert abs(_caption_norm(page, 50) / norms[-1] - 1) < 0.05
     page.locator("button.gate-explorer__reset").click()
     assert page.locator("input[data-name=b_f]").input_value() == "0"
     assert np.array_equal(_agrees(page, "lstm", {"b_o": 0.0, "b_i": 0.0, "b_f": 0.0}, 1.0), start)
@@ -613,8 +623,9 @@ def _luminance(css: str) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
-def test_explorer_in_the_dark_palette_at_390_pixels(visit):
-    v = visit("explorer", color_scheme="dark")
+@pytest.mark.parametrize("edition", EXPLORERS)
+def test_explorer_in_the_dark_palette_at_390_pixels(visit, edition):
+    v = visit(edition, color_scheme="dark")
     page = v.page
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
     page.set_viewport_size({"width": 390, "height": 844})
@@ -633,7 +644,7 @@ def test_explorer_in_the_dark_palette_at_390_pixels(visit):
     unit = page.evaluate("getComputedStyle(document.querySelector('path.gate-explorer__unit')).stroke")
     assert _luminance(background) < 0.25 and _luminance(text) > 0.6 and _luminance(unit) > 0.4
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "explorer-dark-390.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{edition.replace('/', '-')}-dark-390.png"), full_page=True)
     assert v.console_errors == [] and v.page_errors == []
 
 
@@ -818,8 +829,9 @@ def test_cells_that_differ_show_different_diagrams(visit):
     assert len(drawn) >= 6 and len(set(drawn.values())) == len(drawn)
 
 
-def test_the_explorer_keeps_its_axes_when_a_slider_moves(visit):
-    page = visit("explorer").page
+@pytest.mark.parametrize("edition", EXPLORERS)
+def test_the_explorer_keeps_its_axes_when_a_slider_moves(visit, edition):
+    page = visit(edition).page
 
     def ticks():
         return page.locator("svg[data-plot=gradient] text").all_inner_texts()
@@ -964,11 +976,12 @@ def test_search_finds_a_chinese_term_on_the_page_that_explains_it(built_site, tm
         assert all(location.startswith("zh/") for location in found[query]), found[query]
 
 
-def test_the_explorer_plots_gates_and_the_output_and_runs_an_rnn_beside(visit):
+@pytest.mark.parametrize("edition", EXPLORERS)
+def test_the_explorer_plots_gates_and_the_output_and_runs_an_rnn_beside(visit, edition):
     from derive.codegen.modules import generated
     from derive.site.explorer import problem
 
-    v = visit("explorer")
+    v = visit(edition)
     page = v.page
     values = page.locator("input[name=gate-explorer-value]")
     assert [values.nth(j).get_attribute("value") for j in range(values.count())] == [
@@ -1038,10 +1051,11 @@ def _switched(page):
     return line.get_attribute("data-path"), np.array(json.loads(line.get_attribute("data-values"))), whole
 
 
-def test_the_state_path_switch_plots_what_the_gradients_pages_split_gives(visit):
+@pytest.mark.parametrize("edition", EXPLORERS)
+def test_the_state_path_switch_plots_what_the_gradients_pages_split_gives(visit, edition):
     from derive.site.explorer import gradient_norms, problem, settle, state_path_norms
 
-    v = visit("explorer")
+    v = visit(edition)
     page = v.page
     page.locator("input[data-name=b_f]").fill("3")
     params, x, g = problem("lstm")
@@ -1057,8 +1071,7 @@ def test_the_state_path_switch_plots_what_the_gradients_pages_split_gives(visit)
     assert kind == "state"
     assert np.max(np.abs(drawn / alone - 1)) <= 1e-9
     assert np.max(np.abs(np.array(json.loads(thin.get_attribute("data-values"))) / whole - 1)) <= 1e-9
-    caption = page.locator("svg[data-plot=gradient] + figcaption").inner_text()
-    assert abs(float(caption.split("k = 50: ")[1].split(";")[0]) / alone[-1] - 1) < 0.05
+    assert abs(_caption_norm(page, 50) / alone[-1] - 1) < 0.05
 
     # The RNN has no path back that avoids its matrix: the state path is exactly zero.
     page.locator("input[name=gate-explorer-cell][value=rnn]").check()
@@ -1067,4 +1080,38 @@ def test_the_state_path_switch_plots_what_the_gradients_pages_split_gives(visit)
     assert np.all(state_path_norms("rnn", *problem("rnn")) == 0)
     page.locator("input[name=gate-explorer-state-path]").uncheck()
     assert _switched(page)[0] == "all"
+    assert v.console_errors == [] and v.page_errors == []
+
+
+# Every word the explorer writes, as text nodes (a subscript is its own node) and labels.
+EXPLORER_WORDS = """() => {
+  const root = document.querySelector("div.gate-explorer");
+  const out = [];
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) out.push(walk.currentNode.textContent);
+  for (const e of root.querySelectorAll("[aria-label], [title]")) {
+    out.push(e.getAttribute("aria-label") || "", e.getAttribute("title") || "");
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_the_explorer_writes_only_its_editions_words(visit, language):
+    """Whatever the reader sets (each cell, each value plotted, the state-path switch), the
+    explorer of another edition writes no English: a word of two Latin letters or more is a
+    cell's name; the rest is symbols (s, t, W, k) and numbers."""
+    v = visit(f"{language}/explorer")
+    page = v.page
+    seen = set()
+    for cell in ("lstm", "gru", "rnn"):
+        page.locator(f"input[name=gate-explorer-cell][value={cell}]").check()
+        for switched in (False, True):
+            page.locator("input[name=gate-explorer-state-path]").set_checked(switched)
+            for value in page.locator("input[name=gate-explorer-value]").all():
+                value.check()
+                seen.update(page.evaluate(EXPLORER_WORDS))
+    words = {w for text in seen for w in re.findall(r"[A-Za-z]{2,}", text)}
+    assert words <= {"LSTM", "GRU", "RNN"}, sorted(words)
+    assert _cjk_share(" ".join(seen)) > 0.5
     assert v.console_errors == [] and v.page_errors == []

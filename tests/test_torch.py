@@ -19,7 +19,7 @@ from torch_reference import gradcheck, run_layer, run_literal  # noqa: E402
 
 from derive import CATALOGUE, generate, module_source  # noqa: E402
 from derive.build import GENERATED  # noqa: E402
-from derive.codegen.modules import generated, load  # noqa: E402
+from derive.codegen.modules import REFERENCE_TOLERANCE, generated, load  # noqa: E402
 from derive.verification.numeric import random_problem  # noqa: E402
 
 NAMES = list(CATALOGUE)
@@ -49,13 +49,13 @@ def test_gradcheck_of_the_whole_sequence_function(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_agrees_with_torch_autograd_of_the_literal_equations(name):
     p = problem(name)
-    assert worst(run_layer(torch_module(name), p), run_literal(CATALOGUE[name], p)) <= 1e-12
+    assert worst(run_layer(torch_module(name), p), run_literal(CATALOGUE[name], p)) <= REFERENCE_TOLERANCE
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_agrees_with_the_numpy_module(name):
     p = problem(name)
-    assert worst(run_layer(torch_module(name), p), numpy_run(name, p)) <= 1e-12
+    assert worst(run_layer(torch_module(name), p), numpy_run(name, p)) <= REFERENCE_TOLERANCE
 
 
 @pytest.mark.parametrize("name", NAMES)

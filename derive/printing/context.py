@@ -122,6 +122,10 @@ def initial(c: Carry, parameters: Iterable[str] = ()) -> str:
     )
 
 
+# The sizes at which the counts are also given as numbers (the benchmark's inputs and hidden units).
+COUNTED = {"n_x": 128, "n_h": 256}
+
+
 def _counts(cell: Cell, d: Derivation) -> Context:
     """Parameters, and the floating-point operations of the matrix products in one
     step: 2 per multiply-add forward, three times that forward and backward."""
@@ -136,12 +140,14 @@ def _counts(cell: Cell, d: Derivation) -> Context:
     blocks = sum(isinstance(eq.rhs, Apply) for eq in cell.equations)
     nx, nh = N_INPUT, N_HIDDEN
     names = {nx: "n_x", nh: "n_h"}
+    at = {nx: COUNTED["n_x"], nh: COUNTED["n_h"]}
     return {
         "parameters": sympy_latex(factor(size), symbol_names=names),
-        "parameters_value": int(size.subs({nx: 128, nh: 256})),
+        "parameters_value": int(size.subs(at)),
         "flops": sympy_latex(factor(2 * macs), symbol_names=names),
-        "flops_value": int(2 * macs.subs({nx: 128, nh: 256})),
-        "training_flops_value": int(6 * macs.subs({nx: 128, nh: 256})),
+        "flops_value": int(2 * macs.subs(at)),
+        "training_flops_value": int(6 * macs.subs(at)),
+        "at": COUNTED,
         "blocks": blocks,
     }
 

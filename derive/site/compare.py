@@ -94,6 +94,9 @@ def _without_docstring(source: str) -> str:
     return "".join(lines[: doc.lineno - 1] + lines[doc.end_lineno :])
 
 
+CLOSE = 0.1  # a truncated gradient this close to the full one (relative error) counts as near it
+
+
 def truncation_context() -> dict:
     """The measurement, with what the page says about it decided from the numbers."""
     windows = tr.WINDOWS
@@ -102,7 +105,7 @@ def truncation_context() -> dict:
     for r in rows:
         r["label"] = tr.label(r["cell"], r["bias"], "tex")
         r["html"] = tr.label(r["cell"], r["bias"], "html")
-        under = [k for k, e in zip(windows, r["errors"], strict=True) if e < 0.1]
+        under = [k for k, e in zip(windows, r["errors"], strict=True) if e < CLOSE]
         r["under_tenth"] = under[0] if under else None
     longer = {}
     for cell in ("lstm", "gru"):
@@ -118,6 +121,7 @@ def truncation_context() -> dict:
         "one_step": (min(r["errors"][0] for r in rows), max(r["errors"][0] for r in rows)),
         # K = T: one window, the full gradient; the largest relative error over the settings.
         "whole": max(r["errors"][0] for r in whole),
+        "close": CLOSE,
         # Where the keep biases start the LSTM's forget gate (and the GRU's 1 - i).
         "keep_gate": sigmoid(by_key["lstm_keep"]["bias"][1]),
         "steps": tr.STEPS,

@@ -535,6 +535,7 @@ def _name_width(id: str) -> float:
 
 ROW_GAP = 10  # the least room across between two rows' nodes and labels, in the tall form
 GAP_TALL = 40  # between two columns in the tall form: room under a node for its labels
+LABEL_DEPTH = 18  # how far the labels under a node reach below it, subscripts included
 ROW_LABELLED = 58  # between rows in the wide form when a function names its matrices
 SMALL = 300  # a drawing smaller than this either way is shown larger, so that it reads beside the text
 ENLARGE = 1.5
@@ -681,7 +682,8 @@ def diagram(
             down = all(places[b].row > row for _, b in group)
             return (0, -row, source) if down else (1, row, source)
 
-        left = xs[c - 1] + widths[c - 1] / 2 + gap / 2
+        # Tall, the runs start below the labels under the nodes (about 18 deep) and cross none.
+        left = xs[c - 1] + widths[c - 1] / 2 + (LABEL_DEPTH + 6 if tall else gap / 2)
         for k, (_, group) in enumerate(sorted(runs.items(), key=key)):
             for s in group:
                 track_x[s] = left + k * TRACK

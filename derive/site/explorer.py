@@ -18,6 +18,7 @@ import numpy as np
 from ..backends import module_source
 from ..catalogue import CATALOGUE
 from ..codegen.modules import generated
+from .i18n import term
 
 CELLS = ("lstm", "gru", "rnn")  # the RNN, with no gate, for comparison
 STEPS, HIDDEN, INPUTS, SEED = 50, 8, 4, 0
@@ -154,10 +155,7 @@ def data() -> dict:
     for name in CELLS:
         params, x, g = problem(name)
         m = generated(name)
-        sliders = [
-            {"name": gate["bias"], "gate": gate["equation"], "meaning": gate["meaning"], "value": 0.0}
-            for gate in gates(name)
-        ]
+        sliders = [{"name": gate["bias"], "gate": gate["equation"], "value": 0.0} for gate in gates(name)]
         cells[name] = {
             "title": CATALOGUE[name].title,
             "params": {k: v.ravel().tolist() for k, v in params.items()},
@@ -220,6 +218,8 @@ def context() -> dict:
         "keeps": {name: KEEPS[name][0] for name in KEEPS},
         "recurrent": {name: recurrent(name) for name in CELLS},
         "symbols": {name: _symbols(name) for name in CELLS},
+        # each bias slider's gate by the name its meaning starts with, which the page translates
+        "gates": {name: {gate["bias"]: term(gate["meaning"]) for gate in gates(name)} for name in CELLS},
     }
 
 

@@ -166,8 +166,10 @@ def panel():
 
 
 RECURRENT_SCALES = (1.0, 2.0, 4.0)
-# The bias that sets each gated cell's "keep the state" gate near 1 (0.95).
+# The bias that sets each gated cell's "keep the state" gate near 1: σ(3) = 1 − σ(−3).
 KEEP = {"lstm": ("b_f", 3.0), "gru": ("b_i", -3.0)}
+# That gate's value to two digits, as the pages name the setting ("near 0.95").
+KEEP_NEAR = round(float(1 / (1 + np.exp(-KEEP["lstm"][1]))), 2)
 
 
 def _recurrent(params, scale):
@@ -367,15 +369,16 @@ def gradient_flow(names=("rnn", "lstm", "gru")):
 
 
 PULSE = 5  # the step whose input is nudged in the gate figures' left panels
+NUDGE = 1.0  # the norm of the nudge: a fixed random vector of this length
 
 
 def trace(module, params, x, state, step=PULSE):
-    """‖Δv_t‖ for t = step, ..., T: the change that adding e (a fixed random vector of norm 1,
+    """‖Δv_t‖ for t = step, ..., T: the change that adding e (a fixed random vector of norm NUDGE,
     the same for every sequence of the batch) to one step's input makes to the value v at each
     later step, the mean over the batch. Below 1e-9 the difference of the two runs keeps fewer
     than five good digits (the states' rounding is about 1e-14): NaN."""
     e = np.random.default_rng(1).normal(size=x.shape[-1])
-    e /= np.linalg.norm(e)
+    e *= NUDGE / np.linalg.norm(e)
     nudged = x.copy()
     nudged[step - 1] += e
     values = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,19 +162,32 @@ def untranslated(root: Path, language: str) -> list[str]:
     ]
 
 
+def term(meaning: str) -> str:
+    """The name an equation's meaning starts with, before its first colon, parenthesis or
+    comma: "forget gate" of "forget gate (selective forget): how much ..."."""
+    return re.split(r"[:(,]", meaning)[0].strip()
+
+
 def extract_cells(fileobj, keywords, comment_tags, options):
     """Babel's extraction method for the catalogue's cell files (babel.cfg): the words the
-    pages show of a cell that are not in a template, its title and the comment at the top of
-    its file (derive.cellfile.header), which a template passes to ``_()``."""
+    pages show of a cell that are not in a template, its title, the comment at the top of
+    its file (derive.cellfile.header) and each gate's name (:func:`term`, the explorer's
+    sliders), which a template passes to ``_()``."""
     import tomllib
 
     from ..cellfile import header
 
     text = fileobj.read().decode("utf-8")
     lines = text.splitlines()
-    title = tomllib.loads(text).get("title")
+    table = tomllib.loads(text)
+    title = table.get("title")
     if title:
         yield next(n for n, line in enumerate(lines, 1) if line.startswith("title")), "_", title, []
     about = header(fileobj.name)
     if about:
         yield 1, "_", about, []
+    meanings = (n for n, line in enumerate(lines, 1) if line.lstrip().startswith("meaning"))
+    for eq in table.get("equations", []):
+        line = next(meanings, 1) if "meaning" in eq else 1
+        if eq.get("role") == "gate" and eq.get("meaning"):
+            yield line, "_", term(eq["meaning"]), []

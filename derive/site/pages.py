@@ -17,13 +17,15 @@ from sympy import MatrixSymbol, Transpose
 from .. import naming
 from ..catalogue import CATALOGUE
 from ..cell import N_HIDDEN, Cell
-from ..codegen.modules import generated
+from ..codegen.modules import REFERENCE_TOLERANCE, generated
 from ..derivation import Carry, derive
 from ..printing import latex as L
-from ..printing.context import carry, cell_context, comparison, initial
+from ..printing.context import COUNTED, carry, cell_context, comparison, initial
 from ..printing.latex import ProjectLatexPrinter, latex
 from ..printing.matrix import PRODUCT
 from ..render import environment, render
+from ..verification.numeric import REFERENCE_DIGITS
+from ..verification.proof import DIGITS
 
 PAGES = (  # in the order of mkdocs.yml's nav
     "index",
@@ -195,8 +197,12 @@ def _record(root: Path, name: str):
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
-    """[{dtype, cell: milliseconds}] at one size, from the benchmark record."""
+# The size (T, B, inputs, hidden) at which the GRU page compares the LSTM's and GRU's times.
+TIMED = (64, 32, COUNTED["n_x"], COUNTED["n_h"])
+
+
+def _timings(benchmark, cells=("lstm", "gru"), size=TIMED):
+    """[{dtype, T, B, cell: milliseconds}] at one size, from the benchmark record."""
     if benchmark is None:
         return []
     rows = {
@@ -206,7 +212,13 @@ def _timings(benchmark, cells=("lstm", "gru"), size=(64, 32, 128, 256)):
     }
     dtypes = dict.fromkeys(r["dtype"] for r in benchmark["rows"])
     return [
-        {"dtype": dtype, **{cell: rows[cell, dtype]["seconds"] * 1e3 for cell in cells}} for dtype in dtypes
+        {
+            "dtype": dtype,
+            "T": size[0],
+            "B": size[1],
+            **{cell: rows[cell, dtype]["seconds"] * 1e3 for cell in cells},
+        }
+        for dtype in dtypes
     ]
 
 
@@ -265,6 +277,13 @@ def context(root: Path) -> dict:
         "torch_module": (Path(generated("lstm").__file__).parent / "torch" / "lstm.py").read_text(),
         "torch_benchmark": _record(root, "benchmark_torch"),
         "literal": literal_listing(CATALOGUE["rnn"]),
+        # The precisions of `derive verify`: SymPy's proofs, the derivation a module is compared
+        # with, and how close a module (NumPy or torch, float64) must come to it.
+        "precision": {
+            "proof": DIGITS,
+            "reference": REFERENCE_DIGITS,
+            "tolerance": f"{REFERENCE_TOLERANCE:g}",
+        },
         # The BPTT page's recurrence for any state v, and the RNN page's loss at step 4.
         "recurrence": {"carry": carry(generic_carry()), "initial": initial(generic_carry())},
         "chain": adjoint_chain(CATALOGUE["rnn"], "s", 4),
@@ -341,6 +360,7 @@ def pages(root: Path) -> dict[Path, str]:
         words,
         worked,
     )
+    from . import figures as F
     from .diagrams import belt_frames, describe, describe_frame, diagram
     from .figures import PATHS, gradient_rates, keep_rates, path_numbers, rectified, variant_ratios
     from .unrolled import describe as describe_unrolled
@@ -373,6 +393,15 @@ def pages(root: Path) -> dict[Path, str]:
         for name, (bias, value, rate, gate) in keep_rates().items()
     ]
     ctx["paths"] = {name: path_numbers(name) for name in PATHS}
+    # How the gradient figures are run: their sequence's steps, the scales of the recurrent
+    # matrices, the value the keep gate is held near, the step whose input the gate figures nudge.
+    ctx["flow"] = {
+        "steps": F.STEPS,
+        "scales": [f"{k:g}" for k in F.RECURRENT_SCALES],
+        "keep": f"{F.KEEP_NEAR:g}",
+        "pulse": F.PULSE,
+        "nudge": f"{F.NUDGE:g}",
+    }
     ctx["rectified"] = rectified()
     ctx["variant_ratios"] = variant_ratios()
     ctx["compare"] = compare.context(ctx["cells"])

@@ -41,9 +41,9 @@ KEEP = {
     "mingru": {"b_i": -3.0},
     "minlstm": {"b_f": 3.0, "b_i": -3.0},
     "slstm": {"b_f": 3.0},
-    "lru": {"a": 0.95},
+    "lru": {"a": F.KEEP_NEAR},
 }
-SETTINGS = {"default": "init_params", "kept": "keep near 0.95"}
+SETTINGS = {"default": "init_params", "kept": f"keep near {F.KEEP_NEAR:g}"}
 
 
 def _zero(value) -> bool:
@@ -132,7 +132,10 @@ STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
 def gradient_figure() -> list[tuple[str, str]]:
     """Two panels: the gradient k steps back at init_params, and with the keep entries near 0.95."""
     panels = []
-    for setting, title in (("default", _("At init_params")), ("kept", _("Keep entries near 0.95"))):
+    for setting, title in (
+        ("default", _("At init_params")),
+        ("kept", _("Keep entries near {value}").format(value=f"{F.KEEP_NEAR:g}")),
+    ):
         fig, ax = F.panel()
         for name, colour, style in zip((*BESIDE, *NEW), PALETTE, STYLES * 2, strict=False):
             norms = np.array([np.linalg.norm(v) for v in adjoints(name, setting)]) / np.sqrt(F.BATCH)
@@ -256,7 +259,7 @@ def best(record: dict) -> dict:
 
 def context(root: Path) -> tuple[dict, Callable[[], dict[str, str]]]:
     from ..training.experiments import SOLVED
-    from ..training.tasks import ADDING_BASELINE
+    from ..training.tasks import ADDING_BASELINE, ADDING_INPUTS
     from . import training_figures
 
     rng = np.random.default_rng(0)
@@ -278,7 +281,8 @@ def context(root: Path) -> tuple[dict, Callable[[], dict[str, str]]]:
     ctx["rate"] = {row["cell"]: row for row in ctx["rates"]}
     ctx["largest_check"] = max(v for row in ctx["rates"] for k, v in row.items() if k.endswith("_check"))
     # The cell's own parameters at the race's sizes (the read-out's are the same for all).
-    sizes = {N_INPUT: 2, N_HIDDEN: record["settings"]["hidden"]}
+    sizes = {N_INPUT: ADDING_INPUTS, N_HIDDEN: record["settings"]["hidden"]}
+    ctx["inputs"] = ADDING_INPUTS
     ctx["parameters"] = {
         c: int(sum(p.symbol.shape[0] * p.symbol.shape[1] for p in CATALOGUE[c].parameters).subs(sizes))
         for c in record["settings"]["cells"]

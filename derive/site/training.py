@@ -16,7 +16,8 @@ import numpy as np
 
 from ..catalogue import CATALOGUE
 from ..training import corpus
-from ..training.experiments import SOLVED, review_model, solved_lags
+from ..training.experiments import EVERY, SOLVED, review_model, solved_lags
+from ..training.loop import CLIP
 from ..training.model import READ_OUT, sigmoid
 from ..training.tasks import ADDING_BASELINE, vocabulary
 
@@ -303,6 +304,8 @@ def context(root: Path) -> tuple[dict, Callable[[], dict[str, str]]]:
         "adding": found["adding"],
         "race": race(found["adding"]),
         "baseline": ADDING_BASELINE,
+        "clip": f"{CLIP:g}",  # the norm every run's gradient is clipped to
+        "every": EVERY,  # the records keep the mean of each EVERY steps, which the figures draw
         "margin": CLEAR,
         "closed": CLOSED,
         "open": OPEN,

@@ -391,6 +391,9 @@ def context(cells: dict[str, dict]) -> dict:
         # Three to a paragraph: W, U and b of one gate.
         "weights": [shown[k : k + 3] for k in range(0, len(shown), 3)],
         "words": [{"word": w, "x": EMBEDDING[w]} for w in WORDS],
+        # the steps, one a word, and the last, where the loss is taken
+        "steps": list(range(1, len(WORDS) + 1)),
+        "last": len(WORDS),
         "embedding": [[short(EMBEDDING[w][k]) for w in WORDS] for k in range(2)],
         "examples": examples,
         "tolerance": TOLERANCE,

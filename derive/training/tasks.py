@@ -46,6 +46,9 @@ def adding(lag: int, batch: int, rng: np.random.Generator) -> Batch:
     return Batch(np.stack([values, markers], axis=-1), np.full(batch, lag), targets)
 
 
+ADDING_INPUTS = 2  # what each step of the adding problem reads: a value and a marker
+
+
 # Predicting the mean (1) scores the variance of the sum of two uniform values.
 ADDING_BASELINE = 1 / 6
 

@@ -37,7 +37,10 @@ def relative_error(got, want, floor: float = 1e-3) -> float:
     return float(diff / scale)
 
 
-def reference(derivation: Derivation, params, x, state, d_outputs, digits: int = 30):
+REFERENCE_DIGITS = 30  # the precision at which the derived equations are evaluated for a module
+
+
+def reference(derivation: Derivation, params, x, state, d_outputs, digits: int = REFERENCE_DIGITS):
     """Outputs and gradients from the derived equations evaluated at ``digits`` digits,
     one sequence of the batch at a time: (outputs, d_params, d_x, d_state) in float64."""
     cell = derivation.cell

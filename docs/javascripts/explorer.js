@@ -3,7 +3,9 @@
 // running the cell's generated forward and backward (javascripts/generated/<cell>.js,
 // printed from the derivation) on the problem in javascripts/generated/explorer-data.js.
 // Plain DOM and SVG, nothing loaded from elsewhere.  Each plotted line carries the numbers
-// it draws in data-values, so a test can read what the page shows.
+// it draws in data-values, so a test can read what the page shows.  Every word it writes is
+// the page's: the template passes them, translated, in the root's data-strings, with
+// {placeholders} for the values (one script for every edition).
 (function () {
   "use strict";
 
@@ -28,6 +30,30 @@
     const [base, ...rest] = name.split("_");
     const node = make("span", { class: "gate-explorer__symbol", text: base }, parent);
     if (rest.length) make("sub", { text: rest.join("_") }, node);
+    return node;
+  }
+
+  // A page string with its {placeholders} filled, as parts for write(): plain text and
+  // subscripts alternate.  A value is text, or parts itself (a symbol with its subscript).
+  function fill(template, values) {
+    const out = [""];
+    template.split(/\{(\w+)\}/).forEach((piece, j) => {
+      const value = j % 2 ? values[piece] : piece;
+      const parts = Array.isArray(value) ? value : [String(value)];
+      out[out.length - 1] += parts[0];
+      out.push(...parts.slice(1));
+      if (out.length % 2 === 0) out.push("");
+    });
+    return out;
+  }
+
+  // The same into an HTML node, where a value may also be a function that writes itself.
+  function place(node, template, values) {
+    template.split(/\{(\w+)\}/).forEach((piece, j) => {
+      const value = j % 2 ? values[piece] : piece;
+      if (typeof value === "function") value(node);
+      else write(node, Array.isArray(value) ? value : [String(value)]);
+    });
     return node;
   }
 
@@ -131,14 +157,14 @@
   // The name a value is written with: s̃ for s_tilde.
   const written = (name) => name.replace(/_tilde$/, "\u0303");
 
-  function drawStates(plot, width, states, name, axis) {
+  function drawStates(plot, width, states, name, axis, words) {
     const T = states.length, n = states[0].length;
     // A fixed axis (explorer-data.js): a slider moves the lines, not the scale. A gate's
     // runs from 0 to 1, any other value's is symmetric.
     const top = axis.top, bottom = axis.gate ? 0 : -top;
     const marks = axis.gate ? [0, 0.25, 0.5, 0.75, 1] : [-top, -top / 2, 0, top / 2, top];
     const ys = { min: bottom, max: top, ticks: marks.map((v) => [v, String(+v.toPrecision(3))]) };
-    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "step t", ["entries of " + written(name), "t"]);
+    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, words.step, fill(words.entries, { value: [written(name), "t"] }));
     const clamp = (v) => Math.max(bottom, Math.min(top, v));
     for (let j = 0; j < n; j++) {
       const values = states.map((s) => s[j]);
@@ -154,7 +180,7 @@
 
   // norms: what the bold line draws (all paths, or the state path alone when whole is given);
   // whole: the gradient along all paths, drawn thin beside it.
-  function drawNorms(plot, width, norms, axes, baseline, whole) {
+  function drawNorms(plot, width, norms, axes, baseline, whole, words) {
     const T = norms.length;
     // Fixed decades (explorer-data.js), the same for every setting of the sliders.
     const lowest = axes.low, highest = axes.high;
@@ -162,7 +188,7 @@
     const ticks = [];
     for (let e = highest; e >= lowest; e -= every) ticks.push([e, decade(e)]);
     const ys = { min: lowest, max: highest, ticks };
-    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, "steps back k", ["‖∂L/∂s", "T−k", "‖"]);
+    const { px, py, lines } = frame(plot, width, stepTicks(T), ys, words.back, ["‖∂L/∂s", "T−k", "‖"]);
     // An exact zero (an underflow), or a value off the axis, is drawn on its edge.
     const at = (v) => Math.max(lowest, Math.min(highest, v > 0 ? Math.log10(v) : lowest));
     const points = (values) => values.map((v, j) => [px(j + 1), py(at(v))]);
@@ -179,6 +205,7 @@
     const root = document.querySelector("div.gate-explorer");
     const data = globalThis.deriveExplorer;
     if (!root || !data || !globalThis.deriveCells) return;
+    const words = JSON.parse(root.dataset.strings);
     root.replaceChildren();
     const values = {};
     const initial = (cell) => Object.fromEntries([...cell.sliders.map((s) => [s.name, s.value]), ["scale", 1]]);
@@ -187,7 +214,7 @@
     const shownValue = {}; // per cell: which value the upper plot shows (its state at first)
     for (const [name, cell] of Object.entries(data.cells)) shownValue[name] = cell.axes.values[0].name;
 
-    const choice = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "cell" }, root);
+    const choice = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": words.cell }, root);
     for (const name of Object.keys(data.cells)) {
       const label = make("label", {}, choice);
       const input = make("input", { type: "radio", name: "gate-explorer-cell", value: name }, label);
@@ -200,18 +227,18 @@
         update();
       });
     }
-    const reset = make("button", { type: "button", class: "md-button gate-explorer__reset", text: "Reset" }, choice);
+    const reset = make("button", { type: "button", class: "md-button gate-explorer__reset", text: words.reset }, choice);
     reset.addEventListener("click", () => {
       values[current] = initial(data.cells[current]);
       sliders();
       update();
     });
     const controls = make("div", { class: "gate-explorer__sliders" }, root);
-    const picked = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": "value plotted" }, root);
+    const picked = make("div", { class: "gate-explorer__cells", role: "radiogroup", "aria-label": words.plotted }, root);
 
     // Which of the cell's values the upper plot shows: its state, output, gates, candidate.
     function picker() {
-      picked.replaceChildren("upper plot: ");
+      picked.replaceChildren(words.upper + " ");
       for (const axis of data.cells[current].axes.values) {
         const label = make("label", {}, picked);
         const input = make("input", { type: "radio", name: "gate-explorer-value", value: axis.name }, label);
@@ -231,18 +258,14 @@
     // The lower plot: the gradient along all paths, or along the state's own path alone.
     const pathChoice = make("label", { class: "gate-explorer__switch" }, root);
     const statePathOnly = make("input", { type: "checkbox", name: "gate-explorer-state-path" }, pathChoice);
-    pathChoice.append(" lower plot, state path only: the gradient carried from s");
-    make("sub", { text: "t" }, pathChoice);
-    pathChoice.append(" to s");
-    make("sub", { text: "t−1" }, pathChoice);
-    pathChoice.append(" through the keeping gate alone, no path through W");
+    place(pathChoice, " " + words.statePath, { now: ["s", "t"], before: ["s", "t−1"] });
     statePathOnly.addEventListener("change", () => update());
     const second = make("figure", { class: "gate-explorer__figure" }, root);
     second.appendChild(normPlot);
     const normCaption = make("figcaption", {}, second);
 
     function slider(spec, label) {
-      const row = make("label", { class: "gate-explorer__slider", title: spec.meaning || "" }, controls);
+      const row = make("label", { class: "gate-explorer__slider" }, controls);
       const head = make("span", { class: "gate-explorer__label" }, row);
       head.appendChild(label);
       const shown = make("output", {}, head);
@@ -268,17 +291,15 @@
       const cell = data.cells[current];
       for (const s of cell.sliders) {
         const label = document.createDocumentFragment();
-        symbol(s.name, label);
-        label.append(`, ${s.meaning.split(/[:(]/)[0].trim()} `);
-        slider({ ...data.biases, name: s.name, gate: true, meaning: s.meaning }, label);
+        place(label, words.bias + " ", { bias: (node) => symbol(s.name, node), gate: words.gates[current][s.name] });
+        slider({ ...data.biases, name: s.name, gate: true }, label);
       }
       const label = document.createDocumentFragment();
-      label.append("scale of ");
-      cell.recurrent.forEach((name, j) => {
-        if (j) label.append(", ");
-        symbol(name, label);
+      const matrices = (node) => cell.recurrent.forEach((name, j) => {
+        if (j) node.append(words.comma);
+        symbol(name, node);
       });
-      label.append(" ");
+      place(label, words.scale + " ", { matrices });
       slider({ ...data.scales, name: "scale" }, label);
     }
 
@@ -292,23 +313,29 @@
       const alone = statePathOnly.checked;
       const start = run(data, current, initial(cell));
       const shownNorms = alone ? statePath : norms;
-      drawStates(statePlot, width, plotted, axis.name, axis);
+      drawStates(statePlot, width, plotted, axis.name, axis, words);
       statePlot.dataset.value = axis.name;
-      drawNorms(normPlot, width, shownNorms, cell.axes, alone ? start.statePath : start.norms, alone ? norms : null);
-      const settings = Object.entries(values[current]).map(([k, v]) => `${k} = ${v}`).join(", ");
-      statePlot.setAttribute("aria-label", `The ${data.hidden} entries of ${written(axis.name)} over ${states.length} steps (${settings})`);
-      normPlot.setAttribute("aria-label", `Gradient norm against steps back, logarithmic (${settings})`);
+      drawNorms(normPlot, width, shownNorms, cell.axes, alone ? start.statePath : start.norms, alone ? norms : null, words);
+      // The sliders' settings, each named by its symbol (the scale by the page's word for it).
+      const settings = Object.entries(values[current])
+        .map(([k, v]) => `${k === "scale" ? words.scaleName : k} = ${v}`).join(words.comma);
+      const value = written(axis.name);
+      const named = { n: data.hidden, steps: states.length, settings, cell: current.toUpperCase() };
+      statePlot.setAttribute("aria-label", fill(words.stateLabel, { ...named, value }).join(""));
+      normPlot.setAttribute("aria-label", fill(words.normLabel, named).join(""));
       stateCaption.replaceChildren();
-      const what = axis.name === cell.state ? "state" : axis.gate ? "gate" : "value";
-      write(stateCaption, [`The ${data.hidden} entries of the ${current.toUpperCase()}'s ${what} ${written(axis.name)}`, "t", " at each step t."]);
-      const at = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${shownNorms[k - 1].toPrecision(2)}`);
+      const what = axis.name === cell.state ? "stateCaption" : axis.gate ? "gateCaption" : "valueCaption";
+      write(stateCaption, fill(words[what], { ...named, value: [value, "t"] }));
+      const at = (drawn) => data.shown.filter((k) => k <= norms.length)
+        .map((k) => `k = ${k}: ${drawn[k - 1].toPrecision(2)}`).join(words.comma);
+      const norm = { ...named, norm: [`‖∂L/∂${cell.state}`, "T−k", "‖"], loss: [`gᵀ${cell.loss}`, "T"] };
       normCaption.replaceChildren();
       if (alone) {
-        const share = data.shown.filter((k) => k <= norms.length).map((k) => `k = ${k}: ${norms[k - 1].toPrecision(2)}`);
-        const none = statePath.every((v) => v === 0) ? ` Every path of the ${current.toUpperCase()} goes through its matrix: the state path alone carries nothing (drawn on the lower edge).` : "";
-        write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", ` along the state path alone, on a fixed logarithmic scale (dashed: the starting setting, thin: all paths); ${at.join(", ")}; along all paths ${share.join(", ")}.${none}`]);
+        // The RNN's every path goes through its matrix: its state path is exactly zero.
+        const caption = statePath.every((v) => v === 0) ? "nothingAloneCaption" : "aloneCaption";
+        write(normCaption, fill(words[caption], { ...norm, at: at(shownNorms), all: at(norms) }));
       } else {
-        write(normCaption, [`‖∂L/∂${cell.state}`, "T−k", `‖ for L = gᵀ${cell.loss}`, "T", `, on a fixed logarithmic scale (dashed: the starting setting); ${at.join(", ")}.`]);
+        write(normCaption, fill(words.normCaption, { ...norm, at: at(shownNorms) }));
       }
     }
 
