@@ -349,7 +349,7 @@ PICTURES = """w => [...document.querySelectorAll(
                    + ` scrolls ${e.scrollWidth}/${e.clientWidth}`)"""
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", [*PAGES, *EDITIONS])
 def test_no_picture_in_an_article_is_wider_than_a_phone(visit, name):
     # Cell diagrams and unrolled steps switch to their tall forms; figures stack their panels.
     # (Equations, tables and code wider than the screen scroll inside themselves, with a cue.)
@@ -391,9 +391,15 @@ def test_the_lstm_block_jacobian_has_rows_that_do_not_collide(visit, width):
     assert checked >= 1 and collisions == []
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "bptt", "gradients", "variants", "recurrences"])
+WITH_DRAWINGS = ["rnn", "lstm", "gru", "bptt", "gradients", "variants", "recurrences"]
+
+
+@pytest.mark.parametrize(
+    "name", [*WITH_DRAWINGS, *(f"{lang}/{p}" for lang in i18n.LANGUAGES for p in WITH_DRAWINGS)]
+)
 def test_a_wide_screen_shows_figures_and_diagrams_with_text_of_12_px(visit, name):
     page = visit(name).page
+    name = name.rsplit("/", 1)[-1]  # an edition's page shows its own drawings under the same names
     drawings = page.evaluate(DRAWINGS)
     assert drawings
     assert _small_text(drawings) == []
