@@ -22,6 +22,14 @@ STEPS, HIDDEN, INPUTS, BATCH = 60, 32, 16, 4
 SCALES = (0.5, 1.0, 3.0)
 BIASES = (-3.0, 0.0, 3.0)
 COLOURS = ("#3949ab", "#00897b", "#e53935")
+# One colour per cell wherever cells are compared (the gradients of the recurrences page, the
+# training races, the truncation figure): a reader follows a cell by its colour from page to page.
+CELL_COLOURS = dict(zip(("rnn", "lstm", "gru"), COLOURS, strict=True)) | {
+    "mingru": "#e69f00",
+    "minlstm": "#6a1b9a",
+    "slstm": "#0072b2",
+    "lru": "#000000",
+}
 
 
 def pyplot():

@@ -124,9 +124,8 @@ def product_check(name: str, setting: str) -> float:
     return worst
 
 
-# colour-blind-safe colours (Okabe and Ito), one per cell, and line styles for print
-PALETTE = ("#000000", "#e69f00", "#0072b2", "#009e73", "#d55e00", "#cc79a7")
-STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
+# each cell in its colour of every figure, and a line style of its own for print
+STYLES = ("-", "--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (2, 2)))
 
 
 def gradient_figure() -> list[tuple[str, str]]:
@@ -137,12 +136,14 @@ def gradient_figure() -> list[tuple[str, str]]:
         ("kept", _("Keep entries near {value}").format(value=f"{F.KEEP_NEAR:g}")),
     ):
         fig, ax = F.panel()
-        for name, colour, style in zip((*BESIDE, *NEW), PALETTE, STYLES * 2, strict=False):
+        for name, style in zip((*BESIDE, *NEW), STYLES, strict=True):
+            colour = F.CELL_COLOURS[name]
             norms = np.array([np.linalg.norm(v) for v in adjoints(name, setting)]) / np.sqrt(F.BATCH)
             ax.plot(F.BACK, np.where(norms > 0, norms, np.nan), color=colour, linestyle=style, label=name)
         F._log_axis(ax, F.STATE_GRADIENT)
         ax.set_title(title)
-        ax.legend(frameon=False, ncol=2, fontsize=12)
+        # under the axes: six curves leave no corner of the panel free
+        ax.legend(frameon=False, ncol=3, fontsize=12, loc="upper center", bbox_to_anchor=(0.5, -0.22))
         panels.append((f"{title}: the gradient reaching k steps back", F.svg(fig)))
     return panels
 

@@ -46,9 +46,6 @@ def label(name, bias, form) -> str:
     return f"{name.upper()}, {math}"
 
 
-COLOURS = {"rnn": "#3949ab", "lstm": "#00897b", "gru": "#e53935"}
-
-
 def truncated_gradient(module, params, x, d_outputs, window, state=None):
     """The parameter gradients of truncated BPTT with windows of ``window`` steps.
 
@@ -147,11 +144,11 @@ def cache_per_step(name, n_hidden=HIDDEN, n_input=INPUTS) -> float:
 def figure(rows, windows=WINDOWS) -> list[tuple[str, str]]:
     """Two panels, each a (title, svg): the relative error and the cosine similarity of the
     truncated gradient against the window length, one line per setting."""
-    from .figures import panel, svg
+    from .figures import CELL_COLOURS, panel, svg
 
     (fig_e, error), (fig_c, cosine) = panel(), panel()
     for r in rows:
-        style = {"color": COLOURS[r["cell"]], "marker": "o", "markersize": 4}
+        style = {"color": CELL_COLOURS[r["cell"]], "marker": "o", "markersize": 4}
         style["linestyle"] = "--" if r["bias"] else "-"
         name = label(r["cell"], r["bias"], "mathtext")
         error.plot(windows, r["errors"], label=name, **style)
