@@ -193,6 +193,22 @@ def test_mingru_computes_its_gate_candidate_and_update_terms_before_the_loop():
     assert [name for name, _ in free.saved] == ["d_s"]
 
 
+def test_parts_are_held_for_a_chunk_unless_the_backward_pass_reads_a_product_of_them():
+    # mingru: backward reads 1 - i (δ̄s_{t-1} = δs_t ⊙ (1 - i_t)), which it computes again
+    # from i; it reads no i ⊙ s̃.  lru: U x + b holds a product, but backward reads none.
+    for name in ("mingru", "minlstm", "lru"):
+        free = plan(derive(CATALOGUE[name]), set()).unlooped
+        assert free.scratch == free.parts and free.parts, name
+    assert plan(derive(CATALOGUE["mingru"]), set(), Options(chunk_arrays=False)).unlooped.scratch == ()
+    # A part with a product that the backward pass reads keeps its (T, B, n) array.
+    kept = cell(
+        ("s", "(U @ x + b) * s_prev + tanh(s_prev)", S),
+        parameters=(Parameter("U", "hidden", "input"), Parameter("b", "hidden", "1")),
+    )
+    free = plan(derive(kept), set()).unlooped
+    assert free.parts and free.scratch == ()
+
+
 def test_an_output_no_step_reads_back_is_computed_after_the_loop():
     free = plan(derive(CATALOGUE["lru"]), set()).unlooped
     assert free.before == () and free.after == ("y",)  # y = W_y s: y_prev is read by nothing
