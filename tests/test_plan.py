@@ -3,7 +3,7 @@
 from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, derive
 from derive.codegen import ir, lower, prune
 from derive.codegen.fused import STEP
-from derive.codegen.plan import Namer, Options, Piece, plan
+from derive.codegen.plan import Namer, Options, Piece, plan, shared
 
 G, S = Role.GATE, Role.STATE
 
@@ -207,6 +207,39 @@ def test_parts_are_held_for_a_chunk_unless_the_backward_pass_reads_a_product_of_
     )
     free = plan(derive(kept), set()).unlooped
     assert free.parts and free.scratch == ()
+
+
+def test_common_subexpressions_are_the_largest_elementwise_ones_that_occur_twice():
+    d = derive(CATALOGUE["minlstm"])
+    c = d.cell
+    readable = {*c.parameter_symbols, *c.input_symbols, *c.prev_symbols, *(eq.symbol for eq in c.equations)}
+    normalised = [c.equation(name).rhs for name in ("f_hat", "i_hat")]
+    assert [str(e) for e in shared(normalised, readable)] == ["f + i"]
+    # backward: f + i four times over; what reads an adjoint is not readable here
+    assert [str(e) for e in shared([a.value for a in d.backward], readable)] == ["f + i"]
+    # the LSTM's equations share nothing elementwise; a matrix product is never shared
+    lstm = derive(CATALOGUE["lstm"]).cell
+    everything = {*lstm.parameter_symbols, *lstm.input_symbols, *lstm.prev_symbols}
+    assert shared([eq.rhs for eq in lstm.equations], everything | {eq.symbol for eq in lstm.equations}) == ()
+    # nested: (a + s_prev) ⊙ a twice and a + s_prev once more: the sum first, then the
+    # product that holds it
+    kept = cell(
+        ("a", "σ(U_a @ x + b_a)", G),
+        ("p", "(a + s_prev) * a", G),
+        ("q", "(a + s_prev) * a + s_prev", G),
+        ("s", "(a + s_prev) * s_prev + p + q", S),
+        parameters=(*affine("a")[1:],),
+    )
+    syms = {
+        *kept.parameter_symbols,
+        *kept.input_symbols,
+        *kept.prev_symbols,
+        *(e.symbol for e in kept.equations),
+    }
+    assert [str(e) for e in shared([e.rhs for e in kept.equations], syms)] == [
+        "a + s_prev",
+        "HadamardProduct(a + s_prev, a)",
+    ]
 
 
 def test_an_output_no_step_reads_back_is_computed_after_the_loop():

@@ -23,7 +23,7 @@ from ..printing.text import derivative, equation, text
 from . import ir
 from .code import Code
 from .plan import DEFAULT as DEFAULT_OPTIONS
-from .plan import Namer, Options, Piece, Plan, Pre, Span, derivation_names, plan, span_products
+from .plan import Namer, Options, Piece, Plan, Pre, Span, derivation_names, plan, shared, span_products
 
 # The node that holds each name's value, for ir.Math.
 Names = Mapping[str, ir.Node]
@@ -560,14 +560,27 @@ class _Fused:
         names = {x: views[x] for x in cell.inputs}
         out: list[ir.Statement] = []
         runs = {run[0]: run for run in plan.forward_runs}
+        # What two of these equations share (f + i in f ⊘ (f + i) and i ⊘ (f + i)) is
+        # computed once, before the first that reads it, for this chunk only.
+        plain = [cell.equation(name).rhs for name in free.before if name not in self.pres]
+        readable = {cell.equation(name).symbol for name in free.before}
+        pending = list(shared(plain, readable | set(cell.parameter_symbols) | set(cell.input_symbols)))
+        made: dict[MatrixExpr, MatrixSymbol] = {}
         for eq in cell.equations:
             if eq.name not in free.before:
                 continue
             pre = self.pres.get(eq.name)
             if pre is None:
                 out.extend(self.keep_inside(eq.rhs, names, known, chunk=True))
+                for expr in [e for e in pending if eq.rhs.xreplace(made).has(e.xreplace(made))]:
+                    symbol = MatrixSymbol(self.namer("shared"), *expr.shape)
+                    out.append(self.comment(symbol, expr))
+                    out.append(ir.Assign(symbol.name, self.show(expr.xreplace(made), names, known)))
+                    made[expr] = symbol
+                    pending.remove(expr)
                 out.append(self.comment(eq.symbol, eq.rhs))
-                out.extend(self.store(self.as_rows(self.sequences[eq.name], True), eq.rhs, names, known))
+                rows = self.as_rows(self.sequences[eq.name], True)
+                out.extend(self.store(rows, eq.rhs, names, {**known, **made}))
                 if not isinstance(eq.rhs, MatrixSymbol):
                     known[eq.rhs] = eq.symbol
                 continue
@@ -797,6 +810,25 @@ class _Fused:
             L.append(ir.Assign(target, ir.add(*pieces, *rest_code) if pieces or rest_code else 0))
         return L
 
+    def common(
+        self, exprs: list[MatrixExpr], names: Names, known: Known, out: list[ir.Statement]
+    ) -> dict[MatrixExpr, MatrixSymbol]:
+        """The sub-expressions that ``exprs`` share (:func:`~.plan.shared`), each computed
+        once into a value of its own by a statement added to ``out``: sub-expression -> its symbol."""
+        readable = {
+            *(MatrixSymbol(name, N_HIDDEN, 1) for name in self.values_of),
+            *(symbol for _, symbol in self.plan.kept if symbol.name not in self.scratch),
+            *self.cell.prev_symbols,
+            *self.cell.parameter_symbols,
+        }
+        made: dict[MatrixExpr, MatrixSymbol] = {}
+        for expr in shared(exprs, readable):
+            symbol = MatrixSymbol(self.namer("shared"), *expr.shape)
+            out.append(self.comment(symbol, expr))
+            out.append(ir.Assign(symbol.name, self.show(expr.xreplace(made), names, known)))
+            made[expr] = symbol
+        return made
+
     def adjoints_after_steps(self) -> bool:
         """Whether some adjoint is computed after each chunk's backward steps (a term
         of an input's or a parameter's gradient counts only if it is not all after the loop)."""
@@ -830,6 +862,15 @@ class _Fused:
         vectors = {naming.adjoint(p.name) for p in cell.parameters if p.cols == "1"}
         inputs = {naming.adjoint(x) for x in cell.inputs}
         out: list[ir.Statement] = []
+        # What several of these adjoints read of the forward values alone (f + i, in the
+        # derivatives of f ⊘ (f + i) and i ⊘ (f + i)): computed once, first.
+        computed = [
+            (remainder[a.target.name] if a.target.name in gradients | inputs else a.value)
+            for a in d.backward
+            if a.target.name in free.backward
+        ]
+        values = [v.xreplace(known) for v in computed if v is not None]
+        known = {**known, **self.common(values, names, known, out)}
         for a in d.backward:
             target = a.target.name
             if target not in free.backward:

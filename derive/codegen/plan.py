@@ -770,3 +770,64 @@ __all__ = [
     "plan",
     "through_exp",
 ]
+
+
+def shared(exprs: Sequence[MatrixExpr], readable: Iterable[MatrixSymbol]) -> tuple[MatrixExpr, ...]:
+    """Common sub-expressions: the elementwise sub-expressions of hidden size that occur
+    more than once in ``exprs`` (f + i in f ⊘ (f + i) and i ⊘ (f + i)) and read only
+    ``readable`` symbols, each to be computed once into a value of its own.  The largest
+    are taken first; each is listed after those it holds, so that computed in this order
+    every one can read the values before it."""
+    readable = set(readable)
+    exprs = list(exprs)
+    found: list[MatrixExpr] = []
+    stand_in: dict[MatrixExpr, MatrixSymbol] = {}
+    defs: list[MatrixExpr] = []  # what each found one computes, with the stand-ins of later ones
+    while True:
+        counts: Counter[MatrixExpr] = Counter(
+            node
+            for e in [*exprs, *defs]
+            for node in A.walk(e)
+            if _sharable(node, readable | set(stand_in.values()))
+        )
+        repeated = [node for node, k in counts.items() if k > 1]
+        if not repeated:
+            break
+        best = max(repeated, key=lambda node: (len(list(A.walk(node))), str(node)))
+        symbol = MatrixSymbol(f"_shared_{len(found)}", *best.shape)
+        exprs = [e.xreplace({best: symbol}) for e in exprs]
+        defs = [e.xreplace({best: symbol}) for e in defs] + [best]
+        found.append(best)
+        stand_in[best] = symbol
+    # defs[k] may read the stand-ins of later ones: those come first.
+    definition = dict(zip(found, defs, strict=True))
+    back = {symbol: expr for expr, symbol in stand_in.items()}
+    order: list[MatrixExpr] = []
+
+    def place(expr: MatrixExpr) -> None:
+        if expr in order:
+            return
+        for s in definition[expr].atoms(MatrixSymbol):
+            if s in back:
+                place(back[s])
+        order.append(expr)
+
+    for expr in found:
+        place(expr)
+    return tuple(order)
+
+
+def _sharable(node: MatrixExpr, readable: set[MatrixSymbol]) -> bool:
+    """Whether ``node`` is worth a value of its own when it occurs twice: elementwise
+    work (no matrix product) of hidden size on ``readable`` values, not a plain symbol
+    or a negation."""
+    if isinstance(node, MatrixSymbol) or node.shape != (N_HIDDEN, 1):
+        return False
+    if isinstance(node, MatMul) and len([a for a in node.args if isinstance(a, MatrixExpr)]) == 1:
+        return False  # -v, c v: a scaled value costs less than its array
+    symbols = node.atoms(MatrixSymbol)
+    if not symbols or not symbols <= readable:
+        return False
+    return not any(
+        isinstance(e, MatMul) and sum(isinstance(a, MatrixExpr) for a in e.args) > 1 for e in A.walk(node)
+    )
