@@ -3,7 +3,7 @@
 from derive import CATALOGUE, Cell, Equation, Parameter, Role, affine, derive
 from derive.codegen import ir, lower, prune
 from derive.codegen.fused import STEP
-from derive.codegen.plan import Namer, Options, Piece, plan
+from derive.codegen.plan import Namer, Options, Piece, plan, shared
 
 G, S = Role.GATE, Role.STATE
 
@@ -191,6 +191,55 @@ def test_mingru_computes_its_gate_candidate_and_update_terms_before_the_loop():
     assert "d_s" not in free.backward and "d_s_prev" not in free.backward
     assert {"d_s_tilde", "d_i", "d_z_i", "d_x", "d_U"} <= set(free.backward)
     assert [name for name, _ in free.saved] == ["d_s"]
+
+
+def test_parts_are_held_for_a_chunk_unless_the_backward_pass_reads_a_product_of_them():
+    # mingru: backward reads 1 - i (δ̄s_{t-1} = δs_t ⊙ (1 - i_t)), which it computes again
+    # from i; it reads no i ⊙ s̃.  lru: U x + b holds a product, but backward reads none.
+    for name in ("mingru", "minlstm", "lru"):
+        free = plan(derive(CATALOGUE[name]), set()).unlooped
+        assert free.scratch == free.parts and free.parts, name
+    assert plan(derive(CATALOGUE["mingru"]), set(), Options(chunk_arrays=False)).unlooped.scratch == ()
+    # A part with a product that the backward pass reads keeps its (T, B, n) array.
+    kept = cell(
+        ("s", "(U @ x + b) * s_prev + tanh(s_prev)", S),
+        parameters=(Parameter("U", "hidden", "input"), Parameter("b", "hidden", "1")),
+    )
+    free = plan(derive(kept), set()).unlooped
+    assert free.parts and free.scratch == ()
+
+
+def test_common_subexpressions_are_the_largest_elementwise_ones_that_occur_twice():
+    d = derive(CATALOGUE["minlstm"])
+    c = d.cell
+    readable = {*c.parameter_symbols, *c.input_symbols, *c.prev_symbols, *(eq.symbol for eq in c.equations)}
+    normalised = [c.equation(name).rhs for name in ("f_hat", "i_hat")]
+    assert [str(e) for e in shared(normalised, readable)] == ["f + i"]
+    # backward: f + i four times over; what reads an adjoint is not readable here
+    assert [str(e) for e in shared([a.value for a in d.backward], readable)] == ["f + i"]
+    # the LSTM's equations share nothing elementwise; a matrix product is never shared
+    lstm = derive(CATALOGUE["lstm"]).cell
+    everything = {*lstm.parameter_symbols, *lstm.input_symbols, *lstm.prev_symbols}
+    assert shared([eq.rhs for eq in lstm.equations], everything | {eq.symbol for eq in lstm.equations}) == ()
+    # nested: (a + s_prev) ⊙ a twice and a + s_prev once more: the sum first, then the
+    # product that holds it
+    kept = cell(
+        ("a", "σ(U_a @ x + b_a)", G),
+        ("p", "(a + s_prev) * a", G),
+        ("q", "(a + s_prev) * a + s_prev", G),
+        ("s", "(a + s_prev) * s_prev + p + q", S),
+        parameters=(*affine("a")[1:],),
+    )
+    syms = {
+        *kept.parameter_symbols,
+        *kept.input_symbols,
+        *kept.prev_symbols,
+        *(e.symbol for e in kept.equations),
+    }
+    assert [str(e) for e in shared([e.rhs for e in kept.equations], syms)] == [
+        "a + s_prev",
+        "HadamardProduct(a + s_prev, a)",
+    ]
 
 
 def test_an_output_no_step_reads_back_is_computed_after_the_loop():

@@ -14,7 +14,7 @@ from generated import cell, derivation, module
 from derive import naming
 from derive.backends import module_source
 from derive.catalogue import CATALOGUE
-from derive.codegen.fused import CHUNK_ENTRIES, OWN
+from derive.codegen.fused import CHUNK_ENTRIES, OWN, STATE_FREE_STEPS
 from derive.codegen.plan import plan
 from derive.verification.numeric import random_problem, relative_error
 
@@ -27,23 +27,23 @@ def source(name):
     return module_source(cell(name))
 
 
-def assert_same_as_literal(name, problem, d_out):
+def assert_same_as_literal(name, problem, d_out, tolerance=1e-12):
     """Forward values, states, ∂L/∂params, ∂L/∂x and ∂L/∂state of the fused module
-    equal the literal module's to 1e-12 (relative), for ``d_out`` (perhaps partial)."""
+    equal the literal module's to ``tolerance`` (relative), for ``d_out`` (perhaps partial)."""
     fused, literal = module(name), module(name, literal=True)
     params, x, state, _ = problem
     a_out, a_cache = fused.forward(params, x, state)
     b_out, b_cache = literal.forward(params, x, state)
     for k in b_cache["values"]:
-        assert relative_error(a_cache["values"][k], b_cache["values"][k]) <= 1e-12, k
+        assert relative_error(a_cache["values"][k], b_cache["values"][k]) <= tolerance, k
     for s in fused.STATES:
-        assert relative_error(a_out[s], b_out[s]) <= 1e-12, s
+        assert relative_error(a_out[s], b_out[s]) <= tolerance, s
     a, b = fused.backward(a_cache, d_out), literal.backward(b_cache, d_out)
     for k in fused.PARAMETERS:
-        assert relative_error(a[0][k], b[0][k]) <= 1e-12, k
-    assert relative_error(a[1], b[1]) <= 1e-12
+        assert relative_error(a[0][k], b[0][k]) <= tolerance, k
+    assert relative_error(a[1], b[1]) <= tolerance
     for s in fused.STATES:
-        assert relative_error(a[2][s], b[2][s]) <= 1e-12, s
+        assert relative_error(a[2][s], b[2][s]) <= tolerance, s
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -69,7 +69,7 @@ def test_each_product_in_the_loop_reads_whole_rows_of_its_own_array_of_blocks(na
         assert re.search(rf"(?<!\w)(_dz_t\w*) @ {span.rows}\b", text), span.name
         assert not re.search(rf"\] @ {span.rows}\b", text), span.name
         assert re.search(rf"(?<!\w)_z\w* \+= {span.product}\n", text), span.name
-        assert re.search(rf"{span.gradient} = _dz_rows\w*\.T @", text), span.name
+        assert re.search(rf"{span.gradient} \+?= _dz_rows\w*\.T @", text), span.name
     problem = random_problem(fused, 5, 33, 7, 4, seed=16)
     assert_same_as_literal(name, problem, problem[3])
 
@@ -80,18 +80,22 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
     if name == "lru":  # linear: its backward multiplies adjoints by parameters and inputs alone
         assert "factor_seq" not in text
     elif name in ("mingru", "minlstm"):
-        # their factors are the forward pass's own parts (1 - i), kept; what reads no carried
-        # adjoint is computed after each chunk's steps
+        # their factors are the forward pass's own parts (1 - i), or none; what reads no
+        # carried adjoint is computed after each chunk's steps
         assert "for _first in reversed(range(0, _T, _chunk)):" in text
         assert "for the chunk's steps at once" in text
     else:
         assert "for _first in reversed(range(0, _T, _chunk)):" in text and "factor_seq" in text
-    # B·n = 6400: chunks of 2 steps, the first of them one step long
-    assert CHUNK_ENTRIES // (64 * 100) == 2
-    problem = random_problem(fused, 3, 100, 5, 64, seed=12)
-    assert_same_as_literal(name, problem, problem[3])
+    # B·n = 6400: chunks of 8 steps (the least a chunk may have; the entries alone would
+    # make 2), so 9 steps are a chunk of 1, then one of 8
+    assert CHUNK_ENTRIES // (64 * 100) == 2 < STATE_FREE_STEPS == 8
+    problem = random_problem(fused, 3, 100, 9, 64, seed=12)
+    # Over 9 steps the sLSTM's exponential gate carries the products' rounding (stacked
+    # in one lowering, one per gate in the other) to a few parts in 1e12.
+    tolerance = 1e-11 if name == "slstm" else 1e-12
+    assert_same_as_literal(name, problem, problem[3], tolerance)
     last = fused.STATES[-1]
-    assert_same_as_literal(name, problem, {last: problem[3][last]})
+    assert_same_as_literal(name, problem, {last: problem[3][last]}, tolerance)
 
 
 @pytest.mark.parametrize("name", CELLS)

@@ -11,7 +11,7 @@ fused product or as the derivation writes it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -96,11 +96,20 @@ class Options:
                      on in every backend, since it turns a few calls per step into one call
                      per sequence; off, the loops hold every equation and adjoint, as the
                      derivation orders them.
+    ``chunk_arrays`` where the loops run in chunks of steps, what only a chunk's work reads
+                     (the parts the backward pass can compute again, the adjoints kept for
+                     the work after the backward steps, δz) is held for one chunk, and the
+                     sums over t are added to after each chunk (:func:`scratch`): in NumPy
+                     every (T, B, n) array is fresh memory at every call, whose first
+                     write into each page costs the kernel more than the work of the page.
+                     Off (torch, whose allocator hands the same memory back from call to
+                     call), they are held for every step and the sums are one product each.
     """
 
     through_exp: bool = True
     keep_products: bool = False
     state_free: bool = True
+    chunk_arrays: bool = True
 
 
 DEFAULT = Options()
@@ -119,12 +128,18 @@ class Unlooped:
                 y = W_y s): every step after the forward loop
     ``backward`` the adjoints that no carried adjoint reads: every step after the
                 backward loop, which holds the recurrence of the carried ones alone
-    ``saved``   adjoints of the backward loop that those read, kept for every step:
-                (adjoint, its (T, B, n) array)
+    ``saved``   adjoints of the backward loop that those read, kept for the steps of a
+                chunk: (adjoint, its (chunk, B, n) array)
+    ``scratch`` the parts held for one chunk of steps only, in a (chunk, B, n) array
+                made once a call: those the backward pass does not read, and those it
+                computes again ahead of its steps (elementwise work on values the cache
+                holds, 1 - i), which costs less than a (T, B, n) array whose every page
+                is fresh memory at every call
     """
 
     before: tuple[str, ...] = ()
     parts: tuple[MatrixSymbol, ...] = ()
+    scratch: tuple[MatrixSymbol, ...] = ()
     after: tuple[str, ...] = ()
     backward: tuple[str, ...] = ()
     saved: tuple[tuple[str, str], ...] = ()
@@ -177,6 +192,7 @@ def plan(derivation: Derivation, taken: set[str], options: Options = DEFAULT) ->
     free = replace(
         free,
         parts=tuple(held[e] for e, _ in parts),
+        scratch=scratch(derivation, parts, held, free.after) if options.chunk_arrays else (),
         saved=tuple((name, namer(name + "_seq")) for name, _ in free.saved),
     )
     after, remainder = sums_after_loop(derivation, pres, spans)
@@ -650,6 +666,32 @@ def free_parts(
     return tuple(found.items())
 
 
+def scratch(
+    derivation: Derivation,
+    parts: Sequence[tuple[MatrixExpr, MatrixSymbol]],
+    held: Mapping[MatrixExpr, MatrixSymbol],
+    after: Iterable[str] = (),
+) -> tuple[MatrixSymbol, ...]:
+    """Pass 0c: the ``parts`` that need no (T, B, n) array, only one for a chunk of
+    steps: each that no backward value reads, and each with no matrix product, which the
+    backward pass computes again from the values it reads anyway (1 - i, from i).  A
+    part the plan keeps for another reason (``held`` names it otherwise), or that an
+    equation computed after the forward loop (``after``) reads, keeps its array."""
+    cell = derivation.cell
+    out: list[MatrixSymbol] = []
+    for expr, symbol in parts:
+        if held[expr] != symbol or any(cell.equation(name).rhs.has(expr) for name in after):
+            continue
+        read = any(a.value.has(expr) for a in derivation.backward)
+        # -i is MatMul(-1, i): a product of two matrices is what costs a GEMM
+        product = any(
+            isinstance(e, MatMul) and sum(isinstance(a, MatrixExpr) for a in e.args) > 1 for e in A.walk(expr)
+        )
+        if not read or not product:
+            out.append(symbol)
+    return tuple(out)
+
+
 def derivation_value(derivation: Derivation, target: MatrixSymbol) -> MatrixExpr | None:
     """The value the backward pass assigns to ``target``; ``None`` if it assigns none."""
     return next((a.value for a in derivation.backward if a.target == target), None)
@@ -728,3 +770,64 @@ __all__ = [
     "plan",
     "through_exp",
 ]
+
+
+def shared(exprs: Sequence[MatrixExpr], readable: Iterable[MatrixSymbol]) -> tuple[MatrixExpr, ...]:
+    """Common sub-expressions: the elementwise sub-expressions of hidden size that occur
+    more than once in ``exprs`` (f + i in f ⊘ (f + i) and i ⊘ (f + i)) and read only
+    ``readable`` symbols, each to be computed once into a value of its own.  The largest
+    are taken first; each is listed after those it holds, so that computed in this order
+    every one can read the values before it."""
+    readable = set(readable)
+    exprs = list(exprs)
+    found: list[MatrixExpr] = []
+    stand_in: dict[MatrixExpr, MatrixSymbol] = {}
+    defs: list[MatrixExpr] = []  # what each found one computes, with the stand-ins of later ones
+    while True:
+        counts: Counter[MatrixExpr] = Counter(
+            node
+            for e in [*exprs, *defs]
+            for node in A.walk(e)
+            if _sharable(node, readable | set(stand_in.values()))
+        )
+        repeated = [node for node, k in counts.items() if k > 1]
+        if not repeated:
+            break
+        best = max(repeated, key=lambda node: (len(list(A.walk(node))), str(node)))
+        symbol = MatrixSymbol(f"_shared_{len(found)}", *best.shape)
+        exprs = [e.xreplace({best: symbol}) for e in exprs]
+        defs = [e.xreplace({best: symbol}) for e in defs] + [best]
+        found.append(best)
+        stand_in[best] = symbol
+    # defs[k] may read the stand-ins of later ones: those come first.
+    definition = dict(zip(found, defs, strict=True))
+    back = {symbol: expr for expr, symbol in stand_in.items()}
+    order: list[MatrixExpr] = []
+
+    def place(expr: MatrixExpr) -> None:
+        if expr in order:
+            return
+        for s in definition[expr].atoms(MatrixSymbol):
+            if s in back:
+                place(back[s])
+        order.append(expr)
+
+    for expr in found:
+        place(expr)
+    return tuple(order)
+
+
+def _sharable(node: MatrixExpr, readable: set[MatrixSymbol]) -> bool:
+    """Whether ``node`` is worth a value of its own when it occurs twice: elementwise
+    work (no matrix product) of hidden size on ``readable`` values, not a plain symbol
+    or a negation."""
+    if isinstance(node, MatrixSymbol) or node.shape != (N_HIDDEN, 1):
+        return False
+    if isinstance(node, MatMul) and len([a for a in node.args if isinstance(a, MatrixExpr)]) == 1:
+        return False  # -v, c v: a scaled value costs less than its array
+    symbols = node.atoms(MatrixSymbol)
+    if not symbols or not symbols <= readable:
+        return False
+    return not any(
+        isinstance(e, MatMul) and sum(isinstance(a, MatrixExpr) for a in e.args) > 1 for e in A.walk(node)
+    )

@@ -205,14 +205,20 @@ def backward(cache, d_outputs):
     weights_x_2_rows = U
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((_B, _n), _dtype)
-    _dz_1 = np.empty((_T, _B, 2 * _n), _dtype)
-    _dz_2 = np.empty((_T, _B, _n), _dtype)
     d_W = np.zeros(W.shape, _dtype)
     d_c = np.zeros(c.shape, _dtype)
-    d_z2_s_tilde_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     _chunk = max(8, 16384 // (_B * _n))
+    _dz_1 = np.empty((_chunk, _B, 2 * _n), _dtype)
+    _dz_2 = np.empty((_chunk, _B, _n), _dtype)
+    d_z2_s_tilde_seq = np.empty((_chunk, _B, _n), _dtype)
+    d_weights_s_prev = np.zeros(weights_s_prev_rows.shape, _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    d_weights_x_2 = np.zeros(weights_x_2_rows.shape, _dtype)
+    _d_biases_1 = np.zeros((2 * _n,), _dtype)
+    _d_biases_2 = np.zeros((_n,), _dtype)
+    d_x = np.empty(x.shape, _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = 1 - _act_2[_first:_first + _chunk]**2
         factor_seq_2 = _act_2[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]
@@ -220,8 +226,8 @@ def backward(cache, d_outputs):
         factor_seq_5 = 1 - _act_1[_first:_first + _chunk, :, _n:2 * _n]
         factor_seq_4 = _act_1[_first:_first + _chunk] * (1 - _act_1[_first:_first + _chunk])
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t_1 = _dz_1[_t]
-            _dz_t_2 = _dz_2[_t]
+            _dz_t_1 = _dz_1[_t - _first]
+            _dz_t_2 = _dz_2[_t - _first]
             o = _act_1[_t, :, 0:_n]
             i = _act_1[_t, :, _n:2 * _n]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
@@ -233,7 +239,7 @@ def backward(cache, d_outputs):
             np.multiply(d_s_tilde, factor_seq[_t - _first], out=_dz_t_2)
             # δz⁽²⁾_s̃,t = δz_s̃,t ⊙ o_t
             d_z2_s_tilde = _dz_t_2 * o
-            d_z2_s_tilde_seq[_t] = d_z2_s_tilde
+            d_z2_s_tilde_seq[_t - _first] = d_z2_s_tilde
             # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
             np.multiply(d_s, factor_seq_2[_t - _first], out=_dz_t_1[:, _n:2 * _n])
             # δo_t = δz_s̃,t ⊙ (W s_{t-1} + c)
@@ -247,22 +253,24 @@ def backward(cache, d_outputs):
         # What no carried adjoint reads, for the chunk's steps at once
         _steps = min(_first + _chunk, _T) - _first
         s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_z2_s_tilde = d_z2_s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_z2_s_tilde = d_z2_s_tilde_seq[:_steps].reshape(_steps * _B, -1)
         # δW = δz⁽²⁾_s̃,t s_{t-1}ᵀ
         d_W += d_z2_s_tilde.T @ s_prev
         # δc = δz⁽²⁾_s̃,t
         d_c += d_z2_s_tilde.sum(axis=0)
-    _dz_rows_1 = _dz_1.reshape(_T * _B, -1)
-    _dz_rows_2 = _dz_2.reshape(_T * _B, -1)
-    # ∂L/∂W_o, ∂L/∂W_i = Σ_t (one product)
-    d_weights_s_prev = _dz_rows_1.T @ s_prev_seq.reshape(_T * _B, -1)
-    # ∂L/∂U_o, ∂L/∂U_i = Σ_t (one product)
-    d_weights_x = _dz_rows_1.T @ x.reshape(_T * _B, -1)
-    # ∂L/∂U = Σ_t (one product)
-    d_weights_x_2 = _dz_rows_2.T @ x.reshape(_T * _B, -1)
-    _d_biases_1 = _dz_rows_1.sum(axis=0)
-    _d_biases_2 = _dz_rows_2.sum(axis=0)
-    d_x = (_dz_rows_1 @ weights_x_rows + _dz_rows_2 @ weights_x_2_rows).reshape(_T, _B, -1)
+        _dz_rows_1 = _dz_1[:_steps].reshape(_steps * _B, -1)
+        _dz_rows_2 = _dz_2[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂W_o, ∂L/∂W_i += the chunk's Σ_t (one product)
+        d_weights_s_prev += _dz_rows_1.T @ s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U_o, ∂L/∂U_i += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows_1.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U += the chunk's Σ_t (one product)
+        d_weights_x_2 += _dz_rows_2.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases_1 += _dz_rows_1.sum(axis=0)
+        _d_biases_2 += _dz_rows_2.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+            _dz_rows_1 @ weights_x_rows + _dz_rows_2 @ weights_x_2_rows
+        )
     d_params = {
         'W_o': d_weights_s_prev[0:_n],
         'U_o': d_weights_x[0:_n],

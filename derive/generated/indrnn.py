@@ -142,15 +142,18 @@ def backward(cache, d_outputs):
     weights_x_rows = U
     s_prev_seq = np.concatenate((state['s'][None], _act[:-1]))
     d_s_prev = np.zeros((_B, _n), _dtype)
-    _dz = np.empty((_T, _B, _n), _dtype)
     d_u = np.zeros(u.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     _chunk = max(8, 16384 // (_B * _n))
+    _dz = np.empty((_chunk, _B, _n), _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    _d_biases = np.zeros((_n,), _dtype)
+    d_x = np.empty(x.shape, _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = _step(_act[_first:_first + _chunk])
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t = _dz[_t]
+            _dz_t = _dz[_t - _first]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
@@ -161,14 +164,14 @@ def backward(cache, d_outputs):
         # What no carried adjoint reads, for the chunk's steps at once
         _steps = min(_first + _chunk, _T) - _first
         s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_z_s = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_z_s = _dz[:_steps].reshape(_steps * _B, -1)
         # δu = δz_s,t ⊙ s_{t-1}
         d_u += (d_z_s * s_prev).sum(axis=0)
-    _dz_rows = _dz.reshape(_T * _B, -1)
-    # ∂L/∂U = Σ_t (one product)
-    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
-    _d_biases = _dz_rows.sum(axis=0)
-    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
+        _dz_rows = _dz[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂U += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases += _dz_rows.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = _dz_rows @ weights_x_rows
     d_params = {
         'u': d_u,
         'U': d_weights_x[0:_n],

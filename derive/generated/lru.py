@@ -107,9 +107,9 @@ def forward(params, x, state=None):
     y_steps = np.empty((_T + 1, _B, _n), _dtype)
     y_steps[0] = state['y']
     y_seq = y_steps[1:]
-    s_part_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     _chunk = max(8, 16384 // (_B * _n))
+    s_part_seq = np.empty((_chunk, _B, _n), _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -117,12 +117,12 @@ def forward(params, x, state=None):
             # What reads no state, for a chunk of steps at once
             _steps = min(_first + _chunk, _T) - _first
             # s_part_t = U x_t + b
-            s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
-                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
-            )
+            s_part_seq[:_steps].reshape(_steps * _B, -1)[...] = x[_first:_first + _chunk].reshape(
+                _steps * _B, -1
+            ) @ U.T + b
             for _t in range(_first, min(_first + _chunk, _T)):
                 s = s_seq[_t]
-                s_part = s_part_seq[_t]
+                s_part = s_part_seq[_t - _first]
                 # s_t = a ⊙ s_{t-1} + U x_t + b
                 np.multiply(a, s_prev, out=s)
                 s += s_part
@@ -142,7 +142,6 @@ def forward(params, x, state=None):
         "cell": _CELL, "params": params, "x": x, "state": state, "outputs": dict(_outputs), "values": _values,
         's_seq': s_seq,
         'y_seq': y_seq,
-        's_part_seq': s_part_seq,
         's_steps': s_steps,
         'y_steps': y_steps,
     }
@@ -180,21 +179,21 @@ def backward(cache, d_outputs):
     d_b = np.zeros(b.shape, _dtype)
     d_W_y = np.zeros(W_y.shape, _dtype)
     d_x = np.empty(x.shape, _dtype)
-    d_s_seq = np.empty((_T, _B, _n), _dtype)
-    d_y_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     _chunk = max(8, 16384 // (_B * _n))
+    d_s_seq = np.empty((_chunk, _B, _n), _dtype)
+    d_y_seq = np.empty((_chunk, _B, _n), _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
             # δy_t = δy_t^in
             d_y = d_y_in
-            d_y_seq[_t] = d_y
+            d_y_seq[_t - _first] = d_y
             # δs_t = δs_t^in + W_yᵀ δy_t
             d_s = d_s_in + d_y @ W_y
-            d_s_seq[_t] = d_s
+            d_s_seq[_t - _first] = d_s
             # δ̄s_{t-1} = δs_t ⊙ a
             d_s_prev = d_s * a
             # δ̄y_{t-1} = 0
@@ -203,8 +202,8 @@ def backward(cache, d_outputs):
         _steps = min(_first + _chunk, _T) - _first
         s = s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
         s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_y = d_y_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_s = d_s_seq[:_steps].reshape(_steps * _B, -1)
+        d_y = d_y_seq[:_steps].reshape(_steps * _B, -1)
         # δx_t = Uᵀ δs_t
         d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s @ U
         # δa = δs_t ⊙ s_{t-1}

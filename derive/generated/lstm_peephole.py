@@ -251,13 +251,17 @@ def backward(cache, d_outputs):
     d_s_prev = np.zeros((_B, _n), _dtype)
     h_prev_seq = h_steps[:-1]
     d_h_prev = np.zeros((_B, _n), _dtype)
-    _dz = np.empty((_T, _B, 4 * _n), _dtype)
     d_p_i = np.zeros(p_i.shape, _dtype)
     d_p_f = np.zeros(p_f.shape, _dtype)
     d_p_o = np.zeros(p_o.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     _chunk = max(8, 16384 // (_B * _n))
+    _dz = np.empty((_chunk, _B, 4 * _n), _dtype)
+    d_weights_h_prev = np.zeros(weights_h_prev_rows.shape, _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    _d_biases = np.zeros((4 * _n,), _dtype)
+    d_x = np.empty(x.shape, _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = _act[_first:_first + _chunk, :, 3 * _n:4 * _n] * (
             1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]
@@ -270,7 +274,7 @@ def backward(cache, d_outputs):
             1 - _act[_first:_first + _chunk, :, 0:2 * _n]
         )
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t = _dz[_t]
+            _dz_t = _dz[_t - _first]
             i = _act[_t, :, 0:_n]
             f = _act[_t, :, _n:2 * _n]
             s_tilde = _act[_t, :, 2 * _n:3 * _n]
@@ -305,22 +309,22 @@ def backward(cache, d_outputs):
         _steps = min(_first + _chunk, _T) - _first
         s = s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
         s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_z_i = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n]
-        d_z_f = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n]
-        d_z_o = _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 3 * _n:4 * _n]
+        d_z_i = _dz[:_steps].reshape(_steps * _B, -1)[:, 0:_n]
+        d_z_f = _dz[:_steps].reshape(_steps * _B, -1)[:, _n:2 * _n]
+        d_z_o = _dz[:_steps].reshape(_steps * _B, -1)[:, 3 * _n:4 * _n]
         # δp_i = δz_i,t ⊙ s_{t-1}
         d_p_i += (d_z_i * s_prev).sum(axis=0)
         # δp_f = δz_f,t ⊙ s_{t-1}
         d_p_f += (d_z_f * s_prev).sum(axis=0)
         # δp_o = δz_o,t ⊙ s_t
         d_p_o += (d_z_o * s).sum(axis=0)
-    _dz_rows = _dz.reshape(_T * _B, -1)
-    # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o = Σ_t (one product)
-    d_weights_h_prev = _dz_rows.T @ h_prev_seq.reshape(_T * _B, -1)
-    # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o = Σ_t (one product)
-    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
-    _d_biases = _dz_rows.sum(axis=0)
-    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
+        _dz_rows = _dz[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W, ∂L/∂W_o += the chunk's Σ_t (one product)
+        d_weights_h_prev += _dz_rows.T @ h_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U, ∂L/∂U_o += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases += _dz_rows.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = _dz_rows @ weights_x_rows
     d_params = {
         'W_o': d_weights_h_prev[3 * _n:4 * _n],
         'U_o': d_weights_x[3 * _n:4 * _n],

@@ -198,18 +198,25 @@ def backward(cache, d_outputs):
     weights_z2_s_tilde_rows = W
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((_B, _n), _dtype)
-    _dz_1 = np.empty((_T, _B, _n), _dtype)
-    _dz_2 = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
+    _dz_1 = np.empty((_chunk, _B, _n), _dtype)
+    _dz_2 = np.empty((_chunk, _B, _n), _dtype)
+    d_weights_s_prev = np.zeros(weights_s_prev_rows.shape, _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    d_weights_x_2 = np.zeros(weights_x_2_rows.shape, _dtype)
+    d_weights_z2_s_tilde = np.zeros(weights_z2_s_tilde_rows.shape, _dtype)
+    _d_biases_1 = np.zeros((_n,), _dtype)
+    _d_biases_2 = np.zeros((_n,), _dtype)
+    d_x = np.empty(x.shape, _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = 1 - _act_2[_first:_first + _chunk]**2
         factor_seq_2 = _act_1[_first:_first + _chunk] * (1 - _act_1[_first:_first + _chunk])
         factor_seq_3 = 1 - _act_1[_first:_first + _chunk]
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t_1 = _dz_1[_t]
-            _dz_t_2 = _dz_2[_t]
+            _dz_t_1 = _dz_1[_t - _first]
+            _dz_t_2 = _dz_2[_t - _first]
             f = _act_1[_t]
             s_tilde = _act_2[_t]
             s_prev = s_prev_seq[_t]
@@ -229,19 +236,22 @@ def backward(cache, d_outputs):
             # δ̄s_{t-1} = W_fᵀ δz_f,t + δz⁽²⁾_s̃,t ⊙ f_t + δs_t ⊙ (1 - f_t)
             d_s_prev = _dz_t_1 @ weights_s_prev_rows
             d_s_prev += d_z2_s_tilde * f + d_s * factor_seq_3[_t - _first]
-    _dz_rows_1 = _dz_1.reshape(_T * _B, -1)
-    _dz_rows_2 = _dz_2.reshape(_T * _B, -1)
-    # ∂L/∂W_f = Σ_t (one product)
-    d_weights_s_prev = _dz_rows_1.T @ s_prev_seq.reshape(_T * _B, -1)
-    # ∂L/∂U_f = Σ_t (one product)
-    d_weights_x = _dz_rows_1.T @ x.reshape(_T * _B, -1)
-    # ∂L/∂U = Σ_t (one product)
-    d_weights_x_2 = _dz_rows_2.T @ x.reshape(_T * _B, -1)
-    # ∂L/∂W = Σ_t (one product)
-    d_weights_z2_s_tilde = _dz_rows_2.T @ z2_s_tilde_seq.reshape(_T * _B, -1)
-    _d_biases_1 = _dz_rows_1.sum(axis=0)
-    _d_biases_2 = _dz_rows_2.sum(axis=0)
-    d_x = (_dz_rows_1 @ weights_x_rows + _dz_rows_2 @ weights_x_2_rows).reshape(_T, _B, -1)
+        _steps = min(_first + _chunk, _T) - _first
+        _dz_rows_1 = _dz_1[:_steps].reshape(_steps * _B, -1)
+        _dz_rows_2 = _dz_2[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂W_f += the chunk's Σ_t (one product)
+        d_weights_s_prev += _dz_rows_1.T @ s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U_f += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows_1.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U += the chunk's Σ_t (one product)
+        d_weights_x_2 += _dz_rows_2.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂W += the chunk's Σ_t (one product)
+        d_weights_z2_s_tilde += _dz_rows_2.T @ z2_s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases_1 += _dz_rows_1.sum(axis=0)
+        _d_biases_2 += _dz_rows_2.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
+            _dz_rows_1 @ weights_x_rows + _dz_rows_2 @ weights_x_2_rows
+        )
     d_params = {
         'W_f': d_weights_s_prev[0:_n],
         'U_f': d_weights_x[0:_n],

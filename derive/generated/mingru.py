@@ -108,12 +108,12 @@ def forward(params, x, state=None):
     s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
-    s_part_seq = np.empty((_T, _B, _n), _dtype)
-    s_part_2_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
     _chunk = max(8, 16384 // (_B * _n))
+    s_part_seq = np.empty((_chunk, _B, _n), _dtype)
+    s_part_2_seq = np.empty((_chunk, _B, _n), _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -132,13 +132,13 @@ def forward(params, x, state=None):
                 x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
             )
             # s_part_t = i_t ⊙ s̃_t
-            np.multiply(i, s_tilde, out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
+            np.multiply(i, s_tilde, out=s_part_seq[:_steps].reshape(_steps * _B, -1))
             # s_part_2_t = 1 - i_t
-            s_part_2_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = 1 - i
+            s_part_2_seq[:_steps].reshape(_steps * _B, -1)[...] = 1 - i
             for _t in range(_first, min(_first + _chunk, _T)):
                 s = s_seq[_t]
-                s_part = s_part_seq[_t]
-                s_part_2 = s_part_2_seq[_t]
+                s_part = s_part_seq[_t - _first]
+                s_part_2 = s_part_2_seq[_t - _first]
                 # s_t = (1 - i_t) ⊙ s_{t-1} + i_t ⊙ s̃_t
                 np.multiply(s_part_2, s_prev, out=s)
                 s += s_part
@@ -156,8 +156,6 @@ def forward(params, x, state=None):
         '_act': _act,
         's_tilde_seq': s_tilde_seq,
         's_seq': s_seq,
-        's_part_seq': s_part_seq,
-        's_part_2_seq': s_part_2_seq,
         's_steps': s_steps,
     }
     return _outputs, cache
@@ -183,53 +181,53 @@ def backward(cache, d_outputs):
     b = params['b']
     _act = cache['_act']
     s_tilde_seq = cache['s_tilde_seq']
-    s_part_2_seq = cache['s_part_2_seq']
     s_steps = cache['s_steps']
     _d_out_s = _d_out['s']
     weights_x_rows = U_i
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((_B, _n), _dtype)
-    _dz = np.empty((_T, _B, _n), _dtype)
     d_U = np.zeros(U.shape, _dtype)
     d_b = np.zeros(b.shape, _dtype)
     d_x = np.empty(x.shape, _dtype)
-    d_s_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     _chunk = max(8, 16384 // (_B * _n))
+    _dz = np.empty((_chunk, _B, _n), _dtype)
+    d_s_seq = np.empty((_chunk, _B, _n), _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    _d_biases = np.zeros((_n,), _dtype)
     for _first in reversed(range(0, _T, _chunk)):
+        factor_seq = 1 - _act[_first:_first + _chunk]
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            s_part_2 = s_part_2_seq[_t]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
-            d_s_seq[_t] = d_s
+            d_s_seq[_t - _first] = d_s
             # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
-            d_s_prev = d_s * s_part_2
+            d_s_prev = d_s * factor_seq[_t - _first]
         # What no carried adjoint reads, for the chunk's steps at once
         _steps = min(_first + _chunk, _T) - _first
         s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        s_part_2 = s_part_2_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
         i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
         s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_s = d_s_seq[:_steps].reshape(_steps * _B, -1)
         # δs̃_t = δs_t ⊙ i_t
         d_s_tilde = d_s * i
         # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
         d_i = d_s * (s_tilde - s_prev)
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-        _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_i * i * s_part_2
+        _dz[:_steps].reshape(_steps * _B, -1)[...] = d_i * i * (1 - i)
         # δx_t = Uᵀ δs̃_t
         d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
         # δU = δs̃_t x_tᵀ
         d_U += d_s_tilde.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
         # δb = δs̃_t
         d_b += d_s_tilde.sum(axis=0)
-    _dz_rows = _dz.reshape(_T * _B, -1)
-    # ∂L/∂U_i = Σ_t (one product)
-    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
-    _d_biases = _dz_rows.sum(axis=0)
-    d_x += (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
+        _dz_rows = _dz[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂U_i += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases += _dz_rows.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] += _dz_rows @ weights_x_rows
     d_params = {
         'U_i': d_weights_x[0:_n],
         'b_i': _d_biases[0:_n],

@@ -128,11 +128,11 @@ def forward(params, x, state=None):
     s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
-    s_part_seq = np.empty((_T, _B, _n), _dtype)
     s_prev = state['s']
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
     _chunk = max(8, 16384 // (_B * _n))
+    s_part_seq = np.empty((_chunk, _B, _n), _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
     with np.errstate(over="ignore"):
@@ -149,20 +149,22 @@ def forward(params, x, state=None):
             np.exp(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
             _act[_first:_first + _chunk] += one
             np.reciprocal(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
+            # shared_t = f_t + i_t
+            shared = f + i
             # f̂_t = f_t ⊘ (f_t + i_t)
-            f_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = f / (f + i)
+            f_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = f / shared
             # î_t = i_t ⊘ (f_t + i_t)
-            i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = i / (f + i)
+            i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = i / shared
             # s̃_t = U x_t + b
             s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
                 x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
             )
             # s_part_t = î_t ⊙ s̃_t
-            np.multiply(i_hat, s_tilde, out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
+            np.multiply(i_hat, s_tilde, out=s_part_seq[:_steps].reshape(_steps * _B, -1))
             for _t in range(_first, min(_first + _chunk, _T)):
                 f_hat = f_hat_seq[_t]
                 s = s_seq[_t]
-                s_part = s_part_seq[_t]
+                s_part = s_part_seq[_t - _first]
                 # s_t = f̂_t ⊙ s_{t-1} + î_t ⊙ s̃_t
                 np.multiply(f_hat, s_prev, out=s)
                 s += s_part
@@ -185,7 +187,6 @@ def forward(params, x, state=None):
         'i_hat_seq': i_hat_seq,
         's_tilde_seq': s_tilde_seq,
         's_seq': s_seq,
-        's_part_seq': s_part_seq,
         's_steps': s_steps,
     }
     return _outputs, cache
@@ -219,21 +220,23 @@ def backward(cache, d_outputs):
     weights_x_rows = np.concatenate((U_f, U_i))
     s_prev_seq = s_steps[:-1]
     d_s_prev = np.zeros((_B, _n), _dtype)
-    _dz = np.empty((_T, _B, 2 * _n), _dtype)
     d_U = np.zeros(U.shape, _dtype)
     d_b = np.zeros(b.shape, _dtype)
     d_x = np.empty(x.shape, _dtype)
-    d_s_seq = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
     _chunk = max(8, 16384 // (_B * _n))
+    _dz = np.empty((_chunk, _B, 2 * _n), _dtype)
+    d_s_seq = np.empty((_chunk, _B, _n), _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    _d_biases = np.zeros((2 * _n,), _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             f_hat = f_hat_seq[_t]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
-            d_s_seq[_t] = d_s
+            d_s_seq[_t - _first] = d_s
             # δ̄s_{t-1} = δs_t ⊙ f̂_t
             d_s_prev = d_s * f_hat
         # What no carried adjoint reads, for the chunk's steps at once
@@ -244,36 +247,38 @@ def backward(cache, d_outputs):
         f = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n]
         i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n]
         s_prev = s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
-        d_s = d_s_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        d_s = d_s_seq[:_steps].reshape(_steps * _B, -1)
+        # shared_2_t = f_t + i_t
+        shared_2 = f + i
         # δs̃_t = δs_t ⊙ î_t
         d_s_tilde = d_s * i_hat
         # δî_t = δs_t ⊙ s̃_t
         d_i_hat = d_s * s_tilde
         # δz_î,t = -δî_t ⊙ (î_t ⊘ (f_t + i_t))
-        d_z_i_hat = -(d_i_hat * (i_hat / (f + i)))
+        d_z_i_hat = -(d_i_hat * (i_hat / shared_2))
         # δf̂_t = δs_t ⊙ s_{t-1}
         d_f_hat = d_s * s_prev
         # δz_f̂,t = -δf̂_t ⊙ (f̂_t ⊘ (f_t + i_t))
-        d_z_f_hat = -(d_f_hat * (f_hat / (f + i)))
+        d_z_f_hat = -(d_f_hat * (f_hat / shared_2))
         # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
-        d_i = d_z_f_hat + d_i_hat / (f + i) + d_z_i_hat
+        d_i = d_z_f_hat + d_i_hat / shared_2 + d_z_i_hat
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-        _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n][...] = d_i * i * (1 - i)
+        _dz[:_steps].reshape(_steps * _B, -1)[:, _n:2 * _n][...] = d_i * i * (1 - i)
         # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
-        d_f = d_f_hat / (f + i) + d_z_f_hat + d_z_i_hat
+        d_f = d_f_hat / shared_2 + d_z_f_hat + d_z_i_hat
         # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-        _dz[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n][...] = d_f * f * (1 - f)
+        _dz[:_steps].reshape(_steps * _B, -1)[:, 0:_n][...] = d_f * f * (1 - f)
         # δx_t = Uᵀ δs̃_t
         d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
         # δU = δs̃_t x_tᵀ
         d_U += d_s_tilde.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
         # δb = δs̃_t
         d_b += d_s_tilde.sum(axis=0)
-    _dz_rows = _dz.reshape(_T * _B, -1)
-    # ∂L/∂U_f, ∂L/∂U_i = Σ_t (one product)
-    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
-    _d_biases = _dz_rows.sum(axis=0)
-    d_x += (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
+        _dz_rows = _dz[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂U_f, ∂L/∂U_i += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases += _dz_rows.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] += _dz_rows @ weights_x_rows
     d_params = {
         'U_f': d_weights_x[0:_n],
         'b_f': _d_biases[0:_n],

@@ -143,14 +143,18 @@ def backward(cache, d_outputs):
     weights_x_rows = U
     s_prev_seq = np.concatenate((state['s'][None], _act[:-1]))
     d_s_prev = np.zeros((_B, _n), _dtype)
-    _dz = np.empty((_T, _B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
+    _dz = np.empty((_chunk, _B, _n), _dtype)
+    d_weights_s_prev = np.zeros(weights_s_prev_rows.shape, _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    _d_biases = np.zeros((_n,), _dtype)
+    d_x = np.empty(x.shape, _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = 1 - _act[_first:_first + _chunk]**2
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t = _dz[_t]
+            _dz_t = _dz[_t - _first]
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
             # δs_t = δs_t^in
             d_s = d_s_in
@@ -158,13 +162,14 @@ def backward(cache, d_outputs):
             np.multiply(d_s, factor_seq[_t - _first], out=_dz_t)
             # δ̄s_{t-1} = Wᵀ δz_s,t
             d_s_prev = _dz_t @ weights_s_prev_rows
-    _dz_rows = _dz.reshape(_T * _B, -1)
-    # ∂L/∂W = Σ_t (one product)
-    d_weights_s_prev = _dz_rows.T @ s_prev_seq.reshape(_T * _B, -1)
-    # ∂L/∂U = Σ_t (one product)
-    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
-    _d_biases = _dz_rows.sum(axis=0)
-    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
+        _steps = min(_first + _chunk, _T) - _first
+        _dz_rows = _dz[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂W += the chunk's Σ_t (one product)
+        d_weights_s_prev += _dz_rows.T @ s_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases += _dz_rows.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = _dz_rows @ weights_x_rows
     d_params = {
         'W': d_weights_s_prev[0:_n],
         'U': d_weights_x[0:_n],

@@ -271,10 +271,14 @@ def backward(cache, d_outputs):
     d_n_prev = np.zeros((_B, _n), _dtype)
     h_prev_seq = h_steps[:-1]
     d_h_prev = np.zeros((_B, _n), _dtype)
-    _dz = np.empty((_T, _B, 4 * _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(1, 16384 // (_B * _n))
+    _chunk = max(8, 16384 // (_B * _n))
+    _dz = np.empty((_chunk, _B, 4 * _n), _dtype)
+    d_weights_h_prev = np.zeros(weights_h_prev_rows.shape, _dtype)
+    d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
+    _d_biases = np.zeros((4 * _n,), _dtype)
+    d_x = np.empty(x.shape, _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = (c_seq[_first:_first + _chunk] / n_seq[_first:_first + _chunk]) / n_seq[
             _first:_first + _chunk
@@ -285,7 +289,7 @@ def backward(cache, d_outputs):
             1 - _act[_first:_first + _chunk, :, _n:3 * _n]
         )
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            _dz_t = _dz[_t]
+            _dz_t = _dz[_t - _first]
             i = _act[_t, :, 0:_n]
             f = _act[_t, :, _n:2 * _n]
             o = _act[_t, :, 2 * _n:3 * _n]
@@ -326,13 +330,14 @@ def backward(cache, d_outputs):
             d_n_prev = d_n * f
             # δ̄h_{t-1} = W_iᵀ δz_i,t + W_fᵀ δz_f,t + W_oᵀ δz_o,t + Wᵀ δz_s̃,t
             d_h_prev = _dz_t @ weights_h_prev_rows
-    _dz_rows = _dz.reshape(_T * _B, -1)
-    # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W_o, ∂L/∂W = Σ_t (one product)
-    d_weights_h_prev = _dz_rows.T @ h_prev_seq.reshape(_T * _B, -1)
-    # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U_o, ∂L/∂U = Σ_t (one product)
-    d_weights_x = _dz_rows.T @ x.reshape(_T * _B, -1)
-    _d_biases = _dz_rows.sum(axis=0)
-    d_x = (_dz_rows @ weights_x_rows).reshape(_T, _B, -1)
+        _steps = min(_first + _chunk, _T) - _first
+        _dz_rows = _dz[:_steps].reshape(_steps * _B, -1)
+        # ∂L/∂W_i, ∂L/∂W_f, ∂L/∂W_o, ∂L/∂W += the chunk's Σ_t (one product)
+        d_weights_h_prev += _dz_rows.T @ h_prev_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
+        # ∂L/∂U_i, ∂L/∂U_f, ∂L/∂U_o, ∂L/∂U += the chunk's Σ_t (one product)
+        d_weights_x += _dz_rows.T @ x[_first:_first + _chunk].reshape(_steps * _B, -1)
+        _d_biases += _dz_rows.sum(axis=0)
+        d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = _dz_rows @ weights_x_rows
     d_params = {
         'W_i': d_weights_h_prev[0:_n],
         'U_i': d_weights_x[0:_n],

@@ -282,7 +282,7 @@ class StatementPrinter(Base):
     def _print_Shape(self, node: ir.Shape) -> str:
         if node.of is not None:
             return f"{node.of}.shape"
-        return "(" + ", ".join(self(d) for d in node.sizes) + ")"
+        return "(" + ", ".join(self(d) for d in node.sizes) + ("," if len(node.sizes) == 1 else "") + ")"
 
     def _print_Empty(self, node: ir.Empty) -> str:
         return f"np.empty({self(node.shape)}, {self(ir.DTYPE)})"

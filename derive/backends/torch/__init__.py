@@ -25,7 +25,7 @@ from ..backend import Backend, applied, module_frame
 from . import functions
 from .printer import StatementPrinter
 
-OPTIONS = Options(through_exp=False, keep_products=True)
+OPTIONS = Options(through_exp=False, keep_products=True, chunk_arrays=False)
 
 
 def context(cell: Cell, derivation: Derivation, code: Code, literal: bool) -> Mapping[str, object]:
