@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, ZeroMatrix
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, Transpose, ZeroMatrix
 
 from .. import algebra as A
 from .. import elementwise, naming
@@ -156,26 +156,31 @@ class _Fused:
         return ir.Math(expr, tuple({**names, **self.factor_steps}.items()))
 
     def store(self, target: ir.Node, expr: MatrixExpr, names: Names, known: Known) -> list[ir.Statement]:
-        """``target[...] = expr`` for a view ``target``, writing the first product
-        straight into it: ``a ⊙ b + c`` is np.multiply(a, b, out=target); target += c."""
+        """``target[...] = expr`` for a view ``target``, writing the first product,
+        quotient or product by a weight matrix straight into it: ``a ⊙ b + c`` is
+        np.multiply(a, b, out=target); target += c (no temporary array the size of the
+        target, and no copy of one)."""
         expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
         # A product of parameters alone has no rows of the batch: torch's out= does not
         # spread it over the target's rows, as NumPy's does.
         batched = not first.free_symbols <= set(self.cell.parameter_symbols)
-        if isinstance(first, HadamardProduct) and len(first.args) == 2 and batched:
-            out: list[ir.Statement] = [
-                ir.MultiplyInto(
-                    self.show(first.args[0], names, {}), self.show(first.args[1], names, {}), target
-                )
-            ]
-            # rows of a view are an expression, not a name: added to through [...]
-            into = (
-                ir.Everything(target) if isinstance(target, (ir.Rows, ir.Block)) and _rows(target) else target
-            )
-            out += [ir.Assign(into, self.show(A.add(*rest), names, {}), "+=")] if rest else []
-            return out
-        return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
+        into_kind = {HadamardProduct: ir.MultiplyInto, A.Divide: ir.DivideInto}.get(type(first))
+        # A parameter matrix times rows of the batch (U x_t): the rows' product, x @ U.T.
+        parameters = set(self.cell.parameter_symbols)
+        weighted = isinstance(first, MatMul) and len(first.args) == 2 and first.args[0] in parameters
+        out: list[ir.Statement]
+        if weighted and batched:
+            matrix, rows = first.args
+            out = [ir.MatMulInto(self.show(rows, names, {}), self.show(Transpose(matrix), names, {}), target)]
+        elif into_kind is not None and len(first.args) == 2 and batched:
+            a, b = (self.show(arg, names, {}) for arg in first.args)
+            out = [into_kind(a, b, target)]
+        else:
+            return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
+        # rows of a view are an expression, not a name: added to through [...]
+        into = ir.Everything(target) if isinstance(target, (ir.Rows, ir.Block)) and _rows(target) else target
+        return out + ([ir.Assign(into, self.show(A.add(*rest), names, {}), "+=")] if rest else [])
 
     # Factors ahead of the backward loop ---------------------------------
 

@@ -327,6 +327,15 @@ class MultiplyInto(Statement):
     out: Node
 
 
+@dataclass(frozen=True)
+class DivideInto(Statement):
+    """``a ⊘ b`` written into ``out``."""
+
+    a: Node
+    b: Node
+    out: Node
+
+
 # The operations of one array that :class:`OpInto` names; each printer spells them.
 OPERATIONS = ("exp", "reciprocal")
 

@@ -128,9 +128,12 @@ def forward(params, x, state=None):
             _act[_first:_first + _chunk] += one
             np.reciprocal(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
             # s̃_t = U x_t + b
-            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
-                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            np.matmul(
+                x[_first:_first + _chunk].reshape(_steps * _B, -1),
+                U.T,
+                out=s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1),
             )
+            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] += b
             # s_part_t = i_t ⊙ s̃_t
             np.multiply(i, s_tilde, out=s_part_seq[:_steps].reshape(_steps * _B, -1))
             # s_part_2_t = 1 - i_t

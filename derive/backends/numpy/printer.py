@@ -312,6 +312,9 @@ class StatementPrinter(Base):
     def _print_MultiplyInto(self, node: ir.MultiplyInto) -> str:
         return f"np.multiply({self(node.a)}, {self(node.b)}, out={self(node.out)})"
 
+    def _print_DivideInto(self, node: ir.DivideInto) -> str:
+        return f"np.divide({self(node.a)}, {self(node.b)}, out={self(node.out)})"
+
     def _print_OpInto(self, node: ir.OpInto) -> str:
         return f"{_OPERATIONS[node.op]}({self(node.arg)}, out={self(node.out)})"
 

@@ -127,6 +127,9 @@ class StatementPrinter(NumPyStatements):
     def _print_MultiplyInto(self, node: ir.MultiplyInto) -> str:
         return f"torch.mul({self(node.a)}, {self(node.b)}, out={self(node.out)})"
 
+    def _print_DivideInto(self, node: ir.DivideInto) -> str:
+        return f"torch.div({self(node.a)}, {self(node.b)}, out={self(node.out)})"
+
     def _print_OpInto(self, node: ir.OpInto) -> str:
         return f"{_OPERATIONS[node.op]}({self(node.arg)}, out={self(node.out)})"
 

@@ -138,7 +138,8 @@ class _Sequence(torch.autograd.Function):
             o = _z_1[:, 0:_n]
             i = _z_1[:, _n:2 * _n]
             # product_s̃_t = W s_{t-1} + c
-            product_s_tilde[...] = s_prev @ W.T + c
+            torch.matmul(s_prev, W.T, out=product_s_tilde)
+            product_s_tilde += c
             _z_2 += o * product_s_tilde
             # s̃_t = tanh(o_t ⊙ (W s_{t-1} + c) + U x_t + b)
             torch.tanh(_z_2, out=_z_2)

@@ -109,9 +109,12 @@ class _Sequence(torch.autograd.Function):
             # What reads no state, for a chunk of steps at once
             _steps = min(_first + _chunk, _T) - _first
             # s_part_t = U x_t + b
-            s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
-                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            torch.matmul(
+                x[_first:_first + _chunk].reshape(_steps * _B, -1),
+                U.T,
+                out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1),
             )
+            s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] += b
             for _t in range(_first, min(_first + _chunk, _T)):
                 s = s_seq[_t]
                 s_part = s_part_seq[_t]
@@ -121,7 +124,7 @@ class _Sequence(torch.autograd.Function):
                 s_prev = s
         # What no step reads back, for every step at once
         # y_t = W_y s_t
-        y_seq.reshape(_T * _B, -1)[...] = s_seq.reshape(_T * _B, -1) @ W_y.T
+        torch.matmul(s_seq.reshape(_T * _B, -1), W_y.T, out=y_seq.reshape(_T * _B, -1))
         return s_seq, y_seq, s_steps
 
     @staticmethod

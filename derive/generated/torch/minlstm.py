@@ -129,13 +129,16 @@ class _Sequence(torch.autograd.Function):
             # shared_t = f_t + i_t
             shared = f + i
             # f̂_t = f_t ⊘ (f_t + i_t)
-            f_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = f / shared
+            torch.div(f, shared, out=f_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
             # î_t = i_t ⊘ (f_t + i_t)
-            i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = i / shared
+            torch.div(i, shared, out=i_hat_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
             # s̃_t = U x_t + b
-            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = (
-                x[_first:_first + _chunk].reshape(_steps * _B, -1) @ U.T + b
+            torch.matmul(
+                x[_first:_first + _chunk].reshape(_steps * _B, -1),
+                U.T,
+                out=s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1),
             )
+            s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)[...] += b
             # s_part_t = î_t ⊙ s̃_t
             torch.mul(i_hat, s_tilde, out=s_part_seq[_first:_first + _chunk].reshape(_steps * _B, -1))
             for _t in range(_first, min(_first + _chunk, _T)):
