@@ -19,7 +19,9 @@ In this code every variable is an array of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
 In forward and backward, a name that starts with _ is the code's own (the sizes
 _T, _B and _n, the step _t, the arrays of blocks); every other name is the cell's,
-or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back).
+made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one step back), or
+one of the few values the code names afresh (one, shared, ...) under a name the cell
+does not use.
 
 The range of floating point: backward multiplies cached values together (an adjoint
 by a previous state, for one), so an initial state of size S makes products of about

@@ -15,8 +15,9 @@ In this code every variable is a tensor of rows, one per sequence in the batch:
 x is (T, B, n_input), each state (B, n_hidden) and each output (T, B, n_hidden).
 In the Function's forward and backward, a name that starts with _ is the code's
 own (the sizes _T, _B and _n, the step _t, the arrays of blocks); every other name
-is the cell's, or made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v
-one step back).
+is the cell's, made from one of the cell's (d_v is ∂L/∂v, v_prev the value of v one
+step back), or one of the few values the code names afresh (one, shared, ...) under
+a name the cell does not use.
 The whole sequence is one torch.autograd.Function: its forward runs the steps
 and keeps what the backward reads; its backward is the adjoint recurrence of
 the derivation, with the products of the input done for every step at once and
