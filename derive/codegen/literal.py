@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sympy import MatrixExpr, ZeroMatrix
 
-from .. import naming
+from .. import algebra, naming
 from ..cell import N_HIDDEN
 from ..derivation import Assignment, Derivation
 from ..printing.text import equation, text
@@ -21,6 +21,11 @@ STEP = naming.own("t")
 
 def _comment(a: Assignment, parameters: Sequence[str]) -> ir.Comment:
     return ir.Comment(equation(text(a.target, parameters), text(a.value, parameters)))
+
+
+def _applies(derivation: Derivation) -> bool:
+    """Whether an adjoint of ``derivation`` applies an elementwise function."""
+    return any(isinstance(e, algebra.Apply) for a in derivation.backward for e in algebra.walk(a.value))
 
 
 def lower_literal(derivation: Derivation) -> Code:
@@ -83,7 +88,9 @@ def lower_literal(derivation: Derivation) -> Code:
             step.append(ir.Assign(a.target.name, value))
     return Code(
         forward=forward,
-        backward=(*setup, ir.Loop(STEP, ir.T, tuple(step), reverse=True)),
+        # An adjoint that applies a function again (tanh(s_t), in the LSTM's δs_t) may
+        # overflow inside it as the forward pass's did.
+        backward=(*setup, ir.Loop(STEP, ir.T, tuple(step), reverse=True, overflows=_applies(derivation))),
         cache=tuple(eq.name + "_seq" for eq in cell.equations),
         backward_params=tuple(params),
         outputs={s: s + "_seq" for s in cell.states},
