@@ -26,6 +26,9 @@ def test_indices_are_expressions_printed_with_their_precedence():
     assert show(ir.at("s_steps", ir.Slice(1))) == "s_steps[1:]"
     assert show(ir.at("s_steps", ir.Slice(None, -1))) == "s_steps[:-1]"
     assert show(ir.Greatest(1, ir.Quotient(16384, ir.Times(ir.B, ir.N)))) == "max(1, 16384 // (_B * _n))"
+    entry = ir.Times(ir.Times(ir.B, ir.N), ir.Itemsize())
+    assert show(ir.Quotient(65536, entry)) == "65536 // (_B * _n * _dtype.itemsize)"
+    assert ir.DTYPE in ir.reads(entry)  # the frame binds _dtype for it
     assert show(ir.Minus("a", ir.Minus("b", "c"))) == "a - (b - c)"
     assert show(ir.Times(ir.Plus(ir.T, 1), ir.B)) == "(_T + 1) * _B"
 

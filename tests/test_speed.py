@@ -14,7 +14,7 @@ from generated import cell, derivation, module
 from derive import naming
 from derive.backends import module_source
 from derive.catalogue import CATALOGUE
-from derive.codegen.fused import CHUNK_ENTRIES, OWN, STATE_FREE_STEPS
+from derive.codegen.fused import CHUNK_BYTES, OWN, STATE_FREE_STEPS
 from derive.codegen.plan import plan
 from derive.verification.numeric import random_problem, relative_error
 
@@ -86,9 +86,9 @@ def test_factors_that_read_no_adjoint_are_computed_ahead_in_chunks_of_steps(name
         assert "for the chunk's steps at once" in text
     else:
         assert "for _first in reversed(range(0, _T, _chunk)):" in text and "factor_seq" in text
-    # B·n = 6400: chunks of 8 steps (the least a chunk may have; the entries alone would
-    # make 2), so 9 steps are a chunk of 1, then one of 8
-    assert CHUNK_ENTRIES // (64 * 100) == 2 < STATE_FREE_STEPS == 8
+    # B·n = 6400: chunks of 8 steps (the least a chunk may have; the bytes alone would
+    # make 1), so 9 steps are a chunk of 1, then one of 8
+    assert CHUNK_BYTES // (64 * 100 * 8) == 1 < STATE_FREE_STEPS == 8
     problem = random_problem(fused, 3, 100, 9, 64, seed=12)
     # Over 9 steps the sLSTM's exponential gate carries the products' rounding (stacked
     # in one lowering, one per gate in the other) to a few parts in 1e12.

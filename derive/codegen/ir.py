@@ -91,6 +91,11 @@ class Quotient(Expr):
 
 
 @dataclass(frozen=True)
+class Itemsize(Expr):
+    """The bytes of one element of the computation's type (:data:`DTYPE`): 8 in float64."""
+
+
+@dataclass(frozen=True)
 class Least(Expr):
     """``min(a, b)``."""
 
@@ -280,11 +285,14 @@ class Constant(Expr):
 @dataclass(frozen=True)
 class Incoming(Expr):
     """The adjoint reaching a state at step ``step``: ``d_out[step] + carried``, or
-    ``carried`` alone where ``d_out`` is None (no gradient given for that output)."""
+    ``carried`` alone where ``d_out`` is None (no gradient given for that output);
+    written into ``into`` when given (the array that keeps it for later work), in one
+    call and with no copy."""
 
     d_out: str
     carried: str
     step: Node
+    into: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -445,7 +453,7 @@ def reads(node: Node | Statement | None) -> set[Read]:
         extra = {N}
     elif isinstance(node, (Rows, Steps)):
         extra = {T, B}
-    elif isinstance(node, (Empty, Zeros, Constant)):
+    elif isinstance(node, (Empty, Zeros, Constant, Itemsize)):
         extra = {DTYPE}
     elif isinstance(node, (StackColumns, StackRows, Concat)):
         extra = set(node.names)

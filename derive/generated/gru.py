@@ -215,7 +215,7 @@ def backward(cache, d_outputs):
     d_s_prev = np.zeros((_B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     _dz_1 = np.empty((_chunk, _B, 2 * _n), _dtype)
     _dz_2 = np.empty((_chunk, _B, _n), _dtype)
     d_weights_s_prev = np.zeros(weights_s_prev_rows.shape, _dtype)

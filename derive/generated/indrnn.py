@@ -147,7 +147,7 @@ def backward(cache, d_outputs):
     d_u = np.zeros(u.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     _dz = np.empty((_chunk, _B, _n), _dtype)
     d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
     _d_biases = np.zeros((_n,), _dtype)

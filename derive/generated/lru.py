@@ -110,7 +110,7 @@ def forward(params, x, state=None):
     y_steps[0] = state['y']
     y_seq = y_steps[1:]
     s_prev = state['s']
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     s_part_seq = np.empty((_chunk, _B, _n), _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
@@ -186,16 +186,15 @@ def backward(cache, d_outputs):
     d_x = np.empty(x.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     d_s_seq = np.empty((_chunk, _B, _n), _dtype)
     d_y_seq = np.empty((_chunk, _B, _n), _dtype)
     for _first in reversed(range(0, _T, _chunk)):
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
-            d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
+            d_y_in = np.add(d_y_prev, 0 if _d_out_y is None else _d_out_y[_t], out=d_y_seq[_t - _first])
             # δy_t = δy_t^in
             d_y = d_y_in
-            d_y_seq[_t - _first] = d_y
             # δs_t = δs_t^in + W_yᵀ δy_t
             d_s = d_s_in + d_y @ W_y
             d_s_seq[_t - _first] = d_s

@@ -104,16 +104,16 @@ def forward(params, x, state=None):
     weights_x = -U_i.T
     # U_i x_t: every step at once
     _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, _n)
-    _act += -b_i
     s_tilde_seq = np.empty((_T, _B, _n), _dtype)
     # s before the first step, then after each: s_seq is a view
     s_steps = np.empty((_T + 1, _B, _n), _dtype)
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     s_prev = state['s']
+    biases = -b_i
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     s_part_seq = np.empty((_chunk, _B, _n), _dtype)
     s_part_2_seq = np.empty((_chunk, _B, _n), _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
@@ -124,6 +124,7 @@ def forward(params, x, state=None):
             _steps = min(_first + _chunk, _T) - _first
             s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
             i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
+            _act[_first:_first + _chunk] += biases
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
             np.exp(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
@@ -196,7 +197,7 @@ def backward(cache, d_outputs):
     d_x = np.empty(x.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     _dz = np.empty((_chunk, _B, _n), _dtype)
     d_s_seq = np.empty((_chunk, _B, _n), _dtype)
     d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
@@ -204,10 +205,9 @@ def backward(cache, d_outputs):
     for _first in reversed(range(0, _T, _chunk)):
         factor_seq = 1 - _act[_first:_first + _chunk]
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
-            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+            d_s_in = np.add(d_s_prev, 0 if _d_out_s is None else _d_out_s[_t], out=d_s_seq[_t - _first])
             # δs_t = δs_t^in
             d_s = d_s_in
-            d_s_seq[_t - _first] = d_s
             # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
             d_s_prev = d_s * factor_seq[_t - _first]
         # What no carried adjoint reads, for the chunk's steps at once

@@ -122,7 +122,6 @@ def forward(params, x, state=None):
     weights_x = np.concatenate((-U_f.T, -U_i.T), axis=1)
     # U_f x_t, U_i x_t: every step at once
     _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, 2 * _n)
-    _act += np.concatenate((-b_f, -b_i))
     f_hat_seq = np.empty((_T, _B, _n), _dtype)
     i_hat_seq = np.empty((_T, _B, _n), _dtype)
     s_tilde_seq = np.empty((_T, _B, _n), _dtype)
@@ -131,9 +130,10 @@ def forward(params, x, state=None):
     s_steps[0] = state['s']
     s_seq = s_steps[1:]
     s_prev = state['s']
+    biases = np.concatenate((-b_f, -b_i))
     # The numbers the steps use, made once in the dtype
     one = np.full((), 1, _dtype)
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     s_part_seq = np.empty((_chunk, _B, _n), _dtype)
     # exp may overflow to inf inside σ and tanh, where the formulas give the exact
     # limits (0, 1, -1); silence that once here rather than at every call.
@@ -145,6 +145,7 @@ def forward(params, x, state=None):
             s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
             f = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, 0:_n]
             i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)[:, _n:2 * _n]
+            _act[_first:_first + _chunk] += biases
             # f_t = σ(U_f x_t + b_f)
             # i_t = σ(U_i x_t + b_i)
             # σ(z) = 1 / (1 + exp(-z)): the block holds c z, c inside the weights
@@ -230,7 +231,7 @@ def backward(cache, d_outputs):
     d_x = np.empty(x.shape, _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     _dz = np.empty((_chunk, _B, 2 * _n), _dtype)
     d_s_seq = np.empty((_chunk, _B, _n), _dtype)
     d_weights_x = np.zeros(weights_x_rows.shape, _dtype)
@@ -238,10 +239,9 @@ def backward(cache, d_outputs):
     for _first in reversed(range(0, _T, _chunk)):
         for _t in reversed(range(_first, min(_first + _chunk, _T))):
             f_hat = f_hat_seq[_t]
-            d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+            d_s_in = np.add(d_s_prev, 0 if _d_out_s is None else _d_out_s[_t], out=d_s_seq[_t - _first])
             # δs_t = δs_t^in
             d_s = d_s_in
-            d_s_seq[_t - _first] = d_s
             # δ̄s_{t-1} = δs_t ⊙ f̂_t
             d_s_prev = d_s * f_hat
         # What no carried adjoint reads, for the chunk's steps at once

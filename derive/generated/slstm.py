@@ -275,7 +275,7 @@ def backward(cache, d_outputs):
     d_h_prev = np.zeros((_B, _n), _dtype)
     # What the steps read that does not depend on the adjoints is computed ahead, for a
     # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-    _chunk = max(8, 16384 // (_B * _n))
+    _chunk = max(8, 65536 // (_B * _n * _dtype.itemsize))
     _dz = np.empty((_chunk, _B, 4 * _n), _dtype)
     d_weights_h_prev = np.zeros(weights_h_prev_rows.shape, _dtype)
     d_weights_x = np.zeros(weights_x_rows.shape, _dtype)

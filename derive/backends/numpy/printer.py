@@ -169,6 +169,7 @@ class StatementPrinter(Base):
     """Prints the nodes and statements of :mod:`derive.codegen.ir` as Python lines."""
 
     language = "NumPy"
+    add = "np.add"  # the library's addition, with out=
 
     def loop(self, node: ir.Loop, depth: int) -> list[Line]:
         body = set().union(*(ir.reads(s) for s in node.body))
@@ -284,6 +285,9 @@ class StatementPrinter(Base):
             return f"{node.of}.shape"
         return "(" + ", ".join(self(d) for d in node.sizes) + ("," if len(node.sizes) == 1 else "") + ")"
 
+    def _print_Itemsize(self, node: ir.Itemsize) -> str:
+        return f"{self(ir.DTYPE)}.itemsize"
+
     def _print_Empty(self, node: ir.Empty) -> str:
         return f"np.empty({self(node.shape)}, {self(ir.DTYPE)})"
 
@@ -295,7 +299,10 @@ class StatementPrinter(Base):
 
     def _print_Incoming(self, node: ir.Incoming) -> str:
         d_out, carried = self(node.d_out), self(node.carried)
-        return f"{carried} if {d_out} is None else {d_out}[{self(node.step)}] + {carried}"
+        given = f"{d_out}[{self(node.step)}]"
+        if node.into is not None:  # carried + 0 is carried, in one call either way
+            return f"{self.add}({carried}, 0 if {d_out} is None else {given}, out={self(node.into)})"
+        return f"{carried} if {d_out} is None else {given} + {carried}"
 
     def _print_PreviousAll(self, node: ir.PreviousAll) -> str:
         return f"np.concatenate(({self(node.initial)}[None], {self(node.outputs)}[:-1]))"

@@ -44,6 +44,7 @@ class StatementPrinter(NumPyStatements):
     """Prints the nodes and statements of :mod:`derive.codegen.ir` as torch lines."""
 
     language = "PyTorch"
+    add = "torch.add"
 
     def loop(self, node: ir.Loop, depth: int) -> list[Line]:
         return super().loop(replace(node, overflows=False), depth)
@@ -107,6 +108,9 @@ class StatementPrinter(NumPyStatements):
         if len(vectors) == 1:
             return vectors[0]
         return f"torch.cat(({', '.join(vectors)}))"
+
+    def _print_Itemsize(self, node: ir.Itemsize) -> str:
+        return f"{LIKE}.element_size()"
 
     def _print_Empty(self, node: ir.Empty) -> str:
         return f"{LIKE}.new_empty({self(node.shape)})"

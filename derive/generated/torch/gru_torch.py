@@ -203,7 +203,7 @@ class _Sequence(torch.autograd.Function):
         d_z2_s_tilde_seq = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(8, 16384 // (_B * _n))
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = 1 - _act_2[_first:_first + _chunk]**2
             factor_seq_2 = _act_2[_first:_first + _chunk] - s_prev_seq[_first:_first + _chunk]

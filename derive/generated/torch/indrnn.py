@@ -140,7 +140,7 @@ class _Sequence(torch.autograd.Function):
         d_u = x.new_zeros(u.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(8, 16384 // (_B * _n))
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = _step(_act[_first:_first + _chunk])
             for _t in reversed(range(_first, min(_first + _chunk, _T))):

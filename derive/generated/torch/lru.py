@@ -105,7 +105,7 @@ class _Sequence(torch.autograd.Function):
         y_seq = y_steps[1:]
         s_part_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
-        _chunk = max(8, 16384 // (_B * _n))
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in range(0, _T, _chunk):
             # What reads no state, for a chunk of steps at once
             _steps = min(_first + _chunk, _T) - _first
@@ -173,14 +173,13 @@ class _Sequence(torch.autograd.Function):
         d_y_seq = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(8, 16384 // (_B * _n))
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             for _t in reversed(range(_first, min(_first + _chunk, _T))):
                 d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
-                d_y_in = d_y_prev if _d_out_y is None else _d_out_y[_t] + d_y_prev
+                d_y_in = torch.add(d_y_prev, 0 if _d_out_y is None else _d_out_y[_t], out=d_y_seq[_t])
                 # δy_t = δy_t^in
                 d_y = d_y_in
-                d_y_seq[_t] = d_y
                 # δs_t = δs_t^in + W_yᵀ δy_t
                 d_s = d_s_in + d_y @ W_y
                 d_s_seq[_t] = d_s

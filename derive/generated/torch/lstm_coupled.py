@@ -200,7 +200,7 @@ class _Sequence(torch.autograd.Function):
         _dz = x.new_empty((_T, _B, 3 * _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(1, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = _act[_first:_first + _chunk, :, 0:_n] * (1 - tanh_s_seq[_first:_first + _chunk]**2)
             factor_seq_2 = 1 - _act[_first:_first + _chunk, :, 2 * _n:3 * _n]**2

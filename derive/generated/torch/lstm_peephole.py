@@ -236,7 +236,7 @@ class _Sequence(torch.autograd.Function):
         d_p_o = x.new_zeros(p_o.shape)
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(8, 16384 // (_B * _n))
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = _act[_first:_first + _chunk, :, 3 * _n:4 * _n] * (
                 1 - _act[_first:_first + _chunk, :, 3 * _n:4 * _n]

@@ -187,7 +187,7 @@ class _Sequence(torch.autograd.Function):
         _dz_2 = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(1, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = 1 - _act_2[_first:_first + _chunk]**2
             factor_seq_2 = _act_1[_first:_first + _chunk] * (1 - _act_1[_first:_first + _chunk])

@@ -99,7 +99,6 @@ class _Sequence(torch.autograd.Function):
         weights_x = U_i.T.contiguous()
         # U_i x_t: every step at once
         _act = (x.reshape(_T * _B, -1) @ weights_x).reshape(_T, _B, _n)
-        _act += b_i
         s_tilde_seq = x.new_empty((_T, _B, _n))
         # s before the first step, then after each: s_seq is a view
         s_steps = x.new_empty((_T + 1, _B, _n))
@@ -108,12 +107,14 @@ class _Sequence(torch.autograd.Function):
         s_part_seq = x.new_empty((_T, _B, _n))
         s_part_2_seq = x.new_empty((_T, _B, _n))
         s_prev = state['s']
-        _chunk = max(8, 16384 // (_B * _n))
+        biases = b_i
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in range(0, _T, _chunk):
             # What reads no state, for a chunk of steps at once
             _steps = min(_first + _chunk, _T) - _first
             s_tilde = s_tilde_seq[_first:_first + _chunk].reshape(_steps * _B, -1)
             i = _act[_first:_first + _chunk].reshape(_steps * _B, -1)
+            _act[_first:_first + _chunk] += biases
             # i_t = σ(U_i x_t + b_i)
             torch.sigmoid(_act[_first:_first + _chunk], out=_act[_first:_first + _chunk])
             # s̃_t = U x_t + b
@@ -181,14 +182,13 @@ class _Sequence(torch.autograd.Function):
         d_s_seq = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(8, 16384 // (_B * _n))
+        _chunk = max(8, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             for _t in reversed(range(_first, min(_first + _chunk, _T))):
                 s_part_2 = s_part_2_seq[_t]
-                d_s_in = d_s_prev if _d_out_s is None else _d_out_s[_t] + d_s_prev
+                d_s_in = torch.add(d_s_prev, 0 if _d_out_s is None else _d_out_s[_t], out=d_s_seq[_t])
                 # δs_t = δs_t^in
                 d_s = d_s_in
-                d_s_seq[_t] = d_s
                 # δ̄s_{t-1} = δs_t ⊙ (1 - i_t)
                 d_s_prev = d_s * s_part_2
             # What no carried adjoint reads, for the chunk's steps at once

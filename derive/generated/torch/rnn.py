@@ -144,7 +144,7 @@ class _Sequence(torch.autograd.Function):
         _dz = x.new_empty((_T, _B, _n))
         # What the steps read that does not depend on the adjoints is computed ahead, for a
         # chunk of steps at once: fewer, larger NumPy calls, on data still in cache.
-        _chunk = max(1, 16384 // (_B * _n))
+        _chunk = max(1, 65536 // (_B * _n * x.element_size()))
         for _first in reversed(range(0, _T, _chunk)):
             factor_seq = 1 - _act[_first:_first + _chunk]**2
             for _t in reversed(range(_first, min(_first + _chunk, _T))):
