@@ -160,9 +160,9 @@ class _Fused:
 
     def store(self, target: ir.Node, expr: MatrixExpr, names: Names, known: Known) -> list[ir.Statement]:
         """``target[...] = expr`` for a view ``target``, writing the first product,
-        quotient or product by a weight matrix straight into it: ``a ⊙ b + c`` is
-        np.multiply(a, b, out=target); target += c (no temporary array the size of the
-        target, and no copy of one)."""
+        quotient or product by a weight matrix straight into it: ``a ⊙ b ⊙ c + d`` is
+        np.multiply(a, b, out=target); target *= c; target += d (no temporary array the
+        size of the target, and no copy of one), in the order ``a * b * c + d`` evaluates."""
         expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
         # A product of parameters alone has no rows of the batch: torch's out= does not
@@ -176,13 +176,15 @@ class _Fused:
         if weighted and batched:
             matrix, rows = first.args
             out = [ir.MatMulInto(self.show(rows, names, {}), self.show(Transpose(matrix), names, {}), target)]
-        elif into_kind is not None and len(first.args) == 2 and batched:
-            a, b = (self.show(arg, names, {}) for arg in first.args)
+        elif into_kind is not None and (len(first.args) == 2 or into_kind is ir.MultiplyInto) and batched:
+            a, b = (self.show(arg, names, {}) for arg in first.args[:2])
             out = [into_kind(a, b, target)]
         else:
             return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
         # rows of a view are an expression, not a name: added to through [...]
         into = ir.Everything(target) if isinstance(target, (ir.Rows, ir.Block)) and _rows(target) else target
+        factors = first.args[2:] if into_kind is ir.MultiplyInto else ()
+        out += [ir.Assign(into, self.show(c, names, {}), "*=") for c in factors]
         return out + ([ir.Assign(into, self.show(A.add(*rest), names, {}), "+=")] if rest else [])
 
     # Factors ahead of the backward loop ---------------------------------

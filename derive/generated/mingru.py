@@ -221,7 +221,8 @@ def backward(cache, d_outputs):
         # δi_t = δs_t ⊙ (s̃_t - s_{t-1})
         d_i = d_s * (s_tilde - s_prev)
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-        _dz[:_steps].reshape(_steps * _B, -1)[...] = d_i * i * (1 - i)
+        np.multiply(d_i, i, out=_dz[:_steps].reshape(_steps * _B, -1))
+        _dz[:_steps].reshape(_steps * _B, -1)[...] *= 1 - i
         # δx_t = Uᵀ δs̃_t
         d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
         # δU = δs̃_t x_tᵀ

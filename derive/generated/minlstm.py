@@ -268,11 +268,13 @@ def backward(cache, d_outputs):
         # δi_t = δz_f̂,t + δî_t ⊘ (f_t + i_t) + δz_î,t
         d_i = d_z_f_hat + d_i_hat / shared_2 + d_z_i_hat
         # δz_i,t = δi_t ⊙ i_t ⊙ (1 - i_t)
-        _dz[:_steps].reshape(_steps * _B, -1)[:, _n:2 * _n][...] = d_i * i * (1 - i)
+        np.multiply(d_i, i, out=_dz[:_steps].reshape(_steps * _B, -1)[:, _n:2 * _n])
+        _dz[:_steps].reshape(_steps * _B, -1)[:, _n:2 * _n][...] *= 1 - i
         # δf_t = δf̂_t ⊘ (f_t + i_t) + δz_f̂,t + δz_î,t
         d_f = d_f_hat / shared_2 + d_z_f_hat + d_z_i_hat
         # δz_f,t = δf_t ⊙ f_t ⊙ (1 - f_t)
-        _dz[:_steps].reshape(_steps * _B, -1)[:, 0:_n][...] = d_f * f * (1 - f)
+        np.multiply(d_f, f, out=_dz[:_steps].reshape(_steps * _B, -1)[:, 0:_n])
+        _dz[:_steps].reshape(_steps * _B, -1)[:, 0:_n][...] *= 1 - f
         # δx_t = Uᵀ δs̃_t
         d_x[_first:_first + _chunk].reshape(_steps * _B, -1)[...] = d_s_tilde @ U
         # δU = δs̃_t x_tᵀ
