@@ -202,3 +202,22 @@ def test_a_diagrams_outlined_words_lie_inside_it(language):
                 f"of {width:g} x {height:g}"
             )
     assert checked > 50
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_diagram_lays_its_words_on_their_side(language):
+    """A line of Chinese turned by 90° lays every character down: where a tall diagram's
+    words run down its bar, they are a column of upright characters, one under another."""
+    columns = set()
+    for twin in sorted(FIGURES.glob(f"*.{language}.svg")):
+        svg = twin.read_text()
+        if 'id="figure_1"' in svg:
+            continue
+        turned = re.search(r'<g transform="rotate\([^)]*\)">\s*<!-- ([^>]*?) -->', svg)
+        assert not (turned and CJK.search(turned[1])), f"{twin.name}: {turned[1]!r} is turned"
+        for _text, points in _outlines(svg):
+            xs, ys = [x for x, _ in points], [y for _, y in points]
+            if max(ys) - min(ys) > 3 * (max(xs) - min(xs)):
+                columns.add(twin.name)
+    tall = {p.name for p in FIGURES.glob(f"*_tall.{language}.svg")}
+    assert tall and columns == tall

@@ -92,6 +92,42 @@ def line(runs: Runs, x: float, y: float, size: float, anchor: str = "start", att
     return f'<!-- {text} -->\n<path{attributes} d="{pen.getCommands()}"/>'
 
 
+@functools.cache
+def _vertical_forms(font: TTFont) -> dict[str, str]:
+    """Glyph name -> its form in a column, from the font's 'vert' feature (the full-width
+    comma set in the top right of its square, as a column of Chinese places it)."""
+    if "GSUB" not in font:
+        return {}
+    table = font["GSUB"].table
+    forms: dict[str, str] = {}
+    for record in table.FeatureList.FeatureRecord:
+        if record.FeatureTag == "vert":
+            for index in record.Feature.LookupListIndex:
+                for sub in table.LookupList.Lookup[index].SubTable:
+                    forms.update(getattr(getattr(sub, "ExtSubTable", sub), "mapping", None) or {})
+    return forms
+
+
+def column(runs: Runs, x: float, y: float, size: float, attributes: str = "") -> str:
+    """The runs' characters upright, one under another, as Chinese is set in a column (a
+    line turned on its side would lay each character down): centred on x, the column's
+    middle at y, each character in a square of ``size`` and in its vertical form where
+    the font has one.  For words alone: a symbol's style is not kept."""
+    pen = SVGPathPen(None, ntos=_number)
+    characters = "".join(t for t, _ in runs)
+    top = y - size * len(characters) / 2
+    for k, character in enumerate(characters):
+        font = _glyph_font(character, False)
+        name = font.getBestCmap()[ord(character)]
+        name = _vertical_forms(font).get(name, name)
+        per_unit = size / font["head"].unitsPerEm
+        # the square's top at the font's ascender, its middle on x
+        left = x - font["hmtx"][name][0] * per_unit / 2
+        baseline = top + k * size + font["OS/2"].sTypoAscender * per_unit
+        _glyph_set(font)[name].draw(TransformPen(pen, (per_unit, 0, 0, -per_unit, left, baseline)))
+    return f'<!-- {characters} -->\n<path{attributes} d="{pen.getCommands()}"/>'
+
+
 def runs(message: str, symbols: dict[str, Runs] | None = None) -> Runs:
     """A translated message as runs: its words upright, each ``{name}`` the symbol's runs."""
     out: Runs = []

@@ -229,11 +229,10 @@ def unrolled(cell: Cell, tall: bool = False, weights_shown: bool = False) -> str
     middle = (starts[0] + starts[-1] + BOX_ALONG) / 2
     if language() != "en":
         x, y = at(middle, bar + bar_depth / 2)
-        turned = f' transform="rotate(90 {_num(x)} {_num(y)})"' if tall else ""
-        drawn = outlines.line(
-            outlines.runs(words), x + 5 if tall else x, y if tall else y + 5, 13, "middle", f' fill="{INK}"'
-        )
-        out.append(f"<g{turned}>{drawn}</g>")
+        if tall:  # a column of upright characters, not a line on its side
+            out.append(outlines.column(outlines.runs(words), x, y, 13, f' fill="{INK}"'))
+        else:
+            out.append(outlines.line(outlines.runs(words), x, y + 5, 13, "middle", f' fill="{INK}"'))
     elif tall:
         x, y = at(middle, bar + bar_depth / 2)
         out.append(
