@@ -559,6 +559,14 @@ STATE_FREE = [
         ),
     ),
     Entry(
+        "found: a product whose first two factors are scalar parameters, stored into the state's "
+        "view (torch's out= does not spread ζ2 ζ1 over the rows)",
+        one_state(
+            "ζ2 * (ζ1 * s_prev) + tanh(U @ x + b)",
+            (("ζ1", "1", "1"), ("ζ2", "1", "1"), ("U", "hidden", "input"), ("b", "hidden", "1")),
+        ),
+    ),
+    Entry(
         "a cell whose every equation reads no state: no step loop is left",
         one_state(
             "tanh(U @ x + b) * σ(U_g @ x)",

@@ -165,10 +165,14 @@ class _Fused:
         size of the target, and no copy of one), in the order ``a * b * c + d`` evaluates."""
         expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
-        # A product of parameters alone has no rows of the batch: torch's out= does not
-        # spread it over the target's rows, as NumPy's does.
-        batched = not first.free_symbols <= set(self.cell.parameter_symbols)
         into_kind = {HadamardProduct: ir.MultiplyInto, A.Divide: ir.DivideInto}.get(type(first))
+        # A product of parameters alone has no rows of the batch: torch's out= does not
+        # spread it over the target's rows, as NumPy's does.  Where the first two factors
+        # go into the target (ζ2 ⊙ ζ1 ⊙ s_{t-1}), they are that product.
+        # (A scalar parameter is a column of ones times it: its sizes are not values.)
+        leading = first.args[:2] if into_kind is not None else (first,)
+        values = {s for f in leading for s in f.free_symbols if isinstance(s, MatrixSymbol)}
+        batched = not values <= set(self.cell.parameter_symbols)
         # A parameter matrix times rows of the batch (U x_t): the rows' product, x @ U.T.
         parameters = set(self.cell.parameter_symbols)
         weighted = isinstance(first, MatMul) and len(first.args) == 2 and first.args[0] in parameters
