@@ -151,6 +151,26 @@ def test_a_cell_outside_the_catalogue_is_generated_and_checked():
     assert all(v.shape == (2, 1, 3) for v in outputs.values())
 
 
+def test_a_cell_whose_first_parameter_is_a_scalar_is_checked():
+    """The check reads the hidden size from a parameter that has one."""
+    from derive import Cell, Equation, Parameter, Role
+
+    cell = Cell(
+        name="scaled",
+        title="scaled",
+        parameters=(
+            Parameter("ζ", "1", "1"),
+            Parameter("U", "hidden", "input"),
+            Parameter("b", "hidden", "1"),
+        ),
+        states=("s",),
+        equations=(Equation("s", "ζ * s_prev + tanh(U @ x + b)", Role.STATE, "state"),),
+    )
+    module = generate(cell, backend="torch")  # checked against its derivation on the way
+    outputs, _ = module.Layer(2, 3)(torch.randn(4, 1, 2))
+    assert outputs["s"].shape == (4, 1, 3)
+
+
 def test_torch_prints_its_own_functions_and_numpy_is_unchanged():
     source = module_source(CATALOGUE["lstm"], backend="torch")
     assert "torch.sigmoid(_z[:, 0:3 * _n], out=_z[:, 0:3 * _n])" in source

@@ -26,8 +26,9 @@ def as_numpy(module: ModuleType) -> ModuleType:
         }
 
     def forward(params: Any, x: Any, state: Any = None) -> Any:
-        first = np.asarray(params[module.PARAMETERS[0]])
-        n_hidden = first.shape[0]
+        # the hidden size from a parameter that has it (the first may be a scalar)
+        hidden = [name for name, shape in shapes.items() if shape[0] == "hidden"]
+        n_hidden = np.asarray(params[hidden[0]]).shape[0] if hidden else np.shape(state[module.STATES[0]])[1]
         x = torch.tensor(np.asarray(x, dtype=np.float64))
         layer = module.Layer(x.shape[2], n_hidden, dtype=torch.float64)
         layer.load_state_dict({k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in params.items()})
