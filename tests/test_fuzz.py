@@ -99,9 +99,14 @@ def evaluate_text(spec, params, x, state):
     """The states at every step, from the equations' text run by NumPy itself: the
     semantics the text is written in, independent of the parser.  Columns are the
     batch: a value is (rows, B), a vector parameter (rows, 1)."""
+
+    def sigma(z):
+        with np.errstate(over="ignore"):  # exp(-z) = inf where σ(z) is exactly 0
+            return 1 / (1 + np.exp(-z))
+
     functions = {
-        "σ": lambda z: 1 / (1 + np.exp(-z)),
-        "sigma": lambda z: 1 / (1 + np.exp(-z)),
+        "σ": sigma,
+        "sigma": sigma,
         "tanh": np.tanh,
         "exp": np.exp,
         "log": np.log,
