@@ -37,7 +37,8 @@ def test_statements():
     assert show(ir.Assign(ir.Everything("s"), "s_prev", "=")) == "s[...] = s_prev"
     assert show(ir.MatMulInto("h_prev", "weights", "z_h")) == "np.matmul(h_prev, weights, out=z_h)"
     assert show(ir.ApplyInto("sigma", "z", "z")) == "_sigmoid(z, out=z)"
-    assert show(ir.OpInto("reciprocal", "z", "z")) == "np.reciprocal(z, out=z)"
+    assert show(ir.OpInto("reciprocal", ("z",), "z")) == "np.reciprocal(z, out=z)"
+    assert show(ir.OpInto("divide", ("f", "shared"), "f_hat")) == "np.divide(f, shared, out=f_hat)"
     assert (
         show(ir.Assign("dz", ir.Empty(ir.shape(ir.T, ir.B, ir.Width(3)))))
         == "dz = np.empty((_T, _B, 3 * _n), _dtype)"

@@ -165,12 +165,12 @@ class _Fused:
         size of the target, and no copy of one), in the order ``a * b * c + d`` evaluates."""
         expr = self.ahead(expr.xreplace(known))
         first, *rest = expr.args if isinstance(expr, MatAdd) else (expr,)
-        into_kind = {HadamardProduct: ir.MultiplyInto, A.Divide: ir.DivideInto}.get(type(first))
+        op = {HadamardProduct: "multiply", A.Divide: "divide"}.get(type(first))
         # A product of parameters alone has no rows of the batch: torch's out= does not
         # spread it over the target's rows, as NumPy's does.  Where the first two factors
         # go into the target (ζ2 ⊙ ζ1 ⊙ s_{t-1}), they are that product.
         # (A scalar parameter is a column of ones times it: its sizes are not values.)
-        leading = first.args[:2] if into_kind is not None else (first,)
+        leading = first.args[:2] if op is not None else (first,)
         values = {s for f in leading for s in f.free_symbols if isinstance(s, MatrixSymbol)}
         batched = not values <= set(self.cell.parameter_symbols)
         # A parameter matrix times rows of the batch (U x_t): the rows' product, x @ U.T.
@@ -180,14 +180,13 @@ class _Fused:
         if weighted and batched:
             matrix, rows = first.args
             out = [ir.MatMulInto(self.show(rows, names, {}), self.show(Transpose(matrix), names, {}), target)]
-        elif into_kind is not None and (len(first.args) == 2 or into_kind is ir.MultiplyInto) and batched:
-            a, b = (self.show(arg, names, {}) for arg in first.args[:2])
-            out = [into_kind(a, b, target)]
+        elif op is not None and (len(first.args) == 2 or op == "multiply") and batched:
+            out = [ir.OpInto(op, tuple(self.show(arg, names, {}) for arg in first.args[:2]), target)]
         else:
             return [ir.Assign(ir.Everything(target), self.show(expr, names, {}))]
         # rows of a view are an expression, not a name: added to through [...]
         into = ir.Everything(target) if isinstance(target, (ir.Rows, ir.Block)) and _rows(target) else target
-        factors = first.args[2:] if into_kind is ir.MultiplyInto else ()
+        factors = first.args[2:] if op == "multiply" else ()
         out += [ir.Assign(into, self.show(c, names, {}), "*=") for c in factors]
         return out + ([ir.Assign(into, self.show(A.add(*rest), names, {}), "+=")] if rest else [])
 
@@ -290,17 +289,8 @@ class _Fused:
                                 self.block("act", (ir.ALL, ir.ALL), span.start, span.stop), product, "+="
                             )
                         )
-            whole_groups = [
-                (act, (first, last))
-                for act, (first, last) in zip(self.arrays["act"], plan.groups, strict=True)
-                if not chunked & set(range(first, last))
-            ]
-            if (
-                hoisted
-                and all(len(pre.biases) == 1 for pre in plan.pres)
-                and len(whole_groups) == len(plan.groups)
-            ):
-                for act, (first, last) in whole_groups:
+            if hoisted and not chunked and all(len(pre.biases) == 1 for pre in plan.pres):
+                for act, (first, last) in zip(self.arrays["act"], plan.groups, strict=True):
                     F.append(
                         ir.Assign(
                             act,
@@ -480,9 +470,9 @@ class _Fused:
                 ", ".join(dict.fromkeys(_exp_text(pres[k].function) for k in run))
                 + ": the block holds c z, c inside the weights"
             ),
-            ir.OpInto("exp", view, view),
+            ir.OpInto("exp", (view,), view),
             ir.Assign(view, self.constant(1), "+="),
-            ir.OpInto("reciprocal", view, view),
+            ir.OpInto("reciprocal", (view,), view),
         ]
         k = 0
         while k < len(run):

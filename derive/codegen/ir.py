@@ -328,34 +328,22 @@ class MatMulInto(Statement):
     out: Node
 
 
-@dataclass(frozen=True)
-class MultiplyInto(Statement):
-    a: Node
-    b: Node
-    out: Node
-
-
-@dataclass(frozen=True)
-class DivideInto(Statement):
-    """``a ⊘ b`` written into ``out``."""
-
-    a: Node
-    b: Node
-    out: Node
-
-
-# The operations of one array that :class:`OpInto` names; each printer spells them.
-OPERATIONS = ("exp", "reciprocal")
+# The elementwise operations that :class:`OpInto` names, by their operands; each printer
+# spells them.
+OPERATIONS = {"exp": 1, "reciprocal": 1, "multiply": 2, "divide": 2}
 
 
 @dataclass(frozen=True)
 class OpInto(Statement):
-    """An operation of :data:`OPERATIONS` (``exp``, ``reciprocal``: ``1 / a``) on every
-    entry of ``arg``, written into ``out``."""
+    """An elementwise operation of :data:`OPERATIONS` (``exp``, ``reciprocal``: ``1 / a``,
+    ``multiply``: ``a ⊙ b``, ``divide``: ``a ⊘ b``) on ``args``, written into ``out``."""
 
     op: str
-    arg: Node
+    args: tuple[Node, ...]
     out: Node
+
+    def __post_init__(self) -> None:
+        assert len(self.args) == OPERATIONS[self.op], (self.op, self.args)
 
 
 @dataclass(frozen=True)

@@ -683,11 +683,7 @@ def scratch(
         if held[expr] != symbol or any(cell.equation(name).rhs.has(expr) for name in after):
             continue
         read = any(a.value.has(expr) for a in derivation.backward)
-        # -i is MatMul(-1, i): a product of two matrices is what costs a GEMM
-        product = any(
-            isinstance(e, MatMul) and sum(isinstance(a, MatrixExpr) for a in e.args) > 1 for e in A.walk(expr)
-        )
-        if not read or not product:
+        if not read or not _has_product(expr):
             out.append(symbol)
     return tuple(out)
 
@@ -757,21 +753,6 @@ def span_products(
     return found, A.add(*terms)
 
 
-__all__ = [
-    "Namer",
-    "Options",
-    "Piece",
-    "Plan",
-    "Pre",
-    "Span",
-    "Unlooped",
-    "derivation_names",
-    "groups",
-    "plan",
-    "through_exp",
-]
-
-
 def shared(exprs: Sequence[MatrixExpr], readable: Iterable[MatrixSymbol]) -> tuple[MatrixExpr, ...]:
     """Common sub-expressions: the elementwise sub-expressions of hidden size that occur
     more than once in ``exprs`` (f + i in f ⊘ (f + i) and i ⊘ (f + i)) and read only
@@ -828,6 +809,28 @@ def _sharable(node: MatrixExpr, readable: set[MatrixSymbol]) -> bool:
     symbols = node.atoms(MatrixSymbol)
     if not symbols or not symbols <= readable:
         return False
-    return not any(
-        isinstance(e, MatMul) and sum(isinstance(a, MatrixExpr) for a in e.args) > 1 for e in A.walk(node)
+    return not _has_product(node)
+
+
+def _has_product(expr: MatrixExpr) -> bool:
+    """Whether ``expr`` holds a product of two matrices, what costs a GEMM (-i is
+    MatMul(-1, i), a scaled value, not a product)."""
+    return any(
+        isinstance(e, MatMul) and sum(isinstance(a, MatrixExpr) for a in e.args) > 1 for e in A.walk(expr)
     )
+
+
+__all__ = [
+    "Namer",
+    "Options",
+    "Piece",
+    "Plan",
+    "Pre",
+    "Span",
+    "Unlooped",
+    "derivation_names",
+    "groups",
+    "plan",
+    "shared",
+    "through_exp",
+]

@@ -155,8 +155,7 @@ def code(expr: Any, names: dict[str, str] | None = None) -> str:
 
 # The statements of derive.codegen.ir, spelled in NumPy: one method per node.
 
-# The index arithmetic's minimum and maximum, and the operations of one array.
-_OPERATIONS = {"exp": "np.exp", "reciprocal": "np.reciprocal"}
+# The index arithmetic's minimum and maximum.
 
 # What the loops whose body may overflow say, above the errstate that silences it.
 _OVERFLOWS = (
@@ -169,7 +168,15 @@ class StatementPrinter(Base):
     """Prints the nodes and statements of :mod:`derive.codegen.ir` as Python lines."""
 
     language = "NumPy"
-    add = "np.add"  # the library's addition, with out=
+    # The elementwise operations written into an array (ir.OpInto, and the addition of
+    # ir.Incoming), each a function with out=.
+    operations: ClassVar[dict[str, str]] = {
+        "exp": "np.exp",
+        "reciprocal": "np.reciprocal",
+        "multiply": "np.multiply",
+        "divide": "np.divide",
+        "add": "np.add",
+    }
 
     def loop(self, node: ir.Loop, depth: int) -> list[Line]:
         body = set().union(*(ir.reads(s) for s in node.body))
@@ -301,7 +308,8 @@ class StatementPrinter(Base):
         d_out, carried = self(node.d_out), self(node.carried)
         given = f"{d_out}[{self(node.step)}]"
         if node.into is not None:  # carried + 0 is carried, in one call either way
-            return f"{self.add}({carried}, 0 if {d_out} is None else {given}, out={self(node.into)})"
+            add = self.operations["add"]
+            return f"{add}({carried}, 0 if {d_out} is None else {given}, out={self(node.into)})"
         return f"{carried} if {d_out} is None else {given} + {carried}"
 
     def _print_PreviousAll(self, node: ir.PreviousAll) -> str:
@@ -316,14 +324,9 @@ class StatementPrinter(Base):
     def _print_MatMulInto(self, node: ir.MatMulInto) -> str:
         return f"np.matmul({self(node.a)}, {self(node.b)}, out={self(node.out)})"
 
-    def _print_MultiplyInto(self, node: ir.MultiplyInto) -> str:
-        return f"np.multiply({self(node.a)}, {self(node.b)}, out={self(node.out)})"
-
-    def _print_DivideInto(self, node: ir.DivideInto) -> str:
-        return f"np.divide({self(node.a)}, {self(node.b)}, out={self(node.out)})"
-
     def _print_OpInto(self, node: ir.OpInto) -> str:
-        return f"{_OPERATIONS[node.op]}({self(node.arg)}, out={self(node.out)})"
+        args = ", ".join(self(a) for a in node.args)
+        return f"{self.operations[node.op]}({args}, out={self(node.out)})"
 
     def _print_ApplyInto(self, node: ir.ApplyInto) -> str:
         return f"{helper(node.function).name}({self(node.arg)}, out={self(node.out)})"

@@ -12,7 +12,7 @@ needs no guard around it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from sympy import MatMul, Transpose
 
@@ -21,9 +21,6 @@ from ..numpy.printer import BatchRowPrinter
 from ..numpy.printer import StatementPrinter as NumPyStatements
 from ..printer import Line
 from .functions import spelling
-
-# The operations of one array that ir.OpInto names.
-_OPERATIONS = {"exp": "torch.exp", "reciprocal": "torch.reciprocal"}
 
 # The tensor every new tensor is made like (its dtype and device): the input.
 LIKE = "x"
@@ -44,7 +41,13 @@ class StatementPrinter(NumPyStatements):
     """Prints the nodes and statements of :mod:`derive.codegen.ir` as torch lines."""
 
     language = "PyTorch"
-    add = "torch.add"
+    operations: ClassVar[dict[str, str]] = {
+        "exp": "torch.exp",
+        "reciprocal": "torch.reciprocal",
+        "multiply": "torch.mul",
+        "divide": "torch.div",
+        "add": "torch.add",
+    }
 
     def loop(self, node: ir.Loop, depth: int) -> list[Line]:
         return super().loop(replace(node, overflows=False), depth)
@@ -127,15 +130,6 @@ class StatementPrinter(NumPyStatements):
 
     def _print_MatMulInto(self, node: ir.MatMulInto) -> str:
         return f"torch.matmul({self(node.a)}, {self(node.b)}, out={self(node.out)})"
-
-    def _print_MultiplyInto(self, node: ir.MultiplyInto) -> str:
-        return f"torch.mul({self(node.a)}, {self(node.b)}, out={self(node.out)})"
-
-    def _print_DivideInto(self, node: ir.DivideInto) -> str:
-        return f"torch.div({self(node.a)}, {self(node.b)}, out={self(node.out)})"
-
-    def _print_OpInto(self, node: ir.OpInto) -> str:
-        return f"{_OPERATIONS[node.op]}({self(node.arg)}, out={self(node.out)})"
 
     def _print_ApplyInto(self, node: ir.ApplyInto) -> str:
         return f"{spelling(node.function).call}({self(node.arg)}, out={self(node.out)})"
